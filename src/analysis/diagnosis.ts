@@ -1,0 +1,319 @@
+// The report's diagnosis: plain-language findings, each backed by the number
+// it rests on and the documented threshold that made it fire (docs/report.md
+// lists every rule). Pure function of the collected evidence.
+import type { ReportData, TensorEvidence, TypePoint } from "../report/report-model.js";
+import { argsortDesc, pearson, sum } from "../report/report-stats.js";
+
+export type Severity = "high" | "medium" | "info";
+
+export interface Finding {
+  /** Tensor name, or "model" for model-level findings. */
+  readonly tensor: string;
+  /** Rule id (see THRESHOLDS and docs/report.md). */
+  readonly id: string;
+  readonly severity: Severity;
+  /** One sentence in plain words, numbers included. */
+  readonly text: string;
+  /** The number the finding rests on (a fraction, ratio or correlation, as the rule says). */
+  readonly value: number;
+  /** The threshold `value` was compared with. */
+  readonly threshold: number;
+  /** Supporting numbers (column indices, shares, types…). */
+  readonly evidence: Readonly<Record<string, number | string | readonly number[] | readonly string[]>>;
+}
+
+export interface Diagnosis {
+  /** Model-level findings first (most sensitive tensors, class, imatrix, plans). */
+  readonly summary: Finding[];
+  /** Per tensor, in report order. */
+  readonly perTensor: ReadonlyMap<string, Finding[]>;
+  /** Tensor names ranked by predicted damage at the reference type, worst first. */
+  readonly ranking: { tensor: string; score: number; scoreName: string }[];
+}
+
+/** Every threshold the rules use (documented in docs/report.md). */
+export const THRESHOLDS = {
+  /** act-concentration: share of activation power in the top 1 % of columns (uniform = 1 %). */
+  actTop1Share: 0.10,
+  actTop1ShareHigh: 0.25,
+  /** error-concentration: share of estimated output error in the top 5 % of columns (uniform = 5 %). */
+  errTop5Share: 0.25,
+  /** coupling: Pearson r between column activation power and column weight MSE. */
+  couplingR: 0.2,
+  couplingMinColumns: 16,
+  /** coupled super-blocks must hold this much more than their fair share of output error. */
+  couplingExcessShare: 0.10,
+  /** offset: relative 2-bit RMSE cut from a per-group min (fires above; "barely matters" below the low one). */
+  offsetGain: 0.20,
+  offsetGainLow: 0.05,
+  /** heavy-tails: excess kurtosis of the weights. */
+  kurtosis: 1.0,
+  kurtosisHigh: 5.0,
+  /** imatrix-gain: relative change of output error at the lowest measured type. */
+  imatrixGain: 0.10,
+  /** recommended type: lowest type whose relative output error is at most this. */
+  maxRelOutputError: 0.05,
+} as const;
+
+const pct = (x: number, digits = 1): string => `${(x * 100).toFixed(digits)} %`;
+
+/** Columns whose share of activation power is largest: top max(1, floor(1 % of n)), as the study counts. */
+export function topShare(values: ArrayLike<number>, fraction: number): { count: number; share: number; order: number[] } {
+  const order = argsortDesc(values);
+  const count = Math.max(1, Math.floor(values.length * fraction));
+  const total = sum(values);
+  let top = 0;
+  for (let i = 0; i < count; i++) top += values[order[i]!]!;
+  return { count, share: total > 0 ? top / total : 0, order };
+}
+
+/** Per-column estimated output error contribution p_j · mse_j (needs activations and a column error). */
+export function columnContributions(t: TensorEvidence): Float64Array | undefined {
+  if (!t.activation || !t.columnError) return undefined;
+  const p = t.activation.colPower, e = t.columnError.colMse;
+  const out = new Float64Array(p.length);
+  for (let j = 0; j < p.length; j++) out[j] = p[j]! * e[j]!;
+  return out;
+}
+
+export interface SuperBlock {
+  readonly start: number;
+  readonly end: number;
+  /** Mean E[x_j²] over the block's columns. */
+  readonly actPower: number;
+  /** Mean weight MSE over the block's columns. */
+  readonly weightMse: number;
+  /** Share of the tensor's estimated output error. */
+  readonly errorShare: number;
+}
+
+/** Columns grouped in super-blocks of `size` (256, a k-quant super-block); the tail block is kept. */
+export function superBlocks(t: TensorEvidence, size = 256): SuperBlock[] {
+  const c = columnContributions(t);
+  if (!c || !t.activation || !t.columnError) return [];
+  const total = sum(c);
+  const out: SuperBlock[] = [];
+  for (let s = 0; s < t.cols; s += size) {
+    const e = Math.min(t.cols, s + size);
+    let p = 0, m = 0, k = 0;
+    for (let j = s; j < e; j++) { p += t.activation.colPower[j]!; m += t.columnError.colMse[j]!; k += c[j]!; }
+    out.push({ start: s, end: e, actPower: p / (e - s), weightMse: m / (e - s), errorShare: total > 0 ? k / total : 0 });
+  }
+  return out;
+}
+
+/** The point of the curve at the lowest bpw (the type where choices matter most). */
+function lowestPoint(t: TensorEvidence): TypePoint | undefined {
+  return t.curve[0];
+}
+
+/** Damage score used to rank tensors: sweep sensitivity at the lowest type, else the relative output error there, else the reference column error. */
+export function damageScore(t: TensorEvidence): { score: number; name: string } | undefined {
+  const p = lowestPoint(t);
+  if (p?.sensitivity !== undefined && Number.isFinite(p.sensitivity)) return { score: p.sensitivity, name: `predicted KL at ${p.type}` };
+  if (p?.relOutputError !== undefined) return { score: p.relOutputError, name: `relative output error at ${p.type}` };
+  if (t.activation && t.columnError) {
+    let num = 0, den = 0;
+    for (let j = 0; j < t.cols; j++) {
+      num += t.activation.colPower[j]! * t.columnError.colMse[j]!;
+      den += t.activation.colPower[j]! * t.columnError.colMeanSquare[j]!;
+    }
+    if (den > 0) return { score: Math.sqrt(num / den), name: `relative output error at ${t.columnError.type}` };
+  }
+  if (p) return { score: p.relRmse, name: `relative weight RMSE at ${p.type}` };
+  return undefined;
+}
+
+/** Lowest type whose relative output error (or weight error without activations) is within the threshold. */
+export function recommendedType(t: TensorEvidence, limit: number = THRESHOLDS.maxRelOutputError): TypePoint | undefined {
+  return t.curve.find((p) => (p.relOutputErrorImatrix ?? p.relOutputError ?? p.relRmse) <= limit);
+}
+
+function listCols(order: number[], n: number): string {
+  return order.slice(0, n).join(", ") + (order.length > n ? ", …" : "");
+}
+
+export function diagnoseTensor(t: TensorEvidence): Finding[] {
+  const out: Finding[] = [];
+  const f = (x: Omit<Finding, "tensor">): void => { out.push({ tensor: t.name, ...x }); };
+  const a = t.activation;
+
+  if (a && a.colPower.length >= 2) {
+    const top = topShare(a.colPower, 0.01);
+    const top10 = topShare(a.colPower, 0.10);
+    const rms = Array.from(a.colPower, Math.sqrt);
+    const minRms = Math.min(...rms), maxRms = Math.max(...rms);
+    if (top.share >= THRESHOLDS.actTop1Share) {
+      f({
+        id: "act-concentration",
+        severity: top.share >= THRESHOLDS.actTop1ShareHigh ? "high" : "medium",
+        text: `${pct(top.count / a.colPower.length)} of input columns (${top.count} of ${a.colPower.length}) carry ${pct(top.share)} of the activation power (cols ${listCols(top.order, 3)}); weight errors in those columns are amplified.`,
+        value: top.share, threshold: THRESHOLDS.actTop1Share,
+        evidence: {
+          topColumns: top.order.slice(0, 10), top1Count: top.count, top10PctShare: top10.share,
+          maxOverMinRms: minRms > 0 ? maxRms / minRms : Infinity, source: a.source,
+        },
+      });
+    }
+  }
+
+  const contrib = columnContributions(t);
+  if (contrib && t.columnError) {
+    const top = topShare(contrib, 0.05);
+    if (top.share >= THRESHOLDS.errTop5Share) {
+      f({
+        id: "error-concentration",
+        severity: top.share >= 2 * THRESHOLDS.errTop5Share ? "high" : "medium",
+        text: `${pct(top.count / contrib.length)} of columns (${top.count}) hold ${pct(top.share)} of the estimated output error at ${t.columnError.type} (cols ${listCols(top.order, 3)}): an imatrix that protects them pays off.`,
+        value: top.share, threshold: THRESHOLDS.errTop5Share,
+        evidence: { topColumns: top.order.slice(0, 10), type: t.columnError.type },
+      });
+    }
+    if (contrib.length >= THRESHOLDS.couplingMinColumns) {
+      const r = pearson(t.activation!.colPower, t.columnError.colMse);
+      if (Number.isFinite(r) && r >= THRESHOLDS.couplingR) {
+        f({
+          id: "coupling",
+          severity: r >= 2 * THRESHOLDS.couplingR ? "high" : "medium",
+          text: `weight error and activation power are positively coupled across columns (r = ${r.toFixed(2)}): the columns that matter most also quantize worst.`,
+          value: r, threshold: THRESHOLDS.couplingR,
+          evidence: { columns: contrib.length, type: t.columnError.type },
+        });
+      }
+    }
+    const sbs = superBlocks(t);
+    if (sbs.length >= 2) {
+      const mp = sbs.reduce((s, b) => s + b.actPower, 0) / sbs.length;
+      const mm = sbs.reduce((s, b) => s + b.weightMse, 0) / sbs.length;
+      const hot = sbs.filter((b) => b.actPower > mp && b.weightMse > mm);
+      const share = hot.reduce((s, b) => s + b.errorShare, 0);
+      const fair = hot.length / sbs.length;
+      if (hot.length > 0 && share - fair >= THRESHOLDS.couplingExcessShare) {
+        f({
+          id: "superblock-coupling",
+          severity: share - fair >= 2 * THRESHOLDS.couplingExcessShare ? "high" : "medium",
+          text: `weight error and activation power are both above average in ${hot.length} of ${sbs.length} super-blocks, which hold ${pct(share)} of the output error (a fair share would be ${pct(fair)}).`,
+          value: share - fair, threshold: THRESHOLDS.couplingExcessShare,
+          evidence: { superBlocks: hot.map((b) => `${b.start}-${b.end - 1}`), share, fairShare: fair },
+        });
+      }
+    }
+  }
+
+  if (t.offset && t.offset.rmseScaleOnly > 0) {
+    const gain = 1 - t.offset.rmseWithOffset / t.offset.rmseScaleOnly;
+    const ev = { rmseScaleOnly: t.offset.rmseScaleOnly, rmseWithOffset: t.offset.rmseWithOffset, groupSize: t.offset.groupSize, source: t.offset.source };
+    if (gain >= THRESHOLDS.offsetGain) {
+      f({ id: "offset", severity: gain >= 2 * THRESHOLDS.offsetGain ? "high" : "medium",
+        text: `group offsets matter: a per-group min cuts 2-bit error by ${pct(gain)} (RMSE ${fmt(t.offset.rmseScaleOnly)} → ${fmt(t.offset.rmseWithOffset)}); prefer types with a min (Q2_K, Q4_K, Q5_K).`,
+        value: gain, threshold: THRESHOLDS.offsetGain, evidence: ev });
+    } else if (gain < THRESHOLDS.offsetGainLow) {
+      f({ id: "offset-irrelevant", severity: "info",
+        text: `group offsets barely matter: a per-group min makes 2-bit error ${pct(Math.abs(gain))} ${gain >= 0 ? "smaller" : "larger"} (RMSE ${fmt(t.offset.rmseScaleOnly)} → ${fmt(t.offset.rmseWithOffset)}); the weights are centred within each group of ${t.offset.groupSize}.`,
+        value: gain, threshold: THRESHOLDS.offsetGainLow, evidence: ev });
+    }
+  }
+
+  const k = t.weight.excessKurtosis;
+  if (k >= THRESHOLDS.kurtosis) {
+    const tail = t.weight.std > 0 ? Math.max(Math.abs(t.weight.min - t.weight.mean), Math.abs(t.weight.max - t.weight.mean)) / t.weight.std : 0;
+    f({ id: "heavy-tails", severity: k >= THRESHOLDS.kurtosisHigh ? "high" : "medium",
+      text: `heavy-tailed weights (excess kurtosis ${k.toFixed(2)}, largest |w − mean| = ${tail.toFixed(1)} σ): outliers stretch their block's scale and cost their neighbours precision.`,
+      value: k, threshold: THRESHOLDS.kurtosis, evidence: { min: t.weight.min, max: t.weight.max, std: t.weight.std } });
+  }
+
+  const low = lowestPoint(t);
+  if (low?.relOutputError !== undefined && low.relOutputErrorImatrix !== undefined && low.relOutputError > 0) {
+    const cut = 1 - low.relOutputErrorImatrix / low.relOutputError;
+    if (Math.abs(cut) >= THRESHOLDS.imatrixGain) {
+      f({ id: "imatrix-gain", severity: cut > 0 ? "medium" : "high",
+        text: cut > 0
+          ? `an imatrix cuts output error at ${low.type} by ${pct(cut)} (${pct(low.relOutputError, 2)} → ${pct(low.relOutputErrorImatrix, 2)}).`
+          : `an imatrix raises output error at ${low.type} by ${pct(-cut)} (${pct(low.relOutputError, 2)} → ${pct(low.relOutputErrorImatrix, 2)}): check the calibration data.`,
+        value: cut, threshold: THRESHOLDS.imatrixGain, evidence: { type: low.type } });
+    }
+  }
+
+  const rec = recommendedType(t);
+  if (rec) {
+    const e = rec.relOutputErrorImatrix ?? rec.relOutputError ?? rec.relRmse;
+    const what = rec.relOutputErrorImatrix !== undefined ? "output error (with imatrix)" : rec.relOutputError !== undefined ? "output error" : "weight error";
+    f({ id: "recommended-type", severity: "info",
+      text: `${rec.type} (${rec.bpw.toFixed(2)} bpw) is the smallest measured type that keeps the relative ${what} within ${pct(THRESHOLDS.maxRelOutputError, 0)} (${pct(e, 2)}).`,
+      value: e, threshold: THRESHOLDS.maxRelOutputError, evidence: { type: rec.type, bpw: rec.bpw } });
+  }
+  return out;
+}
+
+const RANK: Record<Severity, number> = { high: 0, medium: 1, info: 2 };
+
+export function diagnose(data: ReportData): Diagnosis {
+  const perTensor = new Map<string, Finding[]>();
+  for (const t of data.tensors) perTensor.set(t.name, diagnoseTensor(t).sort((a, b) => RANK[a.severity] - RANK[b.severity]));
+
+  const ranking = data.tensors
+    .map((t) => ({ t, d: damageScore(t) }))
+    .filter((x) => x.d !== undefined)
+    .map((x) => ({ tensor: x.t.name, score: x.d!.score, scoreName: x.d!.name }))
+    .sort((a, b) => b.score - a.score);
+
+  const summary: Finding[] = [];
+  const m = (x: Omit<Finding, "tensor">): void => { summary.push({ tensor: "model", ...x }); };
+
+  if (ranking.length > 0) {
+    const top = ranking.slice(0, 3);
+    const median = ranking[Math.floor(ranking.length / 2)]!.score;
+    m({ id: "most-sensitive", severity: "info",
+      text: `most sensitive tensors (${top[0]!.scoreName}): ${top.map((r) => `${r.tensor} ${fmt(r.score)}`).join(", ")}${median > 0 ? `; the worst is ${(top[0]!.score / median).toFixed(1)}× the median` : ""}.`,
+      value: top[0]!.score, threshold: median, evidence: { tensors: top.map((r) => r.tensor), scores: top.map((r) => r.score) } });
+
+    // Tensor classes ranked by their mean score; the worst class gets a recommendation.
+    const byKind = new Map<string, number[]>();
+    for (const r of ranking) {
+      const kind = data.tensors.find((t) => t.name === r.tensor)!.kind;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), r.score]);
+    }
+    const kinds = [...byKind].map(([kind, s]) => ({ kind, mean: s.reduce((x, y) => x + y, 0) / s.length })).sort((a, b) => b.mean - a.mean);
+    if (kinds.length >= 2) {
+      const worst = kinds[0]!;
+      const recs = data.tensors.filter((t) => t.kind === worst.kind).map((t) => recommendedType(t)).filter((p): p is TypePoint => !!p);
+      const rec = recs.sort((a, b) => b.bpw - a.bpw)[0];
+      m({ id: "sensitive-class", severity: "medium",
+        text: `${worst.kind} is the most sensitive tensor class in this model (mean ${fmt(worst.mean)} vs ${fmt(kinds[1]!.mean)} for ${kinds[1]!.kind})${rec ? `: recommended ≥ ${rec.type}` : ""}.`,
+        value: worst.mean, threshold: kinds[1]!.mean, evidence: { classes: kinds.map((k) => k.kind), means: kinds.map((k) => k.mean), ...(rec ? { recommended: rec.type } : {}) } });
+    }
+  }
+
+  // What the imatrix changes, averaged over tensors at their lowest measured type.
+  const cuts = data.tensors.map(lowestPoint)
+    .filter((p): p is TypePoint => !!p && p.relOutputError !== undefined && p.relOutputErrorImatrix !== undefined && p.relOutputError > 0)
+    .map((p) => ({ type: p.type, cut: 1 - p.relOutputErrorImatrix! / p.relOutputError! }));
+  if (cuts.length > 0) {
+    const mean = cuts.reduce((s, c) => s + c.cut, 0) / cuts.length;
+    const best = cuts.reduce((a, b) => (b.cut > a.cut ? b : a));
+    m({ id: "imatrix-model", severity: Math.abs(mean) >= THRESHOLDS.imatrixGain ? "medium" : "info",
+      text: `an importance matrix ${mean >= 0 ? "cuts" : "raises"} output error at ${cuts[0]!.type} by ${pct(Math.abs(mean))} on average over ${cuts.length} tensors (best: ${pct(best.cut)}).`,
+      value: mean, threshold: THRESHOLDS.imatrixGain, evidence: { tensors: cuts.length } });
+  }
+
+  for (const plan of data.plans.filter((p) => p.kind === "plan")) {
+    const counts = new Map<string, number>();
+    for (const e of plan.entries) counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
+    m({ id: "plan", severity: "info",
+      text: `${plan.label}: ${[...counts].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${n}× ${t}`).join(", ")} (${plan.bpw.toFixed(2)} bpw${plan.predictedDamage !== undefined ? `, predicted damage ${fmt(plan.predictedDamage)}` : ""}).`,
+      value: plan.bpw, threshold: plan.bpw, evidence: { label: plan.label } });
+  }
+
+  // Highest-severity tensor findings are echoed in the summary (at most 5).
+  const all = [...perTensor.values()].flat().filter((x) => x.severity === "high");
+  summary.push(...all.slice(0, 5));
+  return { summary, perTensor, ranking };
+}
+
+/** Compact number: 3 significant digits, exponent for tiny values. */
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  return a >= 1e-3 && a < 1e5 ? Number(x.toPrecision(3)).toString() : x.toExponential(2);
+}

@@ -1,0 +1,200 @@
+// safetensors: u64 LE header length, a JSON header, then raw little-endian
+// data. Single files, or a sharded model via model.safetensors.index.json.
+// Names are mapped to GGUF names (names.ts); the HF name stays as originalName.
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileError, QuantscopeError } from "./errors.js";
+import { PositionedFile } from "./file.js";
+import { checkRowRange, TensorIndex } from "./lookup.js";
+import { decodeTensorBytes } from "./decode.js";
+import { hfToGguf } from "./names.js";
+import type { Matrix } from "./f32bin.js";
+import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
+
+/** The format allows up to 100 MB headers; so do we, and no more. */
+const MAX_HEADER = 100_000_000;
+const DTYPES: Record<string, { type: string; bytes: number }> = {
+  F32: { type: "F32", bytes: 4 }, F16: { type: "F16", bytes: 2 }, BF16: { type: "BF16", bytes: 2 },
+};
+/** The index JSON is small; refuse anything absurd before reading it whole. */
+const MAX_INDEX_BYTES = 64 << 20;
+
+interface Entry { info: TensorInfo; file: number; }
+
+export interface SafetensorsHeader {
+  tensors: TensorInfo[];
+  metadata: Record<string, string>;
+  dataOffset: number;
+}
+
+export function parseSafetensorsHeader(file: PositionedFile): SafetensorsHeader {
+  const path = file.path;
+  if (file.size < 8) throw fileError(path, `file has ${file.size} bytes, too short for a safetensors header`, 0, "header_size");
+  const n = Buffer.from(file.read(0, 8, "header_size")).readBigUInt64LE(0);
+  if (n < 2n || n > BigInt(MAX_HEADER) || n > BigInt(file.size - 8)) {
+    throw fileError(path, `JSON header size ${n} is outside 2..${Math.min(MAX_HEADER, file.size - 8)} (file has ${file.size} bytes)`, 0, "header_size");
+  }
+  const text = Buffer.from(file.read(8, Number(n), "header")).toString("utf8");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw fileError(path, `JSON header does not parse (${(e as Error).message.split("\n")[0]})`, 8, "header");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw fileError(path, "JSON header is not an object", 8, "header");
+  const dataOffset = 8 + Number(n);
+  const dataBytes = file.size - dataOffset;
+  const tensors: TensorInfo[] = [];
+  let metadata: Record<string, string> = {};
+  for (const [key, v] of Object.entries(json as Record<string, unknown>)) {
+    if (key === "__metadata__") {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw fileError(path, "__metadata__ is not an object", 8, "__metadata__");
+      metadata = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
+      continue;
+    }
+    const field = `tensor "${key}"`;
+    if (typeof v !== "object" || v === null) throw fileError(path, "entry is not an object", 8, field);
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e.dtype !== "string") throw fileError(path, "missing dtype", 8, field);
+    const dt = DTYPES[e.dtype];
+    if (!dt) throw fileError(path, `dtype ${e.dtype} is not supported (F32, F16, BF16)`, 8, `${field} dtype`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw fileError(path, `shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`, 8, `${field} shape`);
+    }
+    if (e.shape.length > 4) throw fileError(path, `${e.shape.length} dimensions (at most 4 supported)`, 8, `${field} shape`);
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw fileError(path, `data_offsets ${JSON.stringify(offs)} is not [begin, end]`, 8, `${field} data_offsets`);
+    }
+    const [begin, end] = offs as number[];
+    const shape = (e.shape as number[]).length ? [...(e.shape as number[])].reverse() : [1]; // ggml order
+    let elements = 1;
+    for (const d of shape) {
+      elements *= d;
+      if (!Number.isSafeInteger(elements * dt.bytes)) throw fileError(path, `shape ${JSON.stringify(e.shape)} is too large`, 8, `${field} shape`);
+    }
+    if (end! < begin! || end! - begin! !== elements * dt.bytes) {
+      throw fileError(path, `data_offsets [${begin}, ${end}] hold ${end! - begin!} bytes but ${e.dtype} ${JSON.stringify(e.shape)} needs ${elements * dt.bytes}`, 8, `${field} data_offsets`);
+    }
+    if (end! > dataBytes) throw fileError(path, `data_offsets end ${end} is past the ${dataBytes} data bytes in the file`, 8, `${field} data_offsets`);
+    const cols = shape[0]!;
+    tensors.push({
+      name: hfToGguf(key), originalName: key, shape, cols, rows: shape.slice(1).reduce((a, b) => a * b, 1),
+      type: dt.type, byteSize: end! - begin!, offset: BigInt(dataOffset + begin!), file: path,
+    });
+  }
+  return { tensors, metadata, dataOffset };
+}
+
+/** Reads model.safetensors.index.json: shard file names in first-seen order. */
+function readIndex(path: string): { metadata: Record<string, unknown>; files: string[] } {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw fileError(path, "no such file");
+  }
+  if (size > MAX_INDEX_BYTES) throw fileError(path, `index is ${size} bytes, too large for a safetensors index`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw fileError(path, `index JSON does not parse (${(e as Error).message.split("\n")[0]})`, 0, "index");
+  }
+  const wm = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof wm !== "object" || wm === null || Array.isArray(wm)) throw fileError(path, "index has no weight_map object", 0, "weight_map");
+  const files: string[] = [];
+  for (const [name, f] of Object.entries(wm as Record<string, unknown>)) {
+    if (typeof f !== "string" || f.includes("/") || f.includes("\\") || f.startsWith(".")) {
+      throw fileError(path, `weight_map["${name}"] = ${JSON.stringify(f)} is not a shard file name`, 0, "weight_map");
+    }
+    if (!files.includes(f)) files.push(f);
+  }
+  const md = (json as { metadata?: unknown }).metadata;
+  return { metadata: typeof md === "object" && md !== null ? (md as Record<string, unknown>) : {}, files };
+}
+
+export class SafetensorsSource implements TensorSource {
+  readonly format: SourceFormat = "safetensors";
+  readonly metadata: ReadonlyMap<string, unknown>;
+  private readonly files: PositionedFile[] = [];
+  private readonly entries = new Map<string, Entry>();
+  private readonly index: TensorIndex;
+
+  /** path: a .safetensors file or a model.safetensors.index.json. */
+  constructor(readonly path: string) {
+    const meta = new Map<string, unknown>();
+    let shardPaths = [path];
+    if (path.endsWith(".json")) {
+      const idx = readIndex(path);
+      for (const [k, v] of Object.entries(idx.metadata)) meta.set(k, v);
+      shardPaths = idx.files.map((f) => join(dirname(path), f));
+    }
+    const infos: TensorInfo[] = [];
+    try {
+      shardPaths.forEach((p, fi) => {
+        const f = new PositionedFile(p);
+        this.files.push(f);
+        const h = parseSafetensorsHeader(f);
+        for (const [k, v] of Object.entries(h.metadata)) if (!meta.has(k)) meta.set(k, v);
+        for (const t of h.tensors) {
+          if (this.entries.has(t.name)) throw fileError(p, `tensor "${t.originalName}" (${t.name}) appears twice`, 8, `tensor "${t.originalName}"`);
+          this.entries.set(t.name, { info: t, file: fi });
+          infos.push(t);
+        }
+      });
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.metadata = meta;
+    this.index = new TensorIndex(path, infos);
+  }
+
+  tensors(): TensorInfo[] { return this.index.list; }
+  tensor(name: string): TensorInfo { return this.index.get(name); }
+
+  readRaw(name: string, start = 0, count?: number): Uint8Array {
+    const t = this.index.get(name);
+    const n = count ?? t.rows - start;
+    checkRowRange(this.path, t, start, n);
+    const eb = t.type === "F32" ? 4 : 2;
+    const f = this.files[this.entries.get(t.name)!.file]!;
+    return f.read(Number(t.offset!) + start * t.cols * eb, n * t.cols * eb, `tensor "${t.originalName}" data`);
+  }
+
+  readRows(name: string, start: number, count: number): Matrix {
+    const t = this.index.get(name);
+    if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows of ${t.name} are too many to hold at once; read fewer rows`);
+    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, this.readRaw(name, start, count), count, t.cols) };
+  }
+
+  read(name: string): Matrix {
+    return this.readRows(name, 0, this.index.get(name).rows);
+  }
+
+  close(): void { for (const f of this.files) f.close(); }
+}
+
+/** Writes tensors as a safetensors file's bytes (used by tests and `dump`). HF-order shapes. */
+export function encodeSafetensors(tensors: { name: string; dtype: "F32" | "F16" | "BF16"; shape: number[]; data: Uint8Array }[], metadata?: Record<string, string>): Buffer {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.data.length] };
+    off += t.data.length;
+  }
+  const raw = Buffer.from(JSON.stringify(header), "utf8");
+  const json = Buffer.alloc(Math.ceil(raw.length / 8) * 8, 0x20); // space-padded to 8 bytes
+  raw.copy(json);
+  const out = Buffer.alloc(8 + json.length + off);
+  out.writeBigUInt64LE(BigInt(json.length), 0);
+  json.copy(out, 8);
+  let pos = 8 + json.length;
+  for (const t of tensors) {
+    out.set(t.data, pos);
+    pos += t.data.length;
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+// Numeric building blocks of the reference forward pass: plain loops over
+// Float32Array, row-major, one token per row. Accumulation is in float64
+// where it is cheap (norms, softmax) and float32-friendly elsewhere.
+
+/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m). */
+export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
+  const n4 = n & ~3;
+  for (let t = 0; t < T; t++) {
+    const xo = t * n;
+    const yo = t * m;
+    for (let o = 0; o < m; o++) {
+      const wo = o * n;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let j = 0;
+      for (; j < n4; j += 4) {
+        s0 += x[xo + j]! * W[wo + j]!;
+        s1 += x[xo + j + 1]! * W[wo + j + 1]!;
+        s2 += x[xo + j + 2]! * W[wo + j + 2]!;
+        s3 += x[xo + j + 3]! * W[wo + j + 3]!;
+      }
+      for (; j < n; j++) s0 += x[xo + j]! * W[wo + j]!;
+      y[yo + o] = s0 + s1 + s2 + s3;
+    }
+  }
+  return y;
+}
+
+/** RMSNorm of each length-`n` group of x (in place into out), times weight g (length n). */
+export function rmsNorm(x: Float32Array, n: number, g: Float32Array | null, eps: number, out: Float32Array = new Float32Array(x.length)): Float32Array {
+  for (let o = 0; o < x.length; o += n) {
+    let ss = 0;
+    for (let j = 0; j < n; j++) ss += x[o + j]! * x[o + j]!;
+    const scale = 1 / Math.sqrt(ss / n + eps);
+    for (let j = 0; j < n; j++) out[o + j] = x[o + j]! * scale * (g ? g[j]! : 1);
+  }
+  return out;
+}
+
+/**
+ * Rotary position embedding in place on x (T rows of nHead·headDim), first
+ * `ropeDim` dims of each head. "normal" rotates adjacent pairs (2i, 2i+1)
+ * (llama); "neox" rotates (i, i + ropeDim/2) (Qwen, GPT-NeoX).
+ */
+export function rope(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox", pos0 = 0): void {
+  const half = ropeDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = Math.pow(theta, (-2 * i) / ropeDim);
+  for (let t = 0; t < T; t++) {
+    const p = pos0 + t;
+    for (let h = 0; h < nHead; h++) {
+      const o = (t * nHead + h) * headDim;
+      for (let i = 0; i < half; i++) {
+        const a = p * inv[i]!;
+        const c = Math.cos(a), s = Math.sin(a);
+        const i0 = mode === "normal" ? o + 2 * i : o + i;
+        const i1 = mode === "normal" ? o + 2 * i + 1 : o + i + half;
+        const x0 = x[i0]!, x1 = x[i1]!;
+        x[i0] = x0 * c - x1 * s;
+        x[i1] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+/**
+ * Causal multi-head attention with grouped KV heads over one sequence of T
+ * tokens. q: T×(nHead·d), k, v: T×(nKv·d). Returns T×(nHead·d) merged heads.
+ */
+export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number): Float32Array {
+  const out = new Float32Array(T * nHead * d);
+  const group = nHead / nKv;
+  const scale = 1 / Math.sqrt(d);
+  const sc = new Float64Array(T);
+  for (let h = 0; h < nHead; h++) {
+    const kh = Math.floor(h / group);
+    for (let t = 0; t < T; t++) {
+      const qo = (t * nHead + h) * d;
+      let max = -Infinity;
+      for (let s = 0; s <= t; s++) {
+        const ko = (s * nKv + kh) * d;
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += q[qo + j]! * k[ko + j]!;
+        dot *= scale;
+        sc[s] = dot;
+        if (dot > max) max = dot;
+      }
+      let sum = 0;
+      for (let s = 0; s <= t; s++) { const e = Math.exp(sc[s]! - max); sc[s] = e; sum += e; }
+      const oo = (t * nHead + h) * d;
+      for (let s = 0; s <= t; s++) {
+        const p = sc[s]! / sum;
+        const vo = (s * nKv + kh) * d;
+        for (let j = 0; j < d; j++) out[oo + j] += p * v[vo + j]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** silu(gate) · up, elementwise. */
+export function swiglu(gate: Float32Array, up: Float32Array): Float32Array {
+  const out = new Float32Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i]!;
+    out[i] = (g / (1 + Math.exp(-g))) * up[i]!;
+  }
+  return out;
+}
+
+/** Row-wise log-softmax of a T×V matrix (float64 result). */
+export function logSoftmax(logits: Float32Array, T: number, V: number): Float64Array {
+  const out = new Float64Array(T * V);
+  for (let t = 0; t < T; t++) {
+    const o = t * V;
+    let max = -Infinity;
+    for (let i = 0; i < V; i++) if (logits[o + i]! > max) max = logits[o + i]!;
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(logits[o + i]! - max);
+    const lse = max + Math.log(sum);
+    for (let i = 0; i < V; i++) out[o + i] = logits[o + i]! - lse;
+  }
+  return out;
+}
+
+/** Mean over rows of KL(p || q) for row-wise log-probabilities (T×V). */
+export function meanKl(logP: Float64Array, logQ: Float64Array, T: number, V: number): number {
+  let total = 0;
+  for (let t = 0; t < T; t++) {
+    const o = t * V;
+    let kl = 0;
+    for (let i = 0; i < V; i++) {
+      const lp = logP[o + i]!;
+      kl += Math.exp(lp) * (lp - logQ[o + i]!);
+    }
+    total += kl;
+  }
+  return total / T;
+}

@@ -1,0 +1,107 @@
+// Numeric helpers of the sweep: order statistics by selection, seeded row
+// sampling, ratio estimators with 95 % confidence intervals.
+
+/** k-th smallest (0-based) of a, by in-place quickselect (a is reordered). */
+export function selectKth(a: Float32Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (hi > lo) {
+    // median of three as pivot keeps sorted / constant inputs linear-ish
+    const mid = (lo + hi) >>> 1;
+    let x = a[lo]!, y = a[mid]!, z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) { x = a[i]!; a[i] = a[j]!; a[j] = x; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+/** Nearest-rank quantile index: the ceil(q·n)-th smallest value (1-based), as a 0-based index. */
+export function quantileIndex(n: number, q: number): number {
+  return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+}
+
+/** Median (lower, nearest rank) and 95th percentile of |values|; `abs` is clobbered. */
+export function medianAndP95(abs: Float32Array): { median: number; p95: number } {
+  const n = abs.length;
+  if (n === 0) return { median: NaN, p95: NaN };
+  const iP95 = quantileIndex(n, 0.95);
+  const p95 = selectKth(abs, iP95);
+  // After selecting iP95, everything left of it is <= p95: select the median there.
+  const iMed = quantileIndex(n, 0.5);
+  const median = iMed <= iP95 ? selectKth(abs.subarray(0, iP95 + 1), iMed) : p95;
+  return { median, p95 };
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded simple random sample of ceil(fraction·n) distinct indices of 0..n-1, sorted. */
+export function sampleRows(n: number, fraction: number, seed: number): Int32Array {
+  const k = Math.min(n, Math.max(2, Math.ceil(fraction * n)));
+  if (k >= n) return Int32Array.from({ length: n }, (_, i) => i);
+  const idx = Int32Array.from({ length: n }, (_, i) => i);
+  const r = rng(seed);
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(r() * (n - i));
+    const t = idx[i]!; idx[i] = idx[j]!; idx[j] = t;
+  }
+  return idx.slice(0, k).sort();
+}
+
+/**
+ * Ratio estimator Σa/Σb over sampled rows with its 95 % CI (delta method,
+ * with finite-population correction for sampling k of N rows without
+ * replacement). With k = N the interval collapses to the value.
+ */
+export function ratioCi(a: Float64Array, b: Float64Array, N: number): { value: number; lo: number; hi: number } {
+  const k = a.length;
+  let sa = 0, sb = 0;
+  for (let i = 0; i < k; i++) { sa += a[i]!; sb += b[i]!; }
+  const R = sb > 0 ? sa / sb : NaN;
+  if (k >= N || k < 2 || !(sb > 0)) return { value: R, lo: R, hi: R };
+  const mb = sb / k;
+  let v = 0;
+  for (let i = 0; i < k; i++) { const d = a[i]! - R * b[i]!; v += d * d; }
+  v /= k - 1;
+  const se = Math.sqrt(((1 - k / N) * v) / k) / mb;
+  return { value: R, lo: Math.max(0, R - 1.96 * se), hi: R + 1.96 * se };
+}
+
+/** Mean of a over sampled rows with its 95 % CI (same conventions as ratioCi). */
+export function meanCi(a: Float64Array, N: number): { value: number; lo: number; hi: number } {
+  const ones = new Float64Array(a.length).fill(1);
+  return ratioCi(a, ones, N);
+}
+
+/**
+ * CI for a quantile from a sample of n values (sorted access through `select`),
+ * by the binomial order-statistic interval. Elements of a row are not
+ * independent, so this is optimistic for strongly row-structured errors.
+ */
+export function quantileCi(sample: Float32Array, q: number): { lo: number; hi: number } {
+  const n = sample.length;
+  if (n === 0) return { lo: NaN, hi: NaN };
+  const half = 1.96 * Math.sqrt(n * q * (1 - q));
+  const iLo = Math.max(0, Math.floor(q * n - half) - 1);
+  const iHi = Math.min(n - 1, Math.ceil(q * n + half));
+  const copy = sample.slice();
+  const lo = selectKth(copy, iLo);
+  const hi = selectKth(copy, iHi);
+  return { lo, hi };
+}

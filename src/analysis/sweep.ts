@@ -1,0 +1,313 @@
+// The whole-model sweep: every quantizable 2-D weight tensor, streamed one at
+// a time, quantized with the real codecs to every candidate type, with error
+// statistics, activation-aware errors and the predicted KL (sensitivity).
+import type { Imatrix, TensorSource } from "../io/source.js";
+import type { Matrix } from "../io/f32bin.js";
+import { QuantscopeError } from "../io/errors.js";
+import { dequantize, quantize, typeInfo } from "../quant/index.js";
+import { ggmlTypeByName } from "../ggml/types.js";
+import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
+import { predictKl } from "./sensitivity.js";
+import { medianAndP95, quantileCi, ratioCi, sampleRows } from "./sweep-stats.js";
+import type { ActivationDir } from "./sweep-activations.js";
+import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
+
+export const DEFAULT_SWEEP_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"] as const;
+
+export interface SweepOptions {
+  readonly types?: readonly string[];
+  readonly imatrix?: Imatrix;
+  readonly activations?: ActivationDir;
+  /** Only tensors whose name matches. */
+  readonly tensors?: RegExp;
+  /** Fraction of rows to quantize (seeded); 1 = exact. */
+  readonly sample?: number;
+  readonly seed?: number;
+  /**
+   * quantize-stats mode: quantize each tensor as one flat row of all its
+   * elements (no fallback), as llama.cpp's test-quantize-stats does.
+   */
+  readonly flatten?: boolean;
+  /** Pass the imatrix to the quantizer (default true when one is given). */
+  readonly quantizeWithImatrix?: boolean;
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** Tensors a sweep measures: 2-D weights llama-quantize would quantize. */
+export function sweepableTensors(src: TensorSource, filter?: RegExp): { swept: string[]; passengers: SweepPassenger[] } {
+  const swept: string[] = [];
+  const passengers: SweepPassenger[] = [];
+  for (const t of src.tensors()) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    const quantizable = t.shape.length === 2 && allowsQuantization(t.name, t.shape.length);
+    if (quantizable && (!filter || filter.test(t.name))) swept.push(t.name);
+    else {
+      // Not quantized by llama-quantize: 1-D tensors are written as F32 in a K-mix file.
+      const keep = t.shape.length < 2 ? "F32" : t.type.toUpperCase();
+      passengers.push({
+        tensor: t.name, type: keep, elements,
+        bytes: ggmlTypeByName(keep) ? tensorBytes(keep, t.shape) : t.byteSize,
+        reason: quantizable ? "filtered out by --tensors" : t.shape.length < 2 ? "1-D (norm/bias): stays F32" : "not quantized by llama-quantize",
+      });
+    }
+  }
+  return { swept, passengers };
+}
+
+/** Everything about one tensor that does not depend on the type. */
+export interface TensorContext {
+  readonly name: string;
+  readonly kind: string;
+  readonly layer: number | null;
+  readonly nLayers: number;
+  readonly W: Matrix;
+  readonly imatrix: Float32Array | null;
+  readonly activations: Matrix | null;
+  /** Rows measured (all rows when exact). */
+  readonly rows: Int32Array;
+  readonly flatten: boolean;
+  readonly quantizeWithImatrix: boolean;
+}
+
+/** Per-row sums used by all ratio estimators (one entry per measured row). */
+interface RowSums {
+  w2: Float64Array;      // Σ W²
+  vw2: Float64Array;     // Σ v_j W²
+  xw2: Float64Array;     // Σ_t (x_t·w)²
+}
+
+function rowSums(ctx: TensorContext): RowSums {
+  const { W, imatrix: v, activations: X, rows } = ctx;
+  const n = W.cols;
+  const k = rows.length;
+  const s: RowSums = { w2: new Float64Array(k), vw2: new Float64Array(k), xw2: new Float64Array(k) };
+  for (let r = 0; r < k; r++) {
+    const o = rows[r]! * n;
+    let a = 0, b = 0;
+    for (let j = 0; j < n; j++) {
+      const w = W.data[o + j]!;
+      a += w * w;
+      if (v) b += v[j]! * w * w;
+    }
+    s.w2[r] = a;
+    s.vw2[r] = b;
+    if (X) s.xw2[r] = projectedEnergy(X, W.data, o, n);
+  }
+  return s;
+}
+
+/** Σ_t (x_t · w)² for the row of `data` starting at `o`. */
+function projectedEnergy(X: Matrix, data: Float32Array, o: number, n: number): number {
+  let total = 0;
+  const xd = X.data;
+  for (let t = 0; t < X.rows; t++) {
+    const xo = t * n;
+    let d0 = 0, d1 = 0;
+    let j = 0;
+    for (; j + 1 < n; j += 2) { d0 += xd[xo + j]! * data[o + j]!; d1 += xd[xo + j + 1]! * data[o + j + 1]!; }
+    if (j < n) d0 += xd[xo + j]! * data[o + j]!;
+    const d = d0 + d1;
+    total += d * d;
+  }
+  return total;
+}
+
+/** Gathers the measured rows into one contiguous matrix. */
+function gatherRows(W: Matrix, rows: Int32Array): Float32Array {
+  if (rows.length === W.rows) return W.data;
+  const out = new Float32Array(rows.length * W.cols);
+  for (let r = 0; r < rows.length; r++) out.set(W.data.subarray(rows[r]! * W.cols, (rows[r]! + 1) * W.cols), r * W.cols);
+  return out;
+}
+
+/** Round trip through the codec: the dequantized measured rows. */
+export function roundTrip(type: string, src: Float32Array, rows: number, cols: number, imatrix?: Float32Array): Float32Array {
+  if (type === "F32") return src.slice();
+  const q = quantize(type, src, rows, cols, imatrix);
+  return dequantize(type, q, rows, cols);
+}
+
+/** Measures one (tensor, type) pair. `sums` is rowSums(ctx), shared across types. */
+export function measure(ctx: TensorContext, requested: string, sums = rowSums(ctx)): SweepRecord {
+  const { W, rows } = ctx;
+  const N = W.rows;
+  const shapeNe = [W.cols, W.rows];
+  const base = {
+    tensor: ctx.name, kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, rows: W.rows, cols: W.cols,
+    requestedType: requested.toUpperCase(), sampleFraction: rows.length / N,
+  };
+  let type: string;
+  let fallback = false;
+  try {
+    if (ctx.flatten) {
+      const t = typeInfo(requested);
+      if ((W.rows * W.cols) % t.blockSize !== 0) throw new QuantscopeError(`${W.rows * W.cols} elements are not a multiple of ${t.blockSize}`);
+      type = t.name;
+    } else {
+      const fb = fallbackType(requested, W.cols);
+      type = fb.type;
+      fallback = fb.fallback;
+    }
+  } catch (e) {
+    if (!(e instanceof QuantscopeError)) throw e;
+    return skipped(base, requested.toUpperCase(), e.message);
+  }
+  const info = ggmlTypeByName(type)!;
+  const bytes = ctx.flatten ? (W.rows * W.cols / info.blockSize) * info.typeSize : tensorBytes(type, shapeNe);
+  const useIm = ctx.quantizeWithImatrix && ctx.imatrix !== null;
+  const src = gatherRows(W, rows);
+  let deq: Float32Array;
+  try {
+    deq = ctx.flatten
+      ? roundTrip(type, src, 1, src.length, undefined)
+      : roundTrip(type, src, rows.length, W.cols, useIm ? ctx.imatrix! : undefined);
+  } catch (e) {
+    if (!(e instanceof QuantscopeError)) throw e;
+    return skipped(base, type, e.message);
+  }
+  const n = W.cols;
+  const k = rows.length;
+  const e2 = new Float64Array(k), ve2 = new Float64Array(k), xe2 = new Float64Array(k);
+  const abs = new Float32Array(src.length);
+  const err = new Float32Array(n);
+  let max = 0;
+  const v = ctx.imatrix;
+  const X = ctx.activations;
+  for (let r = 0; r < k; r++) {
+    const o = r * n;
+    let a = 0, b = 0;
+    for (let j = 0; j < n; j++) {
+      const d = src[o + j]! - deq[o + j]!;
+      err[j] = d;
+      const ad = Math.abs(d);
+      abs[o + j] = ad;
+      if (ad > max) max = ad;
+      a += d * d;
+      if (v) b += v[j]! * d * d;
+    }
+    e2[r] = a;
+    ve2[r] = b;
+    if (X) xe2[r] = projectedEnergy(X, err, 0, n);
+  }
+  const cols = new Float64Array(k).fill(n);
+  const mse = ratioCi(e2, cols, N);
+  const rel2 = ratioCi(e2, sums.w2, N);
+  const imMse = v ? ratioCi(ve2, cols, N) : null;
+  let out2: { value: number; lo: number; hi: number };
+  let source: OutputErrorSource;
+  if (X) { out2 = ratioCi(xe2, sums.xw2, N); source = "activations"; }
+  else if (v) { out2 = ratioCi(ve2, sums.vw2, N); source = "imatrix"; }
+  else { out2 = rel2; source = "none"; }
+  const sampled = k < N;
+  const medCi = sampled ? quantileCi(abs, 0.5) : null;
+  const p95Ci = sampled ? quantileCi(abs, 0.95) : null;
+  const { median, p95 } = medianAndP95(abs);
+  const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2) });
+  const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
+  return {
+    ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
+    rmse: Math.sqrt(mse.value), relRmse: Math.sqrt(rel2.value), maxAbsErr: max,
+    medianAbsErr: median, p95AbsErr: p95,
+    imatrixMse: imMse ? imMse.value : null,
+    outputRelErr: Math.sqrt(out2.value), outputErrorSource: source,
+    sensitivity: sens(out2.value),
+    usedImatrix: useIm,
+    ...(sampled ? {
+      ci95: {
+        rmse: sq(mse), relRmse: sq(rel2),
+        ...(imMse ? { imatrixMse: [imMse.lo, imMse.hi] as Ci95 } : {}),
+        outputRelErr: sq(out2),
+        sensitivity: [sens(out2.lo), sens(out2.hi)] as Ci95,
+        medianAbsErr: [medCi!.lo, medCi!.hi] as Ci95,
+        p95AbsErr: [p95Ci!.lo, p95Ci!.hi] as Ci95,
+      },
+    } : {}),
+  };
+}
+
+function skipped(base: Omit<SweepRecord, "type" | "fallback" | "skipped" | "bpw" | "bytes" | "rmse" | "relRmse" | "maxAbsErr" | "medianAbsErr" | "p95AbsErr" | "imatrixMse" | "outputRelErr" | "outputErrorSource" | "sensitivity" | "usedImatrix">, type: string, why: string): SweepRecord {
+  return {
+    ...base, type, fallback: false, skipped: why, bpw: NaN, bytes: NaN, rmse: NaN, relRmse: NaN, maxAbsErr: NaN,
+    medianAbsErr: NaN, p95AbsErr: NaN, imatrixMse: null, outputRelErr: NaN, outputErrorSource: "none",
+    sensitivity: NaN, usedImatrix: false,
+  };
+}
+
+/** Builds the per-tensor context (reads the tensor, finds its imatrix and activations). */
+export function tensorContext(src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index = 0): TensorContext {
+  const W = src.read(name);
+  const kind = tensorCategory(name);
+  let im: Float32Array | null = null;
+  const entry = opts.imatrix?.entries.get(name);
+  if (entry) {
+    if (entry.values.length !== W.cols) {
+      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${W.cols} columns`);
+    }
+    im = entry.values;
+  }
+  const fraction = opts.sample ?? 1;
+  if (!(fraction > 0 && fraction <= 1)) throw new QuantscopeError(`--sample must be in (0, 1], got ${fraction}`);
+  const rows = fraction >= 1
+    ? Int32Array.from({ length: W.rows }, (_, i) => i)
+    : sampleRows(W.rows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
+  return {
+    name, kind, layer: layerOf(name), nLayers, W, imatrix: im,
+    activations: opts.activations?.forTensor(name, W.cols) ?? null,
+    rows, flatten: opts.flatten ?? false,
+    quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
+  };
+}
+
+/** Number of transformer blocks, from metadata or tensor names. */
+export function layerCount(src: TensorSource): number {
+  const arch = String(src.metadata.get("general.architecture") ?? "");
+  const v = src.metadata.get(`${arch}.block_count`);
+  if (typeof v === "number" || typeof v === "bigint") return Number(v);
+  return src.tensors().reduce((m, t) => Math.max(m, (layerOf(t.name) ?? -1) + 1), 0);
+}
+
+/** Sweeps a model (single thread; see sweep-parallel.ts for the two-core driver). */
+export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepResult {
+  const t0 = performance.now();
+  const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);
+  const { swept, passengers } = sweepableTensors(src, opts.tensors);
+  if (swept.length === 0) throw new QuantscopeError(`${src.path}: no 2-D weight tensors to sweep${opts.tensors ? ` match ${opts.tensors}` : ""}`);
+  const nLayers = layerCount(src);
+  const records: SweepRecord[] = [];
+  const total = swept.length * types.length;
+  let done = 0;
+  swept.forEach((name, i) => {
+    const ctx = tensorContext(src, name, nLayers, opts, i);
+    const sums = rowSums(ctx);
+    for (const t of types) {
+      opts.onProgress?.(done, total, `${name} ${t}`);
+      records.push(measure(ctx, t, sums));
+      done++;
+    }
+  });
+  opts.onProgress?.(total, total, "done");
+  return {
+    model: src.path,
+    architecture: String(src.metadata.get("general.architecture") ?? "unknown"),
+    nLayers, types, imatrix: opts.imatrix?.path ?? null, activations: opts.activations?.dir ?? null,
+    sampleFraction: opts.sample ?? 1, seed: opts.seed ?? 1, records, passengers,
+    notes: sweepNotes(records, opts),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+export function sweepNotes(records: readonly SweepRecord[], opts: SweepOptions): string[] {
+  const notes: string[] = [];
+  const fb = records.filter((r) => r.fallback);
+  if (fb.length) notes.push(`${fb.length} (tensor, type) pairs use llama-quantize's fallback type because the row length does not fit the block (marked "fallback")`);
+  const sk = records.filter((r) => r.skipped);
+  for (const r of sk) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
+  if (!opts.activations && opts.imatrix) notes.push("outputRelErr is the imatrix estimate (diagonal approximation: cross-correlations between input columns ignored)");
+  if (!opts.activations && !opts.imatrix) notes.push("no imatrix or activations: outputRelErr falls back to the weight-space relative RMSE");
+  if (opts.activations) {
+    const est = records.filter((r) => r.outputErrorSource !== "activations" && !r.skipped).length;
+    if (est) notes.push(`${est} records had no activation file and use the ${opts.imatrix ? "imatrix estimate" : "weight-space relative RMSE"}`);
+  }
+  if ((opts.sample ?? 1) < 1) notes.push(`sampled ${(opts.sample! * 100).toFixed(1)} % of rows (seed ${opts.seed ?? 1}); maxAbsErr is over sampled rows only; CIs are 95 %`);
+  return notes;
+}

@@ -74,5 +74,5 @@ export function fp32ToBf16(f: f32): u16 {
 @inline export function roundf(x: f32): f32 {
   const t = Mathf.trunc(x);
   const d = Mathf.abs(x - t);
-  return d >= <f32>0.5 ? t + Mathf.copysign(<f32>1.0, x) : t;
+  return d >= <f32>0.5 ? t + copysign<f32>(<f32>1.0, x) : t;
 }

@@ -1,0 +1,456 @@
+// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 (32-weight blocks), as ggml_quantize_chunk
+// runs them: quantize_row_*_ref without an imatrix, the per-row *_impl
+// weighted searches with one. Dequantizers are ggml's dequantize_row_*.
+//
+// Bit-exactness notes: every float expression is f32 in C source order; C's
+// float -> int8_t/uint8_t casts go through i32 (x86 cvttss2si) and keep the
+// low 8 bits; 'd ? 1/d : 0' treats -0 as 0. The SIMD paths (Q4_0 and Q8_0
+// without imatrix, all dequantizers) only vectorize element-wise operations
+// and order-free maxima, so they produce the same bits as the scalar C.
+import { fp32ToFp16, fp16ToFp32, roundf } from "./common";
+import { makeQxQuants, makeQkx3Quants } from "./kutil";
+
+// Scratch for the imatrix searches (one block at a time).
+const WEIGHT: usize = memory.data(32 * 4, 16);
+const LQ: usize = memory.data(32, 16);
+const LAUX: usize = memory.data(32, 16);
+const THE_MIN: usize = memory.data(4, 4);
+
+// @ts-ignore: decorator
+@inline function ldf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+
+/** C's (int8_t)(float) then widened back to int, as x86 does it. */
+// @ts-ignore: decorator
+@inline function toI8(v: f32): i32 {
+  return <i32><i8><i32>v;
+}
+
+// @ts-ignore: decorator
+@inline function minI(a: i32, b: i32): i32 {
+  return a < b ? a : b;
+}
+
+/** sum of x^2 over a row, in order, divided by its length: the σ² of the *_impl paths. */
+function rowSigma2(x: usize, n: i32): f32 {
+  let s: f32 = 0;
+  for (let j = 0; j < n; j++) {
+    const v = ldf(x, j);
+    s += v * v;
+  }
+  return s / <f32>n;
+}
+
+/** weight[j] = qw[j] * sqrtf(sigma2 + x[j]^2) for one 32-block. */
+// @ts-ignore: decorator
+@inline function blockWeights(xb: usize, qw: usize, sigma2: f32): void {
+  for (let j = 0; j < 32; j++) {
+    const v = ldf(xb, j);
+    store<f32>(WEIGHT + (<usize>j << 2), ldf(qw, j) * Mathf.sqrt(sigma2 + v * v));
+  }
+}
+
+// ---------------------------------------------------------------- Q4_0
+
+/** Reduces |x| over a 32-block with SIMD (max is order-free). */
+// @ts-ignore: decorator
+@inline function blockAbsMax(x: usize): f32 {
+  let m = f32x4.max(f32x4.abs(v128.load(x)), f32x4.abs(v128.load(x, 16)));
+  m = f32x4.max(m, f32x4.max(f32x4.abs(v128.load(x, 32)), f32x4.abs(v128.load(x, 48))));
+  m = f32x4.max(m, f32x4.max(f32x4.abs(v128.load(x, 64)), f32x4.abs(v128.load(x, 80))));
+  m = f32x4.max(m, f32x4.max(f32x4.abs(v128.load(x, 96)), f32x4.abs(v128.load(x, 112))));
+  return Mathf.max(
+    Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
+    Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)),
+  );
+}
+
+/** The signed value of the first element with |x| == amax (C keeps the first on ties). */
+// @ts-ignore: decorator
+@inline function blockSignedMax(x: usize, amax: f32): f32 {
+  if (amax == 0) return 0; // C starts from max = +0 and never replaces it
+  let j = 0;
+  while (Mathf.abs(ldf(x, j)) != amax) j++;
+  return ldf(x, j);
+}
+
+function q4_0RefBlocks(x: usize, y: usize, nb: i32): void {
+  const half = f32x4.splat(8.5);
+  const fifteen = i32x4.splat(15);
+  for (let i = 0; i < nb; i++) {
+    const amax = blockAbsMax(x);
+    const max = blockSignedMax(x, amax);
+    const d: f32 = max / <f32>-8;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(y, fp32ToFp16(d));
+    const idv = f32x4.splat(id);
+    // xi = MIN(15, (int8_t)(x*id + 8.5f)); the value is in [0, 16.5) for finite input.
+    const a0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x), idv), half)), fifteen);
+    const a1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 16), idv), half)), fifteen);
+    const a2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 32), idv), half)), fifteen);
+    const a3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 48), idv), half)), fifteen);
+    const b0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 64), idv), half)), fifteen);
+    const b1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 80), idv), half)), fifteen);
+    const b2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 96), idv), half)), fifteen);
+    const b3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 112), idv), half)), fifteen);
+    const p0 = v128.or(a0, i32x4.shl(b0, 4));
+    const p1 = v128.or(a1, i32x4.shl(b1, 4));
+    const p2 = v128.or(a2, i32x4.shl(b2, 4));
+    const p3 = v128.or(a3, i32x4.shl(b3, 4));
+    const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(p0, p1), i16x8.narrow_i32x4_u(p2, p3));
+    v128.store(y, bytes, 2);
+    x += 128;
+    y += 18;
+  }
+}
+
+function q4_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
+  const sigma2 = rowSigma2(x, n);
+  const nb = n >> 5;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+    const d = makeQxQuants(32, 8, xb, LQ, 1, WEIGHT);
+    const yb = y + <usize>ib * 18;
+    store<u16>(yb, fp32ToFp16(d));
+    for (let j = 0; j < 16; j++) {
+      store<u8>(yb + 2 + j, <u8>(load<u8>(LQ + j) | (load<u8>(LQ + j + 16) << 4)));
+    }
+  }
+}
+
+export function quantize_q4_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+  if (!qw) {
+    q4_0RefBlocks(src, dst, (nrows * ncols) >> 5);
+    return;
+  }
+  const rowBytes = <usize>(ncols >> 5) * 18;
+  for (let r = 0; r < nrows; r++) {
+    q4_0ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
+  }
+}
+
+export function dequantize_q4_0(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 5;
+  const low = i8x16.splat(0x0f);
+  const eight = i8x16.splat(8);
+  for (let i = 0; i < nb; i++) {
+    const d = f32x4.splat(fp16ToFp32(load<u16>(src)));
+    const qs = v128.load(src, 2);
+    const lo = i8x16.sub(v128.and(qs, low), eight);
+    const hi = i8x16.sub(i8x16.shr_u(qs, 4), eight);
+    storeI8x16TimesD(dst, lo, d);
+    storeI8x16TimesD(dst + 64, hi, d);
+    src += 18;
+    dst += 128;
+  }
+}
+
+/** y[0..15] = (float)q[k] * d for 16 signed bytes q. */
+// @ts-ignore: decorator
+@inline function storeI8x16TimesD(y: usize, q: v128, d: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d));
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), 16);
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), 32);
+  v128.store(y, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), 48);
+}
+
+/** y[0..15] = (float)q[k] * d + m for 16 unsigned bytes q. */
+// @ts-ignore: decorator
+@inline function storeU8x16TimesDPlusM(y: usize, q: v128, d: v128, m: v128): void {
+  const lo = i16x8.extend_low_i8x16_u(q);
+  const hi = i16x8.extend_high_i8x16_u(q);
+  v128.store(y, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)), d), m));
+  v128.store(y, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), d), m), 16);
+  v128.store(y, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), d), m), 32);
+  v128.store(y, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), d), m), 48);
+}
+
+// ---------------------------------------------------------------- Q4_1
+
+function q4_1RefBlocks(x: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++) {
+    let min: f32 = F32.MAX_VALUE;
+    let max: f32 = -F32.MAX_VALUE;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const d: f32 = (max - min) / <f32>15;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(y, fp32ToFp16(d));
+    store<u16>(y, fp32ToFp16(min), 2);
+    for (let j = 0; j < 16; j++) {
+      const x0 = (ldf(x, j) - min) * id;
+      const x1 = (ldf(x, j + 16) - min) * id;
+      const xi0 = minI(15, toI8(x0 + <f32>0.5));
+      const xi1 = minI(15, toI8(x1 + <f32>0.5));
+      store<u8>(y + 4 + j, <u8>(xi0 | (xi1 << 4)));
+    }
+    x += 128;
+    y += 20;
+  }
+}
+
+function q4_1ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
+  const sigma2 = rowSigma2(x, n);
+  const nb = n >> 5;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+    const d = makeQkx3Quants(32, 15, xb, WEIGHT, LQ, THE_MIN, LAUX, -0.9, 0.05, 36, false);
+    const yb = y + <usize>ib * 20;
+    store<u16>(yb, fp32ToFp16(d));
+    store<u16>(yb, fp32ToFp16(-load<f32>(THE_MIN)), 2);
+    for (let j = 0; j < 16; j++) {
+      store<u8>(yb + 4 + j, <u8>(load<u8>(LQ + j) | (load<u8>(LQ + j + 16) << 4)));
+    }
+  }
+}
+
+export function quantize_q4_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+  if (!qw) {
+    q4_1RefBlocks(src, dst, (nrows * ncols) >> 5);
+    return;
+  }
+  const rowBytes = <usize>(ncols >> 5) * 20;
+  for (let r = 0; r < nrows; r++) {
+    q4_1ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
+  }
+}
+
+export function dequantize_q4_1(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 5;
+  const low = i8x16.splat(0x0f);
+  for (let i = 0; i < nb; i++) {
+    const d = f32x4.splat(fp16ToFp32(load<u16>(src)));
+    const m = f32x4.splat(fp16ToFp32(load<u16>(src, 2)));
+    const qs = v128.load(src, 4);
+    storeU8x16TimesDPlusM(dst, v128.and(qs, low), d, m);
+    storeU8x16TimesDPlusM(dst + 64, i8x16.shr_u(qs, 4), d, m);
+    src += 20;
+    dst += 128;
+  }
+}
+
+// ---------------------------------------------------------------- Q5_0
+
+/** Packs 32 5-bit levels (u8 at L, or computed) into qs[16] and the 32-bit qh. */
+// @ts-ignore: decorator
+@inline function storeQ5(y: usize, qsOff: usize, qhOff: usize, L: usize): void {
+  let qh: u32 = 0;
+  for (let j = 0; j < 16; j++) {
+    const xi0: u32 = load<u8>(L + j);
+    const xi1: u32 = load<u8>(L + j + 16);
+    store<u8>(y + qsOff + j, <u8>((xi0 & 0x0f) | ((xi1 & 0x0f) << 4)));
+    qh |= ((xi0 & 0x10) >> 4) << j;
+    qh |= ((xi1 & 0x10) >> 4) << (j + 16);
+  }
+  store<u32>(y + qhOff, qh);
+}
+
+function q5_0RefBlocks(x: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++) {
+    let amax: f32 = 0;
+    let max: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (amax < Mathf.abs(v)) {
+        amax = Mathf.abs(v);
+        max = v;
+      }
+    }
+    const d: f32 = max / <f32>-16;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(y, fp32ToFp16(d));
+    for (let j = 0; j < 32; j++) {
+      store<u8>(LQ + j, <u8>minI(31, toI8(ldf(x, j) * id + <f32>16.5)));
+    }
+    storeQ5(y, 6, 2, LQ);
+    x += 128;
+    y += 22;
+  }
+}
+
+function q5_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
+  const sigma2 = rowSigma2(x, n);
+  const nb = n >> 5;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+    const d = makeQxQuants(32, 16, xb, LQ, 1, WEIGHT);
+    const yb = y + <usize>ib * 22;
+    store<u16>(yb, fp32ToFp16(d));
+    storeQ5(yb, 6, 2, LQ);
+  }
+}
+
+export function quantize_q5_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+  if (!qw) {
+    q5_0RefBlocks(src, dst, (nrows * ncols) >> 5);
+    return;
+  }
+  const rowBytes = <usize>(ncols >> 5) * 22;
+  for (let r = 0; r < nrows; r++) {
+    q5_0ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
+  }
+}
+
+export function dequantize_q5_0(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 5;
+  for (let i = 0; i < nb; i++) {
+    const d = fp16ToFp32(load<u16>(src));
+    const qh = load<u32>(src, 2);
+    for (let j = 0; j < 16; j++) {
+      const q = <u32>load<u8>(src + 6 + j);
+      const xh0 = ((qh >> j) << 4) & 0x10;
+      const xh1 = (qh >> (j + 12)) & 0x10;
+      const x0 = <i32>((q & 0x0f) | xh0) - 16;
+      const x1 = <i32>((q >> 4) | xh1) - 16;
+      store<f32>(dst + (<usize>j << 2), <f32>x0 * d);
+      store<f32>(dst + (<usize>(j + 16) << 2), <f32>x1 * d);
+    }
+    src += 22;
+    dst += 128;
+  }
+}
+
+// ---------------------------------------------------------------- Q5_1
+
+function q5_1RefBlocks(x: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++) {
+    let min: f32 = F32.MAX_VALUE;
+    let max: f32 = -F32.MAX_VALUE;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(x, j);
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const d: f32 = (max - min) / <f32>31;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(y, fp32ToFp16(d));
+    store<u16>(y, fp32ToFp16(min), 2);
+    for (let j = 0; j < 32; j++) {
+      // (uint8_t)(x0 + 0.5f): via int, low 8 bits
+      store<u8>(LQ + j, <u8><i32>((ldf(x, j) - min) * id + <f32>0.5));
+    }
+    storeQ5(y, 8, 4, LQ);
+    x += 128;
+    y += 24;
+  }
+}
+
+function q5_1ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
+  const sigma2 = rowSigma2(x, n);
+  const nb = n >> 5;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+    const d = makeQkx3Quants(32, 31, xb, WEIGHT, LQ, THE_MIN, LAUX, -0.9, 0.05, 36, false);
+    const yb = y + <usize>ib * 24;
+    store<u16>(yb, fp32ToFp16(d));
+    store<u16>(yb, fp32ToFp16(-load<f32>(THE_MIN)), 2);
+    storeQ5(yb, 8, 4, LQ);
+  }
+}
+
+export function quantize_q5_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+  if (!qw) {
+    q5_1RefBlocks(src, dst, (nrows * ncols) >> 5);
+    return;
+  }
+  const rowBytes = <usize>(ncols >> 5) * 24;
+  for (let r = 0; r < nrows; r++) {
+    q5_1ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
+  }
+}
+
+export function dequantize_q5_1(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 5;
+  for (let i = 0; i < nb; i++) {
+    const d = fp16ToFp32(load<u16>(src));
+    const m = fp16ToFp32(load<u16>(src, 2));
+    const qh = load<u32>(src, 4);
+    for (let j = 0; j < 16; j++) {
+      const q = <u32>load<u8>(src + 8 + j);
+      const xh0 = ((qh >> j) << 4) & 0x10;
+      const xh1 = (qh >> (j + 12)) & 0x10;
+      const x0 = <i32>((q & 0x0f) | xh0);
+      const x1 = <i32>((q >> 4) | xh1);
+      store<f32>(dst + (<usize>j << 2), <f32>x0 * d + m);
+      store<f32>(dst + (<usize>(j + 16) << 2), <f32>x1 * d + m);
+    }
+    src += 24;
+    dst += 128;
+  }
+}
+
+// ---------------------------------------------------------------- Q8_0
+
+/** C's roundf on 4 lanes: truncate, then step away from zero when the rest is >= 0.5. */
+// @ts-ignore: decorator
+@inline function roundfX4(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const far = f32x4.ge(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
+  const one = v128.or(v128.and(v, i32x4.splat(0x80000000)), f32x4.splat(1.0));
+  return f32x4.add(t, v128.and(one, far));
+}
+
+// @ts-ignore: decorator
+@inline function q8Lanes(v: v128, idv: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(roundfX4(f32x4.mul(v, idv)));
+}
+
+function q8_0RefBlocks(x: usize, y: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++) {
+    const amax = blockAbsMax(x);
+    const d: f32 = amax / <f32>127;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(y, fp32ToFp16(d));
+    const idv = f32x4.splat(id);
+    const a = i16x8.narrow_i32x4_s(q8Lanes(v128.load(x), idv), q8Lanes(v128.load(x, 16), idv));
+    const b = i16x8.narrow_i32x4_s(q8Lanes(v128.load(x, 32), idv), q8Lanes(v128.load(x, 48), idv));
+    const c = i16x8.narrow_i32x4_s(q8Lanes(v128.load(x, 64), idv), q8Lanes(v128.load(x, 80), idv));
+    const e = i16x8.narrow_i32x4_s(q8Lanes(v128.load(x, 96), idv), q8Lanes(v128.load(x, 112), idv));
+    v128.store(y, i8x16.narrow_i16x8_s(a, b), 2);
+    v128.store(y, i8x16.narrow_i16x8_s(c, e), 18);
+    x += 128;
+    y += 34;
+  }
+}
+
+export function quantize_q8_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+  q8_0RefBlocks(src, dst, (nrows * ncols) >> 5); // Q8_0 ignores the imatrix
+}
+
+export function dequantize_q8_0(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 5;
+  for (let i = 0; i < nb; i++) {
+    const d = f32x4.splat(fp16ToFp32(load<u16>(src)));
+    storeI8x16TimesD(dst, v128.load(src, 2), d);
+    storeI8x16TimesD(dst + 64, v128.load(src, 18), d);
+    src += 34;
+    dst += 128;
+  }
+}
+
+/** Scalar Q8_0 reference (for tests of the SIMD path). */
+export function quantize_q8_0_scalar(src: usize, dst: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++) {
+    let amax: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const a = Mathf.abs(ldf(src, j));
+      amax = amax > a ? amax : a;
+    }
+    const d: f32 = amax / <f32>127;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(dst, fp32ToFp16(d));
+    for (let j = 0; j < 32; j++) store<i8>(dst + 2 + j, <i8><i32>roundf(ldf(src, j) * id));
+    src += 128;
+    dst += 34;
+  }
+}

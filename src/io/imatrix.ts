@@ -1,7 +1,136 @@
-// llama.cpp importance matrices: GGUF (.in_sum2/.counts) and legacy .dat.
-import { QuantscopeError } from "./errors.js";
-import type { Imatrix } from "./source.js";
+// llama.cpp importance matrices: the GGUF format (<weight>.in_sum2 and
+// <weight>.counts per weight) and the legacy .dat format. Both yield, per
+// weight, the per-column mean of squared activations in float32, exactly as
+// llama-quantize computes it (in_sum2 / counts, or value / ncall).
+import { fileError, QuantscopeError } from "./errors.js";
+import { HeaderCursor, PositionedFile } from "./file.js";
+import { GgufSource } from "./gguf.js";
+import type { Imatrix, ImatrixEntry } from "./source.js";
+
+/** An entry with what the file stores, for statistics that use the raw sums. */
+export interface ImatrixEntryRaw extends ImatrixEntry {
+  /** As stored: in_sum2 (GGUF) or (sum / count) * ncall (.dat). */
+  raw: Float32Array;
+  /** Divisor per matrix (one for dense weights, one per expert for MoE): counts (GGUF) or ncall (.dat). */
+  divisors: number[];
+}
 
 export function readImatrix(path: string): Imatrix {
-  throw new QuantscopeError(`${path}: imatrix reader is not implemented yet`);
+  const f = new PositionedFile(path);
+  let isGguf: boolean;
+  try {
+    isGguf = f.size >= 4 && Buffer.from(f.read(0, 4, "magic")).toString("latin1") === "GGUF";
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+  if (isGguf) {
+    f.close();
+    return readGgufImatrix(path);
+  }
+  try {
+    return readDatImatrix(f);
+  } finally {
+    f.close();
+  }
+}
+
+function readGgufImatrix(path: string): Imatrix {
+  const src = new GgufSource(path);
+  try {
+    const type = src.metadata.get("general.type");
+    const tensors = src.tensors();
+    const sums = tensors.filter((t) => t.name.endsWith(".in_sum2"));
+    if (sums.length === 0) {
+      throw fileError(path, `not an imatrix: no <weight>.in_sum2 tensors (general.type = ${JSON.stringify(type ?? null)}; is this a model?)`, undefined, "general.type");
+    }
+    const entries = new Map<string, ImatrixEntryRaw>();
+    for (const s of sums) {
+      const name = s.name.slice(0, -".in_sum2".length);
+      const cname = `${name}.counts`;
+      const field = `tensor "${s.name}"`;
+      if (s.type !== "F32") throw fileError(path, `in_sum2 must be F32, is ${s.type}`, s.offset, field);
+      const ct = tensors.find((t) => t.name === cname);
+      if (!ct) throw fileError(path, `has no matching ${cname}`, s.offset, field);
+      if (ct.type !== "F32") throw fileError(path, `counts must be F32, is ${ct.type}`, ct.offset, `tensor "${cname}"`);
+      const nMat = s.rows; // ne1 = number of experts (1 for dense weights)
+      if (ct.cols * ct.rows !== nMat) {
+        throw fileError(path, `has ${ct.cols * ct.rows} counts for ${nMat} matrices in ${s.name}`, ct.offset, `tensor "${cname}"`);
+      }
+      const raw = src.read(s.name).data;
+      const counts = Array.from(src.read(cname).data);
+      for (let i = 0; i < counts.length; i++) {
+        if (!(counts[i]! >= 0) || !Number.isFinite(counts[i]!)) throw fileError(path, `count ${counts[i]} is not a non-negative number`, ct.offset, `tensor "${cname}"`);
+      }
+      entries.set(name, makeEntry(name, raw, counts, s.cols, counts.reduce((a, b) => a + b, 0)));
+    }
+    const ds = src.metadata.get("imatrix.datasets");
+    const cc = src.metadata.get("imatrix.chunk_count");
+    const cs = src.metadata.get("imatrix.chunk_size");
+    return {
+      path, format: "gguf", entries,
+      datasets: Array.isArray(ds) ? ds.map(String) : [],
+      chunkCount: typeof cc === "number" ? cc : undefined,
+      chunkSize: typeof cs === "number" ? cs : undefined,
+    };
+  } finally {
+    src.close();
+  }
+}
+
+/** values_j = raw_j / divisor of its matrix, float32 division; 0 where the divisor is 0. */
+function makeEntry(name: string, raw: Float32Array, divisors: number[], cols: number, count: number): ImatrixEntryRaw {
+  const values = new Float32Array(raw.length);
+  for (let m = 0; m < divisors.length; m++) {
+    const d = Math.fround(divisors[m]!);
+    for (let j = m * cols; j < (m + 1) * cols; j++) values[j] = d > 0 ? raw[j]! / d : 0;
+  }
+  return { name, values, count, raw, divisors };
+}
+
+function readDatImatrix(f: PositionedFile): Imatrix {
+  const path = f.path;
+  const c = new HeaderCursor(f);
+  if (f.size < 4) throw fileError(path, `file has ${f.size} bytes: neither a GGUF imatrix nor a legacy .dat`, 0, "n_entries");
+  const n = c.i32("n_entries");
+  // Each entry needs >= 4+1+4+4+4 bytes.
+  if (n <= 0 || n * 17 > c.remaining) throw fileError(path, `n_entries ${n} is not a positive count that fits in the ${c.remaining} bytes left (not an imatrix?)`, 0, "n_entries");
+  const entries = new Map<string, ImatrixEntryRaw>();
+  for (let i = 0; i < n; i++) {
+    const at = c.pos;
+    const len = c.i32(`entry #${i} name length`);
+    if (len <= 0 || len > c.remaining || len > 4096) throw fileError(path, `name length ${len} is invalid`, at, `entry #${i} name length`);
+    const name = c.bytes(len, `entry #${i} name`).toString("utf8");
+    const field = `entry "${name}"`;
+    const ncAt = c.pos;
+    const ncall = c.i32(`${field} ncall`);
+    if (ncall <= 0) throw fileError(path, `ncall ${ncall} must be > 0`, ncAt, `${field} ncall`);
+    const nvAt = c.pos;
+    const nval = c.i32(`${field} nval`);
+    if (nval <= 0 || nval * 4 > c.remaining) throw fileError(path, `nval ${nval} is not a positive count that fits in the ${c.remaining} bytes left`, nvAt, `${field} nval`);
+    if (entries.has(name)) throw fileError(path, `duplicate entry "${name}"`, at, field);
+    const bytes = c.bytes(nval * 4, `${field} values`);
+    const raw = new Float32Array(nval);
+    for (let j = 0; j < nval; j++) raw[j] = bytes.readFloatLE(j * 4);
+    entries.set(name, makeEntry(name, raw, [ncall], nval, ncall));
+  }
+  let chunkCount: number | undefined;
+  const datasets: string[] = [];
+  if (c.remaining >= 4) {
+    chunkCount = c.i32("last_chunk");
+    if (c.remaining >= 4) {
+      const at = c.pos;
+      const len = c.i32("dataset name length");
+      if (len < 0 || len > c.remaining) throw fileError(path, `dataset name length ${len} exceeds the ${c.remaining} bytes left`, at, "dataset name length");
+      datasets.push(c.bytes(len, "dataset name").toString("utf8"));
+    }
+  }
+  if (c.remaining > 0) throw fileError(path, `${c.remaining} unexpected bytes after the last entry`, c.pos, "trailer");
+  return { path, format: "dat", entries, datasets, chunkCount };
+}
+
+/** The raw view of an entry from readImatrix (always present for entries this module made). */
+export function rawEntry(e: ImatrixEntry): ImatrixEntryRaw {
+  if (!("raw" in e)) throw new QuantscopeError(`imatrix entry ${e.name} has no raw sums`);
+  return e as ImatrixEntryRaw;
 }

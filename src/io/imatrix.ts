@@ -134,3 +134,21 @@ export function rawEntry(e: ImatrixEntry): ImatrixEntryRaw {
   if (!("raw" in e)) throw new QuantscopeError(`imatrix entry ${e.name} has no raw sums`);
   return e as ImatrixEntryRaw;
 }
+
+/** Whether a file is an imatrix (GGUF with general.type "imatrix" or .in_sum2 tensors, or a legacy .dat). */
+export function looksLikeImatrix(path: string): boolean {
+  const f = new PositionedFile(path);
+  try {
+    if (f.size >= 4 && Buffer.from(f.read(0, 4, "magic")).toString("latin1") === "GGUF") {
+      const src = new GgufSource(path);
+      try {
+        return src.metadata.get("general.type") === "imatrix" || src.tensors().some((t) => t.name.endsWith(".in_sum2"));
+      } finally {
+        src.close();
+      }
+    }
+    return path.toLowerCase().endsWith(".dat");
+  } finally {
+    f.close();
+  }
+}

@@ -120,3 +120,15 @@ export function summarizeImatrix(im: Imatrix): ImatrixSummary {
     entries: [...im.entries.values()].map((e) => ({ name: e.name, columns: e.values.length, count: e.count })),
   };
 }
+
+/** Metadata made JSON-safe and short: bigints as strings, arrays longer than 16 as {array, length, first}. */
+export function metadataForDisplay(md: ReadonlyMap<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const show = (v: unknown): unknown => {
+    if (typeof v === "bigint") return v.toString();
+    if (Array.isArray(v)) return v.length > 16 ? { array: true, length: v.length, first: v.slice(0, 8).map(show) } : v.map(show);
+    return v;
+  };
+  for (const [k, v] of md) out[k] = show(v);
+  return out;
+}

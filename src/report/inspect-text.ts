@@ -76,7 +76,7 @@ export function formatModelSummary(s: ModelSummary): string {
   if (k.fileType !== undefined) out.push(`  file type:     ${k.fileType}`);
   out.push(`  metadata keys: ${s.metadataCount}`);
   out.push("");
-  const rows: string[][] = [["tensor", "shape", "type", "bpw", "bytes", "share"]];
+  const rows: string[][] = [["tensor", "shape (ne0 x ne1)", "type", "bpw", "bytes", "share"]];
   for (const t of s.tensors) {
     rows.push([
       t.name === t.originalName ? t.name : `${t.name} (${t.originalName})`,
@@ -108,4 +108,15 @@ export function formatImatrixSummary(s: ImatrixSummary, stats: ImatrixStatistics
   let text = out.join("\n") + "\n";
   if (stats) text += formatImatrixStatistics(stats, label);
   return text;
+}
+
+/** Every metadata key, one per line. */
+export function formatMetadata(md: Record<string, unknown>): string {
+  const lines = ["", "  metadata:"];
+  for (const [k, v] of Object.entries(md)) {
+    const a = v as { array?: boolean; length?: number; first?: unknown[] };
+    const text = a && typeof a === "object" && a.array ? `[${a.first!.map((x) => JSON.stringify(x)).join(", ")}, ...] (${a.length} items)` : JSON.stringify(v);
+    lines.push(`    ${k} = ${text.length > 200 ? text.slice(0, 200) + "..." : text}`);
+  }
+  return lines.join("\n") + "\n";
 }

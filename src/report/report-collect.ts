@@ -9,8 +9,8 @@ import { readF32Bin } from "../io/f32bin.js";
 import { QuantscopeError } from "../io/errors.js";
 import type { Imatrix, TensorSource } from "../io/source.js";
 import { bitsPerWeight, ggmlTypeByName } from "../ggml/types.js";
-import type { ActivationEvidence, ColumnErrorEvidence, OffsetEvidence, ReportData, TensorEvidence, TypePoint } from "./report-model.js";
-import { columnErrors, columnPower, summarizeWeights } from "./report-stats.js";
+import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, ReportData, TensorEvidence, TypePoint } from "./report-model.js";
+import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./report-stats.js";
 import { PROXY_2BIT, canQuantize, proxyRoundTrip, rmse, roundTrip } from "./report-quant.js";
 
 export const DEFAULT_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"];
@@ -123,10 +123,15 @@ function evidenceFor(
   const importance = activation ? Float32Array.from(activation.colPower) : undefined;
 
   let columnError: ColumnErrorEvidence | undefined;
-  if (canQuantize(REFERENCE_TYPE, cols)) {
-    columnError = { type: REFERENCE_TYPE, ...columnErrors(w, roundTrip(REFERENCE_TYPE, w, rows, cols), rows, cols) };
-  } else if (cols % 16 === 0) {
-    columnError = { type: PROXY_2BIT, ...columnErrors(w, proxyRoundTrip(w, cols, 16, true), rows, cols) };
+  let blockError: BlockErrorEvidence | undefined;
+  const refType = canQuantize(REFERENCE_TYPE, cols) ? REFERENCE_TYPE : cols % 16 === 0 ? PROXY_2BIT : undefined;
+  if (refType) {
+    const wq = refType === PROXY_2BIT ? proxyRoundTrip(w, cols, 16, true) : roundTrip(refType, w, rows, cols);
+    columnError = { type: refType, ...columnErrors(w, wq, rows, cols) };
+    // Heat-map grid: at most ~32 row bands; 256-column super-blocks, or 32-column sub-blocks for short rows.
+    const colBlock = cols >= 8 * 256 ? 256 : 32;
+    const rowBand = Math.max(1, Math.ceil(rows / 32));
+    blockError = { type: refType, colBlock, rowBand, ...blockErrors(w, wq, rows, cols, rowBand, colBlock) };
   } else {
     notes.push(`${name}: row length ${cols} is not a multiple of 16; no per-column error`);
   }
@@ -162,7 +167,7 @@ function evidenceFor(
     curve.push(point);
   }
   curve.sort((a, b) => a.bpw - b.bpw);
-  return { name, kind, layer, rows, cols, weight, activation, columnError, offset, curve };
+  return { name, kind, layer, rows, cols, weight, activation, columnError, blockError, offset, curve };
 }
 
 /**

@@ -43,6 +43,19 @@ export interface ColumnErrorEvidence {
   readonly colMeanSquare: Float64Array;
 }
 
+/** Weight MSE on a coarse grid of row bands x column blocks (for the heat map). */
+export interface BlockErrorEvidence {
+  readonly type: string;
+  /** Columns per block (a k-quant super-block of 256, or 32 for short rows). */
+  readonly colBlock: number;
+  /** Rows per band. */
+  readonly rowBand: number;
+  readonly nColBlocks: number;
+  readonly nRowBands: number;
+  /** Mean (W - What)^2 per cell, row-band major (nRowBands x nColBlocks). */
+  readonly mse: Float64Array;
+}
+
 /** 2-bit error with and without a per-group offset (the study's section 3 question). */
 export interface OffsetEvidence {
   readonly groupSize: number;
@@ -78,6 +91,7 @@ export interface TensorEvidence {
   readonly weight: WeightSummary;
   readonly activation?: ActivationEvidence;
   readonly columnError?: ColumnErrorEvidence;
+  readonly blockError?: BlockErrorEvidence;
   readonly offset?: OffsetEvidence;
   /** Error vs bits-per-weight for each candidate type, sorted by bpw. */
   readonly curve: TypePoint[];

@@ -102,3 +102,21 @@ export function sum(v: ArrayLike<number>): number {
   for (let i = 0; i < v.length; i++) s += v[i]!;
   return s;
 }
+
+/** Mean squared difference on a grid of rowBand x colBlock cells (tail cells averaged over what they hold). */
+export function blockErrors(w: Float32Array, wq: Float32Array, rows: number, cols: number, rowBand: number, colBlock: number): { nRowBands: number; nColBlocks: number; mse: Float64Array } {
+  const nRowBands = Math.ceil(rows / rowBand), nColBlocks = Math.ceil(cols / colBlock);
+  const mse = new Float64Array(nRowBands * nColBlocks);
+  const n = new Float64Array(nRowBands * nColBlocks);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols, band = Math.floor(r / rowBand) * nColBlocks;
+    for (let j = 0; j < cols; j++) {
+      const e = w[o + j]! - wq[o + j]!;
+      if (!Number.isFinite(e)) continue;
+      const c = band + Math.floor(j / colBlock);
+      mse[c] += e * e; n[c]!++;
+    }
+  }
+  for (let i = 0; i < mse.length; i++) mse[i] = n[i]! ? mse[i]! / n[i]! : 0;
+  return { nRowBands, nColBlocks, mse };
+}

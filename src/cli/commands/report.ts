@@ -1,13 +1,58 @@
-// Placeholder until the report command lands; replaced by its real implementation.
+// `quantscope report MODEL`: diagnosis in plain words, a single-file HTML
+// report with charts, optionally Markdown with SVG/PNG charts beside it.
 import type { Command } from "commander";
+import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
+import { buildReport, writeReport } from "../../report/report-build.js";
+import { summaryText } from "../../report/report-summary.js";
+
+interface ReportFlags {
+  imatrix?: string;
+  activations?: string;
+  tensors?: string;
+  types?: string;
+  out: string;
+  md?: string;
+}
+
+function parseRegex(s: string): RegExp {
+  try {
+    return new RegExp(s);
+  } catch (e) {
+    throw new QuantscopeError(`--tensors: not a valid regular expression: ${(e as Error).message}`);
+  }
+}
 
 export function registerReport(program: Command): void {
   program
     .command("report")
-    .description("(not implemented yet)")
-    .allowUnknownOption()
-    .action(() => {
-      throw new QuantscopeError("report: not implemented yet");
+    .description("Plain-language diagnosis of each weight tensor, with an interactive single-file HTML report (and Markdown)")
+    .argument("<MODEL>", "model file (GGUF, ...) or the study's folder layout (blk_N_*_weight.f32bin + act_blkN_*.f32bin)")
+    .option("--imatrix <FILE>", "llama.cpp importance matrix (.gguf or .dat)")
+    .option("--activations <DIR>", "folder of act_blk<N>_<site>.f32bin activations (default: MODEL itself when it is a study folder)")
+    .option("--tensors <REGEX>", "only tensors whose name matches")
+    .option("--types <LIST>", "candidate types for the error-vs-bpw curves", "Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,Q8_0")
+    .option("--out <FILE>", "HTML report path", "report.html")
+    .option("--md <FILE>", "also write Markdown here, charts as SVG+PNG in <name>-charts/ beside it")
+    .action(async (model: string, flags: ReportFlags) => {
+      const t0 = performance.now();
+      const tty = process.stderr.isTTY === true;
+      const bar = tty ? new SingleBar({ format: "report {bar} {value}/{total} {tensor}", hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
+      let started = false;
+      const built = buildReport(model, {
+        imatrix: flags.imatrix,
+        activations: flags.activations,
+        tensors: flags.tensors !== undefined ? parseRegex(flags.tensors) : undefined,
+        types: flags.types?.split(",").map((s) => s.trim()).filter(Boolean),
+        onProgress: (done, total, tensor) => {
+          if (!bar) return;
+          if (!started) { bar.start(total, 0, { tensor }); started = true; }
+          bar.update(done, { tensor });
+        },
+      });
+      bar?.stop();
+      const written = await writeReport(built, { html: flags.out, md: flags.md, generatedAt: new Date().toISOString() });
+      const seconds = (performance.now() - t0) / 1000;
+      process.stdout.write(summaryText(built, written, seconds));
     });
 }

@@ -1,0 +1,87 @@
+// Model-level charts: error vs bits per weight (Pareto curves), the
+// sensitivity ranking, and the plan next to llama.cpp's standard mixes.
+import type { Diagnosis } from "../../analysis/diagnosis.js";
+import type { ReportData } from "../report-model.js";
+import { bitsPerWeight, ggmlTypeByName } from "../../ggml/types.js";
+import { base, r4, ZOOM, type Chart, type ChartOptions } from "./spec.js";
+
+export function paretoChart(data: ReportData, opts: ChartOptions): Chart | undefined {
+  const values = data.tensors.flatMap((t) => t.curve.map((p) => {
+    const err = p.relOutputErrorImatrix ?? p.relOutputError ?? p.relRmse;
+    return { tensor: t.name, kind: t.kind, type: p.type, bpw: r4(p.bpw), err: r4(err), relRmse: r4(p.relRmse) };
+  })).filter((v) => v.err > 0);
+  if (values.length === 0) return undefined;
+  const measured = data.tensors.some((t) => t.curve.some((p) => p.relOutputError !== undefined)) ? "relative output error" : "relative weight RMSE";
+  return {
+    id: "model-pareto",
+    title: `Error vs bits per weight (${measured})`,
+    caption: "Each line is a tensor: lines higher up lose more at every size; a flat stretch means extra bits buy little there.",
+    spec: {
+      ...base(opts, 260),
+      data: { values },
+      params: ZOOM,
+      mark: { type: "line", point: true, tooltip: true, strokeWidth: 1.5 },
+      encoding: {
+        x: { field: "bpw", type: "quantitative", title: "bits per weight", scale: { zero: false } },
+        y: { field: "err", type: "quantitative", scale: { type: "log" }, title: `${measured} (log)` },
+        color: { field: "kind", type: "nominal", title: "class" },
+        detail: { field: "tensor" },
+        tooltip: [{ field: "tensor" }, { field: "type" }, { field: "bpw", format: ".3f" }, { field: "err", title: measured, format: ".4f" }, { field: "relRmse", title: "rel. weight RMSE", format: ".4f" }],
+      },
+    },
+  };
+}
+
+export function rankingChart(data: ReportData, diag: Diagnosis, opts: ChartOptions): Chart | undefined {
+  if (diag.ranking.length === 0) return undefined;
+  const kindOf = new Map(data.tensors.map((t) => [t.name, t.kind]));
+  const values = diag.ranking.slice(0, 60).map((r) => ({ tensor: r.tensor, kind: kindOf.get(r.tensor) ?? "", score: r4(r.score) }));
+  const scoreName = diag.ranking[0]!.scoreName;
+  return {
+    id: "model-ranking",
+    title: `Sensitivity ranking (${scoreName})`,
+    caption: "Longest bars first: these tensors deserve the extra bits; a tail of short bars is where bits can be saved.",
+    spec: {
+      ...base(opts, Math.max(120, 16 * values.length)),
+      autosize: { type: "fit-x", contains: "padding" },
+      data: { values },
+      mark: { type: "bar", tooltip: true },
+      encoding: {
+        y: { field: "tensor", type: "nominal", sort: "-x", title: null, axis: { labelLimit: 220 } },
+        x: { field: "score", type: "quantitative", title: scoreName },
+        color: { field: "kind", type: "nominal", title: "class" },
+        tooltip: [{ field: "tensor" }, { field: "score", title: scoreName, format: ".4g" }],
+      },
+    },
+  };
+}
+
+export function planChart(data: ReportData, opts: ChartOptions): Chart | undefined {
+  if (data.plans.length === 0) return undefined;
+  const values = data.plans.flatMap((p) => p.entries.map((e) => {
+    const t = ggmlTypeByName(e.type);
+    return { plan: p.label, tensor: e.tensor, type: e.type, bpw: t ? r4(bitsPerWeight(t)) : 32 };
+  }));
+  const order = data.plans.map((p) => p.label);
+  return {
+    id: "model-plans",
+    title: "The plan next to llama.cpp's standard mixes",
+    caption: "Each column is a mix, each row a tensor; darker = more bits. The plan moves bits to the tensors the ranking marks as sensitive.",
+    spec: {
+      ...base(opts, Math.max(120, 14 * new Set(values.map((v) => v.tensor)).size)),
+      data: { values },
+      encoding: {
+        x: { field: "plan", type: "nominal", sort: order, title: null, axis: { labelAngle: -30 } },
+        y: { field: "tensor", type: "nominal", title: null, axis: { labelLimit: 220 } },
+      },
+      layer: [
+        { mark: { type: "rect", tooltip: true }, encoding: { color: { field: "bpw", type: "quantitative", scale: { scheme: "blues" }, title: "bpw" }, tooltip: [{ field: "plan" }, { field: "tensor" }, { field: "type" }, { field: "bpw" }] } },
+        { mark: { type: "text", fontSize: 9 }, encoding: { text: { field: "type" }, color: { condition: { test: "datum.bpw > 5", value: "white" }, value: "black" } } },
+      ],
+    },
+  };
+}
+
+export function modelCharts(data: ReportData, diag: Diagnosis, opts: ChartOptions): Chart[] {
+  return [rankingChart(data, diag, opts), paretoChart(data, opts), planChart(data, opts)].filter((c): c is Chart => c !== undefined);
+}

@@ -1,0 +1,60 @@
+// One entry point for `quantscope report` and the tests: open the model,
+// collect the evidence, diagnose, and write the HTML (and optionally Markdown).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { diagnose, type Diagnosis } from "../analysis/diagnosis.js";
+import { readImatrix } from "../io/imatrix.js";
+import { collectReportData, type CollectOptions } from "./report-collect.js";
+import type { ReportData } from "./report-model.js";
+import { isStudyDir, openReportModel } from "./report-source.js";
+import { renderHtml } from "./html.js";
+import { writeMarkdown } from "./markdown.js";
+
+export interface BuildOptions {
+  readonly imatrix?: string;
+  readonly activations?: string;
+  readonly tensors?: RegExp;
+  readonly types?: readonly string[];
+  readonly onProgress?: CollectOptions["onProgress"];
+}
+
+export interface BuiltReport {
+  readonly data: ReportData;
+  readonly diagnosis: Diagnosis;
+}
+
+export function buildReport(model: string, opts: BuildOptions = {}): BuiltReport {
+  const src = openReportModel(model);
+  try {
+    const data = collectReportData(src, model, {
+      // The study's folder holds its own activations unless told otherwise.
+      activationsDir: opts.activations ?? (isStudyDir(model) ? model : undefined),
+      imatrix: opts.imatrix ? readImatrix(opts.imatrix) : undefined,
+      tensors: opts.tensors,
+      types: opts.types,
+      onProgress: opts.onProgress,
+    });
+    return { data, diagnosis: diagnose(data) };
+  } finally {
+    src.close();
+  }
+}
+
+export interface WrittenReport {
+  readonly htmlPath?: string;
+  readonly htmlBytes?: number;
+  readonly mdPath?: string;
+  readonly images: string[];
+}
+
+export async function writeReport(r: BuiltReport, out: { html?: string; md?: string; generatedAt?: string }): Promise<WrittenReport> {
+  let htmlBytes: number | undefined;
+  if (out.html) {
+    const { html } = renderHtml(r.data, r.diagnosis, { generatedAt: out.generatedAt });
+    mkdirSync(dirname(out.html), { recursive: true });
+    writeFileSync(out.html, html);
+    htmlBytes = Buffer.byteLength(html);
+  }
+  const images = out.md ? await writeMarkdown(r.data, r.diagnosis, out.md) : [];
+  return { htmlPath: out.html, htmlBytes, mdPath: out.md, images };
+}

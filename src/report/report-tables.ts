@@ -1,0 +1,58 @@
+// The report's tables as plain rows of strings, shared by the HTML and the
+// Markdown so both show the same numbers.
+import { fmt, type Diagnosis } from "../analysis/diagnosis.js";
+import type { ReportData, TensorEvidence } from "./report-model.js";
+
+export interface Table {
+  readonly header: string[];
+  readonly rows: string[][];
+  /** Columns to right-align (numbers). */
+  readonly numeric?: boolean[];
+}
+
+const pct = (x: number | undefined, d = 2): string => (x === undefined || !Number.isFinite(x) ? "–" : `${(x * 100).toFixed(d)} %`);
+
+export function rankingTable(diag: Diagnosis, limit = 15): Table {
+  return {
+    header: ["#", "tensor", diag.ranking[0]?.scoreName ?? "score"],
+    rows: diag.ranking.slice(0, limit).map((r, i) => [String(i + 1), r.tensor, fmt(r.score)]),
+    numeric: [true, false, true],
+  };
+}
+
+export function tensorStatsTable(t: TensorEvidence): Table {
+  const a = t.activation;
+  const rows: string[][] = [
+    ["shape (rows × cols)", `${t.rows} × ${t.cols}`],
+    ["weight mean / std", `${fmt(t.weight.mean)} / ${fmt(t.weight.std)}`],
+    ["weight min / max", `${fmt(t.weight.min)} / ${fmt(t.weight.max)}`],
+    ["excess kurtosis", t.weight.excessKurtosis.toFixed(3)],
+  ];
+  if (a) {
+    const rms = Array.from(a.colPower, Math.sqrt);
+    rows.push(["activations", `${a.label} (${a.source}, ${a.tokens} tokens)`]);
+    rows.push(["column RMS min / max", `${fmt(Math.min(...rms))} / ${fmt(Math.max(...rms))}`]);
+  } else {
+    rows.push(["activations", "none (give --activations or --imatrix)"]);
+  }
+  if (t.offset) rows.push([`2-bit RMSE scale-only / with min (groups of ${t.offset.groupSize})`, `${fmt(t.offset.rmseScaleOnly)} / ${fmt(t.offset.rmseWithOffset)}`]);
+  return { header: ["statistic", "value"], rows };
+}
+
+export function curveTable(t: TensorEvidence): Table | undefined {
+  if (t.curve.length === 0) return undefined;
+  return {
+    header: ["type", "bpw", "rel. weight RMSE", "rel. output error", "with imatrix", "sensitivity"],
+    rows: t.curve.map((p) => [p.type, p.bpw.toFixed(3), pct(p.relRmse), pct(p.relOutputError), pct(p.relOutputErrorImatrix), p.sensitivity === undefined ? "–" : fmt(p.sensitivity)]),
+    numeric: [false, true, true, true, true, true],
+  };
+}
+
+export function plansTable(data: ReportData): Table | undefined {
+  if (data.plans.length === 0) return undefined;
+  return {
+    header: ["mix", "kind", "bpw", "predicted damage"],
+    rows: data.plans.map((p) => [p.label, p.kind, p.bpw.toFixed(3), p.predictedDamage === undefined ? "–" : fmt(p.predictedDamage)]),
+    numeric: [false, false, true, true],
+  };
+}

@@ -1,25 +1,37 @@
 // Numeric building blocks of the reference forward pass: plain loops over
+import { floatToHalf, halfToFloat } from "../../io/float-convert.js";
 // Float32Array, row-major, one token per row. Accumulation is in float64
 // where it is cheap (norms, softmax) and float32-friendly elsewhere.
 
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m). */
 export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
-  const n4 = n & ~3;
-  for (let t = 0; t < T; t++) {
-    const xo = t * n;
-    const yo = t * m;
+  // Four tokens per pass share each weight load; float64 accumulators.
+  let t = 0;
+  for (; t + 3 < T; t += 4) {
+    const x0 = t * n, x1 = x0 + n, x2 = x1 + n, x3 = x2 + n;
     for (let o = 0; o < m; o++) {
       const wo = o * n;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      let j = 0;
-      for (; j < n4; j += 4) {
-        s0 += x[xo + j]! * W[wo + j]!;
-        s1 += x[xo + j + 1]! * W[wo + j + 1]!;
-        s2 += x[xo + j + 2]! * W[wo + j + 2]!;
-        s3 += x[xo + j + 3]! * W[wo + j + 3]!;
+      for (let j = 0; j < n; j++) {
+        const w = W[wo + j]!;
+        s0 += x[x0 + j]! * w;
+        s1 += x[x1 + j]! * w;
+        s2 += x[x2 + j]! * w;
+        s3 += x[x3 + j]! * w;
       }
-      for (; j < n; j++) s0 += x[xo + j]! * W[wo + j]!;
-      y[yo + o] = s0 + s1 + s2 + s3;
+      y[t * m + o] = s0;
+      y[(t + 1) * m + o] = s1;
+      y[(t + 2) * m + o] = s2;
+      y[(t + 3) * m + o] = s3;
+    }
+  }
+  for (; t < T; t++) {
+    const xo = t * n;
+    for (let o = 0; o < m; o++) {
+      const wo = o * n;
+      let s = 0;
+      for (let j = 0; j < n; j++) s += x[xo + j]! * W[wo + j]!;
+      y[t * m + o] = s;
     }
   }
   return y;
@@ -135,4 +147,9 @@ export function meanKl(logP: Float64Array, logQ: Float64Array, T: number, V: num
     total += kl;
   }
   return total / T;
+}
+
+/** Rounds every value to the nearest IEEE half (llama.cpp's default F16 KV cache), in place. */
+export function roundToF16(x: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] = halfToFloat(floatToHalf(x[i]!));
 }

@@ -1,0 +1,1 @@
+export { formatStudySeed as formatStudyText } from "./study-seed-text.js";

@@ -60,6 +60,11 @@ export interface SweepRecord {
    * `type`. See src/analysis/sensitivity.ts and docs/sweep.md.
    */
   readonly sensitivity: number;
+  /**
+   * KL divergence actually measured with quantscope's reference forward pass
+   * (only with `sweep --measure-kl`, small llama/qwen models).
+   */
+  readonly measuredKl?: number;
   /** Whether the imatrix was passed to the quantizer for this record. */
   readonly usedImatrix: boolean;
   /** Fraction of rows measured (1 = exact). */

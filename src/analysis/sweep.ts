@@ -10,6 +10,7 @@ import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory 
 import { predictKl } from "./sensitivity.js";
 import { medianAndP95, quantileCi, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
+import { measureKl, type KlHarness } from "./forward/kl.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
 
 export const DEFAULT_SWEEP_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"] as const;
@@ -31,6 +32,8 @@ export interface SweepOptions {
   /** Pass the imatrix to the quantizer (default true when one is given). */
   readonly quantizeWithImatrix?: boolean;
   readonly onProgress?: (done: number, total: number, label: string) => void;
+  /** Measure the real single-tensor KL with the reference forward pass (exact sweeps only). */
+  readonly kl?: KlHarness;
 }
 
 /** Tensors a sweep measures: 2-D weights llama-quantize would quantize. */
@@ -76,7 +79,7 @@ interface RowSums {
   xw2: Float64Array;     // Σ_t (x_t·w)²
 }
 
-function rowSums(ctx: TensorContext): RowSums {
+export function rowSums(ctx: TensorContext): RowSums {
   const { W, imatrix: v, activations: X, rows } = ctx;
   const n = W.cols;
   const k = rows.length;
@@ -128,7 +131,7 @@ export function roundTrip(type: string, src: Float32Array, rows: number, cols: n
 }
 
 /** Measures one (tensor, type) pair. `sums` is rowSums(ctx), shared across types. */
-export function measure(ctx: TensorContext, requested: string, sums = rowSums(ctx)): SweepRecord {
+export function measure(ctx: TensorContext, requested: string, sums = rowSums(ctx), kl?: KlHarness): SweepRecord {
   const { W, rows } = ctx;
   const N = W.rows;
   const shapeNe = [W.cols, W.rows];
@@ -202,6 +205,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   const medCi = sampled ? quantileCi(abs, 0.5) : null;
   const p95Ci = sampled ? quantileCi(abs, 0.95) : null;
   const { median, p95 } = medianAndP95(abs);
+  const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
   const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2) });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
@@ -212,6 +216,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     outputRelErr: Math.sqrt(out2.value), outputErrorSource: source,
     sensitivity: sens(out2.value),
     usedImatrix: useIm,
+    ...(measuredKl !== undefined ? { measuredKl } : {}),
     ...(sampled ? {
       ci95: {
         rmse: sq(mse), relRmse: sq(rel2),
@@ -281,7 +286,7 @@ export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepRes
     const sums = rowSums(ctx);
     for (const t of types) {
       opts.onProgress?.(done, total, `${name} ${t}`);
-      records.push(measure(ctx, t, sums));
+      records.push(measure(ctx, t, sums, opts.kl));
       done++;
     }
   });

@@ -1,0 +1,332 @@
+// The per-tensor type plan: one type per quantizable tensor minimising the
+// total predicted damage (sum of single-tensor predicted KLs) under a size
+// budget. Per-tensor Pareto frontiers, a Lagrangian sweep over the convex
+// hulls, then greedy filling and pairwise exchanges to use the budget that
+// the hull steps leave over.
+import { QuantscopeError } from "../io/errors.js";
+import { typeInfo } from "../quant/index.js";
+import { ggmlTypeByName } from "../ggml/types.js";
+import { fallbackType, standardMix, tensorBytes, type MixModel, type StandardMix } from "./mixes.js";
+import type { SweepRecord, SweepResult } from "./sweep-types.js";
+
+export interface PlanCandidate {
+  /** Effective ggml type written to the file. */
+  readonly type: string;
+  readonly bytes: number;
+  /** Predicted KL (nats/token). */
+  readonly damage: number;
+}
+
+export interface PlanChoice {
+  readonly tensor: string;
+  readonly type: string;
+  readonly bytes: number;
+  readonly bpw: number;
+  readonly elements: number;
+  readonly damage: number;
+  readonly pinned: boolean;
+  readonly why: string;
+}
+
+export interface MixSummary {
+  readonly mix: string;
+  readonly bytes: number;
+  readonly bpw: number;
+  readonly predictedKl: number;
+  /** Tensors whose type in the mix has no sweep record (damage counted as 0). */
+  readonly unknown: number;
+}
+
+export interface PlanResult {
+  readonly model: string;
+  readonly budgetBytes: number;
+  /** Tensor data bytes of the plan (quantized tensors + passengers). */
+  readonly bytes: number;
+  /** Estimated file size: bytes + the source file's non-tensor overhead. */
+  readonly fileBytes: number;
+  readonly bpw: number;
+  readonly predictedKl: number;
+  readonly choices: readonly PlanChoice[];
+  readonly mixes: readonly MixSummary[];
+  readonly notes: readonly string[];
+  readonly lambda: number;
+}
+
+export interface PlanOptions {
+  /** Target bits per weight over all tensors (8 × bytes / elements). */
+  readonly targetBpw?: number;
+  /** Target file size in bytes (tensor data + overhead). */
+  readonly targetSize?: number;
+  /** Non-tensor bytes of the file (header, metadata, alignment). */
+  readonly overheadBytes?: number;
+  /** tensor name or kind ("token_embd", "output", "attn_v") -> ggml type. */
+  readonly pins?: ReadonlyMap<string, string>;
+  /** Whether an imatrix will be used (types that require one are allowed only then). */
+  readonly hasImatrix?: boolean;
+  /** The model's tensor list for the standard-mix comparison. */
+  readonly mixModel?: MixModel;
+  readonly mixes?: readonly (StandardMix | string)[];
+}
+
+/** Candidates of one tensor from its sweep records, deduplicated by effective type, cheapest first. */
+export function candidatesOf(records: readonly SweepRecord[], hasImatrix: boolean): PlanCandidate[] {
+  const best = new Map<string, PlanCandidate>();
+  for (const r of records) {
+    if (r.skipped || !Number.isFinite(r.sensitivity)) continue;
+    if (!hasImatrix && needsImatrix(r.type)) continue;
+    const old = best.get(r.type);
+    if (!old || r.sensitivity < old.damage) best.set(r.type, { type: r.type, bytes: r.bytes, damage: r.sensitivity });
+  }
+  return [...best.values()].sort((a, b) => a.bytes - b.bytes || a.damage - b.damage);
+}
+
+function needsImatrix(type: string): boolean {
+  try { return typeInfo(type).imatrix === "required"; } catch { return false; }
+}
+
+/** Pareto frontier: strictly less damage for every extra byte. */
+export function paretoFrontier(c: readonly PlanCandidate[]): PlanCandidate[] {
+  const out: PlanCandidate[] = [];
+  for (const x of [...c].sort((a, b) => a.bytes - b.bytes || a.damage - b.damage)) {
+    if (out.length === 0 || x.damage < out[out.length - 1]!.damage) {
+      if (out.length && out[out.length - 1]!.bytes === x.bytes) out.pop();
+      out.push(x);
+    }
+  }
+  return out;
+}
+
+/** Lower convex hull of a Pareto frontier (the points a Lagrangian can pick). */
+export function convexHull(f: readonly PlanCandidate[]): PlanCandidate[] {
+  const h: PlanCandidate[] = [];
+  for (const p of f) {
+    while (h.length >= 2) {
+      const a = h[h.length - 2]!, b = h[h.length - 1]!;
+      // b is above the segment a-p: drop it
+      if ((b.damage - a.damage) * (p.bytes - a.bytes) >= (p.damage - a.damage) * (b.bytes - a.bytes)) h.pop();
+      else break;
+    }
+    h.push(p);
+  }
+  return h;
+}
+
+interface Slot {
+  readonly tensor: string;
+  readonly elements: number;
+  readonly frontier: PlanCandidate[];
+  readonly pinned: boolean;
+  choice: number;
+}
+
+/** Exact-name or kind pins ("token_embd" matches token_embd.weight, "attn_v" every blk.N.attn_v.weight). */
+function pinFor(name: string, pins: ReadonlyMap<string, string> | undefined): string | undefined {
+  if (!pins) return undefined;
+  if (pins.has(name)) return pins.get(name);
+  for (const [k, v] of pins) {
+    if (name === `${k}.weight` || name.endsWith(`.${k}.weight`)) return v;
+  }
+  return undefined;
+}
+
+export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
+  const overhead = opts.overheadBytes ?? 0;
+  const byTensor = new Map<string, SweepRecord[]>();
+  for (const r of sweep.records) {
+    const l = byTensor.get(r.tensor) ?? [];
+    l.push(r);
+    byTensor.set(r.tensor, l);
+  }
+  const passengerBytes = sweep.passengers.reduce((s, p) => s + p.bytes, 0);
+  const passengerElems = sweep.passengers.reduce((s, p) => s + p.elements, 0);
+  const notes: string[] = [];
+  const slots: Slot[] = [];
+  for (const [tensor, recs] of byTensor) {
+    const r0 = recs[0]!;
+    const elements = r0.rows * r0.cols;
+    const pin = pinFor(tensor, opts.pins);
+    if (pin) {
+      const info = ggmlTypeByName(pin);
+      if (!info) throw new QuantscopeError(`--pin ${tensor}=${pin}: unknown type`);
+      const fb = fallbackType(info.name, r0.cols);
+      if (fb.fallback) notes.push(`pin ${tensor}=${info.name} falls back to ${fb.type} (${fb.note})`);
+      const rec = recs.find((r) => r.type === fb.type && !r.skipped);
+      const damage = rec ? rec.sensitivity : NaN;
+      if (!rec) notes.push(`pinned ${tensor} to ${fb.type}: not swept, damage unknown (counted as 0)`);
+      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [{ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage }] });
+      continue;
+    }
+    const frontier = paretoFrontier(candidatesOf(recs, opts.hasImatrix ?? false));
+    if (frontier.length === 0) throw new QuantscopeError(`no usable type for ${tensor} among the swept types (${recs.map((r) => r.requestedType).join(", ")})`);
+    slots.push({ tensor, elements, pinned: false, choice: 0, frontier });
+  }
+  const totalElems = passengerElems + slots.reduce((s, x) => s + x.elements, 0);
+  let budget: number;
+  if (opts.targetSize !== undefined) budget = opts.targetSize - overhead;
+  else if (opts.targetBpw !== undefined) budget = (opts.targetBpw * totalElems) / 8;
+  else throw new QuantscopeError("plan needs --target-bpw or --target-size");
+  const budgetFor = budget - passengerBytes;
+  const bytesOf = () => slots.reduce((s, x) => s + x.frontier[x.choice]!.bytes, 0);
+  const minBytes = slots.reduce((s, x) => s + x.frontier[0]!.bytes, 0);
+  if (minBytes > budgetFor) {
+    throw new QuantscopeError(
+      `budget too small: the cheapest types already need ${fmtBytes(minBytes + passengerBytes + overhead)} ` +
+      `(${((8 * (minBytes + passengerBytes)) / totalElems).toFixed(3)} bpw), the target is ${fmtBytes(budget + overhead)}`,
+    );
+  }
+  const lambda = lagrangian(slots, budgetFor);
+  greedyFill(slots, budgetFor, bytesOf);
+  exchange(slots, budgetFor, bytesOf);
+  const dmg = (c: PlanCandidate) => (Number.isFinite(c.damage) ? c.damage : 0);
+  const choices: PlanChoice[] = slots.map((s) => {
+    const c = s.frontier[s.choice]!;
+    return {
+      tensor: s.tensor, type: c.type, bytes: c.bytes, bpw: (8 * c.bytes) / s.elements, elements: s.elements,
+      damage: c.damage, pinned: s.pinned, why: whyOf(s),
+    };
+  });
+  const bytes = choices.reduce((s, c) => s + c.bytes, 0) + passengerBytes;
+  const mixes = (opts.mixModel ? (opts.mixes ?? []) : []).map((m) => mixSummary(m, opts.mixModel!, byTensor, sweep, overhead, totalElems));
+  return {
+    model: sweep.model, budgetBytes: budget + overhead, bytes, fileBytes: bytes + overhead,
+    bpw: (8 * bytes) / totalElems,
+    predictedKl: choices.reduce((s, c) => s + dmg(c), 0),
+    choices, mixes, notes, lambda,
+  };
+}
+
+/** Bisection on λ: each slot takes argmin damage + λ·bytes; the smallest λ that fits. */
+function lagrangian(slots: Slot[], budget: number): number {
+  const pick = (lam: number) => {
+    let total = 0;
+    for (const s of slots) {
+      let best = 0, bv = Infinity;
+      s.frontier.forEach((c, i) => { const v = c.damage + lam * c.bytes; if (v < bv) { bv = v; best = i; } });
+      s.choice = best;
+      total += s.frontier[best]!.bytes;
+    }
+    return total;
+  };
+  let lo = 0, hi = 1;
+  while (pick(hi) > budget && hi < 1e12) hi *= 4;
+  if (pick(lo) <= budget) return 0;
+  for (let it = 0; it < 100; it++) {
+    const mid = (lo + hi) / 2;
+    if (pick(mid) > budget) lo = mid; else hi = mid;
+  }
+  pick(hi);
+  return hi;
+}
+
+/** Spends leftover bytes: repeatedly the upgrade with the best damage saved per byte that still fits. */
+function greedyFill(slots: Slot[], budget: number, bytesOf: () => number): void {
+  for (;;) {
+    const left = budget - bytesOf();
+    let best: { s: Slot; i: number; gain: number } | null = null;
+    for (const s of slots) {
+      const cur = s.frontier[s.choice]!;
+      for (let i = s.choice + 1; i < s.frontier.length; i++) {
+        const c = s.frontier[i]!;
+        const extra = c.bytes - cur.bytes;
+        if (extra > left) break;
+        const gain = (cur.damage - c.damage) / Math.max(1, extra);
+        if (!best || gain > best.gain) best = { s, i, gain };
+      }
+    }
+    if (!best || best.gain <= 0) return;
+    best.s.choice = best.i;
+  }
+}
+
+/** Pairwise exchanges: upgrade one tensor while downgrading another, when it lowers the total and fits. */
+function exchange(slots: Slot[], budget: number, bytesOf: () => number): void {
+  for (let pass = 0; pass < 20; pass++) {
+    let improved = false;
+    let used = bytesOf();
+    for (const up of slots) {
+      for (let i = up.choice + 1; i < up.frontier.length; i++) {
+        const cu = up.frontier[up.choice]!, nu = up.frontier[i]!;
+        const extra = nu.bytes - cu.bytes;
+        const gain = cu.damage - nu.damage;
+        let best: { s: Slot; j: number; net: number } | null = null;
+        for (const down of slots) {
+          if (down === up) continue;
+          for (let j = 0; j < down.choice; j++) {
+            const cd = down.frontier[down.choice]!, nd = down.frontier[j]!;
+            if (used + extra - (cd.bytes - nd.bytes) > budget) continue;
+            const net = gain - (nd.damage - cd.damage);
+            if (net > 1e-15 && (!best || net > best.net)) best = { s: down, j, net };
+          }
+        }
+        if (best) {
+          used += extra - (best.s.frontier[best.s.choice]!.bytes - best.s.frontier[best.j]!.bytes);
+          up.choice = i;
+          best.s.choice = best.j;
+          improved = true;
+          break;
+        }
+      }
+    }
+    if (!improved) return;
+  }
+}
+
+function whyOf(s: Slot): string {
+  if (s.pinned) return "pinned";
+  if (s.frontier.length === 1) return "only usable type";
+  const c = s.frontier[s.choice]!;
+  const next = s.frontier[s.choice + 1];
+  if (!next) return "best available type (least damage)";
+  const per = (c.damage - next.damage) / ((next.bytes - c.bytes) / 1024);
+  return `${next.type} would save ${fmtKl(c.damage - next.damage)} for +${fmtBytes(next.bytes - c.bytes)} (${fmtKl(per)}/KiB: not worth it at this budget)`;
+}
+
+function mixSummary(mix: string, model: MixModel, byTensor: Map<string, SweepRecord[]>, sweep: SweepResult, overhead: number, totalElems: number): MixSummary {
+  const assign = standardMix(mix, model);
+  let bytes = 0, kl = 0, unknown = 0;
+  for (const a of assign) {
+    const t = model.tensors.find((x) => x.name === a.tensor)!;
+    bytes += ggmlTypeByName(a.type) ? tensorBytes(a.type, t.shape) : 0;
+    const recs = byTensor.get(a.tensor);
+    if (!recs) continue; // passenger (norm) or not swept
+    const r = recs.find((x) => x.type === a.type && !x.skipped);
+    if (r) kl += r.sensitivity;
+    else if (a.type !== "F16" && a.type !== "F32" && a.type !== "BF16") unknown++;
+  }
+  void sweep;
+  return { mix, bytes: bytes + overhead, bpw: (8 * bytes) / totalElems, predictedKl: kl, unknown };
+}
+
+export function fmtBytes(n: number): string {
+  if (Math.abs(n) >= 1 << 20) return `${(n / (1 << 20)).toFixed(2)} MiB`;
+  if (Math.abs(n) >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${Math.round(n)} B`;
+}
+
+export function fmtKl(x: number): string {
+  return Number.isFinite(x) ? x.toExponential(2) : "n/a";
+}
+
+/** The type a plan gives a tensor, as a map. */
+export function planTypes(p: PlanResult): Map<string, string> {
+  return new Map(p.choices.map((c) => [c.tensor, c.type]));
+}
+
+/**
+ * Lines for llama-quantize --tensor-type-file: one `REGEX=type` per tensor,
+ * the exact name escaped and anchored (llama-quantize matches with
+ * std::regex_search and lowercases the name part; the first matching line
+ * wins; types are matched case-insensitively against ggml_type_name).
+ */
+export function tensorTypeLines(p: PlanResult): string[] {
+  return p.choices.map((c) => `^${escapeRegex(c.tensor)}$=${ggmlTypeName(c.type)}`);
+}
+
+export function escapeRegex(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+}
+
+/** ggml_type_name spelling ("q4_K", "q8_0", "f16"). */
+export function ggmlTypeName(type: string): string {
+  return type.toLowerCase().replace(/_k$/, "_K").replace(/_k_/, "_K_");
+}

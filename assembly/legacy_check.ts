@@ -1,6 +1,13 @@
 // Input screening shared by the block quantizers: ggml has no defined result
 // for NaN/Inf input, so the host rejects it (see docs/codecs.md, NaN policy).
 
+/**
+ * Result of a quantize kernel that did not screen its input for NaN/Inf (the
+ * host then runs firstNonFinite). Screening kernels return -1 (clean) or the
+ * index of the first float of the first block holding NaN/Inf.
+ */
+export const UNCHECKED: i32 = -2;
+
 /** Index of the first NaN or +-Inf among n floats at src, or -1. */
 export function firstNonFinite(src: usize, n: i32): i32 {
   const absMask = i32x4.splat(0x7fffffff);

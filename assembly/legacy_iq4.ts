@@ -3,6 +3,7 @@
 // quantize_row_iq4_nl_impl with ntry = 7 (what ggml_quantize_chunk runs, with
 // or without an imatrix; only the weights change).
 import { fp32ToFp16, fp16ToFp32, nearestInt } from "./common";
+import { UNCHECKED } from "./legacy_check";
 
 const GROUP_MAX_EPS: f32 = 1e-15;
 
@@ -166,7 +167,7 @@ function iq4Superblock(sb: i32, x: usize, dh: usize, q4: usize, scalesH: usize, 
   }
 }
 
-export function quantize_iq4_nl(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_iq4_nl(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   const nblock = ncols >> 5;
   for (let r = 0; r < nrows; r++) {
     for (let ibl = 0; ibl < nblock; ibl++) {
@@ -175,9 +176,10 @@ export function quantize_iq4_nl(src: usize, dst: usize, nrows: i32, ncols: i32, 
       iq4Superblock(32, x, y, y + 2, 0, 0, qw ? qw + (<usize>ibl << 7) : 0);
     }
   }
+  return UNCHECKED;
 }
 
-export function quantize_iq4_xs(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_iq4_xs(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   const nblock = ncols >> 8;
   for (let r = 0; r < nrows; r++) {
     for (let ibl = 0; ibl < nblock; ibl++) {
@@ -186,6 +188,7 @@ export function quantize_iq4_xs(src: usize, dst: usize, nrows: i32, ncols: i32, 
       iq4Superblock(256, x, y, y + 8, y + 2, y + 4, qw ? qw + (<usize>ibl << 10) : 0);
     }
   }
+  return UNCHECKED;
 }
 
 export function dequantize_iq4_nl(src: usize, dst: usize, n: i32): void {

@@ -1,6 +1,7 @@
 // MXFP4 (32-blocks, E8M0 shared exponent + E2M1 nibbles): quantize_row_mxfp4_ref
 // and dequantize_row_mxfp4. The exponent is floorf(log2f(amax)) in float32
 // (Mathf.log2 is the same table-driven log2f as glibc's); the imatrix is ignored.
+import { UNCHECKED } from "./legacy_check";
 
 /** kvalues_mxfp4 (E2M1 values doubled), as floats. */
 const KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]);
@@ -31,7 +32,7 @@ const KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, 
   return best;
 }
 
-export function quantize_mxfp4(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_mxfp4(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   const nb = (nrows * ncols) >> 5;
   let x = src;
   let y = dst;
@@ -53,6 +54,7 @@ export function quantize_mxfp4(src: usize, dst: usize, nrows: i32, ncols: i32, q
     x += 128;
     y += 17;
   }
+  return UNCHECKED;
 }
 
 export function dequantize_mxfp4(src: usize, dst: usize, n: i32): void {

@@ -8,7 +8,9 @@
 // without imatrix, all dequantizers) only vectorize element-wise operations
 // and order-free maxima, so they produce the same bits as the scalar C.
 import { fp32ToFp16, fp16ToFp32, roundf } from "./common";
-import { makeQxQuants, makeQkx3Quants } from "./kutil";
+import { makeQkx3Quants } from "./kutil";
+import { makeQxQuants32W } from "./legacy_qx";
+import { UNCHECKED } from "./legacy_check";
 
 // Scratch for the imatrix searches (one block at a time).
 const WEIGHT: usize = memory.data(32 * 4, 16);
@@ -42,67 +44,86 @@ function rowSigma2(x: usize, n: i32): f32 {
   return s / <f32>n;
 }
 
-/** weight[j] = qw[j] * sqrtf(sigma2 + x[j]^2) for one 32-block. */
+/** weight[j] = qw[j] * sqrtf(sigma2 + x[j]^2) for one 32-block (element-wise, so SIMD is exact). */
 // @ts-ignore: decorator
 @inline function blockWeights(xb: usize, qw: usize, sigma2: f32): void {
-  for (let j = 0; j < 32; j++) {
-    const v = ldf(xb, j);
-    store<f32>(WEIGHT + (<usize>j << 2), ldf(qw, j) * Mathf.sqrt(sigma2 + v * v));
+  const s2 = f32x4.splat(sigma2);
+  for (let j: usize = 0; j < 128; j += 16) {
+    const v = v128.load(xb + j);
+    v128.store(WEIGHT + j, f32x4.mul(v128.load(qw + j), f32x4.sqrt(f32x4.add(s2, f32x4.mul(v, v)))));
   }
 }
 
 // ---------------------------------------------------------------- Q4_0
 
-/** Reduces |x| over a 32-block with SIMD (max is order-free). */
+// Finite floats order like their bit patterns once the sign is cleared, so
+// the block max |x| is an integer max (one instruction, unlike f32x4.max).
 // @ts-ignore: decorator
-@inline function blockAbsMax(x: usize): f32 {
-  let m = f32x4.max(f32x4.abs(v128.load(x)), f32x4.abs(v128.load(x, 16)));
-  m = f32x4.max(m, f32x4.max(f32x4.abs(v128.load(x, 32)), f32x4.abs(v128.load(x, 48))));
-  m = f32x4.max(m, f32x4.max(f32x4.abs(v128.load(x, 64)), f32x4.abs(v128.load(x, 80))));
-  m = f32x4.max(m, f32x4.max(f32x4.abs(v128.load(x, 96)), f32x4.abs(v128.load(x, 112))));
-  return Mathf.max(
-    Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
-    Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)),
-  );
+@inline function absBits(x: usize, off: usize): v128 {
+  return v128.and(v128.load(x + off), i32x4.splat(0x7fffffff));
 }
 
-/** The signed value of the first element with |x| == amax (C keeps the first on ties). */
+/** max |x| over a 32-block, as bits (input is finite: NaN/Inf are screened out before). */
 // @ts-ignore: decorator
-@inline function blockSignedMax(x: usize, amax: f32): f32 {
-  if (amax == 0) return 0; // C starts from max = +0 and never replaces it
-  let j = 0;
-  while (Mathf.abs(ldf(x, j)) != amax) j++;
-  return ldf(x, j);
+@inline function blockAbsMaxBits(x: usize): i32 {
+  let m = i32x4.max_s(absBits(x, 0), absBits(x, 16));
+  m = i32x4.max_s(m, i32x4.max_s(absBits(x, 32), absBits(x, 48)));
+  m = i32x4.max_s(m, i32x4.max_s(absBits(x, 64), absBits(x, 80)));
+  m = i32x4.max_s(m, i32x4.max_s(absBits(x, 96), absBits(x, 112)));
+  m = i32x4.max_s(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  m = i32x4.max_s(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  return i32x4.extract_lane(m, 0);
 }
 
-function q4_0RefBlocks(x: usize, y: usize, nb: i32): void {
-  const half = f32x4.splat(8.5);
-  const fifteen = i32x4.splat(15);
+/**
+ * The signed value C's `if (amax < fabsf(v)) { amax = fabsf(v); max = v; }`
+ * ends with: the first element whose |x| is the maximum (+0 if all are zero).
+ */
+// @ts-ignore: decorator
+@inline function blockSignedMax(x: usize, amaxBits: i32): f32 {
+  if (amaxBits == 0) return 0;
+  const t = i32x4.splat(amaxBits);
+  const m0 = i32x4.bitmask(i32x4.eq(absBits(x, 0), t)) | (i32x4.bitmask(i32x4.eq(absBits(x, 16), t)) << 4);
+  const m1 = i32x4.bitmask(i32x4.eq(absBits(x, 32), t)) | (i32x4.bitmask(i32x4.eq(absBits(x, 48), t)) << 4);
+  const m2 = i32x4.bitmask(i32x4.eq(absBits(x, 64), t)) | (i32x4.bitmask(i32x4.eq(absBits(x, 80), t)) << 4);
+  const m3 = i32x4.bitmask(i32x4.eq(absBits(x, 96), t)) | (i32x4.bitmask(i32x4.eq(absBits(x, 112), t)) << 4);
+  const mask = m0 | (m1 << 8) | (m2 << 16) | (m3 << 24);
+  return load<f32>(x + (<usize>ctz(mask) << 2));
+}
+
+/** Integer-valued floats in [-2^22, 2^22] -> i32 lanes: add 1.5*2^23, keep the mantissa. */
+// @ts-ignore: decorator
+@inline function intOfIntegral(v: v128): v128 {
+  return i32x4.sub(f32x4.add(v, f32x4.splat(12582912.0)), i32x4.splat(0x4b400000));
+}
+
+/** MIN(15, (int8_t)(x*id + 8.5f)) on 4 lanes; the sum is in [0, 16.5] for finite input. */
+// @ts-ignore: decorator
+@inline function q4Lanes(x: usize, off: usize, idv: v128): v128 {
+  const v = f32x4.trunc(f32x4.add(f32x4.mul(v128.load(x + off), idv), f32x4.splat(8.5)));
+  return i32x4.min_s(intOfIntegral(v), i32x4.splat(15));
+}
+
+/** Returns the first float index of a block holding NaN/Inf (its output is garbage), or -1. */
+function q4_0RefBlocks(x: usize, y: usize, nb: i32): i32 {
+  let bad = -1;
   for (let i = 0; i < nb; i++) {
-    const amax = blockAbsMax(x);
-    const max = blockSignedMax(x, amax);
+    const amaxBits = blockAbsMaxBits(x);
+    if (amaxBits > 0x7f7fffff && bad < 0) bad = i << 5;
+    const max = blockSignedMax(x, amaxBits);
     const d: f32 = max / <f32>-8;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(y, fp32ToFp16(d));
     const idv = f32x4.splat(id);
-    // xi = MIN(15, (int8_t)(x*id + 8.5f)); the value is in [0, 16.5) for finite input.
-    const a0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x), idv), half)), fifteen);
-    const a1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 16), idv), half)), fifteen);
-    const a2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 32), idv), half)), fifteen);
-    const a3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 48), idv), half)), fifteen);
-    const b0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 64), idv), half)), fifteen);
-    const b1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 80), idv), half)), fifteen);
-    const b2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 96), idv), half)), fifteen);
-    const b3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(v128.load(x, 112), idv), half)), fifteen);
-    const p0 = v128.or(a0, i32x4.shl(b0, 4));
-    const p1 = v128.or(a1, i32x4.shl(b1, 4));
-    const p2 = v128.or(a2, i32x4.shl(b2, 4));
-    const p3 = v128.or(a3, i32x4.shl(b3, 4));
-    const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(p0, p1), i16x8.narrow_i32x4_u(p2, p3));
-    v128.store(y, bytes, 2);
+    const p0 = v128.or(q4Lanes(x, 0, idv), i32x4.shl(q4Lanes(x, 64, idv), 4));
+    const p1 = v128.or(q4Lanes(x, 16, idv), i32x4.shl(q4Lanes(x, 80, idv), 4));
+    const p2 = v128.or(q4Lanes(x, 32, idv), i32x4.shl(q4Lanes(x, 96, idv), 4));
+    const p3 = v128.or(q4Lanes(x, 48, idv), i32x4.shl(q4Lanes(x, 112, idv), 4));
+    v128.store(y, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(p0, p1), i16x8.narrow_i32x4_u(p2, p3)), 2);
     x += 128;
     y += 18;
   }
+  return bad;
 }
 
 function q4_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
@@ -111,7 +132,7 @@ function q4_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
   for (let ib = 0; ib < nb; ib++) {
     const xb = x + (<usize>ib << 7);
     blockWeights(xb, qw + (<usize>ib << 7), sigma2);
-    const d = makeQxQuants(32, 8, xb, LQ, 1, WEIGHT);
+    const d = makeQxQuants32W(8, xb, LQ, WEIGHT);
     const yb = y + <usize>ib * 18;
     store<u16>(yb, fp32ToFp16(d));
     for (let j = 0; j < 16; j++) {
@@ -120,15 +141,13 @@ function q4_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
   }
 }
 
-export function quantize_q4_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
-  if (!qw) {
-    q4_0RefBlocks(src, dst, (nrows * ncols) >> 5);
-    return;
-  }
+export function quantize_q4_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
+  if (!qw) return q4_0RefBlocks(src, dst, (nrows * ncols) >> 5);
   const rowBytes = <usize>(ncols >> 5) * 18;
   for (let r = 0; r < nrows; r++) {
     q4_0ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
   }
+  return UNCHECKED;
 }
 
 export function dequantize_q4_0(src: usize, dst: usize, n: i32): void {
@@ -212,15 +231,16 @@ function q4_1ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
   }
 }
 
-export function quantize_q4_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_q4_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   if (!qw) {
     q4_1RefBlocks(src, dst, (nrows * ncols) >> 5);
-    return;
+    return UNCHECKED;
   }
   const rowBytes = <usize>(ncols >> 5) * 20;
   for (let r = 0; r < nrows; r++) {
     q4_1ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
   }
+  return UNCHECKED;
 }
 
 export function dequantize_q4_1(src: usize, dst: usize, n: i32): void {
@@ -282,22 +302,23 @@ function q5_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
   for (let ib = 0; ib < nb; ib++) {
     const xb = x + (<usize>ib << 7);
     blockWeights(xb, qw + (<usize>ib << 7), sigma2);
-    const d = makeQxQuants(32, 16, xb, LQ, 1, WEIGHT);
+    const d = makeQxQuants32W(16, xb, LQ, WEIGHT);
     const yb = y + <usize>ib * 22;
     store<u16>(yb, fp32ToFp16(d));
     storeQ5(yb, 6, 2, LQ);
   }
 }
 
-export function quantize_q5_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_q5_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   if (!qw) {
     q5_0RefBlocks(src, dst, (nrows * ncols) >> 5);
-    return;
+    return UNCHECKED;
   }
   const rowBytes = <usize>(ncols >> 5) * 22;
   for (let r = 0; r < nrows; r++) {
     q5_0ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
   }
+  return UNCHECKED;
 }
 
 export function dequantize_q5_0(src: usize, dst: usize, n: i32): void {
@@ -358,15 +379,16 @@ function q5_1ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
   }
 }
 
-export function quantize_q5_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_q5_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   if (!qw) {
     q5_1RefBlocks(src, dst, (nrows * ncols) >> 5);
-    return;
+    return UNCHECKED;
   }
   const rowBytes = <usize>(ncols >> 5) * 24;
   for (let r = 0; r < nrows; r++) {
     q5_1ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
   }
+  return UNCHECKED;
 }
 
 export function dequantize_q5_1(src: usize, dst: usize, n: i32): void {
@@ -402,12 +424,16 @@ export function dequantize_q5_1(src: usize, dst: usize, n: i32): void {
 
 // @ts-ignore: decorator
 @inline function q8Lanes(v: v128, idv: v128): v128 {
-  return i32x4.trunc_sat_f32x4_s(roundfX4(f32x4.mul(v, idv)));
+  return intOfIntegral(roundfX4(f32x4.mul(v, idv)));
 }
 
-function q8_0RefBlocks(x: usize, y: usize, nb: i32): void {
+/** Returns the first float index of a block holding NaN/Inf (its output is garbage), or -1. */
+function q8_0RefBlocks(x: usize, y: usize, nb: i32): i32 {
+  let bad = -1;
   for (let i = 0; i < nb; i++) {
-    const amax = blockAbsMax(x);
+    const amaxBits = blockAbsMaxBits(x);
+    if (amaxBits > 0x7f7fffff && bad < 0) bad = i << 5;
+    const amax = reinterpret<f32>(amaxBits);
     const d: f32 = amax / <f32>127;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(y, fp32ToFp16(d));
@@ -421,10 +447,11 @@ function q8_0RefBlocks(x: usize, y: usize, nb: i32): void {
     x += 128;
     y += 34;
   }
+  return bad;
 }
 
-export function quantize_q8_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
-  q8_0RefBlocks(src, dst, (nrows * ncols) >> 5); // Q8_0 ignores the imatrix
+export function quantize_q8_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
+  return q8_0RefBlocks(src, dst, (nrows * ncols) >> 5); // Q8_0 ignores the imatrix
 }
 
 export function dequantize_q8_0(src: usize, dst: usize, n: i32): void {

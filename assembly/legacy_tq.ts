@@ -1,6 +1,7 @@
 // TQ1_0 and TQ2_0 (ternary, 256-blocks): quantize_row_tq*_ref and dequantizers.
 // The imatrix is ignored, as in ggml. lroundf = round half away from zero.
 import { fp32ToFp16, fp16ToFp32, roundf } from "./common";
+import { UNCHECKED } from "./legacy_check";
 
 // @ts-ignore: decorator
 @inline function ldf(p: usize, i: i32): f32 {
@@ -24,7 +25,7 @@ import { fp32ToFp16, fp16ToFp32, roundf } from "./common";
   return <u32>(<i32>roundf(v) + 1);
 }
 
-export function quantize_tq1_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_tq1_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   const nb = (nrows * ncols) >> 8;
   let x = src;
   for (let i = 0; i < nb; i++) {
@@ -54,9 +55,10 @@ export function quantize_tq1_0(src: usize, dst: usize, nrows: i32, ncols: i32, q
     }
     x += 16 * 4;
   }
+  return UNCHECKED;
 }
 
-export function quantize_tq2_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): void {
+export function quantize_tq2_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   const nb = (nrows * ncols) >> 8;
   let x = src;
   for (let i = 0; i < nb; i++) {
@@ -73,6 +75,7 @@ export function quantize_tq2_0(src: usize, dst: usize, nrows: i32, ncols: i32, q
       x += 128 * 4;
     }
   }
+  return UNCHECKED;
 }
 
 const POW3: usize = memory.data<u8>([1, 3, 9, 27, 81, 243]);

@@ -16,4 +16,8 @@ export interface Codec {
   quantize(src: Float32Array, rows: number, cols: number, imatrix?: Float32Array): Uint8Array;
   /** ggml block bytes -> float32, exactly as ggml's to_float. */
   dequantize(bytes: Uint8Array, rows: number, cols: number): Float32Array;
+  /** Optional: quantize into a caller's buffer of exactly the output size (no allocation); returns it. */
+  quantizeInto?(src: Float32Array, rows: number, cols: number, imatrix: Float32Array | undefined, out: Uint8Array): Uint8Array;
+  /** Optional: dequantize into a caller's buffer of exactly rows * cols floats; returns it. */
+  dequantizeInto?(bytes: Uint8Array, rows: number, cols: number, out: Float32Array): Float32Array;
 }

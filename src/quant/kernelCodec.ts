@@ -10,7 +10,9 @@ import { Arena, kernels } from "./wasm.js";
 const QUANT_CHUNK_FLOATS = 1 << 16; // 256 KiB of f32: fits L2 with its output
 const DEQUANT_CHUNK_FLOATS = 1 << 16;
 
-type QuantKernel = (src: number, dst: number, rows: number, cols: number, imatrix: number) => void;
+/** Returns -1 (input screened, clean), UNCHECKED, or the index of a float in the first block holding NaN/Inf. */
+type QuantKernel = (src: number, dst: number, rows: number, cols: number, imatrix: number) => number;
+const UNCHECKED = -2;
 type DequantKernel = (src: number, dst: number, n: number) => void;
 type FiniteCheck = (src: number, n: number) => number;
 
@@ -45,13 +47,17 @@ function nonFiniteError(type: string, src: Float32Array, index: number, cols: nu
   );
 }
 
-/** rows x cols f32 -> ggml blocks with a quantize kernel, chunk by chunk. */
+function firstNonFiniteFrom(src: Float32Array, from: number): number {
+  for (let i = from; i < src.length; i++) if (!Number.isFinite(src[i])) return i;
+  return from;
+}
+
+/** rows x cols f32 -> ggml blocks written into out (rows * rowBytes), chunk by chunk. */
 export function quantizeWithKernel(
-  spec: KernelCodecSpec, src: Float32Array, rows: number, cols: number, imatrix?: Float32Array,
+  spec: KernelCodecSpec, src: Float32Array, rows: number, cols: number, imatrix: Float32Array | undefined, out: Uint8Array,
 ): Uint8Array {
   const info = ggmlTypeByName(spec.name)!;
   const rb = rowBytes(info, cols);
-  const out = new Uint8Array(rows * rb);
   if (rows === 0) return out;
   const quant = kernelFn<QuantKernel>(`quantize_${spec.kernel}`);
   const check = spec.nonFinite === "reject" ? kernelFn<FiniteCheck>("firstNonFinite") : undefined;
@@ -64,21 +70,20 @@ export function quantizeWithKernel(
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const n = Math.min(chunkRows, rows - r0);
     arena.f32(pSrc, n * cols).set(src.subarray(r0 * cols, (r0 + n) * cols));
-    if (check) {
-      const bad = check(pSrc, n * cols);
-      if (bad >= 0) throw nonFiniteError(spec.name, src, r0 * cols + bad, cols);
-    }
-    quant(pSrc, pDst, n, cols, pIm);
+    let bad = quant(pSrc, pDst, n, cols, pIm);
+    if (bad === UNCHECKED) bad = check ? check(pSrc, n * cols) : -1;
+    if (bad >= 0 && check) throw nonFiniteError(spec.name, src, firstNonFiniteFrom(src, r0 * cols + bad), cols);
     out.set(arena.u8(pDst, n * rb), r0 * rb);
   }
   return out;
 }
 
-/** ggml blocks -> f32 with a dequantize kernel, chunk by chunk. */
-export function dequantizeWithKernel(spec: KernelCodecSpec, bytes: Uint8Array, rows: number, cols: number): Float32Array {
+/** ggml blocks -> f32 written into out (rows * cols), chunk by chunk. */
+export function dequantizeWithKernel(
+  spec: KernelCodecSpec, bytes: Uint8Array, rows: number, cols: number, out: Float32Array,
+): Float32Array {
   const info = ggmlTypeByName(spec.name)!;
   const n = rows * cols;
-  const out = new Float32Array(n);
   if (n === 0) return out;
   const dequant = kernelFn<DequantKernel>(`dequantize_${spec.kernel}`);
   const nblocks = n / info.blockSize;
@@ -102,7 +107,10 @@ export function kernelCodec(spec: KernelCodecSpec): Codec {
   return {
     info,
     imatrix: spec.imatrix,
-    quantize: (src, rows, cols, im) => quantizeWithKernel(spec, src, rows, cols, im),
-    dequantize: (bytes, rows, cols) => dequantizeWithKernel(spec, bytes, rows, cols),
+    quantize: (src, rows, cols, im) =>
+      quantizeWithKernel(spec, src, rows, cols, im, new Uint8Array(rows * rowBytes(info, cols))),
+    dequantize: (bytes, rows, cols) => dequantizeWithKernel(spec, bytes, rows, cols, new Float32Array(rows * cols)),
+    quantizeInto: (src, rows, cols, im, out) => quantizeWithKernel(spec, src, rows, cols, im, out),
+    dequantizeInto: (bytes, rows, cols, out) => dequantizeWithKernel(spec, bytes, rows, cols, out),
   };
 }

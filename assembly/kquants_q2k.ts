@@ -5,6 +5,7 @@
 // make_qkx3_quants with weights qw*sqrt(sigma2 + x^2), sigma2 = sum(x^2)/256
 // -- no factor 2 here, unlike Q3_K..Q5_K -- then make_qp_quants for scales
 // and mins). The searches run 4 sub-blocks per SIMD vector.
+import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { makeQpQuants } from "./kutil";
 import { qkxSearch4 } from "./kquants_search";
@@ -93,8 +94,8 @@ function quantizeQ2(x: usize, y: usize, qw: usize): void {
   }
 }
 
-/** Q2_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. */
-export function q2KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): void {
+/** Q2_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. Returns UNCHECKED. */
+export function quantize_q2_k(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): i32 {
   const nb = cols >> 8;
   for (let r = 0; r < rows; ++r) {
     for (let i = 0; i < nb; ++i) {
@@ -102,10 +103,12 @@ export function q2KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatri
       quantizeQ2(x, dst + (<usize>r * <usize>nb + <usize>i) * 84, imatrix ? imatrix + (<usize>i << 10) : 0);
     }
   }
+  return UNCHECKED; // NaN/Inf screening is left to the caller (kernelCodec)
 }
 
 /** dequantize_row_q2_K: y = d*(sc & 15) * q - dmin*(sc >> 4) per 16 values. */
-export function q2KDequantize(src: usize, dst: usize, nblocks: i32): void {
+export function dequantize_q2_k(src: usize, dst: usize, n: i32): void {
+  const nblocks = n >> 8;
   const three = i8x16.splat(3);
   let y = dst;
   for (let i = 0; i < nblocks; ++i) {

@@ -5,6 +5,7 @@
 // |scale|) or quantize_row_q3_K_impl (imatrix: make_qx_quants with weights
 // qw*sqrt(sigma2 + x^2), sigma2 = 2*sum(x^2)/256, then make_qx_quants again
 // for the 16 scales, weighted by the sub-block weight sums).
+import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { makeQxQuants, max_i, min_i } from "./kutil";
 import { q3Search4, qxSearch4 } from "./kquants_search";
@@ -86,8 +87,8 @@ function quantizeQ3(x: usize, y: usize, qw: usize): void {
   }
 }
 
-/** Q3_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. */
-export function q3KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): void {
+/** Q3_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. Returns UNCHECKED. */
+export function quantize_q3_k(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): i32 {
   const nb = cols >> 8;
   for (let r = 0; r < rows; ++r) {
     for (let i = 0; i < nb; ++i) {
@@ -95,10 +96,12 @@ export function q3KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatri
       quantizeQ3(x, dst + (<usize>r * <usize>nb + <usize>i) * 110, imatrix ? imatrix + (<usize>i << 10) : 0);
     }
   }
+  return UNCHECKED; // NaN/Inf screening is left to the caller (kernelCodec)
 }
 
 /** dequantize_row_q3_K: y = d*(scale - 32) * (q - (hmask bit ? 0 : 4)) per 16 values. */
-export function q3KDequantize(src: usize, dst: usize, nblocks: i32): void {
+export function dequantize_q3_k(src: usize, dst: usize, n: i32): void {
+  const nblocks = n >> 8;
   const one = i8x16.splat(1), three = i8x16.splat(3);
   let y = dst;
   for (let i = 0; i < nblocks; ++i) {

@@ -5,6 +5,7 @@
 // with weights qw*sqrt(sigma2 + x^2), sigma2 = 2*sum(x^2)/256, then
 // make_qp_quants for the scales and mins). The 32-wide searches run on 4
 // sub-blocks per SIMD vector (kquants_search.ts); the rest is small scalar code.
+import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { makeQpQuants, min_i } from "./kutil";
 import { qkxSearch4 } from "./kquants_search";
@@ -136,8 +137,8 @@ function packQ5(y: usize): void {
   v128.store(y + 32, h1);
 }
 
-/** Q4_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. */
-export function q4KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): void {
+/** Q4_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. Returns UNCHECKED. */
+export function quantize_q4_k(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): i32 {
   const nb = cols >> 8;
   for (let r = 0; r < rows; ++r) {
     for (let i = 0; i < nb; ++i) {
@@ -147,10 +148,11 @@ export function q4KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatri
       packQ4(y);
     }
   }
+  return UNCHECKED; // NaN/Inf screening is left to the caller (kernelCodec)
 }
 
 /** Q5_K quantizer: as q4KQuantize. */
-export function q5KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): void {
+export function quantize_q5_k(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): i32 {
   const nb = cols >> 8;
   for (let r = 0; r < rows; ++r) {
     for (let i = 0; i < nb; ++i) {
@@ -160,6 +162,7 @@ export function q5KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatri
       packQ5(y);
     }
   }
+  return UNCHECKED; // NaN/Inf screening is left to the caller (kernelCodec)
 }
 
 // ---------------------------------------------------------------- dequantize
@@ -199,5 +202,5 @@ function dequantK45(src: usize, dst: usize, nblocks: i32, five: bool): void {
   }
 }
 
-export function q4KDequantize(src: usize, dst: usize, nblocks: i32): void { dequantK45(src, dst, nblocks, false); }
-export function q5KDequantize(src: usize, dst: usize, nblocks: i32): void { dequantK45(src, dst, nblocks, true); }
+export function dequantize_q4_k(src: usize, dst: usize, n: i32): void { dequantK45(src, dst, n >> 8, false); }
+export function dequantize_q5_k(src: usize, dst: usize, n: i32): void { dequantK45(src, dst, n >> 8, true); }

@@ -3,6 +3,7 @@
 // quantize_row_q6_K_ref / _impl: make_qx_quants (nmax 32) per sub-block with
 // weights x^2, or with an imatrix the imatrix values themselves (no sigma2
 // term for Q6_K), then the scales rounded against the largest |scale|.
+import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { GROUP_MAX_EPS, min_i } from "./kutil";
 import { qxSearch4 } from "./kquants_search";
@@ -64,8 +65,8 @@ function quantizeQ6(x: usize, y: usize, qw: usize): void {
   }
 }
 
-/** Q6_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. */
-export function q6KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): void {
+/** Q6_K quantizer: rows x cols f32 at src -> blocks at dst; imatrix (cols f32) or 0. Returns UNCHECKED. */
+export function quantize_q6_k(src: usize, dst: usize, rows: i32, cols: i32, imatrix: usize): i32 {
   const nb = cols >> 8;
   for (let r = 0; r < rows; ++r) {
     for (let i = 0; i < nb; ++i) {
@@ -73,10 +74,12 @@ export function q6KQuantize(src: usize, dst: usize, rows: i32, cols: i32, imatri
       quantizeQ6(x, dst + (<usize>r * <usize>nb + <usize>i) * 210, imatrix ? imatrix + (<usize>i << 10) : 0);
     }
   }
+  return UNCHECKED; // NaN/Inf screening is left to the caller (kernelCodec)
 }
 
 /** dequantize_row_q6_K: y = (d * scale) * (q - 32) per 16 values. */
-export function q6KDequantize(src: usize, dst: usize, nblocks: i32): void {
+export function dequantize_q6_k(src: usize, dst: usize, n: i32): void {
+  const nblocks = n >> 8;
   const lo = i8x16.splat(0x0f), three = i8x16.splat(3);
   const zero = f32x4.splat(0);
   let y = dst;

@@ -2,6 +2,7 @@
 // name, else an error that suggests the closest names.
 import { QuantscopeError } from "./errors.js";
 import type { TensorInfo } from "./source.js";
+import { hfToGguf } from "./names.js";
 
 export class TensorIndex {
   private readonly byName = new Map<string, TensorInfo>();
@@ -17,13 +18,14 @@ export class TensorIndex {
   }
 
   get(name: string): TensorInfo {
-    const t = this.byName.get(name) ?? this.byOriginal.get(name);
+    // Exact name, the file's own name, or a Hugging Face name of a GGUF tensor.
+    const t = this.byName.get(name) ?? this.byOriginal.get(name) ?? this.byName.get(hfToGguf(name));
     if (t) return t;
     throw new QuantscopeError(`${this.path}: no tensor named "${name}"${suggest(name, this.list.map((x) => x.name))}`);
   }
 
   has(name: string): boolean {
-    return this.byName.has(name) || this.byOriginal.has(name);
+    return this.byName.has(name) || this.byOriginal.has(name) || this.byName.has(hfToGguf(name));
   }
 }
 

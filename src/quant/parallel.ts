@@ -56,7 +56,7 @@ function run(w: Worker, task: QuantizeTask): Promise<Uint8Array> {
     pending.set(task.id, { resolve, reject, worker: w });
     w.ref();
     // The slice is ours: transfer it instead of copying it again.
-    w.postMessage(task, [task.src.buffer]);
+    w.postMessage(task, [task.src.buffer as ArrayBuffer]);
   });
 }
 

@@ -20,7 +20,7 @@ export type QuantizeReply =
 parentPort?.on("message", (t: QuantizeTask) => {
   try {
     const out = quantize(t.type, t.src, t.rows, t.cols, t.imatrix);
-    parentPort!.postMessage({ id: t.id, out } satisfies QuantizeReply, [out.buffer]);
+    parentPort!.postMessage({ id: t.id, out } satisfies QuantizeReply, [out.buffer as ArrayBuffer]);
   } catch (e) {
     const reply: QuantizeReply = { id: t.id, error: (e as Error)?.message ?? String(e), user: isQuantscopeError(e) };
     parentPort!.postMessage(reply);

@@ -1,0 +1,88 @@
+// Two-core sweep: tensors are handed out one at a time to worker threads
+// (each opens the model itself, so memory stays one tensor per worker).
+// Records come back in tensor order, identical to the single-thread sweep.
+import { Worker } from "node:worker_threads";
+import type { TensorSource } from "../io/source.js";
+import { QuantscopeError } from "../io/errors.js";
+import { typeInfo } from "../quant/index.js";
+import { DEFAULT_SWEEP_TYPES, layerCount, sweepableTensors, sweepModel, sweepNotes, type SweepOptions } from "./sweep.js";
+import type { SweepRecord, SweepResult } from "./sweep-types.js";
+
+/** What a worker needs to rebuild the inputs: paths, not objects. */
+export interface SweepPaths {
+  readonly model: string;
+  readonly imatrix?: string;
+  readonly activations?: string;
+  readonly jobs: number;
+}
+
+export interface WorkerInit {
+  readonly model: string;
+  readonly imatrix?: string;
+  readonly activations?: string;
+  readonly types: string[];
+  readonly sample?: number;
+  readonly seed?: number;
+  readonly flatten?: boolean;
+  readonly nLayers: number;
+}
+
+export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths: SweepPaths): Promise<SweepResult> {
+  const { swept, passengers } = sweepableTensors(src, opts.tensors);
+  const jobs = Math.min(paths.jobs, swept.length);
+  if (jobs <= 1 || opts.kl) return sweepModel(src, opts);
+  const t0 = performance.now();
+  const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);
+  const nLayers = layerCount(src);
+  const init: WorkerInit = {
+    model: paths.model, imatrix: paths.imatrix, activations: paths.activations, types,
+    sample: opts.sample, seed: opts.seed, flatten: opts.flatten, nLayers,
+  };
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  const url = new URL(`./sweep-worker${ext}`, import.meta.url);
+  const results: SweepRecord[][] = new Array(swept.length);
+  const total = swept.length * types.length;
+  let done = 0;
+  let next = 0;
+  opts.onProgress?.(0, total, "starting");
+  await new Promise<void>((resolve, reject) => {
+    let live = jobs;
+    let failed = false;
+    const workers: Worker[] = [];
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      for (const w of workers) void w.terminate();
+      reject(e);
+    };
+    for (let k = 0; k < jobs; k++) {
+      // From TypeScript sources (tsx, tests) the worker registers tsx itself: loader hooks are per thread.
+      const w = ext === ".ts"
+        ? new Worker(`import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true, workerData: init })
+        : new Worker(url, { workerData: init });
+      workers.push(w);
+      const feed = () => {
+        if (next < swept.length) { const i = next++; w.postMessage({ index: i, name: swept[i] }); }
+        else { void w.terminate(); if (--live === 0 && !failed) resolve(); }
+      };
+      w.on("message", (m: { index: number; records?: SweepRecord[]; error?: { message: string; user: boolean } }) => {
+        if (m.error) { fail(m.error.user ? new QuantscopeError(m.error.message) : new Error(m.error.message)); return; }
+        results[m.index] = m.records!;
+        done += types.length;
+        opts.onProgress?.(done, total, swept[m.index]!);
+        feed();
+      });
+      w.on("error", fail);
+      feed();
+    }
+  });
+  const records = results.flat();
+  return {
+    model: src.path,
+    architecture: String(src.metadata.get("general.architecture") ?? "unknown"),
+    nLayers, types, imatrix: opts.imatrix?.path ?? null, activations: opts.activations?.dir ?? null,
+    sampleFraction: opts.sample ?? 1, seed: opts.seed ?? 1, records, passengers,
+    notes: sweepNotes(records, opts),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

@@ -1,0 +1,28 @@
+// Worker thread of sweep-parallel.ts: opens the model once, then measures
+// the tensors the main thread sends, one at a time.
+import { parentPort, workerData } from "node:worker_threads";
+import { openSource, readImatrix } from "../io/source.js";
+import { isQuantscopeError } from "../io/errors.js";
+import { ActivationDir } from "./sweep-activations.js";
+import { measure, rowSums, tensorContext, type SweepOptions } from "./sweep.js";
+import type { WorkerInit } from "./sweep-parallel.js";
+
+const init = workerData as WorkerInit;
+const src = openSource(init.model);
+const opts: SweepOptions = {
+  types: init.types,
+  imatrix: init.imatrix ? readImatrix(init.imatrix) : undefined,
+  activations: init.activations ? new ActivationDir(init.activations) : undefined,
+  sample: init.sample, seed: init.seed, flatten: init.flatten,
+};
+
+parentPort!.on("message", (m: { index: number; name: string }) => {
+  try {
+    const ctx = tensorContext(src, m.name, init.nLayers, opts, m.index);
+    const sums = rowSums(ctx);
+    const records = init.types.map((t) => measure(ctx, t, sums));
+    parentPort!.postMessage({ index: m.index, records });
+  } catch (e) {
+    parentPort!.postMessage({ index: m.index, error: { message: (e as Error).message ?? String(e), user: isQuantscopeError(e) } });
+  }
+});

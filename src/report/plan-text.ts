@@ -1,0 +1,27 @@
+// Plain-text rendering of a plan, next to llama.cpp's standard mixes.
+import { fmtBytes, fmtKl, type PlanResult } from "../analysis/plan.js";
+
+export function formatPlanText(p: PlanResult): string {
+  const out: string[] = [];
+  out.push(`plan for ${p.model}: budget ${fmtBytes(p.budgetBytes)} (${p.budgetBytes} bytes)`);
+  out.push("");
+  out.push(`${"tensor".padEnd(28)} ${"type".padEnd(6)} ${"bpw".padStart(5)} ${"bytes".padStart(10)} ${"predKL".padStart(9)}  why`);
+  for (const c of p.choices) {
+    out.push(`${c.tensor.padEnd(28)} ${c.type.padEnd(6)} ${c.bpw.toFixed(2).padStart(5)} ${String(c.bytes).padStart(10)} ${fmtKl(c.damage).padStart(9)}  ${c.why}`);
+  }
+  out.push("");
+  const rows: Array<[string, number, number, number, string]> = [["plan", p.fileBytes, p.bpw, p.predictedKl, ""]];
+  for (const m of p.mixes) rows.push([m.mix, m.bytes, m.bpw, m.predictedKl, m.unknown ? `(${m.unknown} tensors with unswept types counted as 0)` : ""]);
+  out.push(`${"".padEnd(8)} ${"file bytes".padStart(12)} ${"bpw".padStart(7)} ${"predicted KL".padStart(13)}`);
+  for (const [name, bytes, bpw, kl, note] of rows) {
+    out.push(`${name.padEnd(8)} ${String(bytes).padStart(12)} ${bpw.toFixed(3).padStart(7)} ${fmtKl(kl).padStart(13)} ${note}`);
+  }
+  out.push("");
+  out.push("predicted KL = sum of the single-tensor predicted KLs (nats/token); bpw over all tensors; file bytes include the source's metadata overhead.");
+  for (const n of p.notes) out.push(`note: ${n}`);
+  return out.join("\n") + "\n";
+}
+
+export function formatPlanJson(p: PlanResult): string {
+  return JSON.stringify(p, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n";
+}

@@ -105,3 +105,20 @@ export function quantileCi(sample: Float32Array, q: number): { lo: number; hi: n
   const hi = selectKth(copy, iHi);
   return { lo, hi };
 }
+
+/**
+ * The quantile as llama.cpp's test-quantize-stats reports it: |diff| in a
+ * 150-bucket histogram over [0, 0.03) (last bucket open-ended), and the upper
+ * edge of the first bucket where the cumulative count reaches q·n.
+ */
+export function histogramQuantile(diff: Float32Array, q: number, buckets = 150, range = 0.03): number {
+  const width = range / buckets;
+  const h = new Float64Array(buckets);
+  for (let i = 0; i < diff.length; i++) h[Math.min(Math.floor(Math.abs(diff[i]!) / width), buckets - 1)]++;
+  let acc = 0;
+  for (let i = 0; i < buckets; i++) {
+    acc += h[i]!;
+    if (acc >= diff.length * q) return (i + 1) * width;
+  }
+  return Infinity;
+}

@@ -1,6 +1,6 @@
 // Real activations for the sweep's relative output error: a folder of f32bin
 // files, either one per tensor ("<tensor name>.f32bin", e.g.
-// blk.0.ffn_down.weight.f32bin, dots or underscores) or the study's layout
+// blk.0.ffn_down.weight.f32bin, or act_blk_0_ffn_down_weight.f32bin) or the study's layout
 // (act_blkN_<input>.f32bin, one file per matmul input, shared by the
 // tensors that consume it).
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -30,7 +30,8 @@ export class ActivationDir {
 
   /** File holding the inputs of this tensor, or null. */
   fileFor(tensor: string): string | null {
-    for (const f of [`${tensor}.f32bin`, `${tensor.replaceAll(".", "_")}.f32bin`, `act_${tensor.replaceAll(".", "_")}.f32bin`]) {
+    // (not "blk_0_attn_v_weight.f32bin": in the study layout that name is the weight itself)
+    for (const f of [`${tensor}.f32bin`, `act_${tensor.replaceAll(".", "_")}.f32bin`]) {
       if (this.files.has(f)) return join(this.dir, f);
     }
     const layer = layerOf(tensor);

@@ -107,11 +107,14 @@ function lowestPoint(t: TensorEvidence): TypePoint | undefined {
   return t.curve[0];
 }
 
-/** Damage score used to rank tensors: sweep sensitivity at the lowest type, else the relative output error there, else the reference column error. */
+/**
+ * Damage score used to rank tensors: the sweep's predicted KL at the lowest
+ * measured type (where choices matter most); without a curve, the relative
+ * output error estimated from the reference column errors.
+ */
 export function damageScore(t: TensorEvidence): { score: number; name: string } | undefined {
   const p = lowestPoint(t);
-  if (p?.sensitivity !== undefined && Number.isFinite(p.sensitivity)) return { score: p.sensitivity, name: `predicted KL at ${p.type}` };
-  if (p?.relOutputError !== undefined) return { score: p.relOutputError, name: `relative output error at ${p.type}` };
+  if (p && Number.isFinite(p.sensitivity)) return { score: p.sensitivity, name: `predicted KL at ${p.type}` };
   if (t.activation && t.columnError) {
     let num = 0, den = 0;
     for (let j = 0; j < t.cols; j++) {
@@ -120,13 +123,12 @@ export function damageScore(t: TensorEvidence): { score: number; name: string } 
     }
     if (den > 0) return { score: Math.sqrt(num / den), name: `relative output error at ${t.columnError.type}` };
   }
-  if (p) return { score: p.relRmse, name: `relative weight RMSE at ${p.type}` };
   return undefined;
 }
 
-/** Lowest type whose relative output error (or weight error without activations) is within the threshold. */
+/** Lowest type whose relative output error (as quantized, importance included) is within the threshold. */
 export function recommendedType(t: TensorEvidence, limit: number = THRESHOLDS.maxRelOutputError): TypePoint | undefined {
-  return t.curve.find((p) => (p.relOutputErrorImatrix ?? p.relOutputError ?? p.relRmse) <= limit);
+  return t.curve.find((p) => p.relOutputError <= limit);
 }
 
 function listCols(order: number[], n: number): string {
@@ -202,7 +204,7 @@ export function diagnoseTensor(t: TensorEvidence): Finding[] {
 
   if (t.offset && t.offset.rmseScaleOnly > 0) {
     const gain = 1 - t.offset.rmseWithOffset / t.offset.rmseScaleOnly;
-    const ev = { rmseScaleOnly: t.offset.rmseScaleOnly, rmseWithOffset: t.offset.rmseWithOffset, groupSize: t.offset.groupSize, source: t.offset.source };
+    const ev = { rmseScaleOnly: t.offset.rmseScaleOnly, rmseWithOffset: t.offset.rmseWithOffset, groupSize: t.offset.groupSize };
     if (gain >= THRESHOLDS.offsetGain) {
       f({ id: "offset", severity: gain >= 2 * THRESHOLDS.offsetGain ? "high" : "medium",
         text: `group offsets matter: a per-group min cuts 2-bit error by ${pct(gain)} (RMSE ${fmt(t.offset.rmseScaleOnly)} → ${fmt(t.offset.rmseWithOffset)}); prefer types with a min (Q2_K, Q4_K, Q5_K).`,
@@ -223,24 +225,24 @@ export function diagnoseTensor(t: TensorEvidence): Finding[] {
   }
 
   const low = lowestPoint(t);
-  if (low?.relOutputError !== undefined && low.relOutputErrorImatrix !== undefined && low.relOutputError > 0) {
-    const cut = 1 - low.relOutputErrorImatrix / low.relOutputError;
+  if (low?.relOutputErrorWithoutImatrix !== undefined && low.relOutputErrorWithoutImatrix > 0) {
+    const before = low.relOutputErrorWithoutImatrix, after = low.relOutputError;
+    const cut = 1 - after / before;
     if (Math.abs(cut) >= THRESHOLDS.imatrixGain) {
       f({ id: "imatrix-gain", severity: cut > 0 ? "medium" : "high",
         text: cut > 0
-          ? `an imatrix cuts output error at ${low.type} by ${pct(cut)} (${pct(low.relOutputError, 2)} → ${pct(low.relOutputErrorImatrix, 2)}).`
-          : `an imatrix raises output error at ${low.type} by ${pct(-cut)} (${pct(low.relOutputError, 2)} → ${pct(low.relOutputErrorImatrix, 2)}): check the calibration data.`,
-        value: cut, threshold: THRESHOLDS.imatrixGain, evidence: { type: low.type } });
+          ? `an imatrix cuts output error at ${low.type} by ${pct(cut)} (${pct(before, 2)} → ${pct(after, 2)}).`
+          : `an imatrix raises output error at ${low.type} by ${pct(-cut)} (${pct(before, 2)} → ${pct(after, 2)}): check the calibration data.`,
+        value: cut, threshold: THRESHOLDS.imatrixGain, evidence: { type: low.type, without: before, with: after } });
     }
   }
 
   const rec = recommendedType(t);
   if (rec) {
-    const e = rec.relOutputErrorImatrix ?? rec.relOutputError ?? rec.relRmse;
-    const what = rec.relOutputErrorImatrix !== undefined ? "output error (with imatrix)" : rec.relOutputError !== undefined ? "output error" : "weight error";
+    const what = rec.outputErrorSource === "none" ? "weight error" : rec.usedImatrix ? "output error (with imatrix)" : "output error";
     f({ id: "recommended-type", severity: "info",
-      text: `${rec.type} (${rec.bpw.toFixed(2)} bpw) is the smallest measured type that keeps the relative ${what} within ${pct(THRESHOLDS.maxRelOutputError, 0)} (${pct(e, 2)}).`,
-      value: e, threshold: THRESHOLDS.maxRelOutputError, evidence: { type: rec.type, bpw: rec.bpw } });
+      text: `${rec.type} (${rec.bpw.toFixed(2)} bpw) is the smallest measured type that keeps the relative ${what} within ${pct(THRESHOLDS.maxRelOutputError, 0)} (${pct(rec.relOutputError, 2)}).`,
+      value: rec.relOutputError, threshold: THRESHOLDS.maxRelOutputError, evidence: { type: rec.type, bpw: rec.bpw } });
   }
   return out;
 }
@@ -286,8 +288,8 @@ export function diagnose(data: ReportData): Diagnosis {
 
   // What the imatrix changes, averaged over tensors at their lowest measured type.
   const cuts = data.tensors.map(lowestPoint)
-    .filter((p): p is TypePoint => !!p && p.relOutputError !== undefined && p.relOutputErrorImatrix !== undefined && p.relOutputError > 0)
-    .map((p) => ({ type: p.type, cut: 1 - p.relOutputErrorImatrix! / p.relOutputError! }));
+    .filter((p): p is TypePoint => !!p && p.relOutputErrorWithoutImatrix !== undefined && p.relOutputErrorWithoutImatrix > 0)
+    .map((p) => ({ type: p.type, cut: 1 - p.relOutputError / p.relOutputErrorWithoutImatrix! }));
   if (cuts.length > 0) {
     const mean = cuts.reduce((s, c) => s + c.cut, 0) / cuts.length;
     const best = cuts.reduce((a, b) => (b.cut > a.cut ? b : a));

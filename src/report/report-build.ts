@@ -7,6 +7,7 @@ import { readImatrix } from "../io/imatrix.js";
 import { collectReportData, type CollectOptions } from "./report-collect.js";
 import type { ReportData } from "./report-model.js";
 import { isStudyDir, openReportModel } from "./report-source.js";
+import { reportActivations } from "./report-activations.js";
 import { renderHtml } from "./html.js";
 import { writeMarkdown } from "./markdown.js";
 
@@ -15,6 +16,7 @@ export interface BuildOptions {
   readonly activations?: string;
   readonly tensors?: RegExp;
   readonly types?: readonly string[];
+  readonly outputTokens?: number;
   readonly onProgress?: CollectOptions["onProgress"];
 }
 
@@ -28,10 +30,11 @@ export function buildReport(model: string, opts: BuildOptions = {}): BuiltReport
   try {
     const data = collectReportData(src, model, {
       // The study's folder holds its own activations unless told otherwise.
-      activationsDir: opts.activations ?? (isStudyDir(model) ? model : undefined),
+      activations: opts.activations ? reportActivations(opts.activations) : isStudyDir(model) ? reportActivations(model) : undefined,
       imatrix: opts.imatrix ? readImatrix(opts.imatrix) : undefined,
       tensors: opts.tensors,
       types: opts.types,
+      outputTokens: opts.outputTokens,
       onProgress: opts.onProgress,
     });
     return { data, diagnosis: diagnose(data) };

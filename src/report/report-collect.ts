@@ -1,185 +1,178 @@
 // Gathers the report's evidence for each weight tensor, one tensor at a time
 // (bounded memory): weight summary, activation power per column, per-column
-// error at a reference type, the offset question, and the error-vs-bpw curve.
-// Weights come from any TensorSource; activations from the study's folder
-// layout (act_blk<N>_<site>.f32bin) or, failing that, from an imatrix.
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { readF32Bin } from "../io/f32bin.js";
+// and per-block error at the reference type, the study's offset question
+// (section 3), and the sweep's records for every candidate type. Then the
+// standard mixes are priced with those records.
 import { QuantscopeError } from "../io/errors.js";
+import type { Matrix } from "../io/f32bin.js";
 import type { Imatrix, TensorSource } from "../io/source.js";
-import { bitsPerWeight, ggmlTypeByName } from "../ggml/types.js";
-import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, ReportData, TensorEvidence, TypePoint } from "./report-model.js";
+import { ggmlTypeByName } from "../ggml/types.js";
+import { typeInfo } from "../quant/index.js";
+import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "../analysis/mixes.js";
+import { DEFAULT_SWEEP_TYPES, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "../analysis/sweep.js";
+import type { ActivationProvider } from "./report-activations.js";
+import type { SweepRecord } from "../analysis/sweep-types.js";
+import { groupStats } from "../analysis/study/section3-groups.js";
+import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./report-model.js";
 import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./report-stats.js";
-import { PROXY_2BIT, canQuantize, proxyRoundTrip, rmse, roundTrip } from "./report-quant.js";
 
-export const DEFAULT_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"];
-/** The type whose per-column error the charts and the diagnosis use. */
+/** The type whose per-column error the charts and the diagnosis use (the lowest K-quant, where choices matter most). */
 export const REFERENCE_TYPE = "Q2_K";
-
-/** Which activation site feeds each weight class (the study's folder layout). */
-const ACTIVATION_SITE: Record<string, string> = {
-  attn_q: "attn_input", attn_k: "attn_input", attn_v: "attn_input",
-  attn_output: "attn_output_input",
-  ffn_gate: "ffn_input", ffn_up: "ffn_input",
-  ffn_down: "ffn_down_input",
-};
+/** Types also measured with the importance withheld, to show what an imatrix changes (the lowest ones). */
+const WITHOUT_IMATRIX_TYPES = 1;
+/** Activation rows used for the measured output error (column power uses every row read). */
+export const DEFAULT_OUTPUT_TOKENS = 256;
 
 export interface CollectOptions {
-  /** Folder with act_blk<N>_<site>.f32bin files. */
-  readonly activationsDir?: string;
+  readonly activations?: ActivationProvider;
   readonly imatrix?: Imatrix;
   /** Only tensors whose name matches. */
   readonly tensors?: RegExp;
   readonly types?: readonly string[];
+  /** Activation rows (tokens) behind the measured output error; fewer = faster. */
+  readonly outputTokens?: number;
   readonly onProgress?: (done: number, total: number, tensor: string) => void;
-}
-
-/** "blk.3.ffn_down.weight" -> { kind: "ffn_down", layer: 3 }. */
-export function tensorKind(name: string): { kind: string; layer?: number } {
-  const m = /^blk\.(\d+)\.(.+?)(?:\.weight)?$/.exec(name);
-  if (m) return { kind: m[2]!, layer: Number(m[1]) };
-  return { kind: name.replace(/\.weight$/, "") };
-}
-
-/** Weight matrices worth reporting: 2-D float tensors with a ".weight" name (no norms, no 1-D). */
-export function reportableTensors(src: TensorSource, filter?: RegExp): { name: string; rows: number; cols: number }[] {
-  return src.tensors()
-    .filter((t) => t.shape.length >= 2 && t.rows > 1 && /\.weight$/.test(t.name) && !/norm/.test(t.name))
-    .filter((t) => !filter || filter.test(t.name))
-    .map((t) => ({ name: t.name, rows: t.rows, cols: t.cols }));
-}
-
-/** Activation files in the study's layout, by "<layer>:<site>". */
-export function findActivationFiles(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new QuantscopeError(`${dir}: activations folder not found (expected act_blk<N>_<site>.f32bin files)`);
-  }
-  for (const f of readdirSync(dir)) {
-    const m = /^act_blk(\d+)_(\w+)\.f32bin$/.exec(f);
-    if (m) out.set(`${Number(m[1])}:${m[2]}`, join(dir, f));
-  }
-  return out;
 }
 
 export function collectReportData(src: TensorSource, model: string, opts: CollectOptions = {}): ReportData {
   const t0 = performance.now();
   const notes: string[] = [];
-  const types = (opts.types ?? DEFAULT_TYPES).map((t) => ggmlTypeByName(t)?.name ?? t);
-  const actFiles = opts.activationsDir ? findActivationFiles(opts.activationsDir) : new Map<string, string>();
-  const list = reportableTensors(src, opts.tensors);
-  if (list.length === 0) {
-    throw new QuantscopeError(`${model}: no weight matrices${opts.tensors ? ` match /${opts.tensors.source}/` : ""}`);
+  const { swept } = sweepableTensors(src, opts.tensors);
+  if (swept.length === 0) {
+    throw new QuantscopeError(`${model}: no 2-D weight tensors${opts.tensors ? ` match /${opts.tensors.source}/` : ""}`);
   }
-  const missingCodecs = types.filter((t) => !canQuantize(t, 256 * 1024));
-  if (missingCodecs.length) notes.push(`no bit-exact codec yet for ${missingCodecs.join(", ")}: those types are left out of the curves`);
-  const actCache = new Map<string, ActivationEvidence>();
+  // Candidate types, plus whatever the standard mixes assign to these tensors (so every mix can be priced).
+  const mixModel = mixModelFromSource(src);
+  const mixes = HEADLINE_MIXES.map((m) => ({ label: m as string, entries: standardMix(m, mixModel).filter((e) => swept.includes(e.tensor)) }));
+  const requested = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);
+  const mixTypes = mixes.flatMap((m) => m.entries.map((e) => e.type)).filter((t) => t !== "F16" && t !== "F32");
+  const types = [...new Set([...requested, ...mixTypes])].sort((a, b) => bpwOf(a) - bpwOf(b));
+  const lowTypes = new Set(requested.slice().sort((a, b) => bpwOf(a) - bpwOf(b)).slice(0, WITHOUT_IMATRIX_TYPES));
+
+  const nLayers = layerCount(src);
+  const records: SweepRecord[] = [];
   const tensors: TensorEvidence[] = [];
-  list.forEach((t, i) => {
-    opts.onProgress?.(i, list.length, t.name);
-    const { kind, layer } = tensorKind(t.name);
-    const w = src.read(t.name);
-    const activation = activationFor(t.name, kind, layer, t.cols, actFiles, actCache, opts.imatrix, notes);
-    tensors.push(evidenceFor(t.name, kind, layer, w.rows, w.cols, w.data, activation, types, notes));
+  let synthetic = false;
+  swept.forEach((name, i) => {
+    opts.onProgress?.(i, swept.length, name);
+    const W = src.read(name);
+    const X = opts.activations?.forTensor(name, W.cols) ?? null;
+    const entry = opts.imatrix?.entries.get(name);
+    if (entry && entry.values.length !== W.cols) {
+      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${W.cols} columns`);
+    }
+    const activation = activationEvidence(X, entry ? { values: entry.values, count: entry.count, label: baseName(opts.imatrix!.path) } : undefined, opts.activations?.fileFor(name));
+    // The importance llama-quantize would get: the imatrix, or (without one) E[x²] from the activations — what llama-imatrix would compute from them.
+    const importance = entry?.values ?? (X ? Float32Array.from(activation!.colPower) : null);
+    if (!entry && X) synthetic = true;
+    // ‖X(W−Ŵ)ᵀ‖ costs tokens × rows × cols per type: measure it on the first outputTokens rows.
+    const nt = X ? Math.min(X.rows, opts.outputTokens ?? DEFAULT_OUTPUT_TOKENS) : 0;
+    const Xm = X && nt < X.rows ? { rows: nt, cols: X.cols, data: X.data.subarray(0, nt * X.cols) } : X;
+    const ctx: TensorContext = {
+      name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W, imatrix: importance, activations: Xm,
+      rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true,
+    };
+    const sums = rowSums(ctx);
+    const mine = types.map((t) => measure(ctx, t, sums));
+    records.push(...mine);
+    const without = importance
+      ? new Map(types.filter((t) => lowTypes.has(t)).map((t) => [t, measure({ ...ctx, quantizeWithImatrix: false }, t, sums)]))
+      : new Map<string, SweepRecord>();
+    tensors.push(evidenceFor(name, W, activation, importance, mine, without, requested));
   });
-  opts.onProgress?.(list.length, list.length, "");
+  opts.onProgress?.(swept.length, swept.length, "");
+  if (synthetic) notes.push("no imatrix given: the quantizer's importance is E[x²] from the activations (what llama-imatrix would compute from them)");
+  if (!opts.activations && !opts.imatrix) notes.push("no activations or imatrix: output errors are weight-space errors, and activation charts are left out");
+  const skipped = records.filter((r) => r.skipped);
+  for (const r of skipped.slice(0, 5)) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
+
   return {
-    model, tensors, plans: [], notes,
+    model, tensors, records, notes,
+    plans: mixes.map((m) => priceMix(m.label, m.entries, records, src)),
     imatrix: opts.imatrix?.path,
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
-function activationFor(
-  name: string, kind: string, layer: number | undefined, cols: number,
-  files: Map<string, string>, cache: Map<string, ActivationEvidence>, imatrix: Imatrix | undefined, notes: string[],
-): ActivationEvidence | undefined {
-  const site = ACTIVATION_SITE[kind];
-  const file = site !== undefined && layer !== undefined ? files.get(`${layer}:${site}`) : undefined;
-  if (file) {
-    let a = cache.get(file);
-    if (!a) {
-      const m = readF32Bin(file);
-      a = { source: "activations", label: file.replace(/^.*[\\/]/, ""), tokens: m.rows, colPower: columnPower(m.data, m.rows, m.cols) };
-      cache.set(file, a);
-    }
-    if (a.colPower.length === cols) return a;
-    notes.push(`${name}: ${a.label} has ${a.colPower.length} columns, the weight has ${cols}; activations ignored`);
-  }
-  const entry = imatrix?.entries.get(name);
-  if (entry && entry.values.length === cols) {
-    return { source: "imatrix", label: imatrix!.path.replace(/^.*[\\/]/, ""), tokens: entry.count, colPower: Float64Array.from(entry.values) };
-  }
+function bpwOf(type: string): number {
+  const t = ggmlTypeByName(type);
+  return t ? (t.typeSize * 8) / t.blockSize : 99;
+}
+
+function baseName(p: string): string {
+  return p.replace(/^.*[\\/]/, "");
+}
+
+function activationEvidence(X: Matrix | null, im: { values: Float32Array; count: number; label: string } | undefined, file: string | null | undefined): ActivationEvidence | undefined {
+  if (X) return { source: "activations", label: baseName(file ?? "activations"), tokens: X.rows, colPower: columnPower(X.data, X.rows, X.cols) };
+  if (im) return { source: "imatrix", label: im.label, tokens: im.count, colPower: Float64Array.from(im.values) };
   return undefined;
 }
 
 function evidenceFor(
-  name: string, kind: string, layer: number | undefined, rows: number, cols: number, w: Float32Array,
-  activation: ActivationEvidence | undefined, types: readonly string[], notes: string[],
+  name: string, W: Matrix, activation: ActivationEvidence | undefined, importance: Float32Array | null,
+  records: SweepRecord[], without: Map<string, SweepRecord>, requested: readonly string[],
 ): TensorEvidence {
-  const weight = summarizeWeights(w);
-  // The importance the quantizer gets: the imatrix / activation power, as llama-quantize would use it.
-  const importance = activation ? Float32Array.from(activation.colPower) : undefined;
+  const { rows, cols, data } = W;
+  const { kind, layer } = { kind: tensorCategory(name), layer: layerOf(name) ?? undefined };
+  const weight = summarizeWeights(data);
 
+  // Per-column and per-block error at the reference type, quantized as llama-quantize would (importance included).
   let columnError: ColumnErrorEvidence | undefined;
   let blockError: BlockErrorEvidence | undefined;
-  const refType = canQuantize(REFERENCE_TYPE, cols) ? REFERENCE_TYPE : cols % 16 === 0 ? PROXY_2BIT : undefined;
-  if (refType) {
-    const wq = refType === PROXY_2BIT ? proxyRoundTrip(w, cols, 16, true) : roundTrip(refType, w, rows, cols);
-    columnError = { type: refType, ...columnErrors(w, wq, rows, cols) };
+  try {
+    const ref = fallbackType(REFERENCE_TYPE, cols).type;
+    const wq = roundTrip(ref, data, rows, cols, importance ?? undefined);
+    columnError = { type: ref, ...columnErrors(data, wq, rows, cols) };
     // Heat-map grid: at most ~32 row bands; 256-column super-blocks, or 32-column sub-blocks for short rows.
     const colBlock = cols >= 8 * 256 ? 256 : 32;
     const rowBand = Math.max(1, Math.ceil(rows / 32));
-    blockError = { type: refType, colBlock, rowBand, ...blockErrors(w, wq, rows, cols, rowBand, colBlock) };
-  } else {
-    notes.push(`${name}: row length ${cols} is not a multiple of 16; no per-column error`);
+    blockError = { type: ref, colBlock, rowBand, ...blockErrors(data, wq, rows, cols, rowBand, colBlock) };
+  } catch (e) {
+    if (!(e instanceof QuantscopeError)) throw e;
   }
 
+  // The study's section 3 (default mode) on every row: 2-bit error with and without a per-group min.
   let offset: OffsetEvidence | undefined;
-  if (cols % 16 === 0) {
-    offset = {
-      groupSize: 16, source: "report 2-bit proxy",
-      rmseScaleOnly: rmse(w, proxyRoundTrip(w, cols, 16, false)),
-      rmseWithOffset: rmse(w, proxyRoundTrip(w, cols, 16, true)),
-    };
+  if (cols >= 16) {
+    const g = groupStats(kind, W, { rowLimit: null, seed: false, quantRmse: null, quantNote: null });
+    if (g.rmseNoOffset !== null && g.rmseWithOffset !== null) {
+      offset = {
+        groupSize: 16, rmseScaleOnly: g.rmseNoOffset, rmseWithOffset: g.rmseWithOffset,
+        groupsOffsetAbove02: g.offsetImportance.above.find((a) => a.threshold === 0.2)?.fraction ?? null,
+      };
+    }
   }
 
-  const curve: TypePoint[] = [];
-  const rmsW = Math.sqrt(weight.std * weight.std + weight.mean * weight.mean);
-  for (const type of types) {
-    if (!canQuantize(type, cols)) continue;
-    const info = ggmlTypeByName(type)!;
-    const plain = roundTrip(type, w, rows, cols);
-    const ce = columnErrors(w, plain, rows, cols);
-    const point: { -readonly [K in keyof TypePoint]: TypePoint[K] } = {
-      type: info.name, bpw: bitsPerWeight(info), relRmse: rmsW > 0 ? rmse(w, plain) / rmsW : 0,
-    };
-    if (activation) {
-      point.relOutputError = diagonalOutputError(activation.colPower, ce.colMse, ce.colMeanSquare);
-      try {
-        const withIm = columnErrors(w, roundTrip(type, w, rows, cols, importance), rows, cols);
-        point.relOutputErrorImatrix = diagonalOutputError(activation.colPower, withIm.colMse, withIm.colMeanSquare);
-      } catch {
-        // a codec that refuses an imatrix simply has no imatrix point
-      }
-    }
-    curve.push(point);
-  }
-  curve.sort((a, b) => a.bpw - b.bpw);
+  // Curve: the requested types only (mix-only types are measured for pricing, not drawn).
+  const curve: TypePoint[] = records
+    .filter((r) => !r.skipped && requested.includes(r.requestedType))
+    .map((r) => {
+      const w = without.get(r.requestedType);
+      return {
+        type: r.type, requestedType: r.requestedType, bpw: r.bpw, relRmse: r.relRmse,
+        relOutputError: r.outputRelErr, outputErrorSource: r.outputErrorSource, usedImatrix: r.usedImatrix,
+        sensitivity: r.sensitivity,
+        ...(w && !w.skipped && r.usedImatrix ? { relOutputErrorWithoutImatrix: w.outputRelErr } : {}),
+      };
+    })
+    .sort((a, b) => a.bpw - b.bpw);
   return { name, kind, layer, rows, cols, weight, activation, columnError, blockError, offset, curve };
 }
 
-/**
- * Relative output error estimated from column statistics (inputs treated as
- * uncorrelated across columns): sqrt(Σ_j p_j·mse_j / Σ_j p_j·ms_j), p_j = E[x_j²].
- * The same approximation an imatrix makes.
- */
-export function diagonalOutputError(power: ArrayLike<number>, colMse: ArrayLike<number>, colMeanSquare: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let j = 0; j < power.length; j++) {
-    num += power[j]! * colMse[j]!;
-    den += power[j]! * colMeanSquare[j]!;
+/** A standard mix priced with the sweep's records: bits per weight and summed predicted KL over the reported tensors. */
+function priceMix(label: string, entries: { tensor: string; type: string }[], records: SweepRecord[], src: TensorSource): PlanSummary {
+  let bytes = 0, elements = 0, damage = 0, priced = true;
+  for (const e of entries) {
+    const info = src.tensor(e.tensor);
+    bytes += tensorBytes(e.type, info.shape);
+    elements += info.shape.reduce((a, b) => a * b, 1);
+    const r = records.find((x) => x.tensor === e.tensor && x.type === e.type && !x.skipped);
+    if (r) damage += r.sensitivity; else priced = false;
   }
-  return den > 0 ? Math.sqrt(num / den) : 0;
+  return {
+    label, kind: "standard", bpw: elements ? (bytes * 8) / elements : 0, bytes,
+    ...(priced ? { predictedDamage: damage } : {}),
+    entries: entries.map((e) => ({ tensor: e.tensor, type: e.type })),
+  };
 }

@@ -4,6 +4,8 @@
 // these. Series are already reduced (binned, downsampled) where noted, so the
 // HTML stays small whatever the model size.
 
+import type { SweepRecord } from "../analysis/sweep-types.js";
+
 /** Equal-width histogram: counts[i] covers [lo + i*width, lo + (i+1)*width). */
 export interface Histogram {
   readonly lo: number;
@@ -35,7 +37,7 @@ export interface ActivationEvidence {
 
 /** How a tensor's weights quantize at one reference type, column by column. */
 export interface ColumnErrorEvidence {
-  /** Type the error was measured with, e.g. "Q2_K" (or "proxy-2bit" when no codec was available). */
+  /** Type the error was measured with, e.g. "Q2_K" (or llama-quantize's fallback for short rows). */
   readonly type: string;
   /** Mean over rows of (W - What)^2 for each input column. */
   readonly colMse: Float64Array;
@@ -56,27 +58,35 @@ export interface BlockErrorEvidence {
   readonly mse: Float64Array;
 }
 
-/** 2-bit error with and without a per-group offset (the study's section 3 question). */
+/** 2-bit error with and without a per-group offset (the study's section 3, default mode). */
 export interface OffsetEvidence {
   readonly groupSize: number;
+  /** Symmetric 2-bit levels, no offset. */
   readonly rmseScaleOnly: number;
+  /** Affine 2-bit levels (a per-group min). */
   readonly rmseWithOffset: number;
-  /** Where the numbers come from, e.g. "study section 3" or "report proxy". */
-  readonly source: string;
+  /** Share of groups whose |mean| / range exceeds 0.2 (the study's "offset importance"). */
+  readonly groupsOffsetAbove02: number | null;
 }
 
-/** One point of a tensor's error-vs-size curve (one sweep record). */
+/** One point of a tensor's error-vs-size curve (one sweep record, see src/analysis/sweep-types.ts). */
 export interface TypePoint {
+  /** Type measured (llama-quantize's fallback when the row does not fit the requested one). */
   readonly type: string;
+  readonly requestedType: string;
   readonly bpw: number;
   /** rmse / rms(W). */
   readonly relRmse: number;
-  /** Relative output error ‖X(W−Ŵ)ᵀ‖/‖XWᵀ‖ (measured or estimated), when known. */
-  readonly relOutputError?: number;
-  /** The same with the imatrix used by the quantizer, when measured. */
-  readonly relOutputErrorImatrix?: number;
-  /** The sweep's sensitivity prediction, when known. */
-  readonly sensitivity?: number;
+  /** Relative output error ‖X(W−Ŵ)ᵀ‖/‖XWᵀ‖ of the tensor quantized as llama-quantize would (with the importance when there is one). */
+  readonly relOutputError: number;
+  /** "activations" (measured), "imatrix" (diagonal estimate) or "none" (= relRmse). */
+  readonly outputErrorSource: string;
+  /** Whether the quantizer was given the importance (imatrix or activation power). */
+  readonly usedImatrix: boolean;
+  /** The same error with the importance withheld from the quantizer (measured at the low types only). */
+  readonly relOutputErrorWithoutImatrix?: number;
+  /** The sweep's predicted KL divergence when only this tensor is quantized to this type. */
+  readonly sensitivity: number;
 }
 
 export interface TensorEvidence {
@@ -103,15 +113,16 @@ export interface PlanEntry {
   readonly type: string;
 }
 
-/** A per-tensor type assignment and what it costs. */
+/** A per-tensor type assignment and what it costs (over the reported tensors only). */
 export interface PlanSummary {
   /** e.g. "plan @ 4.5 bpw" or "Q4_K_M". */
   readonly label: string;
   /** "plan" for quantscope's allocation, "standard" for llama.cpp's mixes. */
   readonly kind: "plan" | "standard";
   readonly bpw: number;
-  /** Predicted total damage (the sweep's sensitivity summed), when known. */
+  /** Predicted total damage (the sweep's sensitivity summed), when every assigned type was measured. */
   readonly predictedDamage?: number;
+  readonly bytes: number;
   readonly entries: PlanEntry[];
 }
 
@@ -119,8 +130,10 @@ export interface ReportData {
   /** What was analysed (path or model name). */
   readonly model: string;
   readonly tensors: TensorEvidence[];
-  /** Plans at a few budgets and the standard mixes, when the planner ran. */
+  /** llama.cpp's standard mixes and quantscope's plans at a few budgets. */
   readonly plans: PlanSummary[];
+  /** The sweep records behind the curves (one per tensor x type, importance given to the quantizer when available). */
+  readonly records: SweepRecord[];
   /** Name of the imatrix file used, when given. */
   readonly imatrix?: string;
   /** One-line notes about what could not be measured and why. */

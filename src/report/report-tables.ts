@@ -42,8 +42,8 @@ export function tensorStatsTable(t: TensorEvidence): Table {
 export function curveTable(t: TensorEvidence): Table | undefined {
   if (t.curve.length === 0) return undefined;
   return {
-    header: ["type", "bpw", "rel. weight RMSE", "rel. output error", "with imatrix", "sensitivity"],
-    rows: t.curve.map((p) => [p.type, p.bpw.toFixed(3), pct(p.relRmse), pct(p.relOutputError), pct(p.relOutputErrorImatrix), p.sensitivity === undefined ? "–" : fmt(p.sensitivity)]),
+    header: ["type", "bpw", "rel. weight RMSE", "rel. output error", "same, no imatrix", "predicted KL"],
+    rows: t.curve.map((p) => [p.type, p.bpw.toFixed(3), pct(p.relRmse), pct(p.relOutputError), pct(p.relOutputErrorWithoutImatrix), fmt(p.sensitivity)]),
     numeric: [false, true, true, true, true, true],
   };
 }
@@ -51,8 +51,8 @@ export function curveTable(t: TensorEvidence): Table | undefined {
 export function plansTable(data: ReportData): Table | undefined {
   if (data.plans.length === 0) return undefined;
   return {
-    header: ["mix", "kind", "bpw", "predicted damage"],
-    rows: data.plans.map((p) => [p.label, p.kind, p.bpw.toFixed(3), p.predictedDamage === undefined ? "–" : fmt(p.predictedDamage)]),
-    numeric: [false, false, true, true],
+    header: ["mix", "kind", "bpw", "MiB", "predicted KL (sum)"],
+    rows: data.plans.map((p) => [p.label, p.kind, p.bpw.toFixed(3), (p.bytes / 2 ** 20).toFixed(3), p.predictedDamage === undefined ? "–" : fmt(p.predictedDamage)]),
+    numeric: [false, false, true, true, true],
   };
 }

@@ -5,12 +5,14 @@ import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
 import { buildReport, writeReport } from "../../report/report-build.js";
 import { summaryText } from "../../report/report-summary.js";
+import { DEFAULT_OUTPUT_TOKENS } from "../../report/report-collect.js";
 
 interface ReportFlags {
   imatrix?: string;
   activations?: string;
   tensors?: string;
   types?: string;
+  tokens: string;
   out: string;
   md?: string;
 }
@@ -32,10 +34,13 @@ export function registerReport(program: Command): void {
     .option("--activations <DIR>", "folder of act_blk<N>_<site>.f32bin activations (default: MODEL itself when it is a study folder)")
     .option("--tensors <REGEX>", "only tensors whose name matches")
     .option("--types <LIST>", "candidate types for the error-vs-bpw curves", "Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,Q8_0")
+    .option("--tokens <N>", "activation rows used to measure output error (more = slower, steadier)", String(DEFAULT_OUTPUT_TOKENS))
     .option("--out <FILE>", "HTML report path", "report.html")
     .option("--md <FILE>", "also write Markdown here, charts as SVG+PNG in <name>-charts/ beside it")
     .action(async (model: string, flags: ReportFlags) => {
       const t0 = performance.now();
+      const tokens = Number(flags.tokens);
+      if (!Number.isInteger(tokens) || tokens < 1) throw new QuantscopeError(`--tokens must be a positive integer, got "${flags.tokens}"`);
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new SingleBar({ format: "report {bar} {value}/{total} {tensor}", hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
       let started = false;
@@ -43,6 +48,7 @@ export function registerReport(program: Command): void {
         imatrix: flags.imatrix,
         activations: flags.activations,
         tensors: flags.tensors !== undefined ? parseRegex(flags.tensors) : undefined,
+        outputTokens: tokens,
         types: flags.types?.split(",").map((s) => s.trim()).filter(Boolean),
         onProgress: (done, total, tensor) => {
           if (!bar) return;

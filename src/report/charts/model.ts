@@ -7,11 +7,11 @@ import { base, r4, ZOOM, type Chart, type ChartOptions } from "./spec.js";
 
 export function paretoChart(data: ReportData, opts: ChartOptions): Chart | undefined {
   const values = data.tensors.flatMap((t) => t.curve.map((p) => {
-    const err = p.relOutputErrorImatrix ?? p.relOutputError ?? p.relRmse;
+    const err = p.relOutputError;
     return { tensor: t.name, kind: t.kind, type: p.type, bpw: r4(p.bpw), err: r4(err), relRmse: r4(p.relRmse) };
   })).filter((v) => v.err > 0);
   if (values.length === 0) return undefined;
-  const measured = data.tensors.some((t) => t.curve.some((p) => p.relOutputError !== undefined)) ? "relative output error" : "relative weight RMSE";
+  const measured = data.tensors.some((t) => t.curve.some((p) => p.outputErrorSource !== "none")) ? "relative output error" : "relative weight RMSE";
   return {
     id: "model-pareto",
     title: `Error vs bits per weight (${measured})`,

@@ -43,7 +43,7 @@ export function activationRmsChart(t: TensorEvidence, opts: ChartOptions): Chart
       ...base(opts, 180),
       data: { values },
       params: ZOOM,
-      mark: { type: "line", point: { size: 12 }, tooltip: true, color: "#f58518" },
+      mark: { type: "line", point: { size: 14, color: "#f58518" }, tooltip: true, color: "#f58518" },
       encoding: {
         x: { field: "rank", type: "quantitative", title: "rank (largest first)" },
         y: { field: "rms", type: "quantitative", scale: { type: "log" }, title: "RMS of x_j (log)" },
@@ -73,7 +73,7 @@ export function powerVsErrorChart(t: TensorEvidence, opts: ChartOptions): Chart 
       mark: { type: "point", filled: true, opacity: 0.7, size: 18, tooltip: true },
       encoding: {
         x: { field: "power", type: "quantitative", scale: { type: "log" }, title: "E[x_j²] (log)" },
-        y: { field: "mse", type: "quantitative", scale: { type: "log" }, title: `weight MSE in column j (${e.type}, log)` },
+        y: { field: "mse", type: "quantitative", scale: { zero: false }, title: `weight MSE of column j (${e.type})` },
         color: { field: "contrib", type: "quantitative", scale: { type: "log", scheme: "viridis" }, title: "power × MSE" },
         tooltip: [{ field: "col", title: "column" }, { field: "power", title: "E[x²]" }, { field: "mse", title: "MSE" }, { field: "contrib", title: "power×MSE" }],
       },

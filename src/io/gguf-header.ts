@@ -207,10 +207,37 @@ function readArray(c: HeaderCursor, key: string, depth: number): { type: GgufVal
   }
   const count = Number(n);
   const value: GgufValue[] = new Array<GgufValue>(count);
-  for (let i = 0; i < count; i++) {
-    value[i] = type === GgufValueType.ARRAY ? readArray(c, `${key}[${i}]`, depth + 1).value : readScalar(c, type, `${field}[${i}]`);
+  const elemField = `${field} element`;
+  if (type === GgufValueType.ARRAY) {
+    for (let i = 0; i < count; i++) value[i] = readArray(c, `${key}[${i}]`, depth + 1).value;
+  } else if (type === GgufValueType.STRING) {
+    for (let i = 0; i < count; i++) value[i] = readString(c, elemField);
+  } else {
+    // Fixed-size elements: one bounds-checked read for the whole array (vocab scores can be 150k floats).
+    const size = MIN_SIZE[type]!;
+    const bytes = c.bytes(count * size, `${field} data`);
+    for (let i = 0; i < count; i++) value[i] = decodeScalar(bytes, i * size, type, c.path, c.pos - bytes.length + i * size, elemField);
   }
   return { type, value };
+}
+
+function decodeScalar(b: Buffer, o: number, type: number, path: string, at: number, field: string): GgufValue {
+  switch (type) {
+    case GgufValueType.UINT8: return b[o]!;
+    case GgufValueType.INT8: return b.readInt8(o);
+    case GgufValueType.UINT16: return b.readUInt16LE(o);
+    case GgufValueType.INT16: return b.readInt16LE(o);
+    case GgufValueType.UINT32: return b.readUInt32LE(o);
+    case GgufValueType.INT32: return b.readInt32LE(o);
+    case GgufValueType.FLOAT32: return b.readFloatLE(o);
+    case GgufValueType.FLOAT64: return b.readDoubleLE(o);
+    case GgufValueType.UINT64: return safeNumber(b.readBigUInt64LE(o));
+    case GgufValueType.INT64: return safeNumber(b.readBigInt64LE(o));
+    case GgufValueType.BOOL:
+      if (b[o]! > 1) throw fileError(path, `bool must be 0 or 1, got ${b[o]}`, at, field);
+      return b[o] === 1;
+    default: throw fileError(path, `unknown value type ${type}`, at, field);
+  }
 }
 
 function safeNumber(v: bigint): number | bigint {

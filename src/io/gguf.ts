@@ -111,7 +111,7 @@ export class GgufSource implements TensorSource {
       throw new QuantscopeError(`${this.path}: ${count} rows of ${t.name} (${count * t.cols} values) are too many to hold at once; read fewer rows`);
     }
     const bytes = this.readRaw(name, start, count);
-    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, bytes, count, t.cols) };
+    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, bytes, count, t.cols, { path: this.path, tensor: t }) };
   }
 
   read(name: string): Matrix {

@@ -1,6 +1,6 @@
 // Name lookup shared by the readers: exact GGUF name, then the file's own
 // name, else an error that suggests the closest names.
-import { QuantscopeError } from "./errors.js";
+import { printable, QuantscopeError } from "./errors.js";
 import type { TensorInfo } from "./source.js";
 import { hfToGguf } from "./names.js";
 
@@ -21,7 +21,7 @@ export class TensorIndex {
     // Exact name, the file's own name, or a Hugging Face name of a GGUF tensor.
     const t = this.byName.get(name) ?? this.byOriginal.get(name) ?? this.byName.get(hfToGguf(name));
     if (t) return t;
-    throw new QuantscopeError(`${this.path}: no tensor named "${name}"${suggest(name, this.list.map((x) => x.name))}`);
+    throw new QuantscopeError(`${this.path}: no tensor named "${printable(name)}"${suggest(name, this.list.map((x) => x.name))}`);
   }
 
   has(name: string): boolean {
@@ -34,7 +34,7 @@ export function suggest(name: string, names: string[]): string {
   if (names.length === 0) return " (the file has no tensors)";
   const scored = names.map((n) => ({ n, d: editDistance(name, n) })).sort((a, b) => a.d - b.d);
   const close = scored.filter((s) => s.d <= Math.max(3, name.length / 3)).slice(0, 5).map((s) => s.n);
-  return close.length ? ` (closest: ${close.join(", ")})` : ` (${names.length} tensors, e.g. ${names.slice(0, 3).join(", ")})`;
+  return printable(close.length ? ` (closest: ${close.join(", ")})` : ` (${names.length} tensors, e.g. ${names.slice(0, 3).join(", ")})`, 400);
 }
 
 function editDistance(a: string, b: string): number {
@@ -53,6 +53,6 @@ function editDistance(a: string, b: string): number {
 /** Checks a row range and returns it as [start, count]. */
 export function checkRowRange(path: string, t: TensorInfo, start: number, count: number): void {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > t.rows) {
-    throw new QuantscopeError(`${path}: rows ${start}..${start + count} are outside ${t.name}'s 0..${t.rows}`);
+    throw new QuantscopeError(`${path}: rows ${start}..${start + count} are outside ${printable(t.name)}'s 0..${t.rows}`);
   }
 }

@@ -114,7 +114,7 @@ export class NpySource implements TensorSource {
   readRows(name: string, start: number, count: number): Matrix {
     const t = this.index.get(name);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows are too many to hold at once; read fewer rows`);
-    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, this.readRaw(name, start, count), count, t.cols) };
+    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, this.readRaw(name, start, count), count, t.cols, { path: this.path, tensor: t }) };
   }
 
   read(name: string): Matrix {

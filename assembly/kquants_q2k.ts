@@ -8,7 +8,7 @@
 import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { makeQpQuants } from "./kutil";
-import { qkxSearch4 } from "./kquants_search";
+import { qkxSearch8 } from "./kquants_search";
 import {
   emit16, imatrixWeights, keepSearchLevels, LAUX, LB, LM, LS, LT, MN, OUT, QWT, requantAsym, SC, sumSquares256,
   sumWeights, SW, transpose, WT, XT,
@@ -26,9 +26,12 @@ function quantizeQ2(x: usize, y: usize, qw: usize): void {
       const o = <usize>(g * 256);
       imatrixWeights(XT + o, QWT + o, WT + o, 16, sigma2);
       sumWeights(WT + o, 16, g);
-      qkxSearch4(16, 3, XT + o, WT + o, LT + o, LAUX, OUT, -0.9, 0.05, 36, false, true);
-      v128.store(SC + 16 * g, v128.load(OUT));
-      v128.store(MN + 16 * g, v128.load(OUT, 16));
+    }
+    for (let g = 0; g < 4; g += 2) {
+      const o = <usize>(g * 256);
+      qkxSearch8(16, 3, XT + o, WT + o, LT + o, LAUX, OUT, -0.9, 0.05, 36, false, true);
+      memory.copy(SC + 16 * g, OUT, 32);
+      memory.copy(MN + 16 * g, OUT + 32, 32);
     }
     const dm = makeQpQuants(16, 15, SC, LS, SW);
     const mm = makeQpQuants(16, 15, MN, LM, SW);
@@ -42,9 +45,12 @@ function quantizeQ2(x: usize, y: usize, qw: usize): void {
         const p = o + (<usize>i << 4);
         v128.store(WT + p, f32x4.abs(v128.load(XT + p)));
       }
-      qkxSearch4(16, 3, XT + o, WT + o, LT + o, LAUX, OUT, -0.5, 0.1, 15, true, false);
-      v128.store(SC + 16 * g, v128.load(OUT));
-      v128.store(MN + 16 * g, v128.load(OUT, 16));
+    }
+    for (let g = 0; g < 4; g += 2) {
+      const o = <usize>(g * 256);
+      qkxSearch8(16, 3, XT + o, WT + o, LT + o, LAUX, OUT, -0.5, 0.1, 15, true, false);
+      memory.copy(SC + 16 * g, OUT, 32);
+      memory.copy(MN + 16 * g, OUT + 32, 32);
     }
     let maxScale: f32 = 0, maxMin: f32 = 0;
     for (let j = 0; j < 16; ++j) {

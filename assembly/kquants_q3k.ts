@@ -8,7 +8,7 @@
 import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { makeQxQuants, max_i, min_i } from "./kutil";
-import { q3Search4, qxSearch4 } from "./kquants_search";
+import { q3Search4, qxSearch8 } from "./kquants_search";
 import {
   emit16, imatrixWeights, keepSearchLevels, LAUX, LB, LS, LT, QWT, requantSym16, SC, sumSquares256, sumWeights, SW,
   transpose, WT, XT,
@@ -35,8 +35,9 @@ function quantizeQ3(x: usize, y: usize, qw: usize): void {
       const o = <usize>(g * 256);
       imatrixWeights(XT + o, QWT + o, WT + o, 16, sigma2);
       sumWeights(WT + o, 16, g);
-      qxSearch4(16, 4, XT + o, WT + o, LT + o, LAUX, SC + 16 * g);
     }
+    qxSearch8(16, 4, XT, WT, LT, LAUX, SC);
+    qxSearch8(16, 4, XT + 512, WT + 512, LT + 512, LAUX, SC + 32);
     const dBlock = makeQxQuants(16, 32, SC, LS, 1, SW);
     for (let j = 0; j < 16; ++j) putScale(sc, j, <i32>load<i8>(LS + <usize>j));
     store<u16>(y + 108, fp32ToFp16(dBlock));

@@ -8,7 +8,7 @@
 import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { makeQpQuants, min_i } from "./kutil";
-import { qkxSearch4 } from "./kquants_search";
+import { qkxSearch8 } from "./kquants_search";
 import {
   emit16, imatrixWeights, keepSearchLevels, LAUX, OUT, LB, LM, LS, LT, MN, QWT, requantAsym, SC, sumSquares256, sumWeights,
   SW, transpose, WT, XT,
@@ -40,10 +40,8 @@ function search8(x: usize, qw: usize, nmax: i32, rmin: f32, nstep: i32): void {
       const o = <usize>(g * 512);
       imatrixWeights(XT + o, QWT + o, WT + o, 32, sigma2);
       sumWeights(WT + o, 32, g);
-      qkxSearch4(32, nmax, XT + o, WT + o, LT + o, LAUX, OUT, -0.9, 0.05, 36, false, true);
-      v128.store(SC + 16 * g, v128.load(OUT));
-      v128.store(MN + 16 * g, v128.load(OUT, 16));
     }
+    qkxSearch8(32, nmax, XT, WT, LT, LAUX, OUT, -0.9, 0.05, 36, false, true);
   } else {
     for (let g = 0; g < 2; ++g) {
       const o = <usize>(g * 512);
@@ -58,11 +56,11 @@ function search8(x: usize, qw: usize, nmax: i32, rmin: f32, nstep: i32): void {
         const p = <usize>i << 4;
         v128.store(WT + o + p, f32x4.add(av, f32x4.abs(v128.load(XT + o + p))));
       }
-      qkxSearch4(32, nmax, XT + o, WT + o, LT + o, LAUX, OUT, rmin, 0.1, nstep, false, false);
-      v128.store(SC + 16 * g, v128.load(OUT));
-      v128.store(MN + 16 * g, v128.load(OUT, 16));
     }
+    qkxSearch8(32, nmax, XT, WT, LT, LAUX, OUT, rmin, 0.1, nstep, false, false);
   }
+  memory.copy(SC, OUT, 32);
+  memory.copy(MN, OUT + 32, 32);
 }
 
 /** Quantizes one super-block (x: 256 f32) into y: d, dmin, scales[12] and the levels in LB. */

@@ -6,7 +6,7 @@
 import { UNCHECKED } from "./legacy_check";
 import { fp16ToFp32, fp32ToFp16, nearestInt } from "./common";
 import { GROUP_MAX_EPS, min_i } from "./kutil";
-import { qxSearch4 } from "./kquants_search";
+import { qxSearch8 } from "./kquants_search";
 import { emit16, keepSearchLevels, LAUX, LB, LT, requantSym16, SC, transpose, WT, XT } from "./kquants_simd";
 
 function quantizeQ6(x: usize, y: usize, qw: usize): void {
@@ -20,10 +20,8 @@ function quantizeQ6(x: usize, y: usize, qw: usize): void {
       v128.store(WT + p, f32x4.mul(xi, xi));
     }
   }
-  for (let g = 0; g < 4; ++g) {
-    const o = <usize>(g * 256);
-    qxSearch4(16, 32, XT + o, WT + o, LT + o, LAUX, SC + 16 * g);
-  }
+  qxSearch8(16, 32, XT, WT, LT, LAUX, SC);
+  qxSearch8(16, 32, XT + 512, WT + 512, LT + 512, LAUX, SC + 32);
   let maxScale: f32 = 0, maxAbs: f32 = 0;
   for (let j = 0; j < 16; ++j) {
     const s = load<f32>(SC + (<usize>j << 2));

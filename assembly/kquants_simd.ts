@@ -9,14 +9,14 @@ export const XT: usize = memory.data(1024, 16); // x, transposed
 export const WT: usize = memory.data(1024, 16); // weights, transposed
 export const QWT: usize = memory.data(1024, 16); // imatrix slice, transposed
 export const LT: usize = memory.data(1024, 16); // search levels (f32), transposed
-export const LAUX: usize = memory.data(512, 16); // trial levels of one group
+export const LAUX: usize = memory.data(1024, 16); // trial levels of two groups
 export const LB: usize = memory.data(256, 16); // final levels, u8, natural order
 export const SC: usize = memory.data(64, 16); // sub-block scales
 export const MN: usize = memory.data(64, 16); // sub-block mins (the_min)
 export const SW: usize = memory.data(64, 16); // sub-block weight sums
 export const LS: usize = memory.data(16, 16); // quantized scales (u8/i8)
 export const LM: usize = memory.data(16, 16); // quantized mins (u8)
-export const OUT: usize = memory.data(32, 16); // search results of one group: 4 scales, 4 mins
+export const OUT: usize = memory.data(64, 16); // search results of two groups: 8 scales, 8 mins
 
 /** y[0..15] = d * float(byte - off) - m, for the 16 bytes of v (off 0: unsigned levels). */
 // @ts-ignore: decorator

@@ -6,7 +6,7 @@
 import { QuantscopeError } from "../io/errors.js";
 import { codecFor, dequantize, quantize } from "../quant/index.js";
 import type { QuantizerInfo } from "./study-types.js";
-import { roundHalfEven } from "../stats/float32.js";
+import { round03 } from "../stats/float32.js";
 
 export interface GroupQuantizer {
   readonly info: QuantizerInfo;
@@ -26,7 +26,7 @@ export const PROXY_GROUP = 16;
 /**
  * The study's 2-bit model, fixed: per 16-element group, 4 levels min + d·{0,1,2,3}
  * with min = min(group min, 0) (Q2_K stores a non-positive min), d = (max − min)/3,
- * round half to even, clamp to 0..3, f64 arithmetic. Non-finite values are
+ * nearest level (ties up), f64 arithmetic. Non-finite values are
  * ignored when finding the group's min/max. A constant-zero group reconstructs exactly.
  */
 export function proxyQuantizer(): GroupQuantizer {
@@ -57,8 +57,7 @@ export function proxyQuantizer(): GroupQuantizer {
           }
           const inv = 1 / d;
           for (let i = 0; i < PROXY_GROUP; i++) {
-            let q = roundHalfEven((src[so + g + i]! - mn) * inv);
-            q = q < 0 ? 0 : q > 3 ? 3 : q;
+            const q = round03((src[so + g + i]! - mn) * inv);
             out[oo + g + i] = mn + d * q;
           }
         }

@@ -14,3 +14,9 @@ export function roundHalfEven(x: number): number {
 export function isFiniteNumber(x: number): boolean {
   return x - x === 0;
 }
+
+/** Nearest of the levels 0..3 for t (ties upward; NaN -> 0). Small enough for V8 to inline in hot loops. */
+export function round03(t: number): number {
+  const q = (t + 0.5) | 0;
+  return q < 0 ? 0 : q > 3 ? 3 : q;
+}

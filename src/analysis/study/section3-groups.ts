@@ -3,7 +3,7 @@
 import type { Matrix } from "../../io/f32bin.js";
 import type { GroupStats, Summary } from "../study-types.js";
 import { percentilesF32, percentilesSmall } from "../../stats/select.js";
-import { roundHalfEven } from "../../stats/float32.js";
+import { round03 } from "../../stats/float32.js";
 import { nn } from "./common.js";
 import { seedSection3Mse } from "./seed-proxy.js";
 
@@ -70,18 +70,18 @@ export function groupStats(name: string, m: Matrix, opt: GroupSectionOptions): G
       offsets[k++] = range > 1e-10 ? Math.abs(mean) / range : 0;
       if (opt.seed) continue;
       // Default models (defects 6, 7 fixed): no offset = symmetric levels (q−1.5)·d, d = max|x|/1.5;
-      // with offset = min + q·(max−min)/3 (true min). Both round half to even.
+      // with offset = min + q·(max−min)/3 (true min). Both take the nearest level.
       const dNo = amax / 1.5, dW = range / 3;
       for (let i = a; i < b; i++) {
         const x = data[i]!;
         if (x - x !== 0) continue;
         nq++;
         if (dNo > 0) {
-          let q = roundHalfEven(x / dNo + 1.5); q = q < 0 ? 0 : q > 3 ? 3 : q;
+          const q = round03(x / dNo + 1.5);
           const e = x - (q - 1.5) * dNo; mseNo += e * e;
         }
         if (dW > 0) {
-          let q = roundHalfEven((x - mn) / dW); q = q < 0 ? 0 : q > 3 ? 3 : q;
+          const q = round03((x - mn) / dW);
           const e = x - (mn + q * dW); mseWith += e * e;
         }
       }

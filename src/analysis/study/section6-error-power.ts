@@ -2,8 +2,7 @@
 // input dimension (column) of one weight and the activation that feeds it.
 import type { Matrix } from "../../io/f32bin.js";
 import type { ErrorMeetsPower, TopShare } from "../study-types.js";
-import { columnMoments } from "../../stats/columns.js";
-import { meanStd } from "../../stats/moments.js";
+import { meanStd, moments } from "../../stats/moments.js";
 import { pearson } from "../../stats/correlation.js";
 import { topIndices, topShare } from "../../stats/order.js";
 import { nn } from "./common.js";
@@ -13,15 +12,14 @@ import { seedSection6DimMse } from "./seed-proxy.js";
 
 const FRACTIONS = [0.01, 0.05, 0.1, 0.25] as const;
 
-/** Per-column std and excess kurtosis of a weight over all rows (the study's w_std, w_kurt). */
-export interface ColumnShape {
-  readonly std: Float64Array;
-  readonly kurt: Float64Array;
-}
+/** Std and excess kurtosis of one weight column over all rows (the study's w_std, w_kurt); only the top dimensions are asked for. */
+export type ColumnShape = (dim: number) => { readonly std: number; readonly kurt: number };
 
 export function columnShape(m: Matrix): ColumnShape {
-  const cm = columnMoments(m.data, m.rows, m.cols);
-  return { std: cm.std, kurt: cm.kurt };
+  return (dim) => {
+    const mo = moments(m.data, dim, m.data.length, m.cols);
+    return { std: mo.std, kurt: mo.std > 0 ? mo.excessKurtosis : -3 };
+  };
 }
 
 function shares(values: ArrayLike<number>, dims: number): TopShare[] {
@@ -91,9 +89,10 @@ export function errorMeetsPower(inp: ErrorPowerInput): ErrorMeetsPower {
     contribMean: nn(cs.mean),
     contribStd: nn(cs.std),
     correlation: pearson(act, wRmse),
-    topDims: topIndices(contrib, 5).map((d) => ({
-      dim: d, actRms: act[d]!, wRmse: wRmse[d]!, contrib: contrib[d]!, wStd: shape.std[d]!, wKurt: shape.kurt[d]!,
-    })),
+    topDims: topIndices(contrib, 5).map((d) => {
+      const sh = shape(d);
+      return { dim: d, actRms: act[d]!, wRmse: wRmse[d]!, contrib: contrib[d]!, wStd: sh.std, wKurt: sh.kurt };
+    }),
     contribShares: shares(contrib, dims),
     errorVarianceShares: seed ? [] : shares(varContrib, dims),
     expectedOutputMse: seed ? null : expected,

@@ -49,6 +49,14 @@ export function rowGrouping(name: string, m: Matrix, opt: RowGroupingOptions): R
     stdSum += Math.sqrt(v / means.length);
     stdRows++;
   }
+  return rowGroupingFromSums(name, cols, nr, stdSum, stdRows, pos, neg, total, threshold);
+}
+
+/** Section 7's result from its running sums (shared with the fused fast path). */
+export function rowGroupingFromSums(
+  name: string, cols: number, nr: number, stdSum: number, stdRows: number, pos: number, neg: number, total: number, threshold: number,
+): RowGrouping {
+  const nSb = Math.floor(cols / SB);
   const meta = nSb * Q2K_META_BYTES;
   return {
     name,

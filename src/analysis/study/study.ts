@@ -17,7 +17,10 @@ import { rowVariability } from "./section2-rows.js";
 import { GROUP_SIZE, groupStats } from "./section3-groups.js";
 import { activationPower, columnPower, type ColumnPower } from "./section5-power.js";
 import { columnShape, errorMeetsPower } from "./section6-error-power.js";
-import { rowGrouping } from "./section7-row-grouping.js";
+import { rowGrouping, rowGroupingFromSums } from "./section7-row-grouping.js";
+import { allFinite, fastWeightScan } from "./fast-weight-scan.js";
+import type { ColumnShape } from "./section6-error-power.js";
+import type { RowGrouping as RowGroupingT } from "../study-types.js";
 import { swigluDims, swigluEffect, tokenTable, type SwigluDims, type TokenTable } from "./section8-swiglu.js";
 import { superBlockDecomposition } from "./section9-superblocks.js";
 import { overallRmse, weightError } from "./weight-error.js";
@@ -132,21 +135,42 @@ export function runStudy(src: StudySources, opt: StudyOptions): StudyResult {
     const W: Matrix = readF32Bin(w.path);
     const file = basename(w.path);
     const desc = seed && w.seedLabel ? w.seedLabel : directionLabel(W.rows, W.cols);
-    const d1 = distributionStats(w.key, file, desc, W);
+    const fast = !seed && allFinite(W.data);
+    const isProxy = q.info.name === "proxy";
+    let d1: DistributionStats;
+    let shape: ColumnShape | null = null;
+    let s7r: RowGroupingT | null = null;
+    let we: ReturnType<typeof weightError> | null = null;
+    let s3partial: Omit<GroupStats, "quantRmse" | "quantNote"> | null = null;
+    if (fast) {
+      const scan = fastWeightScan(W, {
+        name: w.key, file, description: desc, withRowGrouping: focus.has(w.key), withProxyError: isProxy,
+        rowGrouping: (stdSum, stdRows, pos, neg, total, thr) => rowGroupingFromSums(w.key, W.cols, W.rows, stdSum, stdRows, pos, neg, total, thr),
+      });
+      d1 = scan.s1;
+      section2.push(scan.s2);
+      s7r = scan.s7;
+      we = isProxy ? scan.proxyError : weightError(W, q);
+      s3partial = scan.s3;
+    } else {
+      d1 = distributionStats(w.key, file, desc, W);
+      section2.push(rowVariability(w.key, W));
+      if (!seed) we = weightError(W, q);
+    }
     section1.push(d1);
     const nf = nonFiniteWarning(file, d1);
     if (nf) warnings.push(nf);
     if (W.cols % 16 !== 0) warnings.push(`${file}: row length ${W.cols} is not a multiple of 16; the last ${W.cols % 16} columns do not form a 16-element group${seed ? "" : " and are left out of group statistics"}`);
     else if (W.cols % 256 !== 0) warnings.push(`${file}: row length ${W.cols} is not a multiple of 256; K-quants (Q2_K..Q6_K) cannot store it and the last ${W.cols % 256} columns are outside every super-block`);
-    section2.push(rowVariability(w.key, W));
 
-    const we = seed ? null : weightError(W, q);
     const qr = we ? overallRmse(we) : null;
     const qNote = seed ? null : we!.failure ?? (we!.usableCols < W.cols ? `last ${W.cols - we!.usableCols} columns outside whole ${q.info.name} blocks are not measured` : null);
-    section3.push(groupStats(w.key, W, { rowLimit: seed ? SEED_ROWS.s3 : null, seed, quantRmse: qr, quantNote: qNote }));
+    section3.push(s3partial
+      ? { ...s3partial, quantRmse: qr, quantNote: qNote }
+      : groupStats(w.key, W, { rowLimit: seed ? SEED_ROWS.s3 : null, seed, quantRmse: qr, quantNote: qNote }));
 
     if (focus.has(w.key)) {
-      s7.set(w.key, rowGrouping(w.key, W, { rowLimit: seed ? SEED_ROWS.s7 : null, seed, tensorStd: d1.std }));
+      s7.set(w.key, s7r ?? rowGrouping(w.key, W, { rowLimit: seed ? SEED_ROWS.s7 : null, seed, tensorStd: d1.std }));
       const p = w.input ? power.get(w.input) : undefined;
       const actKey = w.input ?? "(none)";
       if (!w.input) skipped6.push(`${w.key}: SKIP (no activation is known to feed this weight)`);
@@ -156,7 +180,7 @@ export function runStudy(src: StudySources, opt: StudyOptions): StudyResult {
         warnings.push(`${file}: ${W.cols} columns but its activation ${actKey} has ${p.dims}; sections 6 and 9 skip it`);
       } else {
         s6.set(w.key, errorMeetsPower({
-          name: w.key, activation: actKey, power: p, shape: columnShape(W),
+          name: w.key, activation: actKey, power: p, shape: shape ?? columnShape(W),
           ...(seed ? { seedWeight: W } : { error: we! }),
         }));
       }

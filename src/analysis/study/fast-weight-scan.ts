@@ -1,0 +1,196 @@
+// Default-mode fast path for a weight with no NaN/Inf: sections 1, 2, 3, 7
+// and the proxy error of 3/6/9 in two fused passes over the tensor. Per-element
+// finiteness checks cost ~4x in V8, so this path has none; a tensor with
+// non-finite values takes the per-section functions instead, and
+// test/study-fast-path.test.ts checks that both paths agree.
+import type { Matrix } from "../../io/f32bin.js";
+import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
+import { round03 } from "../../stats/float32.js";
+import { percentilesF32 } from "../../stats/select.js";
+import { finish, prepare } from "../../stats/radix-hist.js";
+import { nn, summarize } from "./common.js";
+import { PERCENTILES } from "./section1-distribution.js";
+import type { WeightError } from "./weight-error.js";
+
+const GS = 16;
+
+/** Sum of x·0: NaN when any value is NaN or ±Inf, 0 otherwise. One cheap pass. */
+export function allFinite(d: Float32Array): boolean {
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += d[i]! * 0;
+  return s === 0;
+}
+
+export interface FastWeightScan {
+  readonly s1: DistributionStats;
+  readonly s2: RowVariability;
+  readonly s3: Omit<GroupStats, "quantRmse" | "quantNote">;
+  readonly s7: RowGrouping | null;
+  /** Proxy quantizer error per column (only when asked for). */
+  readonly proxyError: WeightError | null;
+}
+
+export interface FastScanOptions {
+  readonly name: string;
+  readonly file: string;
+  readonly description: string;
+  /** Also compute section 7 (focus weights). */
+  readonly withRowGrouping: boolean;
+  /** Also measure the proxy quantizer's per-column error. */
+  readonly withProxyError: boolean;
+  /** Builds the section 7 result from its sums (section7-row-grouping.ts). */
+  readonly rowGrouping: (stdSum: number, stdRows: number, pos: number, neg: number, total: number, threshold: number) => RowGrouping;
+}
+
+function fromSums(s: number, s2: number, k: number, mn: number, mx: number): Summary {
+  if (k === 0) return { mean: null, std: null, min: null, max: null };
+  const mu = s / k;
+  return { mean: mu, std: Math.sqrt(Math.max(0, s2 / k - mu * mu)), min: mn, max: mx };
+}
+
+export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan {
+  const { rows, cols, data } = m;
+  const n = rows * cols;
+  const span = cols - (cols % GS);
+  const gpr = span / GS;
+  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+
+  // ---- pass A: global and per-row sums and extremes, high key bits
+  let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
+  const rowMean = new Float64Array(rows), rowStd = new Float64Array(rows), rowRange = new Float64Array(rows);
+  const hist = new Uint32Array(65536);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
+    for (let i = o; i < o + cols; i++) {
+      const x = data[i]!;
+      s += x; s2 += x * x;
+      mn = x < mn ? x : mn;
+      mx = x > mx ? x : mx;
+      const b = u[i]!;
+      hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
+    }
+    const rm = s / cols;
+    rowMean[r] = rm; rowRange[r] = mx - mn;
+    rowStd[r] = Math.sqrt(Math.max(0, s2 / cols - rm * rm));
+    gSum += s; gSq += s2;
+    if (mn < gMin) gMin = mn;
+    if (mx > gMax) gMax = mx;
+  }
+  const mean = gSum / n;
+  const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
+  const plan = prepare(hist, n, PERCENTILES);
+  const slot = plan.slot, lo = plan.lo;
+
+  // ---- pass B: central moments, low key bits, groups, 2-bit models
+  let c2 = 0, c3 = 0, c4 = 0, nearZero = 0;
+  const withErr = opt.withProxyError;
+  const colSse = new Float64Array(withErr ? span : 0);
+  let gmS = 0, gmS2 = 0, gmMin = Infinity, gmMax = -Infinity;
+  let gsS = 0, gsS2 = 0, gsMin = Infinity, gsMax = -Infinity, grS = 0, grS2 = 0, grMin = Infinity, grMax = -Infinity;
+  const offsets = new Float32Array(rows * gpr);
+  let offS = 0, offMax = -Infinity, a1 = 0, a2 = 0, a3 = 0, mseNo = 0, mseWith = 0;
+  let s7StdSum = 0, s7Pos = 0, s7Neg = 0;
+  const s7Thr = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let gmRowS = 0, gmRowS2 = 0;
+    for (let g = 0; g < cols; g += GS) {
+      const a = o + g, e = Math.min(a + GS, o + cols);
+      let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
+      for (let i = a; i < e; i++) {
+        const x = data[i]!;
+        const d = x - mean, d2 = d * d;
+        c2 += d2; c3 += d2 * d; c4 += d2 * d2;
+        nearZero += x < nzThr && x > -nzThr ? 1 : 0;
+        const b = u[i]!;
+        const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
+        const sl = slot[key >>> 16]!;
+        if (sl >= 0) lo[sl * 65536 + (key & 0xffff)]!++;
+        s += x; s2 += x * x;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+      }
+      if (e - a < GS) break; // tail columns: not a group
+      const gm = s / GS;
+      const gsd = Math.sqrt(Math.max(0, s2 / GS - gm * gm)), range = mx - mn;
+      gmS += gm; gmS2 += gm * gm;
+      gmMin = gm < gmMin ? gm : gmMin; gmMax = gm > gmMax ? gm : gmMax;
+      gsS += gsd; gsS2 += gsd * gsd;
+      gsMin = gsd < gsMin ? gsd : gsMin; gsMax = gsd > gsMax ? gsd : gsMax;
+      grS += range; grS2 += range * range;
+      grMin = range < grMin ? range : grMin; grMax = range > grMax ? range : grMax;
+      const off = range > 1e-10 ? (gm < 0 ? -gm : gm) / range : 0;
+      offsets[k++] = off;
+      offS += off;
+      offMax = off > offMax ? off : offMax;
+      if (off > 0.1) { a1++; if (off > 0.2) { a2++; if (off > 0.3) a3++; } }
+      gmRowS += gm; gmRowS2 += gm * gm;
+      if (gm > s7Thr) s7Pos++; else if (gm < -s7Thr) s7Neg++;
+      // symmetric (no offset), min/max affine (offset), proxy (min clamped <= 0)
+      const amax = mx > -mn ? mx : -mn;
+      const dNo = amax / 1.5, iNo = dNo > 0 ? 1 / dNo : 0;
+      const dW = range / 3, iW = dW > 0 ? 1 / dW : 0;
+      const pMin = mn < 0 ? mn : 0, dP = (mx - pMin) / 3, iP = dP > 0 ? 1 / dP : 0;
+      for (let i = a; i < e; i++) {
+        const x = data[i]!;
+        const eNo = dNo > 0 ? x - (round03(x * iNo + 1.5) - 1.5) * dNo : 0;
+        const eW = x - (mn + round03((x - mn) * iW) * dW);
+        mseNo += eNo * eNo; mseWith += eW * eW;
+        if (withErr) {
+          const eP = x - (pMin + round03((x - pMin) * iP) * dP);
+          colSse[g + i - a] += eP * eP;
+        }
+      }
+    }
+    if (gpr > 0) {
+      const mu = gmRowS / gpr;
+      s7StdSum += Math.sqrt(Math.max(0, gmRowS2 / gpr - mu * mu));
+    }
+  }
+
+  // ---- assemble
+  const variance = c2 / n, std = Math.sqrt(variance);
+  const pct = finish(plan);
+  const s1: DistributionStats = {
+    name: opt.name, file: opt.file, description: opt.description, rows, cols, n,
+    nonFinite: { nan: 0, posInf: 0, negInf: 0 },
+    mean, std, min: gMin, max: gMax, median: pct[4]!,
+    meanOverStd: nn(Math.abs(mean) / (std + 1e-10)),
+    skewness: std > 0 ? c3 / n / (variance * std) : 0,
+    excessKurtosis: std > 0 ? c4 / n / (variance * variance) - 3 : -3,
+    percentiles: PERCENTILES.map((p, i) => ({ p, value: pct[i]! })),
+    nearZeroFraction: nearZero / n,
+  };
+  const rmS = summarize(rowMean), rsS = summarize(rowStd);
+  const s2: RowVariability = {
+    name: opt.name, rows, cols, rowMeans: rmS, rowStds: rsS, rowRanges: summarize(rowRange),
+    rowMeansCv: nn(rmS.std! / (Math.abs(rmS.mean!) + 1e-10)),
+    rowMeanSpread: rsS.mean ? nn(rmS.std! / rsS.mean) : null,
+    rowStdsCv: nn(rsS.std! / (rsS.mean! + 1e-10)),
+    rowsWithNonFinite: 0,
+  };
+  const [median, p90] = percentilesF32(offsets, [50, 90], k);
+  const cnt = rows * span;
+  const rmseNo = Math.sqrt(mseNo / cnt), rmseWith = Math.sqrt(mseWith / cnt);
+  const s3 = {
+    name: opt.name, rowsUsed: rows, groups: k, tailColumns: cols % GS,
+    groupMean: fromSums(gmS, gmS2, k, gmMin, gmMax),
+    groupStd: fromSums(gsS, gsS2, k, gsMin, gsMax),
+    groupRange: fromSums(grS, grS2, k, grMin, grMax),
+    offsetImportance: {
+      mean: k ? offS / k : null, median: nn(median!), p90: nn(p90!), max: k ? offMax : null,
+      above: ([[0.1, a1], [0.2, a2], [0.3, a3]] as const).map(([threshold, c]) => ({ threshold, fraction: k ? c / k : null })),
+    },
+    rmseNoOffset: nn(rmseNo), rmseWithOffset: nn(rmseWith),
+    offsetBenefitPct: rmseNo > 0 ? nn(((rmseNo - rmseWith) / rmseNo) * 100) : null,
+  };
+  return {
+    s1, s2, s3,
+    s7: opt.withRowGrouping ? opt.rowGrouping(s7StdSum, gpr > 0 ? rows : 0, s7Pos, s7Neg, k, s7Thr) : null,
+    proxyError: withErr
+      ? { usableCols: span, colSse, colCount: new Float64Array(span).fill(rows), rows, failure: span === 0 ? `row length ${cols} is shorter than one proxy block (16)` : null }
+      : null,
+  };
+}

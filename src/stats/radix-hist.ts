@@ -1,0 +1,58 @@
+// Building blocks of the two-pass exact percentile (see select.ts) for fused
+// kernels that walk the data themselves: pass A fills `hist` with the high 16
+// bits of each value's sort key, `prepare` picks the wanted buckets, pass B
+// counts low bits of values in those buckets, `finish` reads the order statistics.
+
+/** float32 bits -> unsigned key with the float order. */
+export function sortKey(bits: number): number {
+  return (bits ^ (-(bits >>> 31) | 0x80000000)) >>> 0;
+}
+
+export interface RadixPlan {
+  readonly n: number;
+  readonly ps: readonly number[];
+  readonly ranks: number[];
+  readonly bucketOf: number[];
+  readonly within: number[];
+  /** high bucket -> slot in `lo`, or -1. */
+  readonly slot: Int32Array;
+  /** slot*65536 + low 16 bits -> count. */
+  readonly lo: Uint32Array;
+}
+
+export function prepare(hist: Uint32Array, n: number, ps: readonly number[]): RadixPlan {
+  const pos = ps.map((p) => (p / 100) * (n - 1));
+  const set = new Set<number>();
+  for (const x of pos) { set.add(Math.floor(x)); set.add(Math.min(n - 1, Math.ceil(x))); }
+  const ranks = [...set].sort((a, b) => a - b);
+  const slot = new Int32Array(65536).fill(-1);
+  const bucketOf: number[] = [], within: number[] = [];
+  let slots = 0;
+  for (const rk of ranks) {
+    let acc = 0, b = 0;
+    for (; b < 65536; b++) { if (acc + hist[b]! > rk) break; acc += hist[b]!; }
+    bucketOf.push(b); within.push(rk - acc);
+    if (slot[b] === -1) slot[b] = slots++;
+  }
+  return { n, ps, ranks, bucketOf, within, slot, lo: new Uint32Array(slots * 65536) };
+}
+
+/** Percentiles (numpy linear) once pass B has filled plan.lo. */
+export function finish(plan: RadixPlan): number[] {
+  const { n, ranks, bucketOf, within, slot, lo } = plan;
+  if (n === 0) return plan.ps.map(() => NaN);
+  const vals = ranks.map((_, j) => {
+    const base = slot[bucketOf[j]!]! * 65536;
+    let acc = 0, l = 0;
+    for (; l < 65536; l++) { acc += lo[base + l]!; if (acc > within[j]!) break; }
+    const key = ((bucketOf[j]! << 16) | l) >>> 0;
+    const bits = key & 0x80000000 ? key ^ 0x80000000 : ~key;
+    return new Float32Array(new Uint32Array([bits >>> 0]).buffer)[0]!;
+  });
+  const at = new Map(ranks.map((rk, i) => [rk, vals[i]!]));
+  return plan.ps.map((p) => {
+    const x = (p / 100) * (n - 1);
+    const l = Math.floor(x), h = Math.min(n - 1, Math.ceil(x)), t = x - l, a = at.get(l)!, b = at.get(h)!;
+    return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
+  });
+}

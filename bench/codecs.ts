@@ -1,8 +1,12 @@
 // Codec throughput: quantize + dequantize a 2560x9728 f32 matrix per type, with
 // and without an imatrix, single-threaded, next to llama.cpp's C figures from
-// ../shared/fixtures/peer/timings.md. Run: npm run bench:codecs [-- --types Q4_0,Q8_0] [--quick] [--runs N]
+// ../shared/fixtures/peer/timings.md. Run: npm run bench:codecs [-- --types Q4_0,Q8_0] [--quick] [--runs N] [--copying]
+// By default the matrix, its blocks and the output live in a KernelWorkspace
+// (zero copy, like the C harness's buffers); --copying measures quantizeInto /
+// dequantizeInto instead, which copy through WASM memory in chunks.
 import { readFileSync } from "node:fs";
 import { quantizeInto, dequantizeInto, quantizedSize, supportedTypes, typeInfo } from "../src/quant/index.js";
+import { KernelWorkspace } from "../src/quant/workspace.js";
 
 const TIMINGS = new URL("../../shared/fixtures/peer/timings.md", import.meta.url);
 
@@ -105,6 +109,7 @@ function arg(name: string): string | undefined {
 }
 
 const quick = process.argv.includes("--quick");
+const copying = process.argv.includes("--copying");
 const rows = quick ? 256 : 2560;
 const cols = 9728;
 const runs = Number(arg("--runs") ?? (quick ? 3 : 3));
@@ -113,13 +118,25 @@ const peer = readPeer();
 const mb = (rows * cols * 4) / 1e6;
 
 console.log(`codec throughput, ${rows}x${cols} f32 (${mb.toFixed(1)} MB), single thread, median CPU time of ${runs} runs after 1 warm-up, output buffers reused`);
+console.log(copying ? "path: quantizeInto/dequantizeInto (copies through WASM memory)" : "path: KernelWorkspace (zero copy)");
 console.log(`MB/s of f32 in both directions; C = llama.cpp 3f545becc on this machine (peer/timings.md)${quick ? "; --quick: C figures are for the full matrix" : ""}`);
 const header = ["type", "imatrix", "input", "quant MB/s", "C", "ratio", "dequant MB/s", "C", "ratio"];
 const lines: string[][] = [header];
+const n = rows * cols;
+const maxBytes = Math.max(...types.map((t) => quantizedSize(t, rows, cols)));
+const ws = copying ? undefined : new KernelWorkspace(2 * n * 4 + n * 4 + maxBytes + 1024 * 1024);
+const inWs = (a: Float32Array): Float32Array => {
+  if (!ws) return a;
+  const v = ws.floats(a.length);
+  v.set(a);
+  return v;
+};
 const inputs: [string, Float32Array][] = [
-  ["gaussian", gaussian(rows * cols)],
-  ["student-t3", studentT3(rows * cols)],
+  ["gaussian", inWs(gaussian(n))],
+  ["student-t3", inWs(studentT3(n))],
 ];
+const qBuf = ws ? ws.bytes(maxBytes) : new Uint8Array(maxBytes);
+const yBuf = ws ? ws.floats(n) : new Float32Array(n);
 const imatrix = imatrixFor(cols);
 for (const type of types) {
   const info = typeInfo(type);
@@ -129,10 +146,10 @@ for (const type of types) {
       if (info.imatrix === "required" && !im) continue;
       const w = im ? imatrix : undefined;
       // Output buffers are allocated once and reused, as the C harness does.
-      const q = new Uint8Array(quantizedSize(info.name, rows, cols));
-      const y = new Float32Array(rows * cols);
-      const tq = time(() => quantizeInto(info.name, x, rows, cols, q, w), runs);
-      const td = time(() => dequantizeInto(info.name, q, rows, cols, y), runs);
+      const q = qBuf.subarray(0, quantizedSize(info.name, rows, cols));
+      const y = yBuf;
+      const tq = time(() => (ws ? ws.quantize(info.name, x, rows, cols, q, w) : quantizeInto(info.name, x, rows, cols, q, w)), runs);
+      const td = time(() => (ws ? ws.dequantize(info.name, q, rows, cols, y) : dequantizeInto(info.name, q, rows, cols, y)), runs);
       const p = peer.get(`${info.name}|${im ? "yes" : "no"}|${inputName}`);
       const qs = mb / tq;
       const ds = mb / td;

@@ -13,12 +13,12 @@ export type KernelExports = Record<string, unknown> & {
 };
 
 let instance: KernelExports | undefined;
+let compiled: WebAssembly.Module | undefined;
 
 const WASM_URL = new URL("../../build/kernels.wasm", import.meta.url);
 
-/** The kernel module of this thread, instantiated on first use. */
-export function kernels(): KernelExports {
-  if (instance) return instance;
+function kernelModule(): WebAssembly.Module {
+  if (compiled) return compiled;
   let bytes: Buffer;
   try {
     bytes = readFileSync(WASM_URL);
@@ -27,8 +27,18 @@ export function kernels(): KernelExports {
       `${fileURLToPath(WASM_URL)}: kernel module not found; run \`npm run build\` first`,
     );
   }
-  const mod = new WebAssembly.Module(bytes);
-  instance = new WebAssembly.Instance(mod, { env: { abort: wasmAbort } }).exports as KernelExports;
+  compiled = new WebAssembly.Module(bytes);
+  return compiled;
+}
+
+/** A fresh instance of the kernel module with its own memory (see workspace.ts). */
+export function newKernelInstance(): KernelExports {
+  return new WebAssembly.Instance(kernelModule(), { env: { abort: wasmAbort } }).exports as KernelExports;
+}
+
+/** The kernel module of this thread, instantiated on first use. */
+export function kernels(): KernelExports {
+  instance ??= newKernelInstance();
   return instance;
 }
 

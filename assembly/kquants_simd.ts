@@ -23,11 +23,16 @@ export const OUT: usize = memory.data(64, 16); // search results of two groups: 
 @inline export function emit16(y: usize, v: v128, off: i32, d: v128, m: v128, sub: bool): void {
   const w0 = i16x8.extend_low_i8x16_u(v);
   const w1 = i16x8.extend_high_i8x16_u(v);
-  const o = i32x4.splat(off);
-  let a = f32x4.mul(d, f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_u(w0), o)));
-  let b = f32x4.mul(d, f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_u(w0), o)));
-  let c = f32x4.mul(d, f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_u(w1), o)));
-  let e = f32x4.mul(d, f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_u(w1), o)));
+  let ia = i32x4.extend_low_i16x8_u(w0), ib = i32x4.extend_high_i16x8_u(w0);
+  let ic = i32x4.extend_low_i16x8_u(w1), ie = i32x4.extend_high_i16x8_u(w1);
+  if (off != 0) { // constant after inlining
+    const o = i32x4.splat(off);
+    ia = i32x4.sub(ia, o); ib = i32x4.sub(ib, o); ic = i32x4.sub(ic, o); ie = i32x4.sub(ie, o);
+  }
+  let a = f32x4.mul(d, f32x4.convert_i32x4_s(ia));
+  let b = f32x4.mul(d, f32x4.convert_i32x4_s(ib));
+  let c = f32x4.mul(d, f32x4.convert_i32x4_s(ic));
+  let e = f32x4.mul(d, f32x4.convert_i32x4_s(ie));
   if (sub) { a = f32x4.sub(a, m); b = f32x4.sub(b, m); c = f32x4.sub(c, m); e = f32x4.sub(e, m); }
   v128.store(y, a);
   v128.store(y, b, 16);

@@ -135,6 +135,20 @@ for (const type of TYPES) {
     );
   });
 
+  test(`${type}: extreme magnitudes (subnormal inputs, x^2 overflowing float32) still equal the reference`, () => {
+    const r = mulberry32(TYPE_NUM[type]! * 104729);
+    for (const e of [-44, -40, -38, -30, 18, 19, 20, 25, 30, 36]) {
+      for (const useIm of [false, true]) {
+        const rows = 2, cols = 512;
+        const x = new Float32Array(rows * cols);
+        for (let i = 0; i < x.length; i++) x[i] = (r() - 0.3) * 10 ** (e + r() * 2);
+        const im = useIm ? Float32Array.from({ length: cols }, () => r() * 10 ** (e > 0 ? 30 : 1)) : undefined;
+        const got = quantize(type, x, rows, cols, im);
+        assert.equal(firstByteDiff(got, refQuantize(type, x, rows, cols, im)), -1, `1e${e}, imatrix ${useIm}`);
+      }
+    }
+  });
+
   test(`${type}: dequantizer equals the reference on arbitrary block bytes`, () => {
     // Random bytes exercise every scale/level combination, incl. fp16 inf/NaN scales.
     const r = mulberry32(TYPE_NUM[type]! * 7919);

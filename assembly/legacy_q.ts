@@ -105,21 +105,94 @@ function rowSigma2(x: usize, n: i32): f32 {
 }
 
 /** Returns the first float index of a block holding NaN/Inf (its output is garbage), or -1. */
+/** Stores one Q4_0 block's 16 nibble bytes for the reciprocal scale id. */
+// @ts-ignore: decorator
+@inline function q4_0Nibbles(x: usize, y: usize, id: f32): void {
+  const idv = f32x4.splat(id);
+  const p0 = v128.or(q4Lanes(x, 0, idv), i32x4.shl(q4Lanes(x, 64, idv), 4));
+  const p1 = v128.or(q4Lanes(x, 16, idv), i32x4.shl(q4Lanes(x, 80, idv), 4));
+  const p2 = v128.or(q4Lanes(x, 32, idv), i32x4.shl(q4Lanes(x, 96, idv), 4));
+  const p3 = v128.or(q4Lanes(x, 48, idv), i32x4.shl(q4Lanes(x, 112, idv), 4));
+  v128.store(y, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(p0, p1), i16x8.narrow_i32x4_u(p2, p3)), 2);
+}
+
+/** Lane-wise max |x| bits of a 32-block (8 vectors folded to 1; lanes still to be reduced). */
+// @ts-ignore: decorator
+@inline function blockAbsMaxLanes(x: usize): v128 {
+  let m = i32x4.max_s(absBits(x, 0), absBits(x, 16));
+  m = i32x4.max_s(m, i32x4.max_s(absBits(x, 32), absBits(x, 48)));
+  m = i32x4.max_s(m, i32x4.max_s(absBits(x, 64), absBits(x, 80)));
+  return i32x4.max_s(m, i32x4.max_s(absBits(x, 96), absBits(x, 112)));
+}
+
+/** ggml's software fp32 -> fp16 (common.ts fp32ToFp16) on 4 lanes; same bit operations. */
+// @ts-ignore: decorator
+@inline function fp32ToFp16x4(f: v128): v128 {
+  let base = f32x4.mul(f32x4.mul(f32x4.abs(f), f32x4.splat(reinterpret<f32>(<u32>0x77800000))), f32x4.splat(reinterpret<f32>(<u32>0x08800000)));
+  const shl1w = i32x4.add(f, f);
+  const sign = v128.and(f, i32x4.splat(0x80000000));
+  const bias = i32x4.max_u(v128.and(shl1w, i32x4.splat(0xff000000)), i32x4.splat(0x71000000));
+  base = f32x4.add(i32x4.add(i32x4.shr_u(bias, 1), i32x4.splat(0x07800000)), base);
+  const nonsign = i32x4.add(v128.and(i32x4.shr_u(base, 13), i32x4.splat(0x00007c00)), v128.and(base, i32x4.splat(0x00000fff)));
+  const nan = i32x4.gt_u(shl1w, i32x4.splat(0xff000000));
+  return v128.or(i32x4.shr_u(sign, 16), v128.bitselect(i32x4.splat(0x7e00), nonsign, nan));
+}
+
+/**
+ * Q4_0 without imatrix (quantize_row_q4_0_ref). Four blocks per step share the
+ * scalar chain (max / -8, 1/d, fp16) as one SIMD pass: those are element-wise,
+ * so the bits are the same. Returns the first float index of a block holding
+ * NaN/Inf (its output is garbage), or -1.
+ */
 function q4_0RefBlocks(x: usize, y: usize, nb: i32): i32 {
   let bad = -1;
-  for (let i = 0; i < nb; i++) {
+  let i = 0;
+  for (; i + 4 <= nb; i += 4) {
+    const m0 = blockAbsMaxLanes(x);
+    const m1 = blockAbsMaxLanes(x + 128);
+    const m2 = blockAbsMaxLanes(x + 256);
+    const m3 = blockAbsMaxLanes(x + 384);
+    // [hmax m0, hmax m1, hmax m2, hmax m3]
+    const t0 = i32x4.max_s(i8x16.shuffle(m0, m1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(m0, m1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+    const t1 = i32x4.max_s(i8x16.shuffle(m2, m3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(m2, m3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+    const amax = i32x4.max_s(i8x16.shuffle(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27), i8x16.shuffle(t0, t1, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31));
+    if (bad < 0 && v128.any_true(i32x4.gt_s(amax, i32x4.splat(0x7f7fffff)))) {
+      for (let k = 0; k < 4; k++) {
+        if (blockAbsMaxBits(x + (<usize>k << 7)) > 0x7f7fffff) {
+          bad = (i + k) << 5;
+          break;
+        }
+      }
+    }
+    const max = f32x4(
+      blockSignedMax(x, i32x4.extract_lane(amax, 0)),
+      blockSignedMax(x + 128, i32x4.extract_lane(amax, 1)),
+      blockSignedMax(x + 256, i32x4.extract_lane(amax, 2)),
+      blockSignedMax(x + 384, i32x4.extract_lane(amax, 3)),
+    );
+    const d = f32x4.div(max, f32x4.splat(-8));
+    // d ? 1/d : 0 (a -0 scale also gives 0)
+    const id = v128.and(f32x4.div(f32x4.splat(1), d), f32x4.ne(d, f32x4.splat(0)));
+    const h = fp32ToFp16x4(d);
+    store<u16>(y, <u16>i32x4.extract_lane(h, 0));
+    store<u16>(y + 18, <u16>i32x4.extract_lane(h, 1));
+    store<u16>(y + 36, <u16>i32x4.extract_lane(h, 2));
+    store<u16>(y + 54, <u16>i32x4.extract_lane(h, 3));
+    q4_0Nibbles(x, y, f32x4.extract_lane(id, 0));
+    q4_0Nibbles(x + 128, y + 18, f32x4.extract_lane(id, 1));
+    q4_0Nibbles(x + 256, y + 36, f32x4.extract_lane(id, 2));
+    q4_0Nibbles(x + 384, y + 54, f32x4.extract_lane(id, 3));
+    x += 512;
+    y += 72;
+  }
+  for (; i < nb; i++) {
     const amaxBits = blockAbsMaxBits(x);
     if (amaxBits > 0x7f7fffff && bad < 0) bad = i << 5;
     const max = blockSignedMax(x, amaxBits);
     const d: f32 = max / <f32>-8;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(y, fp32ToFp16(d));
-    const idv = f32x4.splat(id);
-    const p0 = v128.or(q4Lanes(x, 0, idv), i32x4.shl(q4Lanes(x, 64, idv), 4));
-    const p1 = v128.or(q4Lanes(x, 16, idv), i32x4.shl(q4Lanes(x, 80, idv), 4));
-    const p2 = v128.or(q4Lanes(x, 32, idv), i32x4.shl(q4Lanes(x, 96, idv), 4));
-    const p3 = v128.or(q4Lanes(x, 48, idv), i32x4.shl(q4Lanes(x, 112, idv), 4));
-    v128.store(y, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(p0, p1), i16x8.narrow_i32x4_u(p2, p3)), 2);
+    q4_0Nibbles(x, y, id);
     x += 128;
     y += 18;
   }

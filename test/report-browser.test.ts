@@ -20,6 +20,8 @@ const ARGS = [
 ];
 const EXAMPLE = new URL("../examples/tinyqwen-blk0", import.meta.url).pathname;
 const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
+// One build for both tests; few tokens for the measured output error (the page, not the numbers, is under test).
+const built = buildReport(EXAMPLE, { outputTokens: 64 });
 
 async function launch(profile: string): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) {
@@ -35,10 +37,9 @@ test("report HTML: offline, no errors, every chart drawn, navigation scrolls, na
   const profile = join(work, "profile");
   mkdirSync(profile);
   const file = join(work, "report.html");
-  const built = buildReport(EXAMPLE);
   const { html, charts } = renderHtml(built.data, built.diagnosis);
   writeFileSync(file, html);
-  assert.ok(charts.length >= 7 * 4, `expected at least 4 charts per tensor, got ${charts.length}`);
+  assert.equal(charts.length, 3 + 7 * 4, "ranking, Pareto and mixes, then 4 charts per tensor");
 
   const ctx = await launch(profile);
   try {
@@ -76,8 +77,15 @@ test("report HTML: offline, no errors, every chart drawn, navigation scrolls, na
     assert.ok((await page.evaluate(() => window.scrollY)) > before, "the page scrolled");
     assert.equal(await page.evaluate(() => location.hash), `#${anchor}`);
 
-    // Tooltips: hovering a histogram bar shows vega's tooltip.
+    // Tooltips: hovering a ranking bar shows vega's tooltip with the tensor's name.
     await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(400);
+    const bar = await page.$("#c-model-ranking svg g.mark-rect path");
+    assert.ok(bar, "ranking bars are drawn");
+    await bar.hover();
+    const tip = await page.waitForSelector("#vg-tooltip-element.visible", { timeout: 5_000 });
+    assert.match((await tip.textContent()) ?? "", /blk\.0\./);
+    await page.mouse.move(0, 0);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.waitForTimeout(400); // smooth scroll settles
     await page.screenshot({ path: join(ARTIFACTS, "report-screenshot.png") });
@@ -102,7 +110,6 @@ test("report HTML: a broken chart spec is caught (the browser check can fail)", 
   const profile = join(work, "profile");
   mkdirSync(profile);
   const file = join(work, "broken.html");
-  const built = buildReport(EXAMPLE, { tensors: /ffn_down/ });
   const { html } = renderHtml(built.data, built.diagnosis);
   // Corrupt one spec's mark type: vega-lite must reject it and the page must say so.
   writeFileSync(file, html.replace('"mark":{"type":"rect"', '"mark":{"type":"no-such-mark"'));

@@ -298,12 +298,16 @@ export function diagnose(data: ReportData): Diagnosis {
       value: mean, threshold: THRESHOLDS.imatrixGain, evidence: { tensors: cuts.length } });
   }
 
-  for (const plan of data.plans.filter((p) => p.kind === "plan")) {
-    const counts = new Map<string, number>();
-    for (const e of plan.entries) counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
-    m({ id: "plan", severity: "info",
-      text: `${plan.label}: ${[...counts].sort((a, b) => b[1] - a[1]).map(([t, n]) => `${n}× ${t}`).join(", ")} (${plan.bpw.toFixed(2)} bpw${plan.predictedDamage !== undefined ? `, predicted damage ${fmt(plan.predictedDamage)}` : ""}).`,
-      value: plan.bpw, threshold: plan.bpw, evidence: { label: plan.label } });
+  // Each plan against the standard mix of the same size.
+  for (const p of data.plans.filter((x) => x.kind === "plan")) {
+    const mix = data.plans.find((x) => x.kind === "standard" && x.label === p.baseline);
+    if (!mix || p.predictedDamage === undefined || mix.predictedDamage === undefined || mix.predictedDamage <= 0) continue;
+    const change = p.predictedDamage / mix.predictedDamage - 1;
+    const mixType = new Map(mix.entries.map((e) => [e.tensor, e.type]));
+    const diffs = p.entries.filter((e) => mixType.get(e.tensor) !== e.type).map((e) => `${e.tensor} ${mixType.get(e.tensor)}→${e.type}`);
+    m({ id: "plan-vs-mix", severity: "info",
+      text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan predicts a summed KL of ${fmt(p.predictedDamage)} vs ${fmt(mix.predictedDamage)} for ${mix.label} (${change <= 0 ? "−" : "+"}${pct(Math.abs(change))})${diffs.length ? `, changing ${diffs.length} of ${p.entries.length} tensors: ${diffs.slice(0, 4).join(", ")}${diffs.length > 4 ? ", …" : ""}` : ", with the same types"}.`,
+      value: change, threshold: 0, evidence: { plan: p.label, mix: mix.label, planBpw: p.bpw, mixBpw: mix.bpw, changed: diffs } });
   }
 
   // Highest-severity tensor findings are echoed in the summary (at most 5).

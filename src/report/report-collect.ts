@@ -14,6 +14,7 @@ import type { ActivationProvider } from "./report-activations.js";
 import type { SweepRecord } from "../analysis/sweep-types.js";
 import { groupStats } from "../analysis/study/section3-groups.js";
 import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./report-model.js";
+import { plansAtMixSizes } from "./report-plans.js";
 import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./report-stats.js";
 
 /** The type whose per-column error the charts and the diagnosis use (the lowest K-quant, where choices matter most). */
@@ -65,9 +66,8 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     // The importance llama-quantize would get: the imatrix, or (without one) E[x²] from the activations — what llama-imatrix would compute from them.
     const importance = entry?.values ?? (X ? Float32Array.from(activation!.colPower) : null);
     if (!entry && X) synthetic = true;
-    // ‖X(W−Ŵ)ᵀ‖ costs tokens × rows × cols per type: measure it on the first outputTokens rows.
-    const nt = X ? Math.min(X.rows, opts.outputTokens ?? DEFAULT_OUTPUT_TOKENS) : 0;
-    const Xm = X && nt < X.rows ? { rows: nt, cols: X.cols, data: X.data.subarray(0, nt * X.cols) } : X;
+    // ‖X(W−Ŵ)ᵀ‖ costs tokens × rows × cols per type: measure it on outputTokens rows spread evenly over the file.
+    const Xm = X ? strideRows(X, opts.outputTokens ?? DEFAULT_OUTPUT_TOKENS) : null;
     const ctx: TensorContext = {
       name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W, imatrix: importance, activations: Xm,
       rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true,
@@ -86,12 +86,25 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   const skipped = records.filter((r) => r.skipped);
   for (const r of skipped.slice(0, 5)) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
 
+  const standard = mixes.map((m) => priceMix(m.label, m.entries, records, src));
+  const hasImportance = !!opts.imatrix || !!opts.activations;
+  const plans = [...plansAtMixSizes(model, records, standard, hasImportance, notes), ...standard];
   return {
-    model, tensors, records, notes,
-    plans: mixes.map((m) => priceMix(m.label, m.entries, records, src)),
+    model, tensors, records, notes, plans,
     imatrix: opts.imatrix?.path,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** n rows of m spread evenly (all of them when m has no more than n); not just the first ones, which may be one sequence's start. */
+export function strideRows(m: Matrix, n: number): Matrix {
+  if (m.rows <= n) return m;
+  const data = new Float32Array(n * m.cols);
+  for (let i = 0; i < n; i++) {
+    const r = Math.floor((i * m.rows) / n);
+    data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
+  }
+  return { rows: n, cols: m.cols, data };
 }
 
 function bpwOf(type: string): number {

@@ -119,6 +119,8 @@ export interface PlanSummary {
   readonly label: string;
   /** "plan" for quantscope's allocation, "standard" for llama.cpp's mixes. */
   readonly kind: "plan" | "standard";
+  /** For a plan: the standard mix whose size it matches. */
+  readonly baseline?: string;
   readonly bpw: number;
   /** Predicted total damage (the sweep's sensitivity summed), when every assigned type was measured. */
   readonly predictedDamage?: number;

@@ -3,7 +3,7 @@ import type { BuiltReport, WrittenReport } from "./report-build.js";
 
 const SEVERITY_MARK = { high: "!!", medium: "! ", info: "  " } as const;
 
-export function summaryText(r: BuiltReport, w: WrittenReport, seconds: number, maxFindings = 8): string {
+export function summaryText(r: BuiltReport, w: WrittenReport, seconds: number, maxFindings = 10): string {
   const lines: string[] = [];
   lines.push(`quantscope report: ${r.data.model} (${r.data.tensors.length} tensors)`);
   const top = [

@@ -63,10 +63,13 @@ export function planChart(data: ReportData, opts: ChartOptions): Chart | undefin
     return { plan: p.label, tensor: e.tensor, type: e.type, bpw: t ? r4(bitsPerWeight(t)) : 32 };
   }));
   const order = data.plans.map((p) => p.label);
+  const hasPlan = data.plans.some((p) => p.kind === "plan");
   return {
     id: "model-plans",
-    title: "The plan next to llama.cpp's standard mixes",
-    caption: "Each column is a mix, each row a tensor; darker = more bits. The plan moves bits to the tensors the ranking marks as sensitive.",
+    title: hasPlan ? "The plans next to llama.cpp's standard mixes" : "llama.cpp's standard mixes, tensor by tensor",
+    caption: hasPlan
+      ? "Each column is a mix, each row a tensor; darker = more bits. A plan moves bits to the tensors the ranking marks as sensitive."
+      : "Each column is a mix, each row a tensor; darker = more bits.",
     spec: {
       ...base(opts, Math.max(120, 14 * new Set(values.map((v) => v.tensor)).size)),
       data: { values },

@@ -4,6 +4,7 @@ import { dequantize } from "../quant/index.js";
 import { fileError, isQuantscopeError } from "./errors.js";
 import { bf16FromBytes, f16FromBytes, f32FromBytes } from "./float-convert.js";
 import type { TensorInfo } from "./source.js";
+import type { PositionedFile } from "./file.js";
 
 export function decodeTensorBytes(type: string, bytes: Uint8Array, rows: number, cols: number, where?: { path: string; tensor: TensorInfo }): Float32Array {
   switch (type) {
@@ -20,4 +21,34 @@ export function decodeTensorBytes(type: string, bytes: Uint8Array, rows: number,
     }
     throw e;
   }
+}
+
+/** Raw bytes read per step when decoding, so the raw copy never has to hold a whole tensor. */
+const CHUNK_BYTES = 2 << 20;
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Rows [start, start+count) of a tensor stored row-major at `dataPos` with
+ * `rowBytes` per row, decoded to float32. F32 is read straight into the
+ * result; other types are read and decoded in chunks of rows.
+ */
+export function readDecodedRows(
+  file: PositionedFile, dataPos: number, rowBytes: number, start: number, count: number, t: TensorInfo, path: string,
+): Float32Array {
+  const out = new Float32Array(count * t.cols);
+  const field = `tensor "${t.name}" data`;
+  if (t.type === "F32" && LITTLE_ENDIAN_HOST) {
+    file.read(dataPos + start * rowBytes, count * rowBytes, field, new Uint8Array(out.buffer));
+    return out;
+  }
+  const step = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, rowBytes)));
+  for (let r = 0; r < count; r += step) {
+    const n = Math.min(step, count - r);
+    const raw = file.read(dataPos + (start + r) * rowBytes, n * rowBytes, field);
+    const dst = out.subarray(r * t.cols, (r + n) * t.cols);
+    if (t.type === "F16") f16FromBytes(raw, dst);
+    else if (t.type === "BF16") bf16FromBytes(raw, dst);
+    else dst.set(decodeTensorBytes(t.type, raw, n, t.cols, { path, tensor: t }));
+  }
+  return out;
 }

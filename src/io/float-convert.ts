@@ -40,19 +40,24 @@ export function f32FromBytes(bytes: Uint8Array): Float32Array {
 }
 
 /** Little-endian F16 bytes -> Float32Array (exact; every half NaN becomes a float32 NaN). */
-export function f16FromBytes(bytes: Uint8Array): Float32Array {
+export function f16FromBytes(bytes: Uint8Array, into?: Float32Array): Float32Array {
   const n = bytes.length >>> 1;
-  const out = new Float32Array(n);
+  const out = into ?? new Float32Array(n);
   const t = f16Table();
-  for (let i = 0, j = 0; i < n; i++, j += 2) out[i] = t[bytes[j]! | (bytes[j + 1]! << 8)]!;
+  if (LITTLE_ENDIAN_HOST && (bytes.byteOffset & 1) === 0) {
+    const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    for (let i = 0; i < n; i++) out[i] = t[h[i]!]!;
+  } else {
+    for (let i = 0, j = 0; i < n; i++, j += 2) out[i] = t[bytes[j]! | (bytes[j + 1]! << 8)]!;
+  }
   return out;
 }
 
 /** Little-endian BF16 bytes -> Float32Array (bf16 is the top half of an f32, so this is exact). */
-export function bf16FromBytes(bytes: Uint8Array): Float32Array {
+export function bf16FromBytes(bytes: Uint8Array, into?: Float32Array): Float32Array {
   const n = bytes.length >>> 1;
-  const out = new Float32Array(n);
-  const bits = new Uint32Array(out.buffer);
+  const out = into ?? new Float32Array(n);
+  const bits = new Uint32Array(out.buffer, out.byteOffset, n);
   for (let i = 0, j = 0; i < n; i++, j += 2) bits[i] = ((bytes[j]! | (bytes[j + 1]! << 8)) << 16) >>> 0;
   return out;
 }

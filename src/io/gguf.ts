@@ -6,7 +6,7 @@ import { QuantscopeError, fileError } from "./errors.js";
 import { PositionedFile } from "./file.js";
 import { parseGgufHeader, type GgufHeader, type GgufKV } from "./gguf-header.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
-import { decodeTensorBytes } from "./decode.js";
+import { readDecodedRows } from "./decode.js";
 import { ggmlTypeByName, rowBytes } from "../ggml/types.js";
 import type { Matrix } from "./f32bin.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
@@ -110,8 +110,9 @@ export class GgufSource implements TensorSource {
     if (count * t.cols > 0x3fffffff) {
       throw new QuantscopeError(`${this.path}: ${count} rows of ${t.name} (${count * t.cols} values) are too many to hold at once; read fewer rows`);
     }
-    const bytes = this.readRaw(name, start, count);
-    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, bytes, count, t.cols, { path: this.path, tensor: t }) };
+    const rb = rowBytes(ggmlTypeByName(t.type)!, t.cols);
+    const file = this.files[this.fileOf.get(t.name)!]!;
+    return { rows: count, cols: t.cols, data: readDecodedRows(file, Number(t.offset!), rb, start, count, t, this.path) };
   }
 
   read(name: string): Matrix {

@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { fileError, QuantscopeError } from "./errors.js";
 import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
-import { decodeTensorBytes } from "./decode.js";
+import { readDecodedRows } from "./decode.js";
 import { floatToHalf } from "./float-convert.js";
 import type { Matrix } from "./f32bin.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
@@ -113,8 +113,9 @@ export class NpySource implements TensorSource {
 
   readRows(name: string, start: number, count: number): Matrix {
     const t = this.index.get(name);
+    checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows are too many to hold at once; read fewer rows`);
-    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, this.readRaw(name, start, count), count, t.cols, { path: this.path, tensor: t }) };
+    return { rows: count, cols: t.cols, data: readDecodedRows(this.file, this.header.dataOffset, t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path) };
   }
 
   read(name: string): Matrix {

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileError, QuantscopeError } from "./errors.js";
 import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
-import { decodeTensorBytes } from "./decode.js";
+import { readDecodedRows } from "./decode.js";
 import { hfToGguf } from "./names.js";
 import type { Matrix } from "./f32bin.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
@@ -165,8 +165,10 @@ export class SafetensorsSource implements TensorSource {
 
   readRows(name: string, start: number, count: number): Matrix {
     const t = this.index.get(name);
+    checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows of ${t.name} are too many to hold at once; read fewer rows`);
-    return { rows: count, cols: t.cols, data: decodeTensorBytes(t.type, this.readRaw(name, start, count), count, t.cols, { path: this.path, tensor: t }) };
+    const f = this.files[this.entries.get(t.name)!.file]!;
+    return { rows: count, cols: t.cols, data: readDecodedRows(f, Number(t.offset!), t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path) };
   }
 
   read(name: string): Matrix {

@@ -42,6 +42,7 @@ footer { margin-top:16px; font-size:12px; }
   nav { position:sticky; top:0; z-index:5; max-height:none; border-right:none; border-bottom:1px solid var(--line); display:flex; gap:4px; overflow-x:auto; padding:6px; }
   nav ul { display:flex; gap:2px; margin:0; }
   nav a { font-size:12px; }
+  nav .nav-top { flex:0 0 auto; padding-right:8px; }
   main { padding:4px 8px 30px; }
   section { scroll-margin-top:48px; padding:8px 10px; }
   .charts { grid-template-columns:1fr; }

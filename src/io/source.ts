@@ -47,7 +47,10 @@ export interface ImatrixEntry {
   name: string;
   /** Per-column mean of x^2 = in_sum2/counts, float32 division. */
   values: Float32Array;
-  /** Tokens. */
+  /**
+   * Tokens the values were averaged over (GGUF: the counts tensor, summed over
+   * experts). A legacy .dat does not store tokens: there this is ncall (chunks).
+   */
   count: number;
 }
 

@@ -1,6 +1,7 @@
 // What `inspect` shows about a model or imatrix, computed from headers only
 // (no tensor data is read).
 import { bitsPerWeight, ggmlTypeByName } from "../ggml/types.js";
+import { statSync } from "node:fs";
 import { GgufSource } from "./gguf.js";
 import type { Imatrix, SourceFormat, TensorSource } from "./source.js";
 
@@ -52,6 +53,19 @@ function num(v: unknown): number | undefined {
   return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : undefined;
 }
 
+/** Total size of the distinct files the tensors live in (0 if unknown). */
+function dataFileBytes(tensors: { file?: string }[]): number {
+  let total = 0;
+  for (const f of new Set(tensors.map((t) => t.file).filter((x): x is string => !!x))) {
+    try {
+      total += statSync(f).size;
+    } catch {
+      return 0;
+    }
+  }
+  return total;
+}
+
 export function summarizeModel(src: TensorSource, fileBytes: number): ModelSummary {
   const md = src.metadata;
   const arch = typeof md.get("general.architecture") === "string" ? (md.get("general.architecture") as string) : undefined;
@@ -100,7 +114,7 @@ export function summarizeModel(src: TensorSource, fileBytes: number): ModelSumma
     byType,
     totalElements,
     tensorBytes,
-    fileBytes: gguf ? gguf.fileSize : fileBytes,
+    fileBytes: gguf ? gguf.fileSize : dataFileBytes(tensors) || fileBytes,
     bpw: totalElements ? (tensorBytes * 8) / totalElements : 0,
   };
 }

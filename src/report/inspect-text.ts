@@ -89,7 +89,7 @@ export function formatModelSummary(s: ModelSummary): string {
     .map(([t, v]) => `${t} ${v.count} (${humanBytes(v.bytes)})`).join(", ");
   out.push(`  tensors:       ${s.tensors.length} (${types})`);
   out.push(`  weights:       ${s.totalElements.toLocaleString("en-US")}`);
-  out.push(`  tensor bytes:  ${s.tensorBytes.toLocaleString("en-US")} (${humanBytes(s.tensorBytes)}) of ${s.fileBytes.toLocaleString("en-US")} in the file${s.fileBytes > 0 ? ` (${((s.tensorBytes / s.fileBytes) * 100).toFixed(1)}%)` : ""}`);
+  out.push(`  tensor bytes:  ${s.tensorBytes.toLocaleString("en-US")} (${humanBytes(s.tensorBytes)})${s.fileBytes > 0 ? ` of ${s.fileBytes.toLocaleString("en-US")} bytes on disk (${((s.tensorBytes / s.fileBytes) * 100).toFixed(1)}%)` : ""}`);
   out.push(`  overall bpw:   ${s.bpw.toFixed(4)}`);
   return out.join("\n") + "\n";
 }

@@ -1,8 +1,9 @@
 // The per-tensor type plan: one type per quantizable tensor minimising the
 // total predicted damage (sum of single-tensor predicted KLs) under a size
-// budget. Per-tensor Pareto frontiers, a Lagrangian sweep over the convex
-// hulls, then greedy filling and pairwise exchanges to use the budget that
-// the hull steps leave over.
+// budget. Per-tensor Pareto frontiers, a Lagrangian sweep over their convex
+// hulls (gives λ, the price of a byte), an exact multiple-choice knapsack DP
+// over the budget in small granules, then greedy filling and pairwise
+// exchanges to use the bytes the granule rounding leaves over.
 import { QuantscopeError } from "../io/errors.js";
 import { typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
@@ -80,7 +81,11 @@ export function candidatesOf(records: readonly SweepRecord[], hasImatrix: boolea
   return [...best.values()].sort((a, b) => a.bytes - b.bytes || a.damage - b.damage);
 }
 
+// llama-quantize refuses these without an imatrix (tensor_requires_imatrix), even where ggml would not.
+const IMATRIX_REQUIRED = new Set(["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS"]);
+
 function needsImatrix(type: string): boolean {
+  if (IMATRIX_REQUIRED.has(type.toUpperCase())) return true;
   try { return typeInfo(type).imatrix === "required"; } catch { return false; }
 }
 
@@ -175,6 +180,7 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
     );
   }
   const lambda = lagrangian(slots, budgetFor);
+  knapsack(slots, budgetFor);
   greedyFill(slots, budgetFor, bytesOf);
   exchange(slots, budgetFor, bytesOf);
   const dmg = (c: PlanCandidate) => (Number.isFinite(c.damage) ? c.damage : 0);
@@ -216,6 +222,50 @@ function lagrangian(slots: Slot[], budget: number): number {
   }
   pick(hi);
   return hi;
+}
+
+/**
+ * Exact multiple-choice knapsack by dynamic programming over the budget in
+ * fixed-size granules (bytes above each tensor's cheapest type, rounded up,
+ * so the result always fits). Replaces the Lagrangian choice when it is at
+ * least as good; the hull-only Lagrangian misses non-convex points and
+ * multi-tensor trades that the DP finds.
+ */
+function knapsack(slots: Slot[], budget: number, units = 20000): void {
+  const base = slots.reduce((s, x) => s + x.frontier[0]!.bytes, 0);
+  const room = budget - base;
+  if (room <= 0) return;
+  const N = slots.length;
+  if (N * units * 8 > 4e8) return; // too large: keep the Lagrangian + greedy result
+  const G = room / units;
+  const before = slots.map((s) => s.choice);
+  const damageOf = () => slots.reduce((t, s) => t + s.frontier[s.choice]!.damage, 0);
+  const dBefore = damageOf();
+  let dp = new Float64Array(units + 1);
+  const arg = new Uint8Array(N * (units + 1));
+  for (let i = 0; i < N; i++) {
+    const f = slots[i]!.frontier;
+    const b0 = f[0]!.bytes;
+    const cost = f.map((c) => Math.ceil((c.bytes - b0) / G - 1e-9));
+    const next = new Float64Array(units + 1).fill(Infinity);
+    for (let u = 0; u <= units; u++) {
+      for (let k = 0; k < f.length; k++) {
+        const c = cost[k]!;
+        if (c > u) break;
+        const v = dp[u - c]! + f[k]!.damage;
+        if (v < next[u]!) { next[u] = v; arg[i * (units + 1) + u] = k; }
+      }
+    }
+    dp = next;
+  }
+  let u = units;
+  for (let i = N - 1; i >= 0; i--) {
+    const k = arg[i * (units + 1) + u]!;
+    slots[i]!.choice = k;
+    const f = slots[i]!.frontier;
+    u -= Math.ceil((f[k]!.bytes - f[0]!.bytes) / G - 1e-9);
+  }
+  if (damageOf() > dBefore) slots.forEach((s, i) => { s.choice = before[i]!; });
 }
 
 /** Spends leftover bytes: repeatedly the upgrade with the best damage saved per byte that still fits. */

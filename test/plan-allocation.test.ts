@@ -101,8 +101,8 @@ test("pins are obeyed, imatrix-only types need an imatrix, too-small budgets are
     ...synthetic([1], [64]).records,
     { ...record("blk.0.ffn_down.weight", 64, 256, "IQ2_XXS", 66, 0), sensitivity: 1e-9 },
   ]);
-  assert.notEqual(plan(iq, { targetBpw: 3 }).choices[0]!.type, "IQ2_XXS");
-  assert.equal(plan(iq, { targetBpw: 3, hasImatrix: true }).choices[0]!.type, "IQ2_XXS");
+  assert.notEqual(plan(iq, { targetBpw: 3.5 }).choices[0]!.type, "IQ2_XXS");
+  assert.equal(plan(iq, { targetBpw: 3.5, hasImatrix: true }).choices[0]!.type, "IQ2_XXS");
 });
 
 test("tensor-type lines select exactly their tensor under llama-quantize's rules", () => {

@@ -138,6 +138,18 @@ function rowSigma2(x: usize, n: i32): f32 {
   return v128.or(i32x4.shr_u(sign, 16), v128.bitselect(i32x4.splat(0x7e00), nonsign, nan));
 }
 
+/** ggml's fp16 -> fp32 (common.ts fp16ToFp32) on 4 lanes holding u16 values; same bit operations. */
+// @ts-ignore: decorator
+@inline function fp16ToFp32x4(h: v128): v128 {
+  const w = i32x4.shl(h, 16);
+  const sign = v128.and(w, i32x4.splat(0x80000000));
+  const twoW = i32x4.add(w, w);
+  const normalized = f32x4.mul(i32x4.add(i32x4.shr_u(twoW, 4), i32x4.splat(0xe0 << 23)), f32x4.splat(reinterpret<f32>(<u32>0x07800000)));
+  const denormalized = f32x4.sub(v128.or(i32x4.shr_u(twoW, 17), i32x4.splat(126 << 23)), f32x4.splat(0.5));
+  const small = i32x4.lt_u(twoW, i32x4.splat(1 << 27));
+  return v128.or(sign, v128.bitselect(denormalized, normalized, small));
+}
+
 /**
  * Q4_0 without imatrix (quantize_row_q4_0_ref). Four blocks per step share the
  * scalar chain (max / -8, 1/d, fp16) as one SIMD pass: those are element-wise,
@@ -529,7 +541,26 @@ export function quantize_q8_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw
 
 export function dequantize_q8_0(src: usize, dst: usize, n: i32): void {
   const nb = n >> 5;
-  for (let i = 0; i < nb; i++) {
+  let i = 0;
+  // four scales converted at once (element-wise, same bits), then 4 x 32 values
+  for (; i + 4 <= nb; i += 4) {
+    const d = fp16ToFp32x4(i32x4(load<u16>(src), load<u16>(src + 34), load<u16>(src + 68), load<u16>(src + 102)));
+    const d0 = i32x4.shuffle(d, d, 0, 0, 0, 0);
+    const d1 = i32x4.shuffle(d, d, 1, 1, 1, 1);
+    const d2 = i32x4.shuffle(d, d, 2, 2, 2, 2);
+    const d3 = i32x4.shuffle(d, d, 3, 3, 3, 3);
+    storeI8x16TimesD(dst, v128.load(src, 2), d0);
+    storeI8x16TimesD(dst + 64, v128.load(src, 18), d0);
+    storeI8x16TimesD(dst + 128, v128.load(src, 36), d1);
+    storeI8x16TimesD(dst + 192, v128.load(src, 52), d1);
+    storeI8x16TimesD(dst + 256, v128.load(src, 70), d2);
+    storeI8x16TimesD(dst + 320, v128.load(src, 86), d2);
+    storeI8x16TimesD(dst + 384, v128.load(src, 104), d3);
+    storeI8x16TimesD(dst + 448, v128.load(src, 120), d3);
+    src += 136;
+    dst += 512;
+  }
+  for (; i < nb; i++) {
     const d = f32x4.splat(fp16ToFp32(load<u16>(src)));
     storeI8x16TimesD(dst, v128.load(src, 2), d);
     storeI8x16TimesD(dst + 64, v128.load(src, 18), d);

@@ -28,6 +28,7 @@ ul.findings li.sev-medium { border-color:var(--medium); background:#fdf6ea; }
 .tref { font-family:ui-monospace, monospace; font-size:12.5px; }
 .charts { display:grid; grid-template-columns:repeat(auto-fit, minmax(340px, 1fr)); gap:12px; margin-top:8px; }
 figure.chart-box { margin:0; min-width:0; border:1px solid var(--line); border-radius:6px; padding:6px 8px; }
+figure.chart-box.wide { grid-column:1 / -1; }
 .chart-title { font-weight:600; font-size:12.5px; margin-bottom:2px; }
 .chart { width:100%; min-height:120px; }
 .caption { font-size:12px; color:var(--muted); margin-top:2px; }

@@ -50,7 +50,7 @@ function findingsHtml(fs: readonly Finding[], showTensor: boolean): string {
 }
 
 function chartHtml(c: Chart): string {
-  return `<figure class="chart-box"><figcaption class="chart-title">${escapeHtml(c.title)}</figcaption><div class="chart" id="c-${c.id}" data-chart="${c.id}"></div><figcaption class="caption">${escapeHtml(c.caption)}</figcaption></figure>`;
+  return `<figure class="chart-box${c.wide ? " wide" : ""}"><div class="chart-title">${escapeHtml(c.title)}</div><div class="chart" id="c-${c.id}" data-chart="${c.id}"></div><figcaption class="caption">${escapeHtml(c.caption)}</figcaption></figure>`;
 }
 
 export interface HtmlReport {

@@ -12,6 +12,8 @@ import { renderChartImages } from "./report-render.js";
 import { curveTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
 
 const WIDTH = 640;
+/** Per-tensor charts only for this many tensors (the most sensitive): a Markdown file is pasted, not browsed. */
+export const MD_CHART_TENSORS = 8;
 
 /** Escapes a table cell: pipes would split the cell, newlines end the row. */
 function cell(s: string): string {
@@ -49,12 +51,14 @@ export function renderMarkdown(data: ReportData, diag: Diagnosis, image: (c: Cha
   for (const c of modelCharts(data, diag, { width: WIDTH })) out.push(`### ${c.title}`, "", image(c), "", `_${c.caption}_`, "");
   if (data.notes.length) out.push("### Notes", "", ...data.notes.map((n) => `- ${n}`), "");
   out.push("## Tensors", "", ...data.tensors.map((t) => `- [${t.name}](#${githubAnchor(t.name)})`), "");
+  const charted = new Set(data.tensors.length <= MD_CHART_TENSORS ? data.tensors.map((t) => t.name) : diag.ranking.slice(0, MD_CHART_TENSORS).map((r) => r.tensor));
+  if (charted.size < data.tensors.length) out.push(`_Charts for the ${charted.size} most sensitive tensors; the HTML report has them for every tensor._`, "");
   for (const t of data.tensors) {
     out.push(`### ${t.name}`, "", findingsMarkdown(diag.perTensor.get(t.name) ?? [], false), "");
     out.push(tableMarkdown(tensorStatsTable(t)), "");
     const curve = curveTable(t);
     if (curve) out.push(tableMarkdown(curve), "");
-    for (const c of tensorCharts(t, { width: WIDTH })) out.push(`**${c.title}**`, "", image(c), "", `_${c.caption}_`, "");
+    if (charted.has(t.name)) for (const c of tensorCharts(t, { width: WIDTH })) out.push(`**${c.title}**`, "", image(c), "", `_${c.caption}_`, "");
   }
   return out.join("\n");
 }

@@ -39,6 +39,7 @@ export function rankingChart(data: ReportData, diag: Diagnosis, opts: ChartOptio
   const scoreName = diag.ranking[0]!.scoreName;
   return {
     id: "model-ranking",
+    wide: values.length > 16,
     title: `Sensitivity ranking (${scoreName})`,
     caption: "Longest bars first: these tensors deserve the extra bits; a tail of short bars is where bits can be saved.",
     spec: {
@@ -66,6 +67,7 @@ export function planChart(data: ReportData, opts: ChartOptions): Chart | undefin
   const hasPlan = data.plans.some((p) => p.kind === "plan");
   return {
     id: "model-plans",
+    wide: true,
     title: hasPlan ? "The plans next to llama.cpp's standard mixes" : "llama.cpp's standard mixes, tensor by tensor",
     caption: hasPlan
       ? "Each column is a mix, each row a tensor; darker = more bits. A plan moves bits to the tensors the ranking marks as sensitive."
@@ -74,7 +76,7 @@ export function planChart(data: ReportData, opts: ChartOptions): Chart | undefin
       ...base(opts, Math.max(120, 14 * new Set(values.map((v) => v.tensor)).size)),
       data: { values },
       encoding: {
-        x: { field: "plan", type: "nominal", sort: order, title: null, axis: { labelAngle: -30 } },
+        x: { field: "plan", type: "nominal", sort: order, title: null, axis: { orient: "top", labelAngle: -30, labelLimit: 160 } },
         y: { field: "tensor", type: "nominal", title: null, axis: { labelLimit: 220 } },
       },
       layer: [

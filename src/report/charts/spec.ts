@@ -12,6 +12,8 @@ export interface Chart {
   /** One line: what to look for. */
   readonly caption: string;
   readonly spec: VlSpec;
+  /** Spans the full width of the chart grid (tall or dense charts). */
+  readonly wide?: boolean;
 }
 
 export interface ChartOptions {

@@ -14,6 +14,7 @@ export function paretoChart(data: ReportData, opts: ChartOptions): Chart | undef
   const measured = data.tensors.some((t) => t.curve.some((p) => p.outputErrorSource !== "none")) ? "relative output error" : "relative weight RMSE";
   return {
     id: "model-pareto",
+    wide: data.tensors.length > 16,
     title: `Error vs bits per weight (${measured})`,
     caption: "Each line is a tensor: lines higher up lose more at every size; a flat stretch means extra bits buy little there.",
     spec: {

@@ -106,22 +106,30 @@ ${bundles}
   return { html, charts };
 }
 
-// Draws the charts one after another (keeps the page responsive), marks each
-// container with data-rendered="ok" or "error", and the body when all are done.
+// Draws the charts one after another (keeps the page responsive), those near
+// the viewport first; marks each container with data-rendered="ok" or "error",
+// and the body with data-charts="done" when all are drawn.
 const RENDER_SCRIPT = `
 (function () {
-  var specs = JSON.parse(document.getElementById("qs-specs").textContent);
-  var i = 0;
+  var queue = JSON.parse(document.getElementById("qs-specs").textContent);
+  var near = new Set();
+  var io = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) { if (e.isIntersecting) near.add(e.target.id); else near.delete(e.target.id); });
+  }, { rootMargin: "600px 0px" }) : null;
+  queue.forEach(function (s) { var el = document.getElementById("c-" + s.id); if (io && el) io.observe(el); });
   function next() {
-    if (i >= specs.length) { document.body.setAttribute("data-charts", "done"); return; }
-    var s = specs[i++];
+    if (queue.length === 0) { if (io) io.disconnect(); document.body.setAttribute("data-charts", "done"); return; }
+    var k = 0;
+    for (var i = 0; i < queue.length; i++) if (near.has("c-" + queue[i].id)) { k = i; break; }
+    var s = queue.splice(k, 1)[0];
     var el = document.getElementById("c-" + s.id);
+    if (io) io.unobserve(el);
     vegaEmbed(el, s.spec, { actions: false, renderer: "svg" })
       .then(function () { el.setAttribute("data-rendered", "ok"); })
       .catch(function (e) { el.setAttribute("data-rendered", "error"); el.textContent = "chart failed: " + e; console.error("chart " + s.id + " failed: " + e); })
       .then(function () { setTimeout(next, 0); });
   }
-  next();
+  setTimeout(next, 0);
   var links = document.querySelectorAll("#nav a[data-tensor]");
   function mark() {
     var id = decodeURIComponent(location.hash.slice(1));

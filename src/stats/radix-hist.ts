@@ -20,7 +20,8 @@ export interface RadixPlan {
   readonly lo: Uint32Array;
 }
 
-export function prepare(hist: Uint32Array, n: number, ps: readonly number[]): RadixPlan {
+/** prepare(): also resolves counts below the given keys exactly (see countBelow). */
+export function prepare(hist: Uint32Array, n: number, ps: readonly number[], extraKeys: readonly number[] = []): RadixPlan {
   const pos = ps.map((p) => (p / 100) * (n - 1));
   const set = new Set<number>();
   for (const x of pos) { set.add(Math.floor(x)); set.add(Math.min(n - 1, Math.ceil(x))); }
@@ -34,6 +35,7 @@ export function prepare(hist: Uint32Array, n: number, ps: readonly number[]): Ra
     bucketOf.push(b); within.push(rk - acc);
     if (slot[b] === -1) slot[b] = slots++;
   }
+  for (const k of extraKeys) if (slot[k >>> 16] === -1) slot[k >>> 16] = slots++;
   return { n, ps, ranks, bucketOf, within, slot, lo: new Uint32Array(slots * 65536) };
 }
 
@@ -55,4 +57,29 @@ export function finish(plan: RadixPlan): number[] {
     const l = Math.floor(x), h = Math.min(n - 1, Math.ceil(x)), t = x - l, a = at.get(l)!, b = at.get(h)!;
     return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
   });
+}
+
+/** Number of values whose key is < key (key must have been passed to prepare as an extra key). */
+export function countBelow(plan: RadixPlan, hist: Uint32Array, key: number): number {
+  const hi = key >>> 16;
+  let c = 0;
+  for (let b = 0; b < hi; b++) c += hist[b]!;
+  const base = plan.slot[hi]! * 65536;
+  for (let l = 0; l < (key & 0xffff); l++) c += plan.lo[base + l]!;
+  return c;
+}
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+
+/** Keys bounding |x| < thr for float32 x: count = countBelow(hiKey) − countBelow(loKey). */
+export function absBelowKeys(thr: number): { loKey: number; hiKey: number } | null {
+  if (!(thr > 0) || !Number.isFinite(thr)) return null;
+  // v = smallest float32 >= thr; x < thr  <=>  x < v;  x <= -thr  <=>  x <= -v  <=>  key(x) < key(-v) + 1
+  f32buf[0] = thr;
+  if (f32buf[0]! < thr) u32buf[0] = u32buf[0]! + 1;
+  const hiKey = sortKey(u32buf[0]!);
+  f32buf[0] = -f32buf[0]!;
+  const loKey = sortKey(u32buf[0]!) + 1;
+  return { loKey, hiKey };
 }

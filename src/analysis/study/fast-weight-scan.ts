@@ -7,7 +7,7 @@ import type { Matrix } from "../../io/f32bin.js";
 import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
 import { round03 } from "../../stats/float32.js";
 import { percentilesF32 } from "../../stats/select.js";
-import { finish, prepare } from "../../stats/radix-hist.js";
+import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn, summarize } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";
 import type { WeightError } from "./weight-error.js";
@@ -65,8 +65,8 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
     for (let i = o; i < o + cols; i++) {
       const x = data[i]!;
       s += x; s2 += x * x;
-      mn = x < mn ? x : mn;
-      mx = x > mx ? x : mx;
+      mn = Math.min(mn, x);
+      mx = Math.max(mx, x);
       const b = u[i]!;
       hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
     }
@@ -79,7 +79,9 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
   }
   const mean = gSum / n;
   const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
-  const plan = prepare(hist, n, PERCENTILES);
+  // |x| < 0.001·std is counted from the key histograms (no per-element test).
+  const nzKeys = absBelowKeys(nzThr);
+  const plan = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : []);
   const slot = plan.slot, lo = plan.lo;
 
   // ---- pass B: central moments, low key bits, groups, 2-bit models
@@ -103,28 +105,27 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
         const x = data[i]!;
         const d = x - mean, d2 = d * d;
         c2 += d2; c3 += d2 * d; c4 += d2 * d2;
-        nearZero += x < nzThr && x > -nzThr ? 1 : 0;
         const b = u[i]!;
         const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
         const sl = slot[key >>> 16]!;
         if (sl >= 0) lo[sl * 65536 + (key & 0xffff)]!++;
         s += x; s2 += x * x;
-        mn = x < mn ? x : mn;
-        mx = x > mx ? x : mx;
+        mn = Math.min(mn, x);
+        mx = Math.max(mx, x);
       }
       if (e - a < GS) break; // tail columns: not a group
       const gm = s / GS;
       const gsd = Math.sqrt(Math.max(0, s2 / GS - gm * gm)), range = mx - mn;
       gmS += gm; gmS2 += gm * gm;
-      gmMin = gm < gmMin ? gm : gmMin; gmMax = gm > gmMax ? gm : gmMax;
+      gmMin = Math.min(gmMin, gm); gmMax = Math.max(gmMax, gm);
       gsS += gsd; gsS2 += gsd * gsd;
-      gsMin = gsd < gsMin ? gsd : gsMin; gsMax = gsd > gsMax ? gsd : gsMax;
+      gsMin = Math.min(gsMin, gsd); gsMax = Math.max(gsMax, gsd);
       grS += range; grS2 += range * range;
-      grMin = range < grMin ? range : grMin; grMax = range > grMax ? range : grMax;
+      grMin = Math.min(grMin, range); grMax = Math.max(grMax, range);
       const off = range > 1e-10 ? (gm < 0 ? -gm : gm) / range : 0;
       offsets[k++] = off;
       offS += off;
-      offMax = off > offMax ? off : offMax;
+      offMax = Math.max(offMax, off);
       if (off > 0.1) { a1++; if (off > 0.2) { a2++; if (off > 0.3) a3++; } }
       gmRowS += gm; gmRowS2 += gm * gm;
       if (gm > s7Thr) s7Pos++; else if (gm < -s7Thr) s7Neg++;
@@ -132,14 +133,15 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
       const amax = mx > -mn ? mx : -mn;
       const dNo = amax / 1.5, iNo = dNo > 0 ? 1 / dNo : 0;
       const dW = range / 3, iW = dW > 0 ? 1 / dW : 0;
-      const pMin = mn < 0 ? mn : 0, dP = (mx - pMin) / 3, iP = dP > 0 ? 1 / dP : 0;
+      const pMin = mn < 0 ? mn : 0, dP = (mx - pMin) / 3, iP = dP > 0 ? 1 / dP : 0, clamped = mn > 0;
       for (let i = a; i < e; i++) {
         const x = data[i]!;
         const eNo = dNo > 0 ? x - (round03(x * iNo + 1.5) - 1.5) * dNo : 0;
         const eW = x - (mn + round03((x - mn) * iW) * dW);
         mseNo += eNo * eNo; mseWith += eW * eW;
         if (withErr) {
-          const eP = x - (pMin + round03((x - pMin) * iP) * dP);
+          // the proxy differs from the affine model only when the group minimum is > 0
+          const eP = clamped ? x - (pMin + round03((x - pMin) * iP) * dP) : eW;
           colSse[g + i - a] += eP * eP;
         }
       }
@@ -153,6 +155,7 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
   // ---- assemble
   const variance = c2 / n, std = Math.sqrt(variance);
   const pct = finish(plan);
+  nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
   const s1: DistributionStats = {
     name: opt.name, file: opt.file, description: opt.description, rows, cols, n,
     nonFinite: { nan: 0, posInf: 0, negInf: 0 },

@@ -1,29 +1,18 @@
-// Runs the nine sections over a set of weight and activation files. Tensors
-// are loaded one at a time and reduced to small per-column summaries, so peak
-// memory is about one tensor; every section's result is assembled in the
-// study's order at the end.
+// Runs the nine sections over a set of weight and activation files. Each
+// tensor is loaded alone and reduced to small per-column summaries
+// (study-tensor.ts): activations first (their column power feeds sections 6
+// and 9), then weights. runStudyParallel does the same on two worker threads.
 import { basename, join } from "node:path";
-import { existsSync } from "node:fs";
-import { readF32Bin, readF32BinHeader, type Matrix } from "../../io/f32bin.js";
+import { existsSync, statSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { readF32BinHeader } from "../../io/f32bin.js";
 import { QuantscopeError } from "../../io/errors.js";
-import type {
-  ActivationPower, DistributionStats, ErrorMeetsPower, GroupStats, RowGrouping, RowVariability,
-  StudyInput, StudyResult, SuperBlockDecomposition,
-} from "../study-types.js";
+import type { StudyInput, StudyResult } from "../study-types.js";
 import type { GroupQuantizer } from "../group-quantizer.js";
-import { ACTIVATIONS, ACT_FFN_INPUT, ACT_SWIGLU, SEED_FOCUS, SEED_SECTION9, WEIGHTS, directionLabel } from "./layout.js";
-import { distributionStats } from "./section1-distribution.js";
-import { rowVariability } from "./section2-rows.js";
-import { GROUP_SIZE, groupStats } from "./section3-groups.js";
-import { activationPower, columnPower, type ColumnPower } from "./section5-power.js";
-import { columnShape, errorMeetsPower } from "./section6-error-power.js";
-import { rowGrouping, rowGroupingFromSums } from "./section7-row-grouping.js";
-import { allFinite, fastWeightScan } from "./fast-weight-scan.js";
-import type { ColumnShape } from "./section6-error-power.js";
-import type { RowGrouping as RowGroupingT } from "../study-types.js";
-import { swigluDims, swigluEffect, tokenTable, type SwigluDims, type TokenTable } from "./section8-swiglu.js";
-import { superBlockDecomposition } from "./section9-superblocks.js";
-import { overallRmse, weightError } from "./weight-error.js";
+import { ACTIVATIONS, ACT_FFN_INPUT, ACT_SWIGLU, SEED_FOCUS, SEED_SECTION9, WEIGHTS } from "./layout.js";
+import { GROUP_SIZE } from "./section3-groups.js";
+import { swigluEffect } from "./section8-swiglu.js";
+import { SEED_ROWS, studyActivation, studyWeight, type ActivationJob, type ActivationOutcome, type WeightJob, type WeightOutcome } from "./study-tensor.js";
 
 export interface WeightSource {
   /** Study key ("ffn_down") or any name for an explicit file. */
@@ -56,177 +45,152 @@ export interface StudyOptions {
 /** The study's folder layout: the seven weights and four activations directly in dir. */
 export function folderSources(dir: string): StudySources {
   if (!existsSync(dir)) throw new QuantscopeError(`${dir}: no such directory`);
+  if (!statSync(dir).isDirectory()) throw new QuantscopeError(`${dir}: not a directory (give the folder holding the study's .f32bin files)`);
   return {
     weights: WEIGHTS.map((w) => ({ key: w.key, path: join(dir, w.file), seedLabel: w.seedLabel, input: w.input })),
     activations: ACTIVATIONS.map((a) => ({ key: a.key, path: join(dir, a.file) })),
   };
 }
 
-const SEED_ROWS = { s3: 256, s6: 256, s7: 64, s8: 3, s9: 128 } as const;
+interface Probed { readonly input: StudyInput; readonly ok: boolean }
 
-interface Loaded { readonly input: StudyInput; readonly ok: boolean }
-
-function probe(role: "weight" | "activation", key: string, path: string): Loaded {
+function probe(role: "weight" | "activation", key: string, path: string): Probed {
   if (!existsSync(path)) {
     return { ok: false, input: { role, key, file: path, status: "missing", rows: null, cols: null, note: `${key}: SKIP (${basename(path)}: no such file)` } };
   }
-  const h = readF32BinHeader(path); // throws a one-line QuantscopeError for a bad file
+  const h = readF32BinHeader(path); // a bad file is a one-line QuantscopeError, before any work starts
   return { ok: true, input: { role, key, file: path, status: "loaded", rows: h.rows, cols: h.cols, note: null } };
 }
 
-function nonFiniteWarning(file: string, s: DistributionStats): string | null {
-  const { nan, posInf, negInf } = s.nonFinite;
-  if (nan + posInf + negInf === 0) return null;
-  return `${file}: ${nan} NaN, ${posInf} +Inf, ${negInf} -Inf values; excluded from every statistic`;
+interface Plan {
+  readonly inputs: StudyInput[];
+  readonly activationJobs: ActivationJob[];
+  readonly weightJobs: (power: Map<string, ActivationOutcome>) => WeightJob[];
+  readonly missingWeights: WeightSource[];
+  /** Bytes of the largest file (to decide whether threads pay). */
+  readonly bytes: number;
 }
 
-export function runStudy(src: StudySources, opt: StudyOptions): StudyResult {
-  const t0 = performance.now();
+function plan(src: StudySources, opt: StudyOptions): Plan {
   const seed = opt.seedCompat;
-  const warnings: string[] = [];
-  const inputs: StudyInput[] = [];
-  const q = opt.quantizer;
   const wProbe = src.weights.map((w) => probe("weight", w.key, w.path));
   const aProbe = src.activations.map((a) => probe("activation", a.key, a.path));
-  inputs.push(...wProbe.map((p) => p.input), ...aProbe.map((p) => p.input));
-
-  // Activations first: sections 4, 5 and 8's per-token tables; keep only per-column power.
-  const section4: DistributionStats[] = [];
-  const section5: ActivationPower[] = [];
-  const power = new Map<string, ColumnPower>();
-  let tokIn: TokenTable | null = null, tokSw: TokenTable | null = null, dimsSw: SwigluDims | null = null;
-  const shapes = new Map<string, [number, number]>();
-  src.activations.forEach((a, i) => {
-    if (!aProbe[i]!.ok) return;
-    opt.onProgress?.(a.path);
-    const A = readF32Bin(a.path);
-    shapes.set(a.key, [A.rows, A.cols]);
-    const d = distributionStats(a.key, basename(a.path), a.key, A);
-    section4.push(d);
-    const w = nonFiniteWarning(basename(a.path), d);
-    if (w) warnings.push(w);
-    const p = columnPower(A, seed);
-    power.set(a.key, p);
-    section5.push(activationPower(a.key, p));
-    const limit = seed ? SEED_ROWS.s8 : null;
-    if (a.key === ACT_FFN_INPUT) tokIn = tokenTable(A, limit);
-    if (a.key === ACT_SWIGLU) { tokSw = tokenTable(A, limit); dimsSw = swigluDims(A); }
-  });
-
-  // Weights: sections 1, 2, 3, 7 and the weight halves of 6 and 9, one tensor at a time.
-  const section1: DistributionStats[] = [];
-  const section2: RowVariability[] = [];
-  const section3: GroupStats[] = [];
-  const s6 = new Map<string, ErrorMeetsPower>();
-  const s7 = new Map<string, RowGrouping>();
-  const s9 = new Map<string, SuperBlockDecomposition>();
-  const skipped6: string[] = [];
-  const skipped9: string[] = [];
+  const inputs = [...wProbe.map((p) => p.input), ...aProbe.map((p) => p.input)];
   const focus = new Set<string>(seed ? SEED_FOCUS : src.weights.map((w) => w.key));
   const focus9 = new Set<string>(seed ? SEED_SECTION9 : src.weights.map((w) => w.key));
+  const bytes = inputs.reduce((s, i) => s + (i.rows ?? 0) * (i.cols ?? 0) * 4, 0);
+  return {
+    inputs,
+    bytes,
+    activationJobs: src.activations.filter((_, i) => aProbe[i]!.ok).map((a) => ({ key: a.key, path: a.path, seed })),
+    weightJobs: (acts) => src.weights.filter((_, i) => wProbe[i]!.ok).map((w) => ({
+      key: w.key, path: w.path, seedLabel: w.seedLabel, input: w.input, seed, type: opt.quantizer.info.name,
+      focus6: focus.has(w.key), focus9: focus9.has(w.key), power: (w.input && acts.get(w.input)?.power) || null,
+    })),
+    missingWeights: src.weights.filter((_, i) => !wProbe[i]!.ok),
+  };
+}
 
-  src.weights.forEach((w, i) => {
-    if (!wProbe[i]!.ok) {
-      if (focus.has(w.key)) skipped6.push(`${w.key}: SKIP (weight file missing: ${basename(w.path)})`);
-      if (focus9.has(w.key)) skipped9.push(`${w.key}: SKIP (weight file missing: ${basename(w.path)})`);
-      return;
-    }
-    opt.onProgress?.(w.path);
-    const W: Matrix = readF32Bin(w.path);
-    const file = basename(w.path);
-    const desc = seed && w.seedLabel ? w.seedLabel : directionLabel(W.rows, W.cols);
-    const fast = !seed && allFinite(W.data);
-    const isProxy = q.info.name === "proxy";
-    let d1: DistributionStats;
-    let shape: ColumnShape | null = null;
-    let s7r: RowGroupingT | null = null;
-    let we: ReturnType<typeof weightError> | null = null;
-    let s3partial: Omit<GroupStats, "quantRmse" | "quantNote"> | null = null;
-    if (fast) {
-      const scan = fastWeightScan(W, {
-        name: w.key, file, description: desc, withRowGrouping: focus.has(w.key), withProxyError: isProxy,
-        rowGrouping: (stdSum, stdRows, pos, neg, total, thr) => rowGroupingFromSums(w.key, W.cols, W.rows, stdSum, stdRows, pos, neg, total, thr),
-      });
-      d1 = scan.s1;
-      section2.push(scan.s2);
-      s7r = scan.s7;
-      we = isProxy ? scan.proxyError : weightError(W, q);
-      s3partial = scan.s3;
-    } else {
-      d1 = distributionStats(w.key, file, desc, W);
-      section2.push(rowVariability(w.key, W));
-      if (!seed) we = weightError(W, q);
-    }
-    section1.push(d1);
-    const nf = nonFiniteWarning(file, d1);
-    if (nf) warnings.push(nf);
-    if (W.cols % 16 !== 0) warnings.push(`${file}: row length ${W.cols} is not a multiple of 16; the last ${W.cols % 16} columns do not form a 16-element group${seed ? "" : " and are left out of group statistics"}`);
-    else if (W.cols % 256 !== 0) warnings.push(`${file}: row length ${W.cols} is not a multiple of 256; K-quants (Q2_K..Q6_K) cannot store it and the last ${W.cols % 256} columns are outside every super-block`);
-
-    const qr = we ? overallRmse(we) : null;
-    const qNote = seed ? null : we!.failure ?? (we!.usableCols < W.cols ? `last ${W.cols - we!.usableCols} columns outside whole ${q.info.name} blocks are not measured` : null);
-    section3.push(s3partial
-      ? { ...s3partial, quantRmse: qr, quantNote: qNote }
-      : groupStats(w.key, W, { rowLimit: seed ? SEED_ROWS.s3 : null, seed, quantRmse: qr, quantNote: qNote }));
-
-    if (focus.has(w.key)) {
-      s7.set(w.key, s7r ?? rowGrouping(w.key, W, { rowLimit: seed ? SEED_ROWS.s7 : null, seed, tensorStd: d1.std }));
-      const p = w.input ? power.get(w.input) : undefined;
-      const actKey = w.input ?? "(none)";
-      if (!w.input) skipped6.push(`${w.key}: SKIP (no activation is known to feed this weight)`);
-      else if (!p) skipped6.push(`${w.key}: SKIP (activation ${actKey} missing)`);
-      else if (p.dims !== W.cols) {
-        skipped6.push(`${w.key}: dim mismatch W=${W.cols} vs A=${p.dims}, SKIP`);
-        warnings.push(`${file}: ${W.cols} columns but its activation ${actKey} has ${p.dims}; sections 6 and 9 skip it`);
-      } else {
-        s6.set(w.key, errorMeetsPower({
-          name: w.key, activation: actKey, power: p, shape: shape ?? columnShape(W),
-          ...(seed ? { seedWeight: W } : { error: we! }),
-        }));
-      }
-    }
-    if (focus9.has(w.key)) {
-      const p = w.input ? power.get(w.input) : undefined;
-      if (!w.input) skipped9.push(`${w.key}: SKIP (no activation is known to feed this weight)`);
-      else if (!p) skipped9.push(`${w.key}: SKIP (activation ${w.input} missing)`);
-      else if (p.dims !== W.cols) skipped9.push(`${w.key}: dim mismatch W=${W.cols} vs A=${p.dims}, SKIP`);
-      else {
-        s9.set(w.key, superBlockDecomposition({
-          name: w.key, activation: w.input, power: p, cols: W.cols,
-          ...(seed ? { seedWeight: W } : { error: we! }),
-        }));
-      }
-    }
-  });
-
-  const order = seed ? [...SEED_FOCUS] : src.weights.map((w) => w.key);
+function assemble(src: StudySources, opt: StudyOptions, p: Plan, acts: ActivationOutcome[], weights: WeightOutcome[], t0: number): StudyResult {
+  const seed = opt.seedCompat;
+  const focus = new Set<string>(seed ? SEED_FOCUS : src.weights.map((w) => w.key));
+  const focus9 = new Set<string>(seed ? SEED_SECTION9 : src.weights.map((w) => w.key));
+  const byKey = new Map(weights.map((w) => [w.key, w]));
+  const order6 = seed ? [...SEED_FOCUS] : src.weights.map((w) => w.key);
   const order9 = seed ? [...SEED_SECTION9] : src.weights.map((w) => w.key);
-  const pick = <T,>(m: Map<string, T>, keys: string[]): T[] => keys.filter((k) => m.has(k)).map((k) => m.get(k)!);
-
+  const skipped6: string[] = [], skipped9: string[] = [];
+  for (const w of p.missingWeights) {
+    if (focus.has(w.key)) skipped6.push(`${w.key}: SKIP (weight file missing: ${basename(w.path)})`);
+    if (focus9.has(w.key)) skipped9.push(`${w.key}: SKIP (weight file missing: ${basename(w.path)})`);
+  }
+  for (const w of weights) { skipped6.push(...w.skipped6); skipped9.push(...w.skipped9); }
+  const a = new Map(acts.map((x) => [x.key, x]));
+  const inp = a.get(ACT_FFN_INPUT), sw = a.get(ACT_SWIGLU);
   return {
     schemaVersion: 1,
     mode: seed ? "seed-compat" : "default",
     quantizer: seed
       ? { name: "seed-proxy", description: "the study's 2-bit proxy, reproduced exactly (unsigned in section 3, float32 sums)", blockSize: GROUP_SIZE }
-      : q.info,
+      : opt.quantizer.info,
     sampling: seed
       ? { section3Rows: SEED_ROWS.s3, section6Rows: SEED_ROWS.s6, section7Rows: SEED_ROWS.s7, section8Tokens: SEED_ROWS.s8, section9Rows: SEED_ROWS.s9 }
       : { section3Rows: null, section6Rows: null, section7Rows: null, section8Tokens: 3, section9Rows: null },
-    inputs,
-    warnings,
-    section1: { tensors: section1 },
-    section2: { tensors: section2 },
-    section3: { groupSize: GROUP_SIZE, tensors: section3 },
-    section4: { tensors: section4 },
-    section5: { tensors: section5 },
-    section6: { tensors: pick(s6, order), skipped: skipped6 },
-    section7: { tensors: pick(s7, order) },
+    inputs: p.inputs,
+    warnings: [...acts.flatMap((x) => x.warnings), ...weights.flatMap((w) => w.warnings)],
+    section1: { tensors: weights.map((w) => w.s1) },
+    section2: { tensors: weights.map((w) => w.s2) },
+    section3: { groupSize: GROUP_SIZE, tensors: weights.map((w) => w.s3) },
+    section4: { tensors: acts.map((x) => x.s4) },
+    section5: { tensors: acts.map((x) => x.s5) },
+    section6: { tensors: order6.map((k) => byKey.get(k)?.s6).filter((x) => !!x).map((x) => x!), skipped: skipped6 },
+    section7: { tensors: order6.map((k) => byKey.get(k)?.s7).filter((x) => !!x).map((x) => x!) },
     section8: swigluEffect({
-      ffnInput: tokIn, swiglu: tokSw, dims: dimsSw,
-      ffnInputShape: shapes.get(ACT_FFN_INPUT) ?? null, swigluShape: shapes.get(ACT_SWIGLU) ?? null,
+      ffnInput: inp?.tokens ?? null, swiglu: sw?.tokens ?? null, dims: sw?.dims ?? null,
+      ffnInputShape: inp?.shape ?? null, swigluShape: sw?.shape ?? null,
       showTokens: 3, allTokens: !seed,
     }),
-    section9: { tensors: pick(s9, order9), skipped: skipped9 },
+    section9: { tensors: order9.map((k) => byKey.get(k)?.s9).filter((x) => !!x).map((x) => x!), skipped: skipped9 },
     elapsedMs: performance.now() - t0,
   };
+}
+
+/** The whole study on the calling thread. */
+export function runStudy(src: StudySources, opt: StudyOptions): StudyResult {
+  const t0 = performance.now();
+  const p = plan(src, opt);
+  const acts = p.activationJobs.map((j) => { opt.onProgress?.(j.path); return studyActivation(j); });
+  const byKey = new Map(acts.map((x) => [x.key, x]));
+  const weights = p.weightJobs(byKey).map((j) => { opt.onProgress?.(j.path); return studyWeight(j); });
+  return assemble(src, opt, p, acts, weights, t0);
+}
+
+/** Inputs smaller than this run on the calling thread (a worker costs more than it saves). */
+export const PARALLEL_MIN_BYTES = 64 << 20;
+
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./study-worker.js", import.meta.url));
+  // Running from sources under tsx: workers do not inherit its loader, so register it first.
+  const api = import.meta.resolve("tsx/esm/api");
+  const target = new URL("./study-worker.ts", import.meta.url).href;
+  const code = `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(target)});`;
+  return new Worker(new URL("data:text/javascript," + encodeURIComponent(code)));
+}
+
+/** The whole study, tensors spread over `threads` worker threads (largest first). Same result as runStudy. */
+export async function runStudyParallel(src: StudySources, opt: StudyOptions, threads = 2): Promise<StudyResult> {
+  const t0 = performance.now();
+  const p = plan(src, opt);
+  if (p.bytes < PARALLEL_MIN_BYTES || threads < 2) return runStudy(src, opt);
+  const workers = Array.from({ length: threads }, startWorker);
+  try {
+    const run = async <J extends { path: string }, R>(kind: string, jobs: J[]): Promise<R[]> => {
+      const results: R[] = new Array(jobs.length);
+      const order = jobs.map((j, i) => ({ i, size: statSync(j.path).size })).sort((x, y) => y.size - x.size).map((x) => x.i);
+      let next = 0;
+      await Promise.all(workers.map((w) => (async () => {
+        while (next < order.length) {
+          const i = order[next++]!;
+          opt.onProgress?.(jobs[i]!.path);
+          results[i] = await new Promise<R>((resolve, reject) => {
+            const onMsg = (m: { ok: boolean; result?: R; message?: string; user?: boolean; stack?: string }) => {
+              w.off("error", onErr);
+              if (m.ok) resolve(m.result!);
+              else if (m.user) reject(new QuantscopeError(m.message!));
+              else reject(Object.assign(new Error(m.message), { stack: m.stack }));
+            };
+            const onErr = (e: Error) => { w.off("message", onMsg); reject(e); };
+            w.once("message", onMsg);
+            w.once("error", onErr);
+            w.postMessage({ id: i, kind, job: jobs[i] });
+          });
+        }
+      })()));
+      return results;
+    };
+    const acts = await run<ActivationJob, ActivationOutcome>("activation", p.activationJobs);
+    const weights = await run<WeightJob, WeightOutcome>("weight", p.weightJobs(new Map(acts.map((x) => [x.key, x]))));
+    return assemble(src, opt, p, acts, weights, t0);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }

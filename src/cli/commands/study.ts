@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { QuantscopeError } from "../../io/errors.js";
 import { quantizerFor, proxyQuantizer } from "../../analysis/group-quantizer.js";
-import { folderSources, runStudy, type StudySources } from "../../analysis/study/study.js";
+import { folderSources, runStudyParallel, type StudySources } from "../../analysis/study/study.js";
 import { activationKeyForKind, weightKey, WEIGHTS, ACTIVATIONS } from "../../analysis/study/layout.js";
 import { formatStudySeed } from "../../report/study-seed-text.js";
 import { formatStudyText } from "../../report/study-text.js";
@@ -64,10 +64,12 @@ export function registerStudy(program: Command): void {
     .option("--json", "print the result as JSON (schema: docs/study-json.md)")
     .option("--weight <name=path>", "add or replace a weight file (repeatable), e.g. ffn_down=W.f32bin", collect, [])
     .option("--activation <kind=path>", "add or replace an activation file (repeatable), e.g. ffn_down_input=A.f32bin", collect, [])
-    .action((dir: string | undefined, flags: StudyFlags) => {
+    .action(async (dir: string | undefined, flags: StudyFlags) => {
       const sources = studySources(dir, flags);
       const quantizer = flags.seedCompat ? proxyQuantizer() : quantizerFor(flags.type);
-      const result = runStudy(sources, { seedCompat: !!flags.seedCompat, quantizer });
+      // A closed pipe (e.g. `| head`) ends the output quietly.
+      process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") process.exit(0); throw e; });
+      const result = await runStudyParallel(sources, { seedCompat: !!flags.seedCompat, quantizer });
       for (const i of result.inputs) if (i.note) process.stderr.write(`quantscope: note: ${i.note}\n`);
       for (const w of result.warnings) process.stderr.write(`quantscope: warning: ${w}\n`);
       if (flags.json) process.stdout.write(formatStudyJson(result));

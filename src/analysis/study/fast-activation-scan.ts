@@ -1,0 +1,108 @@
+// Default-mode fast path for an activation with no NaN/Inf: section 4's
+// distribution, section 5's per-column power, section 8's per-token table and
+// (for the SwiGLU input) its per-dimension table, in two fused passes. Tensors
+// with non-finite values take the per-section functions instead
+// (test/study-fast-path.test.ts checks that both paths agree).
+import type { Matrix } from "../../io/f32bin.js";
+import type { DistributionStats } from "../study-types.js";
+import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-hist.js";
+import { nn } from "./common.js";
+import { PERCENTILES } from "./section1-distribution.js";
+import type { ColumnPower } from "./section5-power.js";
+import type { SwigluDims, TokenTable } from "./section8-swiglu.js";
+
+export interface FastActivationScan {
+  readonly s4: DistributionStats;
+  readonly power: ColumnPower;
+  readonly tokens: TokenTable;
+  readonly dims: SwigluDims | null;
+}
+
+export function fastActivationScan(m: Matrix, name: string, file: string, withDims: boolean): FastActivationScan {
+  const { rows, cols, data } = m;
+  const n = rows * cols;
+  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const hist = new Uint32Array(65536);
+  const colSum = new Float64Array(cols), colSq = new Float64Array(cols), colNeg = new Float64Array(cols);
+  const tMean = new Float64Array(rows), tStd = new Float64Array(rows), tAbs = new Float64Array(rows);
+  const tNear = new Float64Array(rows), tNeg = new Float64Array(rows);
+  let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
+  // ---- pass A
+  for (let t = 0; t < rows; t++) {
+    const o = t * cols;
+    let s = 0, s2 = 0, mn = Infinity, mx = -Infinity, neg = 0;
+    for (let c = 0; c < cols; c++) {
+      const x = data[o + c]!;
+      const x2 = x * x;
+      s += x; s2 += x2;
+      mn = Math.min(mn, x); mx = Math.max(mx, x);
+      const b = u[o + c]!;
+      // sign bit, except for -0 (branch-free; a data-dependent x < 0 branch mispredicts on activations)
+      const isNeg = (b >>> 31) - (b === 0x80000000 ? 1 : 0);
+      neg += isNeg;
+      colSum[c] += x; colSq[c] += x2; colNeg[c] += isNeg;
+      hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
+    }
+    const mu = s / cols;
+    tMean[t] = mu; tStd[t] = Math.sqrt(Math.max(0, s2 / cols - mu * mu));
+    tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = neg / cols;
+    gSum += s; gSq += s2;
+    if (mn < gMin) gMin = mn;
+    if (mx > gMax) gMax = mx;
+  }
+  const mean = gSum / n;
+  const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
+  // |x| < 0.001·std is counted from the key histograms (no per-element test).
+  const nzKeys = absBelowKeys(nzThr);
+  const plan = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : []);
+  const slot = plan.slot, lo = plan.lo;
+  const colThr = new Float64Array(cols);
+  for (let c = 0; c < cols; c++) colThr[c] = 0.01 * Math.sqrt(colSq[c]! / rows);
+  // ---- pass B
+  let c2 = 0, c3 = 0, c4 = 0, nearZero = 0, colNear = 0;
+  for (let t = 0; t < rows; t++) {
+    const o = t * cols;
+    const thr = 0.01 * tStd[t]!;
+    let near = 0;
+    for (let c = 0; c < cols; c++) {
+      const x = data[o + c]!;
+      const d = x - mean, d2 = d * d;
+      c2 += d2; c3 += d2 * d; c4 += d2 * d2;
+      if (Math.abs(x) < thr) near++;
+      if (Math.abs(x) < colThr[c]!) colNear++;
+      const b = u[o + c]!;
+      const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
+      const sl = slot[key >>> 16]!;
+      if (sl >= 0) lo[sl * 65536 + (key & 0xffff)]!++;
+    }
+    tNear[t] = near / cols;
+  }
+  const variance = c2 / n, std = Math.sqrt(variance);
+  const pct = finish(plan);
+  nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
+  const s4: DistributionStats = {
+    name, file, description: name, rows, cols, n,
+    nonFinite: { nan: 0, posInf: 0, negInf: 0 },
+    mean, std, min: gMin, max: gMax, median: pct[4]!,
+    meanOverStd: nn(Math.abs(mean) / (std + 1e-10)),
+    skewness: std > 0 ? c3 / n / (variance * std) : 0,
+    excessKurtosis: std > 0 ? c4 / n / (variance * variance) - 3 : -3,
+    percentiles: PERCENTILES.map((p, i) => ({ p, value: pct[i]! })),
+    nearZeroFraction: nearZero / n,
+  };
+  const ms = colSq.map((s) => s / rows);
+  const power: ColumnPower = { tokens: rows, dims: cols, meanSquare: ms, rms: ms.map(Math.sqrt), count: new Float64Array(cols).fill(rows) };
+  const tokens: TokenTable = { rows, cols, mean: tMean, std: tStd, absMax: tAbs, nearZero: tNear, negative: tNeg };
+  let dims: SwigluDims | null = null;
+  if (withDims) {
+    const cm = colSum.map((s) => s / rows);
+    dims = {
+      count: cols,
+      mean: cm,
+      std: cm.map((mu, c) => Math.sqrt(Math.max(0, ms[c]! - mu * mu))),
+      negFrac: colNeg.map((k) => k / rows),
+      nearZeroFraction: colNear / n,
+    };
+  }
+  return { s4, power, tokens, dims };
+}

@@ -22,6 +22,22 @@ export function selectKth(a: Float32Array, k: number): number {
   return a[k]!;
 }
 
+/**
+ * Several order statistics at once (indices in any order): ascending
+ * selections, each on the part right of the previous one. Reorders `a`.
+ */
+export function selectMany(a: Float32Array, indices: readonly number[]): number[] {
+  const order = indices.map((k, i) => [k, i] as const).sort((x, y) => x[0] - y[0]);
+  const out = new Array<number>(indices.length);
+  let base = 0;
+  for (const [k, i] of order) {
+    if (k < base) { out[i] = a[k]!; continue; } // duplicate index: already in place
+    out[i] = selectKth(a.subarray(base), k - base);
+    base = k + 1;
+  }
+  return out;
+}
+
 /** Nearest-rank quantile index: the ceil(q·n)-th smallest value (1-based), as a 0-based index. */
 export function quantileIndex(n: number, q: number): number {
   return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
@@ -90,20 +106,13 @@ export function meanCi(a: Float64Array, N: number): { value: number; lo: number;
 }
 
 /**
- * CI for a quantile from a sample of n values (sorted access through `select`),
- * by the binomial order-statistic interval. Elements of a row are not
- * independent, so this is optimistic for strongly row-structured errors.
+ * Order-statistic indices of the 95 % CI for a quantile from a sample of n
+ * values (binomial interval). Elements of a row are not independent, so this is
+ * optimistic for strongly row-structured errors.
  */
-export function quantileCi(sample: Float32Array, q: number): { lo: number; hi: number } {
-  const n = sample.length;
-  if (n === 0) return { lo: NaN, hi: NaN };
+export function quantileCiIndices(n: number, q: number): [number, number] {
   const half = 1.96 * Math.sqrt(n * q * (1 - q));
-  const iLo = Math.max(0, Math.floor(q * n - half) - 1);
-  const iHi = Math.min(n - 1, Math.ceil(q * n + half));
-  const copy = sample.slice();
-  const lo = selectKth(copy, iLo);
-  const hi = selectKth(copy, iHi);
-  return { lo, hi };
+  return [Math.max(0, Math.floor(q * n - half) - 1), Math.min(n - 1, Math.ceil(q * n + half))];
 }
 
 /**

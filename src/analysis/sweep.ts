@@ -8,7 +8,7 @@ import { dequantize, quantize, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
 import { predictKl } from "./sensitivity.js";
-import { medianAndP95, quantileCi, ratioCi, sampleRows } from "./sweep-stats.js";
+import { medianAndP95, quantileCiIndices, quantileIndex, ratioCi, sampleRows, selectMany } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
@@ -202,9 +202,19 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   else if (v) { out2 = ratioCi(ve2, sums.vw2, N); source = "imatrix"; }
   else { out2 = rel2; source = "none"; }
   const sampled = k < N;
-  const medCi = sampled ? quantileCi(abs, 0.5) : null;
-  const p95Ci = sampled ? quantileCi(abs, 0.95) : null;
-  const { median, p95 } = medianAndP95(abs);
+  let median: number, p95: number;
+  let medCi: { lo: number; hi: number } | null = null, p95Ci: { lo: number; hi: number } | null = null;
+  if (sampled) {
+    // estimates and interval ends in one multi-selection
+    const n = abs.length;
+    const [mLo, mHi] = quantileCiIndices(n, 0.5), [pLo, pHi] = quantileCiIndices(n, 0.95);
+    const v = selectMany(abs, [quantileIndex(n, 0.5), quantileIndex(n, 0.95), mLo, mHi, pLo, pHi]);
+    median = v[0]!; p95 = v[1]!;
+    medCi = { lo: v[2]!, hi: v[3]! };
+    p95Ci = { lo: v[4]!, hi: v[5]! };
+  } else {
+    ({ median, p95 } = medianAndP95(abs));
+  }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
   const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2) });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];

@@ -221,3 +221,27 @@ test("rules: kurtosis, offset, imatrix and recommended-type thresholds", () => {
   assert.deepEqual(d.ranking.map((r) => r.tensor), ["blk.0.b.weight", "blk.0.a.weight"]);
   assert.match(d.summary.find((f) => f.id === "sensitive-class")!.text, /^b is the most sensitive/);
 });
+
+test("the report's numbers agree with `quantscope study` on the same folder (sections 1, 3 and 5)", async () => {
+  const { folderSources, runStudy } = await import("../src/analysis/study/study.js");
+  const { proxyQuantizer } = await import("../src/analysis/group-quantizer.js");
+  const study = runStudy(folderSources(EXAMPLE), { seedCompat: false, quantizer: proxyQuantizer() });
+  const studyKey = (kind: string) => (kind === "attn_output" ? "attn_out" : kind);
+  for (const t of built.data.tensors) {
+    const s1 = study.section1.tensors.find((x) => x.name === studyKey(t.kind))!;
+    assert.ok(Math.abs(t.weight.excessKurtosis - s1.excessKurtosis!) < 1e-9, `${t.name} kurtosis`);
+    assert.ok(Math.abs(t.weight.std - s1.std!) < 1e-12, `${t.name} std`);
+    const s3 = study.section3.tensors.find((x) => x.name === studyKey(t.kind))!;
+    assert.equal(t.offset!.rmseScaleOnly, s3.rmseNoOffset);
+    assert.equal(t.offset!.rmseWithOffset, s3.rmseWithOffset);
+  }
+  const site: Record<string, string> = { ffn_down: "ffn_down_input", attn_q: "attn_input", ffn_gate: "ffn_input", attn_output: "attn_output_input" };
+  for (const [kind, act] of Object.entries(site)) {
+    const t = built.data.tensors.find((x) => x.kind === kind)!;
+    const s5 = study.section5.tensors.find((x) => x.name.startsWith(act))!;
+    const fired = finding(t.name, "act-concentration");
+    const top1 = fired ? fired.value * 100 : undefined;
+    if (top1 !== undefined) assert.ok(Math.abs(top1 - s5.top1PctPowerShare!) < 1e-6, `${kind}: ${top1} vs ${s5.top1PctPowerShare}`);
+    else assert.ok(s5.top1PctPowerShare! < THRESHOLDS.actTop1Share * 100, `${kind}: no finding below the threshold`);
+  }
+});

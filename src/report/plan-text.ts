@@ -1,7 +1,14 @@
 // Plain-text rendering of a plan, next to llama.cpp's standard mixes.
 import { fmtBytes, fmtKl, type PlanResult } from "../analysis/plan.js";
 
-export function formatPlanText(p: PlanResult): string {
+/** A measured KL (reference forward pass) of the plan or a standard mix. */
+export interface MeasuredKl {
+  readonly name: string;
+  readonly bytes: number;
+  readonly kl: number;
+}
+
+export function formatPlanText(p: PlanResult, measured?: readonly MeasuredKl[]): string {
   const out: string[] = [];
   out.push(`plan for ${p.model}: budget ${fmtBytes(p.budgetBytes)} (${p.budgetBytes} bytes)`);
   out.push("");
@@ -12,9 +19,11 @@ export function formatPlanText(p: PlanResult): string {
   out.push("");
   const rows: Array<[string, number, number, number, string]> = [["plan", p.fileBytes, p.bpw, p.predictedKl, ""]];
   for (const m of p.mixes) rows.push([m.mix, m.bytes, m.bpw, m.predictedKl, m.unknown ? `(${m.unknown} tensors with unswept types counted as 0)` : ""]);
-  out.push(`${"".padEnd(8)} ${"file bytes".padStart(12)} ${"bpw".padStart(7)} ${"predicted KL".padStart(13)}`);
+  const meas = new Map((measured ?? []).map((m) => [m.name, m.kl]));
+  out.push(`${"".padEnd(8)} ${"file bytes".padStart(12)} ${"bpw".padStart(7)} ${"predicted KL".padStart(13)}${measured ? " " + "measured KL".padStart(12) : ""}`);
   for (const [name, bytes, bpw, kl, note] of rows) {
-    out.push(`${name.padEnd(8)} ${String(bytes).padStart(12)} ${bpw.toFixed(3).padStart(7)} ${fmtKl(kl).padStart(13)} ${note}`);
+    const m = measured ? " " + fmtKl(meas.get(name) ?? NaN).padStart(12) : "";
+    out.push(`${name.padEnd(8)} ${String(bytes).padStart(12)} ${bpw.toFixed(3).padStart(7)} ${fmtKl(kl).padStart(13)}${m} ${note}`);
   }
   out.push("");
   out.push("predicted KL = sum of the single-tensor predicted KLs (nats/token); bpw over all tensors; file bytes include the source's metadata overhead.");
@@ -22,6 +31,6 @@ export function formatPlanText(p: PlanResult): string {
   return out.join("\n") + "\n";
 }
 
-export function formatPlanJson(p: PlanResult): string {
+export function formatPlanJson(p: PlanResult & { measured?: readonly MeasuredKl[] }): string {
   return JSON.stringify(p, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n";
 }

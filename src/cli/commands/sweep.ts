@@ -12,9 +12,10 @@ import { loadForwardModel } from "../../analysis/forward/model.js";
 import { prepareKl } from "../../analysis/forward/kl.js";
 import { readTokens } from "../../analysis/forward/tokens.js";
 import { HEADLINE_MIXES, mixModelFromSource, parseMix, standardMix } from "../../analysis/mixes.js";
-import { plan, tensorTypeLines } from "../../analysis/plan.js";
+import { plan, planTypes, tensorTypeLines } from "../../analysis/plan.js";
+import { measureAssignmentKl } from "../../analysis/plan-validate.js";
 import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
-import { formatPlanJson, formatPlanText } from "../../report/plan-text.js";
+import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
 import type { SweepResult } from "../../analysis/sweep-types.js";
 
 interface CommonFlags {
@@ -206,7 +207,10 @@ export function registerSweep(program: Command): void {
     .addOption(new Option("--emit <what>", "write a file for llama-quantize").choices(["tensor-types"]))
     .option("-o, --output <file>", "file for --emit (default: stdout after the table)")
     .option("--json", "JSON output")
-    .action(async (model: string, flags: CommonFlags & { targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; emit?: string; output?: string; json?: boolean }) => {
+    .option("--measure-kl <tokens.i32>", "also measure the plan's and the mixes' real KL with the reference forward pass (small llama/qwen models)")
+    .option("--chunk <n>", "context length for --measure-kl (default 256)")
+    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .action(async (model: string, flags: CommonFlags & { targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string }) => {
       if ((flags.targetBpw === undefined) === (flags.targetSize === undefined)) {
         throw new QuantscopeError("plan needs exactly one of --target-bpw X or --target-size BYTES");
       }
@@ -230,7 +234,20 @@ export function registerSweep(program: Command): void {
           mixes,
         });
         const lines = tensorTypeLines(p).join("\n") + "\n";
-        process.stdout.write(flags.json ? formatPlanJson(p) : formatPlanText(p));
+        let measured: MeasuredKl[] | undefined;
+        if (flags.measureKl) {
+          const fm = loadForwardModel(src);
+          const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+          const hx = prepareKl(fm, toks, parseIntFlag("--chunk", flags.chunk, 256, 2));
+          const im = flags.imatrix ? readImatrix(flags.imatrix) : undefined;
+          const mm = mixModelFromSource(src);
+          measured = [{ name: "plan", bytes: p.fileBytes, kl: measureAssignmentKl(src, hx, planTypes(p), im) }];
+          for (const m of p.mixes) {
+            const types = new Map(standardMix(m.mix, mm).filter((a) => p.choices.some((c) => c.tensor === a.tensor)).map((a) => [a.tensor, a.type] as [string, string]));
+            measured.push({ name: m.mix, bytes: m.bytes, kl: measureAssignmentKl(src, hx, types, im) });
+          }
+        }
+        process.stdout.write(flags.json ? formatPlanJson(measured ? { ...p, measured } : p) : formatPlanText(p, measured));
         if (flags.emit === "tensor-types") {
           if (flags.output) {
             writeFileSync(flags.output, lines);

@@ -13,7 +13,12 @@ export function calibrationRecords(records: readonly SweepRecord[], floor = 1e-7
  * Per kind: log(KL / r²) = a + b·depth by least squares (b = 0 when the kind
  * has no layer or a single depth). Kinds missing from the data keep `prior`.
  */
-export function fitGains(records: readonly SweepRecord[], prior: Readonly<Record<string, GainCoefficients>>): Record<string, GainCoefficients> {
+/** r used by a gain table: the record's outputRelErr, or the weight-space relRmse. */
+export type RSelector = (r: SweepRecord) => number;
+export const R_OUTPUT: RSelector = (r) => r.outputRelErr;
+export const R_WEIGHTS: RSelector = (r) => r.relRmse;
+
+export function fitGains(records: readonly SweepRecord[], prior: Readonly<Record<string, GainCoefficients>>, rOf: RSelector = R_OUTPUT): Record<string, GainCoefficients> {
   const out: Record<string, GainCoefficients> = { ...prior };
   const byKind = new Map<string, SweepRecord[]>();
   for (const r of calibrationRecords(records)) {
@@ -23,7 +28,7 @@ export function fitGains(records: readonly SweepRecord[], prior: Readonly<Record
   }
   for (const [kind, rs] of byKind) {
     const xs = rs.map((r) => depthOf(r.layer, r.nLayers));
-    const ys = rs.map((r) => Math.log(r.measuredKl! / (r.outputRelErr * r.outputRelErr)));
+    const ys = rs.map((r) => Math.log(r.measuredKl! / rOf(r) ** 2));
     const n = xs.length;
     const mx = xs.reduce((a, b) => a + b, 0) / n;
     const my = ys.reduce((a, b) => a + b, 0) / n;
@@ -69,9 +74,9 @@ export interface CalibrationReport {
   readonly spearmanBaseline: number;
 }
 
-export function evaluate(records: readonly SweepRecord[], table: Readonly<Record<string, GainCoefficients>>): CalibrationReport {
+export function evaluate(records: readonly SweepRecord[], table: Readonly<Record<string, GainCoefficients>>, rOf: RSelector = R_OUTPUT): CalibrationReport {
   const rs = calibrationRecords(records);
-  const pred = rs.map((r) => Math.exp(logGain(r.kind, r.layer, r.nLayers, table)) * r.outputRelErr ** 2);
+  const pred = rs.map((r) => Math.exp(logGain(r.kind, r.layer, r.nLayers, table)) * rOf(r) ** 2);
   const meas = rs.map((r) => r.measuredKl!);
   const errs = rs.map((_, i) => Math.abs(Math.log10(pred[i]! / meas[i]!))).sort((a, b) => a - b);
   const types = [...new Set(rs.map((r) => r.type))];
@@ -85,6 +90,6 @@ export function evaluate(records: readonly SweepRecord[], table: Readonly<Record
     spearmanWithinType: within.reduce((a, b) => a + b, 0) / Math.max(1, within.length),
     medianAbsLog10: errs[Math.floor((errs.length - 1) / 2)] ?? NaN,
     p90AbsLog10: errs[Math.floor(0.9 * (errs.length - 1))] ?? NaN,
-    spearmanBaseline: spearman(rs.map((r) => r.outputRelErr ** 2), meas),
+    spearmanBaseline: spearman(rs.map((r) => rOf(r) ** 2), meas),
   };
 }

@@ -22,6 +22,8 @@ export interface SensitivityInput {
   readonly nLayers: number;
   /** Relative output error r (not squared). */
   readonly outputRelErr: number;
+  /** Where r came from: "none" (weight-space relRmse) has its own gain table. */
+  readonly source?: "activations" | "imatrix" | "none";
 }
 
 export interface GainCoefficients {
@@ -57,9 +59,13 @@ export function logGain(kind: string, layer: number | null, nLayers: number, tab
   return c.a + c.b * depthOf(layer, nLayers);
 }
 
+/** Gains for r = weight-space relRmse (no imatrix, no activations); fitted on the same measurements. */
+export const GAIN_WEIGHTS: Readonly<Record<string, GainCoefficients>> = GAIN;
+
 /** Predicted KL (nats/token) for quantizing this tensor alone. */
-export function predictKl(x: SensitivityInput, table: Readonly<Record<string, GainCoefficients>> = GAIN): number {
+export function predictKl(x: SensitivityInput, table?: Readonly<Record<string, GainCoefficients>>): number {
   const r2 = x.outputRelErr * x.outputRelErr;
   if (!Number.isFinite(r2)) return NaN;
-  return Math.exp(logGain(x.kind, x.layer, x.nLayers, table)) * r2;
+  const t = table ?? (x.source === "none" && x.kind !== "output" && x.kind !== "token_embd" ? GAIN_WEIGHTS : GAIN);
+  return Math.exp(logGain(x.kind, x.layer, x.nLayers, t)) * r2;
 }

@@ -216,7 +216,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     ({ median, p95 } = medianAndP95(abs));
   }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2) });
+  const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,

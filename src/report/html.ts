@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import type { Diagnosis, Finding } from "../analysis/diagnosis.js";
 import type { ReportData } from "./report-model.js";
 import { modelCharts } from "./charts/model.js";
-import { slug, type Chart } from "./charts/spec.js";
+import { detailFor, slug, type Chart } from "./charts/spec.js";
 import { tensorCharts } from "./charts/tensor.js";
 import { curveTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
 import { HTML_STYLE } from "./html-style.js";
@@ -78,7 +78,7 @@ ${plans ? `<h3>Plans and standard mixes</h3>${tableHtml(plans)}` : ""}
 ${data.notes.length ? `<h3>Notes</h3><ul class="notes">${data.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : ""}</section>`;
 
   const sections = data.tensors.map((t) => {
-    const tc = tensorCharts(t, { width: "container" });
+    const tc = tensorCharts(t, { width: "container", detail: detailFor(data.tensors.length) });
     charts.push(...tc);
     const curve = curveTable(t);
     return `<section class="tensor" id="${tensorAnchor(t.name)}"><h2>${escapeHtml(t.name)}</h2>

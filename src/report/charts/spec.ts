@@ -20,6 +20,16 @@ export interface ChartOptions {
   /** "container" in the HTML (fills its box); a number of pixels for static SVG/PNG. */
   readonly width: number | "container";
   readonly height?: number;
+  /**
+   * Share (0..1] of the full point budget per chart: big models get fewer
+   * points per tensor so the HTML stays a sane size (see detailFor).
+   */
+  readonly detail?: number;
+}
+
+/** Point budget share per tensor: full detail up to 24 tensors, then shrinking, never below 0.15. */
+export function detailFor(tensors: number): number {
+  return Math.max(0.15, Math.min(1, 24 / Math.max(1, tensors)));
 }
 
 /** Pan and zoom on both axes with the mouse / wheel; double-click resets. */

@@ -1,6 +1,6 @@
 // Per-tensor charts: weight histogram, sorted activation RMS, power vs error
 // scatter, and the block heat map of where output error comes from.
-import type { TensorEvidence } from "../report-model.js";
+import type { BlockErrorEvidence, TensorEvidence } from "../report-model.js";
 import { argsortDesc } from "../report-stats.js";
 import { base, keepIndices, r4, slug, ZOOM, type Chart, type ChartOptions } from "./spec.js";
 
@@ -32,7 +32,8 @@ export function activationRmsChart(t: TensorEvidence, opts: ChartOptions): Chart
   const a = t.activation;
   if (!a) return undefined;
   const order = argsortDesc(a.colPower);
-  const values = keepIndices(order.length, 200, 600).map((rank) => ({
+  const d = opts.detail ?? 1;
+  const values = keepIndices(order.length, Math.round(200 * d), Math.round(600 * d)).map((rank) => ({
     rank: rank + 1, col: order[rank]!, rms: r4(Math.sqrt(a.colPower[order[rank]!]!)),
   })).filter((v) => v.rms > 0);
   return {
@@ -58,7 +59,8 @@ export function powerVsErrorChart(t: TensorEvidence, opts: ChartOptions): Chart 
   if (!a || !e) return undefined;
   const contrib = Array.from(a.colPower, (p, j) => p * e.colMse[j]!);
   const order = argsortDesc(contrib);
-  const values = keepIndices(order.length, 400, 1200).map((k) => {
+  const d = opts.detail ?? 1;
+  const values = keepIndices(order.length, Math.round(400 * d), Math.round(1200 * d)).map((k) => {
     const j = order[k]!;
     return { col: j, power: r4(a.colPower[j]!), mse: r4(e.colMse[j]!), contrib: r4(contrib[j]!) };
   }).filter((v) => v.power > 0 && v.mse > 0);
@@ -82,8 +84,9 @@ export function powerVsErrorChart(t: TensorEvidence, opts: ChartOptions): Chart 
 }
 
 export function blockHeatmapChart(t: TensorEvidence, opts: ChartOptions): Chart | undefined {
-  const b = t.blockError, a = t.activation;
-  if (!b || !a) return undefined;
+  const b0 = t.blockError, a = t.activation;
+  if (!b0 || !a) return undefined;
+  const b = mergeRowBands(b0, t.rows, Math.max(8, Math.round(32 * (opts.detail ?? 1))));
   // Mean activation power per column block.
   const blockPower = new Array<number>(b.nColBlocks).fill(0);
   for (let c = 0; c < b.nColBlocks; c++) {
@@ -93,17 +96,10 @@ export function blockHeatmapChart(t: TensorEvidence, opts: ChartOptions): Chart 
   }
   let total = 0;
   for (let r = 0; r < b.nRowBands; r++) for (let c = 0; c < b.nColBlocks; c++) total += blockPower[c]! * b.mse[r * b.nColBlocks + c]!;
+  // Compact rows {r, c, p, m}; cell bounds and shares are derived in the spec (keeps big models' HTML small).
   const values = [];
   for (let r = 0; r < b.nRowBands; r++) {
-    for (let c = 0; c < b.nColBlocks; c++) {
-      const mse = b.mse[r * b.nColBlocks + c]!;
-      values.push({
-        c0: c * b.colBlock, c1: Math.min(t.cols, (c + 1) * b.colBlock),
-        r0: r * b.rowBand, r1: Math.min(t.rows, (r + 1) * b.rowBand),
-        power: r4(blockPower[c]!), mse: r4(mse),
-        share: r4(total > 0 ? (blockPower[c]! * mse) / total : 0),
-      });
-    }
+    for (let c = 0; c < b.nColBlocks; c++) values.push({ r, c, p: r4(blockPower[c]!), m: r4(b.mse[r * b.nColBlocks + c]!) });
   }
   return {
     id: `${slug(t.name)}-heat`,
@@ -112,6 +108,13 @@ export function blockHeatmapChart(t: TensorEvidence, opts: ChartOptions): Chart 
     spec: {
       ...base(opts, 200),
       data: { values },
+      transform: [
+        { calculate: `datum.c * ${b.colBlock}`, as: "c0" },
+        { calculate: `min(${t.cols}, datum.c0 + ${b.colBlock})`, as: "c1" },
+        { calculate: `datum.r * ${b.rowBand}`, as: "r0" },
+        { calculate: `min(${t.rows}, datum.r0 + ${b.rowBand})`, as: "r1" },
+        { calculate: total > 0 ? `datum.p * datum.m / ${total}` : "0", as: "share" },
+      ],
       params: ZOOM,
       mark: { type: "rect", tooltip: true },
       encoding: {
@@ -122,11 +125,30 @@ export function blockHeatmapChart(t: TensorEvidence, opts: ChartOptions): Chart 
         color: { field: "share", type: "quantitative", scale: { scheme: "inferno" }, title: "share of output error" },
         tooltip: [
           { field: "c0", title: "cols from" }, { field: "c1", title: "to" }, { field: "r0", title: "rows from" }, { field: "r1", title: "to" },
-          { field: "power", title: "mean E[x²]" }, { field: "mse", title: "weight MSE" }, { field: "share", title: "share", format: ".2%" },
+          { field: "p", title: "mean E[x²]" }, { field: "m", title: "weight MSE" }, { field: "share", title: "share", format: ".2%" },
         ],
       },
     },
   };
+}
+
+/** Coarser grid: consecutive row bands merged (row-weighted mean MSE) until at most maxBands remain. */
+export function mergeRowBands(b: BlockErrorEvidence, rows: number, maxBands: number): BlockErrorEvidence {
+  const k = Math.ceil(b.nRowBands / maxBands);
+  if (k <= 1) return b;
+  const nRowBands = Math.ceil(b.nRowBands / k);
+  const mse = new Float64Array(nRowBands * b.nColBlocks);
+  for (let R = 0; R < nRowBands; R++) {
+    for (let c = 0; c < b.nColBlocks; c++) {
+      let s = 0, n = 0;
+      for (let r = R * k; r < Math.min(b.nRowBands, (R + 1) * k); r++) {
+        const h = Math.min(rows, (r + 1) * b.rowBand) - r * b.rowBand;
+        s += b.mse[r * b.nColBlocks + c]! * h; n += h;
+      }
+      mse[R * b.nColBlocks + c] = n ? s / n : 0;
+    }
+  }
+  return { ...b, rowBand: b.rowBand * k, nRowBands, mse };
 }
 
 /** The charts of one tensor, in display order (missing evidence -> chart left out). */

@@ -78,7 +78,10 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     const without = importance
       ? new Map(types.filter((t) => lowTypes.has(t)).map((t) => [t, measure({ ...ctx, quantizeWithImatrix: false }, t, sums)]))
       : new Map<string, SweepRecord>();
-    tensors.push(evidenceFor(name, W, activation, importance, mine, without, requested));
+    const ev = evidenceFor(name, W, activation, importance, mine, without, requested);
+    const bad = W.rows * W.cols - ev.weight.count;
+    if (bad > 0) notes.push(`${name}: ${bad} NaN/Inf values, excluded from the statistics (types that cannot quantize them are skipped)`);
+    tensors.push(ev);
   });
   opts.onProgress?.(swept.length, swept.length, "");
   if (synthetic) notes.push("no imatrix given: the quantizer's importance is E[x²] from the activations (what llama-imatrix would compute from them)");

@@ -3,7 +3,7 @@
 // finiteness checks cost ~4x in V8, so this path has none; a tensor with
 // non-finite values takes the per-section functions instead, and
 // test/study-fast-path.test.ts checks that both paths agree.
-import type { Matrix } from "../../io/f32bin.js";
+import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
 import { round03 } from "../../stats/float32.js";
 import { percentilesF32 } from "../../stats/select.js";
@@ -14,7 +14,7 @@ import type { WeightError } from "./weight-error.js";
 
 const GS = 16;
 
-/** Sum of x·0: NaN when any value is NaN or ±Inf, 0 otherwise. One cheap pass. */
+/** Sum of x·0: NaN when any value is NaN or ±Inf, 0 otherwise. One cheap pass (activations). */
 export function allFinite(d: Float32Array): boolean {
   let s = 0;
   for (let i = 0; i < d.length; i++) s += d[i]! * 0;
@@ -48,19 +48,21 @@ function fromSums(s: number, s2: number, k: number, mn: number, mx: number): Sum
   return { mean: mu, std: Math.sqrt(Math.max(0, s2 / k - mu * mu)), min: mn, max: mx };
 }
 
-export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan {
-  const { rows, cols, data } = m;
+/** Returns null when the tensor holds a NaN or ±Infinity (the caller then takes the checked path). */
+export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeightScan | null {
+  const { rows, cols } = src;
   const n = rows * cols;
   const span = cols - (cols % GS);
   const gpr = span / GS;
-  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
 
   // ---- pass A: global and per-row sums and extremes, high key bits
   let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
   const rowMean = new Float64Array(rows), rowStd = new Float64Array(rows), rowRange = new Float64Array(rows);
   const hist = new Uint32Array(65536);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
+  for (const { data, row0, nRows } of src.chunks()) {
+  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  for (let rr = 0; rr < nRows; rr++) {
+    const r = row0 + rr, o = rr * cols;
     let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
     for (let i = o; i < o + cols; i++) {
       const x = data[i]!;
@@ -77,12 +79,18 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
     if (mn < gMin) gMin = mn;
     if (mx > gMax) gMax = mx;
   }
+  }
+  // Any NaN/Inf makes these sums non-finite (huge finite values may too: the checked path handles both).
+  if (!Number.isFinite(gSum) || !Number.isFinite(gSq)) return null;
   const mean = gSum / n;
   const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
   // |x| < 0.001·std is counted from the key histograms (no per-element test).
   const nzKeys = absBelowKeys(nzThr);
   const plan = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : []);
   const slot = plan.slot, lo = plan.lo;
+  // 8 KB bit set of the wanted buckets: stays in L1, unlike the 256 KB slot table
+  const want = new Uint32Array(2048);
+  for (let b = 0; b < 65536; b++) if (slot[b]! >= 0) want[b >>> 5]! |= 1 << (b & 31);
 
   // ---- pass B: central moments, low key bits, groups, 2-bit models
   let c2 = 0, c3 = 0, c4 = 0, nearZero = 0;
@@ -95,8 +103,10 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
   let s7StdSum = 0, s7Pos = 0, s7Neg = 0;
   const s7Thr = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
   let k = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
+  for (const { data, row0, nRows } of src.chunks()) {
+  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  for (let rr = 0; rr < nRows; rr++) {
+    const o = rr * cols;
     let gmRowS = 0, gmRowS2 = 0;
     for (let g = 0; g < cols; g += GS) {
       const a = o + g, e = Math.min(a + GS, o + cols);
@@ -107,8 +117,8 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
         c2 += d2; c3 += d2 * d; c4 += d2 * d2;
         const b = u[i]!;
         const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
-        const sl = slot[key >>> 16]!;
-        if (sl >= 0) lo[sl * 65536 + (key & 0xffff)]!++;
+        const hi = key >>> 16;
+        if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
         s += x; s2 += x * x;
         mn = Math.min(mn, x);
         mx = Math.max(mx, x);
@@ -150,6 +160,7 @@ export function fastWeightScan(m: Matrix, opt: FastScanOptions): FastWeightScan 
       const mu = gmRowS / gpr;
       s7StdSum += Math.sqrt(Math.max(0, gmRowS2 / gpr - mu * mu));
     }
+  }
   }
 
   // ---- assemble

@@ -8,17 +8,47 @@ import { topIndices, topShare } from "../../stats/order.js";
 import { nn } from "./common.js";
 import type { ColumnPower } from "./section5-power.js";
 import type { WeightError } from "./weight-error.js";
+import type { RowChunks } from "./row-chunks.js";
 import { seedSection6DimMse } from "./seed-proxy.js";
 
 const FRACTIONS = [0.01, 0.05, 0.1, 0.25] as const;
 
-/** Std and excess kurtosis of one weight column over all rows (the study's w_std, w_kurt); only the top dimensions are asked for. */
-export type ColumnShape = (dim: number) => { readonly std: number; readonly kurt: number };
+/** Std and excess kurtosis of some weight columns over all rows (the study's w_std, w_kurt); only the top dimensions are asked for. */
+export type ColumnShape = (dims: readonly number[]) => { readonly std: number; readonly kurt: number }[];
 
 export function columnShape(m: Matrix): ColumnShape {
-  return (dim) => {
+  return (dims) => dims.map((dim) => {
     const mo = moments(m.data, dim, m.data.length, m.cols);
     return { std: mo.std, kurt: mo.std > 0 ? mo.excessKurtosis : -3 };
+  });
+}
+
+/** The same from a streamed weight: one more pass over its rows, reading only the asked columns. */
+export function columnShapeChunks(src: RowChunks): ColumnShape {
+  return (dims) => {
+    const k = dims.length, cols = src.cols;
+    const s = new Float64Array(k), m2 = new Float64Array(k), m4 = new Float64Array(k);
+    // shifted sums (shift = first row's value) keep the f64 moments accurate
+    const shift = new Float64Array(k);
+    const p2 = new Float64Array(k), p3 = new Float64Array(k), p4 = new Float64Array(k);
+    for (const { data, row0, nRows } of src.chunks()) {
+      for (let r = 0; r < nRows; r++) {
+        for (let j = 0; j < k; j++) {
+          const x = data[r * cols + dims[j]!]!;
+          if (row0 === 0 && r === 0) shift[j] = x;
+          const d = x - shift[j]!, d2 = d * d;
+          s[j] += d; p2[j] += d2; p3[j] += d2 * d; p4[j] += d2 * d2;
+        }
+      }
+    }
+    const n = src.rows;
+    return dims.map((_, j) => {
+      const mu = s[j]! / n, e2 = p2[j]! / n, e3 = p3[j]! / n, e4 = p4[j]! / n;
+      const v = Math.max(0, e2 - mu * mu);
+      m2[j] = v;
+      m4[j] = e4 - 4 * mu * e3 + 6 * mu * mu * e2 - 3 * mu ** 4;
+      return { std: Math.sqrt(v), kurt: v > 0 ? m4[j]! / (v * v) - 3 : -3 };
+    });
   };
 }
 
@@ -89,10 +119,10 @@ export function errorMeetsPower(inp: ErrorPowerInput): ErrorMeetsPower {
     contribMean: nn(cs.mean),
     contribStd: nn(cs.std),
     correlation: pearson(act, wRmse),
-    topDims: topIndices(contrib, 5).map((d) => {
-      const sh = shape(d);
-      return { dim: d, actRms: act[d]!, wRmse: wRmse[d]!, contrib: contrib[d]!, wStd: sh.std, wKurt: sh.kurt };
-    }),
+    topDims: ((top) => {
+      const sh = shape(top);
+      return top.map((d, j) => ({ dim: d, actRms: act[d]!, wRmse: wRmse[d]!, contrib: contrib[d]!, wStd: sh[j]!.std, wKurt: sh[j]!.kurt }));
+    })(topIndices(contrib, 5)),
     contribShares: shares(contrib, dims),
     errorVarianceShares: seed ? [] : shares(varContrib, dims),
     expectedOutputMse: seed ? null : expected,

@@ -14,11 +14,12 @@ import { distributionStats } from "./section1-distribution.js";
 import { rowVariability } from "./section2-rows.js";
 import { groupStats } from "./section3-groups.js";
 import { activationPower, columnPower, type ColumnPower } from "./section5-power.js";
-import { columnShape, errorMeetsPower } from "./section6-error-power.js";
+import { columnShape, columnShapeChunks, errorMeetsPower, type ColumnShape } from "./section6-error-power.js";
+import { f32binChunks } from "./row-chunks.js";
 import { rowGrouping, rowGroupingFromSums } from "./section7-row-grouping.js";
 import { swigluDims, tokenTable, type SwigluDims, type TokenTable } from "./section8-swiglu.js";
 import { superBlockDecomposition } from "./section9-superblocks.js";
-import { overallRmse, weightError, type WeightError } from "./weight-error.js";
+import { overallRmse, weightError, weightErrorChunks, type WeightError } from "./weight-error.js";
 import { allFinite, fastWeightScan } from "./fast-weight-scan.js";
 import { fastActivationScan } from "./fast-activation-scan.js";
 
@@ -130,9 +131,7 @@ export interface WeightOutcome {
 
 export function studyWeight(job: WeightJob): WeightOutcome {
   const { seed, key } = job;
-  const W = readPooled(job.path);
   const file = basename(job.path);
-  const desc = seed && job.seedLabel ? job.seedLabel : directionLabel(W.rows, W.cols);
   const q = seed ? null : quantizerFor(job.type);
   const isProxy = q?.info.name === "proxy";
   const warnings: string[] = [];
@@ -140,28 +139,39 @@ export function studyWeight(job: WeightJob): WeightOutcome {
   let s3partial: Omit<GroupStats, "quantRmse" | "quantNote"> | null = null;
   let s7: RowGrouping | null = null;
   let we: WeightError | null = null;
-  if (!seed && allFinite(W.data)) {
-    const scan = fastWeightScan(W, {
-      name: key, file, description: desc, withRowGrouping: job.focus6, withProxyError: isProxy,
-      rowGrouping: (stdSum, stdRows, pos, neg, total, thr) => rowGroupingFromSums(key, W.cols, W.rows, stdSum, stdRows, pos, neg, total, thr),
-    });
+  let W: Matrix | null = null;
+  let shape: ColumnShape;
+  let rows: number, cols: number;
+  // Default mode streams the weight (a few MB held); a tensor with NaN/Inf, and seed-compat, load it whole.
+  const chunks = seed ? null : f32binChunks(job.path);
+  const desc = (r: number, c: number) => (seed && job.seedLabel ? job.seedLabel : directionLabel(r, c));
+  const scan = chunks ? fastWeightScan(chunks, {
+    name: key, file, description: desc(chunks.rows, chunks.cols), withRowGrouping: job.focus6, withProxyError: isProxy,
+    rowGrouping: (stdSum, stdRows, pos, neg, total, thr) => rowGroupingFromSums(key, chunks.cols, chunks.rows, stdSum, stdRows, pos, neg, total, thr),
+  }) : null;
+  if (scan && chunks) {
+    ({ rows, cols } = chunks);
     s1 = scan.s1; s2 = scan.s2; s3partial = scan.s3; s7 = scan.s7;
-    we = isProxy ? scan.proxyError : weightError(W, q!);
+    we = isProxy ? scan.proxyError : weightErrorChunks(chunks, q!);
+    shape = columnShapeChunks(chunks);
   } else {
-    s1 = distributionStats(key, file, desc, W);
+    W = readPooled(job.path);
+    ({ rows, cols } = W);
+    s1 = distributionStats(key, file, desc(rows, cols), W);
     s2 = rowVariability(key, W);
     if (q) we = weightError(W, q);
+    shape = columnShape(W);
   }
   const nf = nonFiniteWarning(file, s1);
   if (nf) warnings.push(nf);
-  if (W.cols % 16 !== 0) warnings.push(`${file}: row length ${W.cols} is not a multiple of 16; the last ${W.cols % 16} columns do not form a 16-element group${seed ? "" : " and are left out of group statistics"}`);
-  else if (W.cols % 256 !== 0) warnings.push(`${file}: row length ${W.cols} is not a multiple of 256; K-quants (Q2_K..Q6_K) cannot store it and the last ${W.cols % 256} columns are outside every super-block`);
+  if (cols % 16 !== 0) warnings.push(`${file}: row length ${cols} is not a multiple of 16; the last ${cols % 16} columns do not form a 16-element group${seed ? "" : " and are left out of group statistics"}`);
+  else if (cols % 256 !== 0) warnings.push(`${file}: row length ${cols} is not a multiple of 256; K-quants (Q2_K..Q6_K) cannot store it and the last ${cols % 256} columns are outside every super-block`);
 
   const qr = we ? overallRmse(we) : null;
-  const qNote = !we ? null : we.failure ?? (we.usableCols < W.cols ? `last ${W.cols - we.usableCols} columns outside whole ${q!.info.name} blocks are not measured` : null);
+  const qNote = !we ? null : we.failure ?? (we.usableCols < cols ? `last ${cols - we.usableCols} columns outside whole ${q!.info.name} blocks are not measured` : null);
   const s3: GroupStats = s3partial
     ? { ...s3partial, quantRmse: qr, quantNote: qNote }
-    : groupStats(key, W, { rowLimit: seed ? SEED_ROWS.s3 : null, seed, quantRmse: qr, quantNote: qNote });
+    : groupStats(key, W!, { rowLimit: seed ? SEED_ROWS.s3 : null, seed, quantRmse: qr, quantNote: qNote });
 
   const skipped6: string[] = [], skipped9: string[] = [];
   let s6: ErrorMeetsPower | null = null, s9: SuperBlockDecomposition | null = null;
@@ -169,20 +179,20 @@ export function studyWeight(job: WeightJob): WeightOutcome {
   const pairProblem = !job.input
     ? `${key}: SKIP (no activation is known to feed this weight)`
     : !p ? `${key}: SKIP (activation ${job.input} missing)`
-    : p.dims !== W.cols ? `${key}: dim mismatch W=${W.cols} vs A=${p.dims}, SKIP` : null;
+    : p.dims !== cols ? `${key}: dim mismatch W=${cols} vs A=${p.dims}, SKIP` : null;
   if (job.focus6 || job.focus9) {
-    if (pairProblem && p && p.dims !== W.cols) {
-      warnings.push(`${file}: ${W.cols} columns but its activation ${job.input} has ${p.dims}; sections 6 and 9 skip it`);
+    if (pairProblem && p && p.dims !== cols) {
+      warnings.push(`${file}: ${cols} columns but its activation ${job.input} has ${p.dims}; sections 6 and 9 skip it`);
     }
   }
   if (job.focus6) {
-    s7 = s7 ?? rowGrouping(key, W, { rowLimit: seed ? SEED_ROWS.s7 : null, seed, tensorStd: s1.std });
+    s7 = s7 ?? rowGrouping(key, W!, { rowLimit: seed ? SEED_ROWS.s7 : null, seed, tensorStd: s1.std });
     if (pairProblem) skipped6.push(pairProblem);
-    else s6 = errorMeetsPower({ name: key, activation: job.input!, power: p!, shape: columnShape(W), ...(seed ? { seedWeight: W } : { error: we! }) });
+    else s6 = errorMeetsPower({ name: key, activation: job.input!, power: p!, shape, ...(seed ? { seedWeight: W! } : { error: we! }) });
   } else s7 = null;
   if (job.focus9) {
     if (pairProblem) skipped9.push(pairProblem);
-    else s9 = superBlockDecomposition({ name: key, activation: job.input!, power: p!, cols: W.cols, ...(seed ? { seedWeight: W } : { error: we! }) });
+    else s9 = superBlockDecomposition({ name: key, activation: job.input!, power: p!, cols, ...(seed ? { seedWeight: W! } : { error: we! }) });
   }
   return { key, s1, s2, s3, s6, s7, s9, skipped6, skipped9, warnings };
 }

@@ -3,6 +3,7 @@
 // RMSE), 6 (per-column RMSE) and 9 (per-super-block MSE) all read this, so a
 // weight is quantized once, in row chunks (bounded memory).
 import type { Matrix } from "../../io/f32bin.js";
+import type { RowChunks } from "./row-chunks.js";
 import type { GroupQuantizer } from "../group-quantizer.js";
 import { isQuantscopeError } from "../../io/errors.js";
 
@@ -51,6 +52,25 @@ export function weightError(m: Matrix, q: GroupQuantizer, rowLimit: number | nul
     if (!isQuantscopeError(e)) throw e;
     return { usableCols: use, colSse: colSse.fill(0), colCount: colCount.fill(0), rows, failure: e.message };
   }
+  return { usableCols: use, colSse, colCount, rows, failure: null };
+}
+
+/** The same over a streamed weight (row chunks), for real codecs on big tensors. */
+export function weightErrorChunks(src: RowChunks, q: GroupQuantizer): WeightError {
+  const { rows, cols } = src;
+  const use = q.usableCols(cols);
+  const colSse = new Float64Array(use);
+  const colCount = new Float64Array(use);
+  if (use === 0) {
+    return { usableCols: 0, colSse, colCount, rows, failure: `row length ${cols} is shorter than one ${q.info.name} block (${q.info.blockSize})` };
+  }
+  let failure: string | null = null;
+  for (const { data, nRows } of src.chunks()) {
+    const part = weightError({ rows: nRows, cols, data }, q);
+    if (part.failure) { failure = part.failure; break; }
+    for (let c = 0; c < use; c++) { colSse[c] += part.colSse[c]!; colCount[c] += part.colCount[c]!; }
+  }
+  if (failure) return { usableCols: use, colSse: colSse.fill(0), colCount: colCount.fill(0), rows, failure };
   return { usableCols: use, colSse, colCount, rows, failure: null };
 }
 

@@ -165,38 +165,72 @@ export function quantize_q5_k(src: usize, dst: usize, rows: i32, cols: i32, imat
 
 // ---------------------------------------------------------------- dequantize
 
-/** dequantize_row_q4_K / q5_K: y = d*sc * q - dmin*m per 32 values (Q5_K adds 16 where the qh bit is set). */
-function dequantK45(src: usize, dst: usize, nblocks: i32, five: bool): void {
+/** 64 values of chunk c: 32 low nibbles with (d1, m1), 32 high nibbles with (d2, m2); Q5_K adds the qh bits. */
+// @ts-ignore: decorator
+@inline function chunk64(y: usize, ql: usize, qh0: v128, qh1: v128, c: i32, d1: v128, m1: v128, d2: v128, m2: v128, five: bool): void {
   const lo = i8x16.splat(0x0f);
+  const v0 = v128.load(ql), v1 = v128.load(ql, 16);
+  let a0 = v128.and(v0, lo), a1 = v128.and(v1, lo);
+  let b0 = i8x16.shr_u(v0, 4), b1 = i8x16.shr_u(v1, 4);
+  if (five) {
+    const one = i8x16.splat(1);
+    a0 = v128.or(a0, i8x16.shl(v128.and(i8x16.shr_u(qh0, 2 * c), one), 4));
+    a1 = v128.or(a1, i8x16.shl(v128.and(i8x16.shr_u(qh1, 2 * c), one), 4));
+    b0 = v128.or(b0, i8x16.shl(v128.and(i8x16.shr_u(qh0, 2 * c + 1), one), 4));
+    b1 = v128.or(b1, i8x16.shl(v128.and(i8x16.shr_u(qh1, 2 * c + 1), one), 4));
+  }
+  emit16(y, a0, 0, d1, m1, true);
+  emit16(y + 64, a1, 0, d1, m1, true);
+  emit16(y + 128, b0, 0, d2, m2, true);
+  emit16(y + 192, b1, 0, d2, m2, true);
+}
+
+/**
+ * dequantize_row_q4_K / q5_K: y = d*sc * q - dmin*m per 32 values (Q5_K adds
+ * 16 where the qh bit is set). The eight 6-bit scales and mins are unpacked
+ * with byte swizzles (get_scale_min_k4 for all j at once) and d*sc, dmin*m
+ * computed four at a time: the same products as the scalar code.
+ */
+function dequantK45(src: usize, dst: usize, nblocks: i32, five: bool): void {
   const ts: usize = five ? 176 : 144;
+  const swSc = i8x16(0, 1, 2, 3, 8, 9, 10, 11, -1, -1, -1, -1, -1, -1, -1, -1);
+  const maskSc = i8x16(63, 63, 63, 63, 15, 15, 15, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+  const swHiSc = i8x16(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, -1, -1, -1, -1);
+  const swM = i8x16(4, 5, 6, 7, 8, 9, 10, 11, -1, -1, -1, -1, -1, -1, -1, -1);
+  const swHiM = i8x16(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+  const lanes47 = i8x16(0, 0, 0, 0, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const m63 = i8x16.splat(63);
   let y = dst;
   for (let i = 0; i < nblocks; ++i) {
     const b = src + <usize>i * ts;
-    const d = fp16ToFp32(load<u16>(b));
-    const min = fp16ToFp32(load<u16>(b + 2));
+    const d = f32x4.splat(fp16ToFp32(load<u16>(b)));
+    const min = f32x4.splat(fp16ToFp32(load<u16>(b + 2)));
+    const q = v128.load(b + 4); // scales[12] and 4 bytes we ignore
+    const sc = v128.or(v128.and(i8x16.swizzle(q, swSc), maskSc), i8x16.shl(i8x16.shr_u(i8x16.swizzle(q, swHiSc), 6), 4));
+    const t = i8x16.swizzle(q, swM);
+    const mm = v128.or(v128.bitselect(i8x16.shr_u(t, 4), v128.and(t, m63), lanes47),
+      i8x16.shl(i8x16.shr_u(i8x16.swizzle(q, swHiM), 6), 4));
+    const sw = i16x8.extend_low_i8x16_u(sc);
+    const mw = i16x8.extend_low_i8x16_u(mm);
+    const ds0 = f32x4.mul(d, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(sw)));
+    const ds1 = f32x4.mul(d, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(sw)));
+    const dm0 = f32x4.mul(min, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(mw)));
+    const dm1 = f32x4.mul(min, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(mw)));
     const qh0 = v128.load(b + 16), qh1 = v128.load(b + 32);
-    let ql = b + (five ? 48 : 16);
-    for (let c = 0; c < 4; ++c) {
-      const sm1 = scaleMinK4(2 * c, b + 4), sm2 = scaleMinK4(2 * c + 1, b + 4);
-      const d1 = f32x4.splat(d * <f32>(sm1 & 0xff)), m1 = f32x4.splat(min * <f32>(sm1 >> 8));
-      const d2 = f32x4.splat(d * <f32>(sm2 & 0xff)), m2 = f32x4.splat(min * <f32>(sm2 >> 8));
-      const v0 = v128.load(ql), v1 = v128.load(ql, 16);
-      let a0 = v128.and(v0, lo), a1 = v128.and(v1, lo);
-      let b0 = i8x16.shr_u(v0, 4), b1 = i8x16.shr_u(v1, 4);
-      if (five) {
-        const one = i8x16.splat(1);
-        a0 = v128.or(a0, i8x16.shl(v128.and(i8x16.shr_u(qh0, 2 * c), one), 4));
-        a1 = v128.or(a1, i8x16.shl(v128.and(i8x16.shr_u(qh1, 2 * c), one), 4));
-        b0 = v128.or(b0, i8x16.shl(v128.and(i8x16.shr_u(qh0, 2 * c + 1), one), 4));
-        b1 = v128.or(b1, i8x16.shl(v128.and(i8x16.shr_u(qh1, 2 * c + 1), one), 4));
-      }
-      emit16(y, a0, 0, d1, m1, true);
-      emit16(y + 64, a1, 0, d1, m1, true);
-      emit16(y + 128, b0, 0, d2, m2, true);
-      emit16(y + 192, b1, 0, d2, m2, true);
-      y += 256;
-      ql += 32;
-    }
+    const ql = b + (five ? 48 : 16);
+    chunk64(y, ql, qh0, qh1, 0,
+      v128.shuffle<f32>(ds0, ds0, 0, 0, 0, 0), v128.shuffle<f32>(dm0, dm0, 0, 0, 0, 0),
+      v128.shuffle<f32>(ds0, ds0, 1, 1, 1, 1), v128.shuffle<f32>(dm0, dm0, 1, 1, 1, 1), five);
+    chunk64(y + 256, ql + 32, qh0, qh1, 1,
+      v128.shuffle<f32>(ds0, ds0, 2, 2, 2, 2), v128.shuffle<f32>(dm0, dm0, 2, 2, 2, 2),
+      v128.shuffle<f32>(ds0, ds0, 3, 3, 3, 3), v128.shuffle<f32>(dm0, dm0, 3, 3, 3, 3), five);
+    chunk64(y + 512, ql + 64, qh0, qh1, 2,
+      v128.shuffle<f32>(ds1, ds1, 0, 0, 0, 0), v128.shuffle<f32>(dm1, dm1, 0, 0, 0, 0),
+      v128.shuffle<f32>(ds1, ds1, 1, 1, 1, 1), v128.shuffle<f32>(dm1, dm1, 1, 1, 1, 1), five);
+    chunk64(y + 768, ql + 96, qh0, qh1, 3,
+      v128.shuffle<f32>(ds1, ds1, 2, 2, 2, 2), v128.shuffle<f32>(dm1, dm1, 2, 2, 2, 2),
+      v128.shuffle<f32>(ds1, ds1, 3, 3, 3, 3), v128.shuffle<f32>(dm1, dm1, 3, 3, 3, 3), five);
+    y += 1024;
   }
 }
 

@@ -9,8 +9,8 @@ import { readFileSync } from "node:fs";
 import { readF32Bin } from "../src/io/f32bin.js";
 import { buildReport } from "../src/report/report-build.js";
 import { diagnose, diagnoseTensor, THRESHOLDS, type Finding } from "../src/analysis/diagnosis.js";
-import type { ReportData, TensorEvidence } from "../src/report/report-model.js";
-import { summarizeWeights } from "../src/report/report-stats.js";
+import type { ReportData, TensorEvidence } from "../src/analysis/diagnosis-model.js";
+import { summarizeWeights } from "../src/analysis/diagnosis-stats.js";
 
 const EXAMPLE = new URL("../examples/tinyqwen-blk0/", import.meta.url).pathname;
 const SEED = readFileSync(new URL("../../shared/fixtures/tinyqwen/seed-blk0/seed_output.txt", import.meta.url), "utf8");

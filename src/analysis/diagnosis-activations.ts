@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import type { Matrix } from "../io/f32bin.js";
 import { fileError } from "../io/errors.js";
 import { readF32Bin, readF32BinHeader } from "../io/f32bin.js";
-import { layerOf, tensorCategory } from "../analysis/mixes.js";
-import { ActivationDir } from "../analysis/sweep-activations.js";
+import { layerOf, tensorCategory } from "./mixes.js";
+import { ActivationDir } from "./sweep-activations.js";
 
 /** What the collector needs from an activation folder. */
 export interface ActivationProvider {

@@ -8,14 +8,14 @@ import type { Matrix } from "../io/f32bin.js";
 import type { Imatrix, TensorSource } from "../io/source.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { typeInfo } from "../quant/index.js";
-import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "../analysis/mixes.js";
-import { DEFAULT_SWEEP_TYPES, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "../analysis/sweep.js";
-import type { ActivationProvider } from "./report-activations.js";
-import type { SweepRecord } from "../analysis/sweep-types.js";
-import { groupStats } from "../analysis/study/section3-groups.js";
-import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./report-model.js";
-import { plansAtMixSizes } from "./report-plans.js";
-import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./report-stats.js";
+import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "./mixes.js";
+import { DEFAULT_SWEEP_TYPES, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
+import type { ActivationProvider } from "./diagnosis-activations.js";
+import type { SweepRecord } from "./sweep-types.js";
+import { groupStats } from "./study/section3-groups.js";
+import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
+import { plansAtMixSizes } from "./diagnosis-plans.js";
+import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./diagnosis-stats.js";
 
 /** The type whose per-column error the charts and the diagnosis use (the lowest K-quant, where choices matter most). */
 export const REFERENCE_TYPE = "Q2_K";

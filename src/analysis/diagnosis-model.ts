@@ -4,7 +4,7 @@
 // these. Series are already reduced (binned, downsampled) where noted, so the
 // HTML stays small whatever the model size.
 
-import type { SweepRecord } from "../analysis/sweep-types.js";
+import type { SweepRecord } from "./sweep-types.js";
 
 /** Equal-width histogram: counts[i] covers [lo + i*width, lo + (i+1)*width). */
 export interface Histogram {

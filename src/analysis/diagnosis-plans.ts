@@ -2,9 +2,9 @@
 // reported tensors: the same budget as Q3_K_M / Q4_K_M / Q5_K_M, spent where
 // the sweep predicts it hurts most (src/analysis/plan.ts does the allocation).
 import { QuantscopeError } from "../io/errors.js";
-import { plan } from "../analysis/plan.js";
-import type { SweepRecord, SweepResult } from "../analysis/sweep-types.js";
-import type { PlanSummary } from "./report-model.js";
+import { plan } from "./plan.js";
+import type { SweepRecord, SweepResult } from "./sweep-types.js";
+import type { PlanSummary } from "./diagnosis-model.js";
 
 /** Mixes whose size the plan is asked to match. */
 export const PLAN_AT_MIXES = ["Q3_K_M", "Q4_K_M", "Q5_K_M"];

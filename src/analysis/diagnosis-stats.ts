@@ -2,7 +2,7 @@
 // over typed arrays, float64 accumulators). Kept here, not in src/stats, so the
 // report does not depend on the study's kernels being finished; the numbers are
 // simple enough to be checked independently in the tests.
-import type { Histogram, WeightSummary } from "./report-model.js";
+import type { Histogram, WeightSummary } from "./diagnosis-model.js";
 
 /** Mean, std, min, max, excess kurtosis and a binned histogram; non-finite values are skipped. */
 export function summarizeWeights(data: Float32Array, bins = 80): WeightSummary {

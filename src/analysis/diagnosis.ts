@@ -1,8 +1,8 @@
 // The report's diagnosis: plain-language findings, each backed by the number
 // it rests on and the documented threshold that made it fire (docs/report.md
 // lists every rule). Pure function of the collected evidence.
-import type { ReportData, TensorEvidence, TypePoint } from "../report/report-model.js";
-import { argsortDesc, pearson, sum } from "../report/report-stats.js";
+import type { ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
+import { argsortDesc, pearson, sum } from "./diagnosis-stats.js";
 
 export type Severity = "high" | "medium" | "info";
 

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Diagnosis, Finding } from "../analysis/diagnosis.js";
-import type { ReportData } from "./report-model.js";
+import type { ReportData } from "../analysis/diagnosis-model.js";
 import { modelCharts } from "./charts/model.js";
 import { detailFor, slug, type Chart } from "./charts/spec.js";
 import { tensorCharts } from "./charts/tensor.js";
@@ -14,8 +14,11 @@ import { HTML_STYLE } from "./html-style.js";
 
 const require = createRequire(import.meta.url);
 
+/** Inlined in this order: vega-embed needs the other two as globals. */
+const BUNDLES = ["vega", "vega-lite", "vega-embed"] as const;
+
 /** The minified browser bundle of an installed package (found next to its main entry). */
-export function browserBundle(pkg: "vega" | "vega-lite" | "vega-embed"): string {
+export function browserBundle(pkg: (typeof BUNDLES)[number]): string {
   const file = join(dirname(require.resolve(pkg)), `${pkg}.min.js`);
   // A bundle must not end the <script> element it is inlined into.
   return readFileSync(file, "utf8").replace(/<\/script/gi, "<\\/script");
@@ -88,7 +91,7 @@ ${findingsHtml(diag.perTensor.get(t.name) ?? [], false)}
   }).join("\n");
 
   const specs = charts.map((c) => ({ id: c.id, spec: c.spec }));
-  const bundles = opts.bundles === false ? "" : ["vega", "vega-lite", "vega-embed"].map((p) => `<script>${browserBundle(p as "vega")}</script>`).join("\n");
+  const bundles = opts.bundles === false ? "" : BUNDLES.map((p) => `<script>${browserBundle(p)}</script>`).join("\n");
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>quantscope report — ${escapeHtml(data.model)}</title>

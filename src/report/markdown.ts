@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { fmt, type Diagnosis, type Finding } from "../analysis/diagnosis.js";
-import type { ReportData } from "./report-model.js";
+import type { ReportData } from "../analysis/diagnosis-model.js";
 import type { Chart } from "./charts/spec.js";
 import { modelCharts } from "./charts/model.js";
 import { tensorCharts } from "./charts/tensor.js";

@@ -4,10 +4,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { diagnose, type Diagnosis } from "../analysis/diagnosis.js";
 import { readImatrix } from "../io/imatrix.js";
-import { collectReportData, type CollectOptions } from "./report-collect.js";
-import type { ReportData } from "./report-model.js";
+import { collectReportData, type CollectOptions } from "../analysis/diagnosis-evidence.js";
+import type { ReportData } from "../analysis/diagnosis-model.js";
 import { isStudyDir, openReportModel } from "./report-source.js";
-import { reportActivations } from "./report-activations.js";
+import { reportActivations } from "../analysis/diagnosis-activations.js";
 import { renderHtml } from "./html.js";
 import { writeMarkdown } from "./markdown.js";
 

@@ -1,7 +1,7 @@
 // The report's tables as plain rows of strings, shared by the HTML and the
 // Markdown so both show the same numbers.
 import { fmt, type Diagnosis } from "../analysis/diagnosis.js";
-import type { ReportData, TensorEvidence } from "./report-model.js";
+import type { ReportData, TensorEvidence } from "../analysis/diagnosis-model.js";
 
 export interface Table {
   readonly header: string[];

@@ -5,7 +5,7 @@ import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
 import { buildReport, writeReport } from "../../report/report-build.js";
 import { summaryText } from "../../report/report-summary.js";
-import { DEFAULT_OUTPUT_TOKENS } from "../../report/report-collect.js";
+import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis-evidence.js";
 
 interface ReportFlags {
   imatrix?: string;

@@ -157,10 +157,10 @@ function startWorker(): Worker {
 }
 
 /** The whole study, tensors spread over `threads` worker threads (largest first). Same result as runStudy. */
-export async function runStudyParallel(src: StudySources, opt: StudyOptions, threads = 2): Promise<StudyResult> {
+export async function runStudyParallel(src: StudySources, opt: StudyOptions, threads = 2, minBytes = PARALLEL_MIN_BYTES): Promise<StudyResult> {
   const t0 = performance.now();
   const p = plan(src, opt);
-  if (p.bytes < PARALLEL_MIN_BYTES || threads < 2) return runStudy(src, opt);
+  if (p.bytes < minBytes || threads < 2) return runStudy(src, opt);
   const workers = Array.from({ length: threads }, startWorker);
   try {
     const run = async <J extends { path: string }, R>(kind: string, jobs: J[]): Promise<R[]> => {

@@ -280,8 +280,13 @@ export function diagnose(data: ReportData): Diagnosis {
       const worst = kinds[0]!;
       const recs = data.tensors.filter((t) => t.kind === worst.kind).map((t) => recommendedType(t)).filter((p): p is TypePoint => !!p);
       const rec = recs.sort((a, b) => b.bpw - a.bpw)[0];
+      // What the plan at Q4_K_M's size (or the first plan) gives this class, when there is one.
+      const plan = data.plans.find((p) => p.kind === "plan" && p.baseline === "Q4_K_M") ?? data.plans.find((p) => p.kind === "plan");
+      const names = new Set(data.tensors.filter((t) => t.kind === worst.kind).map((t) => t.name));
+      const given = plan ? [...new Set(plan.entries.filter((e) => names.has(e.tensor)).map((e) => e.type))] : [];
+      const planText = plan && given.length ? `; ${plan.label} gives it ${given.join("/")}` : "";
       m({ id: "sensitive-class", severity: "medium",
-        text: `${worst.kind} is the most sensitive tensor class in this model (mean ${fmt(worst.mean)} vs ${fmt(kinds[1]!.mean)} for ${kinds[1]!.kind})${rec ? `: recommended ≥ ${rec.type}` : ""}.`,
+        text: `${worst.kind} is the most sensitive tensor class in this model (mean ${fmt(worst.mean)} vs ${fmt(kinds[1]!.mean)} for ${kinds[1]!.kind})${rec ? `: recommended ≥ ${rec.type}` : ""}${planText}.`,
         value: worst.mean, threshold: kinds[1]!.mean, evidence: { classes: kinds.map((k) => k.kind), means: kinds.map((k) => k.mean), ...(rec ? { recommended: rec.type } : {}) } });
     }
   }

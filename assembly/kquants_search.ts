@@ -1,12 +1,15 @@
-// SIMD versions of the K-quant scale searches (kutil.ts), four sub-blocks at
-// a time: lane k of every vector belongs to sub-block k of a group, so each
-// lane performs exactly the scalar C sequence of f32 operations (same order,
-// no reassociation) and the result is bit-identical. Data-dependent branches
-// of the C code become per-lane masks (v128.bitselect); a lane that would
-// have returned early simply has its results replaced at the end.
+// SIMD versions of the K-quant scale searches (kutil.ts): lane k of every
+// vector belongs to one sub-block, so each lane performs exactly the scalar C
+// sequence of f32 operations (same order, no reassociation) and the result is
+// bit-identical. Data-dependent branches of the C code become per-lane masks
+// (v128.bitselect); a lane that would have returned early simply has its
+// results replaced at the end. qkxSearch8/qxSearch8 run two groups of four
+// sub-blocks interleaved (more independent add chains in flight);
+// q3Search4 one group.
 //
-// Layout ("transposed"): element i of the four sub-blocks is the v128 at
-// X + 16*i (lane k = sub-block k). Level outputs LT are f32 per lane too.
+// Layout ("transposed"): element i of a group of four sub-blocks is the v128
+// at X + 16*i (lane k = sub-block k); the next group follows after n vectors.
+// Level outputs LT are f32 per lane too.
 
 /** ggml's nearest_int on four lanes (round half to even via 1.5*2^23). */
 // @ts-ignore: decorator

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { dequantize, quantize, quantizedSize } from "../src/quant/index.js";
 import { Arena, kernels } from "../src/quant/wasm.js";
+import { goldenCases, readGoldenBytes, readGoldenF32 } from "./golden.js";
 
 const TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"] as const;
 const TYPE_NUM: Record<string, number> = { Q2_K: 2, Q3_K: 3, Q4_K: 4, Q5_K: 5, Q6_K: 6 };
@@ -110,6 +111,18 @@ function imatrixFor(cols: number, seed: number): Float32Array {
     w[i] = u < 0.1 ? 0 : Math.exp(2 * gauss(r)) * (u > 0.98 ? 100 : 1);
   }
   return w;
+}
+
+for (const type of TYPES) {
+  test(`${type}: the scalar reference port itself reproduces all golden cases (the oracle below is sound)`, () => {
+    for (const c of goldenCases(type)) {
+      const x = readGoldenF32(c.input);
+      const im = c.imatrix ? readGoldenF32(c.imatrix) : undefined;
+      const want = readGoldenBytes(c.quantized);
+      assert.equal(firstByteDiff(refQuantize(type, x, c.rows, c.cols, im), want), -1, `${c.name}: quantize`);
+      assert.equal(firstBitDiff(refDequantize(type, want, c.rows * c.cols), readGoldenF32(c.dequantized)), -1, `${c.name}: dequantize`);
+    }
+  });
 }
 
 for (const type of TYPES) {

@@ -92,9 +92,13 @@ test("report HTML: offline, no errors, every chart drawn, navigation scrolls, na
 
     // A narrow window: nothing wider than the viewport.
     await page.setViewportSize({ width: 400, height: 800 });
-    await page.waitForTimeout(500);
+    // Charts re-fit their container on resize: wait (bounded) until nothing is wider than the window.
+    const fits = await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth + 1, undefined, { timeout: 15_000 })
+      .then(() => true, () => false);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 1, `narrow window overflows by ${overflow}px`);
+    assert.ok(fits, `narrow window overflows by ${overflow}px`);
+    const navHeight = await page.evaluate(() => document.getElementById("nav")!.getBoundingClientRect().height);
+    assert.ok(navHeight < 80, `the nav becomes a strip in a narrow window (${navHeight}px high)`);
     await page.screenshot({ path: join(ARTIFACTS, "report-screenshot-narrow.png") });
 
     assert.deepEqual(errors, [], "console errors");

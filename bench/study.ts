@@ -61,9 +61,17 @@ if (!skipPython) {
   console.log("(Python study timing from the previous run: bench/data/qwen3-4b-synth/python-run.json)");
 }
 
-const cli = existsSync(join(repo, "dist", "cli", "main.js")) && !args.includes("--tsx")
-  ? ["node", [join(repo, "dist", "cli", "main.js")]] as const
-  : ["node", ["--import", "tsx", join(repo, "src", "cli", "main.ts")]] as const;
+// Compile to a private dist (bench/data/dist, git-ignored) so the timing is of plain JS, not tsx.
+function buildPrivateDist(): string[] {
+  const out = join(repo, "bench", "data", "dist");
+  const tsc = join(repo, "node_modules", "typescript", "bin", "tsc");
+  spawnSync(process.execPath, [tsc, "-p", join(repo, "tsconfig.json"), "--outDir", out], { stdio: "ignore" });
+  mkdirSync(join(repo, "bench", "data", "build"), { recursive: true });
+  if (existsSync(join(repo, "build", "kernels.wasm"))) copyFileSync(join(repo, "build", "kernels.wasm"), join(repo, "bench", "data", "build", "kernels.wasm"));
+  const main = join(out, "cli", "main.js");
+  return existsSync(main) && !args.includes("--tsx") ? [main] : ["--import", "tsx", join(repo, "src", "cli", "main.ts")];
+}
+const cli = ["node", buildPrivateDist()] as const;
 console.log(`running quantscope study --type proxy (${cli[1].at(-1)}) ...`);
 const qs = timed(cli[0], [...cli[1], "study", data, "--type", "proxy", "--json"]);
 const analysisS = qs.status === 0 ? (JSON.parse(qs.stdout) as { elapsedMs: number }).elapsedMs / 1000 : NaN;

@@ -10,7 +10,7 @@ import { ggmlTypeByName } from "../ggml/types.js";
 import { typeInfo } from "../quant/index.js";
 import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "./mixes.js";
 import { DEFAULT_SWEEP_TYPES, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
-import type { ActivationProvider } from "./diagnosis-activations.js";
+import type { ActivationDir } from "./sweep-activations.js";
 import type { SweepRecord } from "./sweep-types.js";
 import { groupStats } from "./study/section3-groups.js";
 import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
@@ -25,7 +25,7 @@ const WITHOUT_IMATRIX_TYPES = 1;
 export const DEFAULT_OUTPUT_TOKENS = 256;
 
 export interface CollectOptions {
-  readonly activations?: ActivationProvider;
+  readonly activations?: ActivationDir;
   readonly imatrix?: Imatrix;
   /** Only tensors whose name matches. */
   readonly tensors?: RegExp;

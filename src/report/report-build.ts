@@ -7,7 +7,7 @@ import { readImatrix } from "../io/imatrix.js";
 import { collectReportData, type CollectOptions } from "../analysis/diagnosis-evidence.js";
 import type { ReportData } from "../analysis/diagnosis-model.js";
 import { isStudyDir, openReportModel } from "./report-source.js";
-import { reportActivations } from "../analysis/diagnosis-activations.js";
+import { ActivationDir } from "../analysis/sweep-activations.js";
 import { renderHtml } from "./html.js";
 import { writeMarkdown } from "./markdown.js";
 
@@ -30,7 +30,7 @@ export function buildReport(model: string, opts: BuildOptions = {}): BuiltReport
   try {
     const data = collectReportData(src, model, {
       // The study's folder holds its own activations unless told otherwise.
-      activations: opts.activations ? reportActivations(opts.activations) : isStudyDir(model) ? reportActivations(model) : undefined,
+      activations: opts.activations ? new ActivationDir(opts.activations) : isStudyDir(model) ? new ActivationDir(model) : undefined,
       imatrix: opts.imatrix ? readImatrix(opts.imatrix) : undefined,
       tensors: opts.tensors,
       types: opts.types,

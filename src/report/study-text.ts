@@ -107,7 +107,9 @@ export function formatStudyText(r: StudyResult): string {
     const s = g.groupMeanSign;
     out.push("", ` ${g.name}: ${g.cols} cols → ${g.superBlocksPerRow} super-blocks per row${g.superBlockTail ? ` + ${g.superBlockTail} columns outside any super-block` : ""}`);
     out.push(` 16-element groups per row: ${g.groupsPerRow}`);
-    out.push(` Q2_K metadata: ${g.q2kMetadataBytesPerRow} bytes per row (20 per super-block = ${fx(g.q2kMetadataSharePct, 1)}% of ${fx(g.q2kBitsPerWeight, 3)} bpw)`);
+    out.push(g.superBlocksPerRow > 0
+      ? ` Q2_K metadata: ${g.q2kMetadataBytesPerRow} bytes per row (20 per super-block = ${fx(g.q2kMetadataSharePct, 1)}% of ${fx(g.q2kBitsPerWeight, 3)} bpw)`
+      : ` Q2_K metadata: none — no full 256-element super-block, a K-quant cannot store this row`);
     out.push(` Intra-row std of group means (avg across rows): ${fx(g.intraRowGroupMeanStd, 6)}`);
     out.push(` Group mean sign (|mean| > ${sci(s.threshold, 2)}): ${fx(s.positivePct, 1)}% positive, ${fx(s.negativePct, 1)}% negative, ${fx(s.nearZeroPct, 1)}% near zero`);
   }

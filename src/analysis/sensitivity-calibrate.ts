@@ -4,40 +4,56 @@
 import type { SweepRecord } from "./sweep-types.js";
 import { depthOf, logGain, type GainCoefficients } from "./sensitivity.js";
 
-/** Records usable for fitting: measured, not skipped, above the float noise floor. */
+/** Records usable for fitting: measured, quantized (not F16/F32 fallbacks), above the float noise floor. */
 export function calibrationRecords(records: readonly SweepRecord[], floor = 1e-7): SweepRecord[] {
-  return records.filter((r) => !r.skipped && r.measuredKl !== undefined && r.measuredKl > floor && r.outputRelErr > 0);
+  return records.filter((r) => !r.skipped && r.measuredKl !== undefined && r.measuredKl > floor && r.outputRelErr > 0
+    && r.type !== "F16" && r.type !== "F32" && r.type !== "BF16");
 }
 
-/**
- * Per kind: log(KL / r²) = a + b·depth by least squares (b = 0 when the kind
- * has no layer or a single depth). Kinds missing from the data keep `prior`.
- */
 /** r used by a gain table: the record's outputRelErr, or the weight-space relRmse. */
 export type RSelector = (r: SweepRecord) => number;
 export const R_OUTPUT: RSelector = (r) => r.outputRelErr;
 export const R_WEIGHTS: RSelector = (r) => r.relRmse;
 
-export function fitGains(records: readonly SweepRecord[], prior: Readonly<Record<string, GainCoefficients>>, rOf: RSelector = R_OUTPUT): Record<string, GainCoefficients> {
-  const out: Record<string, GainCoefficients> = { ...prior };
-  const byKind = new Map<string, SweepRecord[]>();
-  for (const r of calibrationRecords(records)) {
-    const list = byKind.get(r.kind) ?? [];
-    list.push(r);
-    byKind.set(r.kind, list);
+const keyOf = (r: SweepRecord) => r.gainKey ?? r.kind;
+
+/**
+ * Per gain key: log(KL / r²) = a + b·depth + o_model by least squares, where
+ * o_model is a per-model offset (models differ in overall sensitivity, e.g.
+ * through the sharpness of their output distribution); offsets are centred,
+ * so the table describes the average model. Keys missing from the data keep
+ * `prior`. Records are grouped into models by `r.model` of the result they
+ * came from (pass one array per model).
+ */
+export function fitGains(models: readonly (readonly SweepRecord[])[], prior: Readonly<Record<string, GainCoefficients>>, rOf: RSelector = R_OUTPUT): { table: Record<string, GainCoefficients>; offsets: number[] } {
+  const data = models.map((recs) => calibrationRecords(recs).map((r) => ({ r, x: depthOf(r.layer, r.nLayers), y: Math.log(r.measuredKl! / rOf(r) ** 2) })));
+  const offsets = models.map(() => 0);
+  let fitted: Record<string, GainCoefficients> = {};
+  for (let it = 0; it < (models.length > 1 ? 30 : 1); it++) {
+    const byKey = new Map<string, Array<{ x: number; y: number }>>();
+    data.forEach((d, m) => d.forEach(({ r, x, y }) => {
+      const l = byKey.get(keyOf(r)) ?? [];
+      l.push({ x, y: y - offsets[m]! });
+      byKey.set(keyOf(r), l);
+    }));
+    fitted = {};
+    for (const [key, pts] of byKey) {
+      const n = pts.length;
+      const mx = pts.reduce((s, p) => s + p.x, 0) / n;
+      const my = pts.reduce((s, p) => s + p.y, 0) / n;
+      let sxx = 0, sxy = 0;
+      for (const p of pts) { sxx += (p.x - mx) ** 2; sxy += (p.x - mx) * (p.y - my); }
+      const b = sxx > 1e-9 ? sxy / sxx : 0;
+      fitted[key] = { a: my - b * mx, b };
+    }
+    if (models.length < 2) break;
+    data.forEach((d, m) => {
+      offsets[m] = d.length ? d.reduce((s, { r, x, y }) => s + y - fitted[keyOf(r)]!.a - fitted[keyOf(r)]!.b * x, 0) / d.length : 0;
+    });
+    const mean = offsets.reduce((a, b) => a + b, 0) / offsets.length;
+    for (let m = 0; m < offsets.length; m++) offsets[m]! -= mean;
   }
-  for (const [kind, rs] of byKind) {
-    const xs = rs.map((r) => depthOf(r.layer, r.nLayers));
-    const ys = rs.map((r) => Math.log(r.measuredKl! / rOf(r) ** 2));
-    const n = xs.length;
-    const mx = xs.reduce((a, b) => a + b, 0) / n;
-    const my = ys.reduce((a, b) => a + b, 0) / n;
-    let sxx = 0, sxy = 0;
-    for (let i = 0; i < n; i++) { sxx += (xs[i]! - mx) ** 2; sxy += (xs[i]! - mx) * (ys[i]! - my); }
-    const b = sxx > 1e-9 ? sxy / sxx : 0;
-    out[kind] = { a: my - b * mx, b };
-  }
-  return out;
+  return { table: { ...prior, ...fitted }, offsets };
 }
 
 /** Spearman rank correlation (average ranks for ties). */
@@ -69,6 +85,10 @@ export interface CalibrationReport {
   readonly spearmanWithinType: number;
   /** Median and 90th percentile of |log10(predicted / measured)|. */
   readonly medianAbsLog10: number;
+  /** The same median after removing this model's mean log10 error (its overall scale). */
+  readonly medianAbsLog10Shifted: number;
+  /** This model's mean log10(measured / predicted). */
+  readonly shiftLog10: number;
   readonly p90AbsLog10: number;
   /** Same rank correlation for the naive predictor r² (no gains), as a baseline. */
   readonly spearmanBaseline: number;
@@ -76,9 +96,11 @@ export interface CalibrationReport {
 
 export function evaluate(records: readonly SweepRecord[], table: Readonly<Record<string, GainCoefficients>>, rOf: RSelector = R_OUTPUT): CalibrationReport {
   const rs = calibrationRecords(records);
-  const pred = rs.map((r) => Math.exp(logGain(r.kind, r.layer, r.nLayers, table)) * rOf(r) ** 2);
+  const pred = rs.map((r) => Math.exp(logGain(keyOf(r), r.layer, r.nLayers, table)) * rOf(r) ** 2);
   const meas = rs.map((r) => r.measuredKl!);
   const errs = rs.map((_, i) => Math.abs(Math.log10(pred[i]! / meas[i]!))).sort((a, b) => a - b);
+  const shift = rs.reduce((s, _, i) => s + Math.log10(meas[i]! / pred[i]!), 0) / Math.max(1, rs.length);
+  const shifted = rs.map((_, i) => Math.abs(Math.log10(meas[i]! / pred[i]!) - shift)).sort((a, b) => a - b);
   const types = [...new Set(rs.map((r) => r.type))];
   const within = types
     .map((t) => rs.map((r, i) => [r, i] as const).filter(([r]) => r.type === t))
@@ -89,6 +111,8 @@ export function evaluate(records: readonly SweepRecord[], table: Readonly<Record
     spearman: spearman(pred, meas),
     spearmanWithinType: within.reduce((a, b) => a + b, 0) / Math.max(1, within.length),
     medianAbsLog10: errs[Math.floor((errs.length - 1) / 2)] ?? NaN,
+    medianAbsLog10Shifted: shifted[Math.floor((shifted.length - 1) / 2)] ?? NaN,
+    shiftLog10: shift,
     p90AbsLog10: errs[Math.floor(0.9 * (errs.length - 1))] ?? NaN,
     spearmanBaseline: spearman(rs.map((r) => rOf(r) ** 2), meas),
   };

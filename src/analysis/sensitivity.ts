@@ -24,6 +24,13 @@ export interface SensitivityInput {
   readonly outputRelErr: number;
   /** Where r came from: "none" (weight-space relRmse) has its own gain table. */
   readonly source?: "activations" | "imatrix" | "none";
+  /** The model normalises q and k per head (Qwen3's attn_q_norm / attn_k_norm). */
+  readonly qkNorm?: boolean;
+}
+
+/** Gain-table key of a tensor kind. */
+export function gainKey(kind: string, qkNorm: boolean): string {
+  return qkNorm && (kind === "attn_q" || kind === "attn_k") ? `${kind}+qknorm` : kind;
 }
 
 export interface GainCoefficients {
@@ -33,18 +40,26 @@ export interface GainCoefficients {
   readonly b: number;
 }
 
-/** Fitted coefficients per tensor kind (natural log). Replaced by calibrate-sensitivity output. */
+/**
+ * Fitted coefficients per gain key (natural log), for r = outputRelErr from
+ * the imatrix estimate (also used with activations). Fitted jointly on
+ * stories260K (5 layers, 160 records) and tinyqwen (6 layers, 176 records)
+ * with a per-model offset, centred (the models differ by a factor 10^±0.22
+ * in overall sensitivity). Keys with "+qknorm" apply to models with QK-norm.
+ */
 export const GAIN: Readonly<Record<string, GainCoefficients>> = {
-  attn_q: { a: -2.5, b: 0 },
-  attn_k: { a: -2.5, b: 0 },
-  attn_v: { a: -1.0, b: 0 },
-  attn_output: { a: -1.0, b: 0 },
-  ffn_gate: { a: -1.5, b: 0 },
-  ffn_up: { a: -1.5, b: 0 },
-  ffn_down: { a: -1.0, b: 0 },
-  output: { a: 0, b: 0 },
-  token_embd: { a: -1.0, b: 0 },
-  other: { a: -1.5, b: 0 },
+  "attn_q": { a: -2.406, b: -0.312 },
+  "attn_k": { a: -0.998, b: -0.072 },
+  "attn_v": { a: -2.476, b: 0.845 },
+  "attn_output": { a: -2.318, b: -0.169 },
+  "ffn_gate": { a: -1.995, b: 1.141 },
+  "ffn_up": { a: -2.020, b: 0.963 },
+  "ffn_down": { a: -1.189, b: -0.420 },
+  "output": { a: 0.418, b: 0.000 },
+  "token_embd": { a: -1.329, b: 0.000 },
+  "other": { a: -1.500, b: 0.000 },
+  "attn_q+qknorm": { a: -3.300, b: 0.817 },
+  "attn_k+qknorm": { a: -2.835, b: 0.388 },
 };
 
 /** Relative depth in [0, 1] (0 for tensors outside the blocks). */
@@ -55,17 +70,30 @@ export function depthOf(layer: number | null, nLayers: number): number {
 
 /** log gain of a tensor kind at a layer. */
 export function logGain(kind: string, layer: number | null, nLayers: number, table: Readonly<Record<string, GainCoefficients>> = GAIN): number {
-  const c = table[kind] ?? table.other!;
+  const c = table[kind] ?? table[kind.replace("+qknorm", "")] ?? table.other!;
   return c.a + c.b * depthOf(layer, nLayers);
 }
 
 /** Gains for r = weight-space relRmse (no imatrix, no activations); fitted on the same measurements. */
-export const GAIN_WEIGHTS: Readonly<Record<string, GainCoefficients>> = GAIN;
+export const GAIN_WEIGHTS: Readonly<Record<string, GainCoefficients>> = {
+  "attn_q": { a: -2.547, b: -0.396 },
+  "attn_k": { a: -1.383, b: -0.075 },
+  "attn_v": { a: -2.222, b: 0.733 },
+  "attn_output": { a: -2.351, b: -0.122 },
+  "ffn_gate": { a: -2.001, b: 1.140 },
+  "ffn_up": { a: -2.016, b: 0.954 },
+  "ffn_down": { a: -1.532, b: -0.012 },
+  "output": { a: 0.414, b: 0.000 },
+  "token_embd": { a: -1.333, b: 0.000 },
+  "other": { a: -1.500, b: 0.000 },
+  "attn_q+qknorm": { a: -3.420, b: 0.988 },
+  "attn_k+qknorm": { a: -3.416, b: 1.019 },
+};
 
 /** Predicted KL (nats/token) for quantizing this tensor alone. */
 export function predictKl(x: SensitivityInput, table?: Readonly<Record<string, GainCoefficients>>): number {
   const r2 = x.outputRelErr * x.outputRelErr;
   if (!Number.isFinite(r2)) return NaN;
   const t = table ?? (x.source === "none" && x.kind !== "output" && x.kind !== "token_embd" ? GAIN_WEIGHTS : GAIN);
-  return Math.exp(logGain(x.kind, x.layer, x.nLayers, t)) * r2;
+  return Math.exp(logGain(gainKey(x.kind, x.qkNorm ?? false), x.layer, x.nLayers, t)) * r2;
 }

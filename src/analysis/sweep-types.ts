@@ -19,6 +19,12 @@ export interface SweepRecord {
   readonly tensor: string;
   /** Role without the layer, e.g. "ffn_down", "attn_v", "output", "token_embd". */
   readonly kind: string;
+  /**
+   * Key of the sensitivity model's gain table: the kind, with "+qknorm" for
+   * attn_q / attn_k of models with QK-norm (Qwen3), whose q/k errors are
+   * partly normalised away.
+   */
+  readonly gainKey?: string;
   /** Layer index, or null for token_embd / output. */
   readonly layer: number | null;
   /** Number of layers of the model (for position-aware readers). */

@@ -7,7 +7,7 @@ import { QuantscopeError } from "../io/errors.js";
 import { dequantize, quantize, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
-import { predictKl } from "./sensitivity.js";
+import { gainKey, predictKl } from "./sensitivity.js";
 import { medianAndP95, quantileCiIndices, quantileIndex, ratioCi, sampleRows, selectMany } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
@@ -70,6 +70,8 @@ export interface TensorContext {
   readonly rows: Int32Array;
   readonly flatten: boolean;
   readonly quantizeWithImatrix: boolean;
+  /** The model has per-head QK-norm (changes the q/k gains). */
+  readonly qkNorm: boolean;
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -136,7 +138,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   const N = W.rows;
   const shapeNe = [W.cols, W.rows];
   const base = {
-    tensor: ctx.name, kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, rows: W.rows, cols: W.cols,
+    tensor: ctx.name, kind: ctx.kind, gainKey: gainKey(ctx.kind, ctx.qkNorm), layer: ctx.layer, nLayers: ctx.nLayers, rows: W.rows, cols: W.cols,
     requestedType: requested.toUpperCase(), sampleFraction: rows.length / N,
   };
   let type: string;
@@ -216,7 +218,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     ({ median, p95 } = medianAndP95(abs));
   }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source });
+  const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
@@ -270,7 +272,13 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
     activations: opts.activations?.forTensor(name, W.cols) ?? null,
     rows, flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
+    qkNorm: hasQkNorm(src),
   };
+}
+
+/** Whether the model normalises q/k per head (Qwen3-style attn_k_norm tensors). */
+export function hasQkNorm(src: TensorSource): boolean {
+  return src.tensors().some((t) => t.name.endsWith(".attn_k_norm.weight"));
 }
 
 /** Number of transformer blocks, from metadata or tensor names. */

@@ -9,6 +9,8 @@
 // and order-free maxima, so they produce the same bits as the scalar C.
 import { fp32ToFp16, fp16ToFp32, roundf } from "./common";
 import { makeQkx3Quants } from "./kutil";
+import { qkxSearch8 } from "./kquants_search";
+import { keepSearchLevels, transpose, LAUX as K_LAUX, LB as K_LB, LT as K_LT, OUT as K_OUT, WT as K_WT, XT as K_XT } from "./kquants_simd";
 import { makeQxQuants32W } from "./legacy_qx";
 import { UNCHECKED } from "./legacy_check";
 
@@ -284,6 +286,62 @@ export function dequantize_q4_0(src: usize, dst: usize, n: i32): void {
   v128.store(y, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), d), m), 48);
 }
 
+// ------------------------------------------- make_qkx3_quants, 8 blocks at once
+
+const W256: usize = memory.data(256 * 4, 16);
+
+/**
+ * make_qkx3_quants(32, nmax, ..., -0.9, 0.05, 36, false) for the 8 32-blocks at
+ * xb with weights qw * sqrtf(sigma2 + x^2): one block per SIMD lane, each lane
+ * running C's exact sequence (the K-quant search, kquants_search.ts). Leaves the
+ * scales in K_OUT[0..7], the_min in K_OUT[8..15] and the levels (u8) in K_LB.
+ */
+function qkx3Search8(xb: usize, qw: usize, sigma2: f32, nmax: i32): void {
+  const s2 = f32x4.splat(sigma2);
+  for (let j: usize = 0; j < 1024; j += 16) {
+    const v = v128.load(xb + j);
+    v128.store(W256 + j, f32x4.mul(v128.load(qw + j), f32x4.sqrt(f32x4.add(s2, f32x4.mul(v, v)))));
+  }
+  transpose(xb, 32, K_XT);
+  transpose(W256, 32, K_WT);
+  qkxSearch8(32, nmax, K_XT, K_WT, K_LT, K_LAUX, K_OUT, -0.9, 0.05, 36, false, true);
+  for (let j = 0; j < 8; j++) keepSearchLevels(j, 32);
+}
+
+/**
+ * The imatrix path of Q4_1 (nmax 15) / Q5_1 (nmax 31) for one row: d, -min
+ * and the 32 levels of each block go to D_MIN_L (groups of 8 blocks in SIMD,
+ * the rest through the scalar search), then `pack` stores the block.
+ */
+function qkx3Row(x: usize, y: usize, n: i32, qw: usize, nmax: i32, blockBytes: i32): void {
+  const sigma2 = rowSigma2(x, n);
+  const nb = n >> 5;
+  let ib = 0;
+  for (; ib + 8 <= nb; ib += 8) {
+    qkx3Search8(x + (<usize>ib << 7), qw + (<usize>ib << 7), sigma2, nmax);
+    for (let j = 0; j < 8; j++) {
+      packQx1(y + <usize>((ib + j) * blockBytes), nmax, load<f32>(K_OUT + (<usize>j << 2)), load<f32>(K_OUT + (<usize>(8 + j) << 2)), K_LB + (<usize>j << 5));
+    }
+  }
+  for (; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
+    const d = makeQkx3Quants(32, nmax, xb, WEIGHT, LQ, THE_MIN, LAUX, -0.9, 0.05, 36, false);
+    packQx1(y + <usize>(ib * blockBytes), nmax, d, load<f32>(THE_MIN), LQ);
+  }
+}
+
+/** Stores a Q4_1 (nmax 15) or Q5_1 (nmax 31) block: d, m = -the_min, levels L (u8). */
+function packQx1(yb: usize, nmax: i32, d: f32, theMin: f32, L: usize): void {
+  store<u16>(yb, fp32ToFp16(d));
+  store<u16>(yb, fp32ToFp16(-theMin), 2);
+  if (nmax == 15) {
+    for (let j = 0; j < 16; j++) store<u8>(yb + 4 + j, <u8>(load<u8>(L + j) | (load<u8>(L + j + 16) << 4)));
+  } else {
+    storeQ5(yb, 8, 4, L);
+  }
+}
+
 // ---------------------------------------------------------------- Q4_1
 
 function q4_1RefBlocks(x: usize, y: usize, nb: i32): void {
@@ -311,22 +369,6 @@ function q4_1RefBlocks(x: usize, y: usize, nb: i32): void {
   }
 }
 
-function q4_1ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
-  const sigma2 = rowSigma2(x, n);
-  const nb = n >> 5;
-  for (let ib = 0; ib < nb; ib++) {
-    const xb = x + (<usize>ib << 7);
-    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
-    const d = makeQkx3Quants(32, 15, xb, WEIGHT, LQ, THE_MIN, LAUX, -0.9, 0.05, 36, false);
-    const yb = y + <usize>ib * 20;
-    store<u16>(yb, fp32ToFp16(d));
-    store<u16>(yb, fp32ToFp16(-load<f32>(THE_MIN)), 2);
-    for (let j = 0; j < 16; j++) {
-      store<u8>(yb + 4 + j, <u8>(load<u8>(LQ + j) | (load<u8>(LQ + j + 16) << 4)));
-    }
-  }
-}
-
 export function quantize_q4_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   if (!qw) {
     q4_1RefBlocks(src, dst, (nrows * ncols) >> 5);
@@ -334,7 +376,7 @@ export function quantize_q4_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw
   }
   const rowBytes = <usize>(ncols >> 5) * 20;
   for (let r = 0; r < nrows; r++) {
-    q4_1ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
+    qkx3Row(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw, 15, 20);
   }
   return UNCHECKED;
 }
@@ -461,20 +503,6 @@ function q5_1RefBlocks(x: usize, y: usize, nb: i32): void {
   }
 }
 
-function q5_1ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
-  const sigma2 = rowSigma2(x, n);
-  const nb = n >> 5;
-  for (let ib = 0; ib < nb; ib++) {
-    const xb = x + (<usize>ib << 7);
-    blockWeights(xb, qw + (<usize>ib << 7), sigma2);
-    const d = makeQkx3Quants(32, 31, xb, WEIGHT, LQ, THE_MIN, LAUX, -0.9, 0.05, 36, false);
-    const yb = y + <usize>ib * 24;
-    store<u16>(yb, fp32ToFp16(d));
-    store<u16>(yb, fp32ToFp16(-load<f32>(THE_MIN)), 2);
-    storeQ5(yb, 8, 4, LQ);
-  }
-}
-
 export function quantize_q5_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   if (!qw) {
     q5_1RefBlocks(src, dst, (nrows * ncols) >> 5);
@@ -482,7 +510,7 @@ export function quantize_q5_1(src: usize, dst: usize, nrows: i32, ncols: i32, qw
   }
   const rowBytes = <usize>(ncols >> 5) * 24;
   for (let r = 0; r < nrows; r++) {
-    q5_1ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);
+    qkx3Row(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw, 31, 24);
   }
   return UNCHECKED;
 }

@@ -165,3 +165,12 @@ test("safetensors / npy / imatrix .dat hostile headers name the field and offset
   writeFileSync(join(tmp, "n.dat"), dat2);
   assert.throws(() => readImatrix(join(tmp, "n.dat")), new RegExp(`n\\.dat: entry "blk\\.0\\.attn_k\\.weight" nval at byte ${nvalAt}: nval 1073741824 is not a positive count`));
 });
+
+test("regression (found by the fuzzer): an imatrix GGUF whose tensor_count is 0 is rejected at tensor_count", () => {
+  const b = Buffer.from(readFileSync(join(fixtures, "imatrix/imatrix.gguf")));
+  b.writeBigUInt64LE(0n, 8);
+  const path = join(tmp, "no-tensors.gguf");
+  writeFileSync(path, b);
+  assert.throws(() => readImatrix(path), (e: unknown) => isQuantscopeError(e) && e.field === "tensor_count" && e.offset === 8 && /no-tensors\.gguf: tensor_count at byte 8: not an imatrix: none of its 0 tensors/.test(e.message));
+  assert.equal(classify("imatrix", path).kind, "rejected");
+});

@@ -76,7 +76,8 @@ export class GgufSource implements TensorSource {
       const declared = meta.get("split.tensors.count");
       if (typeof declared === "number" && declared !== infos.length) {
         this.close();
-        throw fileError(path, `split.tensors.count says ${declared} tensors but the ${this.headers.length} shards hold ${infos.length}`, undefined, "split.tensors.count");
+        const kv = this.headers[0]!.kvs.find((k) => k.key === "split.tensors.count")!;
+        throw fileError(path, `split.tensors.count says ${declared} tensors but the ${this.headers.length} shards hold ${infos.length}`, kv.offset, "split.tensors.count");
       }
     }
     this.index = new TensorIndex(path, infos);

@@ -42,7 +42,8 @@ function readGgufImatrix(path: string): Imatrix {
     const tensors = src.tensors();
     const sums = tensors.filter((t) => t.name.endsWith(".in_sum2"));
     if (sums.length === 0) {
-      throw fileError(path, `not an imatrix: no <weight>.in_sum2 tensors (general.type = ${JSON.stringify(type ?? null)}; is this a model?)`, undefined, "general.type");
+      // Point at tensor_count (byte 8 of every GGUF): the tensor list is what lacks the entries.
+      throw fileError(path, `not an imatrix: none of its ${tensors.length} tensors is a <weight>.in_sum2 (general.type = ${JSON.stringify(type ?? null)}; is this a model?)`, 8, "tensor_count");
     }
     const entries = new Map<string, ImatrixEntryRaw>();
     for (const s of sums) {

@@ -17,17 +17,19 @@ const KV: usize = memory.data<f32>([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, 
   return reinterpret<f32>(e < 2 ? (<u32>0x00200000) << e : (e - 1) << 23);
 }
 
-/** best_index_mxfp4: first index with the smallest |kv[i]*d - x|. */
+/**
+ * best_index_mxfp4 on 4 values at once: the same |kv[i]*d - x| per candidate in
+ * the same order, keeping the first strict minimum (element-wise, so same bits).
+ */
 // @ts-ignore: decorator
-@inline function bestIndex(x: f32, d: f32): u32 {
-  let best: u32 = 0;
-  let bestErr = Mathf.abs(load<f32>(KV) * d - x);
-  for (let i: u32 = 1; i < 16; i++) {
-    const err = Mathf.abs(load<f32>(KV + (<usize>i << 2)) * d - x);
-    if (err < bestErr) {
-      best = i;
-      bestErr = err;
-    }
+@inline function bestIndex4(x: v128, d: v128): v128 {
+  let bestErr = f32x4.abs(f32x4.sub(f32x4.mul(f32x4.splat(load<f32>(KV)), d), x));
+  let best = i32x4.splat(0);
+  for (let i = 1; i < 16; i++) {
+    const err = f32x4.abs(f32x4.sub(f32x4.mul(f32x4.splat(load<f32>(KV + (<usize>i << 2))), d), x));
+    const better = f32x4.lt(err, bestErr);
+    best = v128.bitselect(i32x4.splat(i), best, better);
+    bestErr = v128.bitselect(err, bestErr, better);
   }
   return best;
 }
@@ -44,12 +46,16 @@ export function quantize_mxfp4(src: usize, dst: usize, nrows: i32, ncols: i32, q
     }
     // (uint8_t)(floorf(log2f(amax)) - 2 + 127): float math, then int, low 8 bits
     const e: u32 = amax > 0 ? <u32>(<i32>(Mathf.floor(Mathf.log2(amax)) - <f32>2 + <f32>127) & 0xff) : 0;
-    const d = e8m0Half(e);
+    const d = f32x4.splat(e8m0Half(e));
     store<u8>(y, <u8>e);
-    for (let j = 0; j < 16; j++) {
-      const x0 = bestIndex(ldf(x, j), d);
-      const x1 = bestIndex(ldf(x, j + 16), d);
-      store<u8>(y + 1 + j, <u8>(x0 | (x1 << 4)));
+    for (let j = 0; j < 16; j += 4) {
+      const lo = bestIndex4(v128.load(x + (<usize>j << 2)), d);
+      const hi = bestIndex4(v128.load(x + (<usize>(j + 16) << 2)), d);
+      const b = v128.or(lo, i32x4.shl(hi, 4));
+      store<u8>(y + 1 + j, <u8>i32x4.extract_lane(b, 0));
+      store<u8>(y + 2 + j, <u8>i32x4.extract_lane(b, 1));
+      store<u8>(y + 3 + j, <u8>i32x4.extract_lane(b, 2));
+      store<u8>(y + 4 + j, <u8>i32x4.extract_lane(b, 3));
     }
     x += 128;
     y += 17;

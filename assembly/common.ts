@@ -76,3 +76,28 @@ export function fp32ToBf16(f: f32): u16 {
   const d = Mathf.abs(x - t);
   return d >= <f32>0.5 ? t + copysign<f32>(<f32>1.0, x) : t;
 }
+
+/** ggml's software fp32 -> fp16 (fp32ToFp16 above) on 4 lanes; same bit operations. */
+// @ts-ignore: decorator
+@inline export function fp32ToFp16x4(f: v128): v128 {
+  let base = f32x4.mul(f32x4.mul(f32x4.abs(f), f32x4.splat(reinterpret<f32>(<u32>0x77800000))), f32x4.splat(reinterpret<f32>(<u32>0x08800000)));
+  const shl1w = i32x4.add(f, f);
+  const sign = v128.and(f, i32x4.splat(0x80000000));
+  const bias = i32x4.max_u(v128.and(shl1w, i32x4.splat(0xff000000)), i32x4.splat(0x71000000));
+  base = f32x4.add(i32x4.add(i32x4.shr_u(bias, 1), i32x4.splat(0x07800000)), base);
+  const nonsign = i32x4.add(v128.and(i32x4.shr_u(base, 13), i32x4.splat(0x00007c00)), v128.and(base, i32x4.splat(0x00000fff)));
+  const nan = i32x4.gt_u(shl1w, i32x4.splat(0xff000000));
+  return v128.or(i32x4.shr_u(sign, 16), v128.bitselect(i32x4.splat(0x7e00), nonsign, nan));
+}
+
+/** ggml's fp16 -> fp32 (fp16ToFp32 above) on 4 lanes holding u16 values; same bit operations. */
+// @ts-ignore: decorator
+@inline export function fp16ToFp32x4(h: v128): v128 {
+  const w = i32x4.shl(h, 16);
+  const sign = v128.and(w, i32x4.splat(0x80000000));
+  const twoW = i32x4.add(w, w);
+  const normalized = f32x4.mul(i32x4.add(i32x4.shr_u(twoW, 4), i32x4.splat(0xe0 << 23)), f32x4.splat(reinterpret<f32>(<u32>0x07800000)));
+  const denormalized = f32x4.sub(v128.or(i32x4.shr_u(twoW, 17), i32x4.splat(126 << 23)), f32x4.splat(0.5));
+  const small = i32x4.lt_u(twoW, i32x4.splat(1 << 27));
+  return v128.or(sign, v128.bitselect(denormalized, normalized, small));
+}

@@ -151,6 +151,11 @@ test("NaN/Inf policy: block types reject with row and column; F16/BF16 convert l
   }
   const h = dequantize("F16", quantize("F16", new Float32Array([NaN, Infinity, -Infinity, 70000]), 1, 4), 1, 4);
   assert.ok(Number.isNaN(h[0]) && h[1] === Infinity && h[2] === -Infinity && h[3] === Infinity);
+  // ggml's fp16 NaN is sign|0x7E00, on the 8-wide SIMD path and the scalar tail alike
+  const nans = new Float32Array(9);
+  new Uint32Array(nans.buffer).set([0x7fc00000, 0xffc00001, 0x7f800001, 0, 0, 0, 0, 0, 0xff812345]);
+  const hb = new Uint16Array(quantize("F16", nans, 1, 9).buffer);
+  assert.deepEqual([hb[0], hb[1], hb[2], hb[8]], [0x7e00, 0xfe00, 0x7e00, 0xfe00]);
   const b = dequantize("BF16", quantize("BF16", new Float32Array([NaN, -Infinity]), 1, 2), 1, 2);
   assert.ok(Number.isNaN(b[0]) && b[1] === -Infinity);
   assert.throws(() => quantize("Q4_0", new Float32Array(32), 1, 32, new Float32Array(32).fill(NaN)), /imatrix value NaN at column 0/);

@@ -10,11 +10,14 @@
 // this kind of tensor, at this depth, reaches the logits: errors written
 // straight into the residual stream (attn_output, ffn_down) pass through every
 // later RMSNorm; q/k errors are damped by the softmax; the output head
-// perturbs logits directly. log gain = a_kind + b_kind · depth, depth =
-// layer/(nLayers−1) in [0, 1]. The coefficients were fitted by least squares
-// in log space on measured single-tensor KLs (reference forward pass,
-// src/analysis/forward) of tinyqwen (qwen3) and checked on stories260K
-// (llama); validation figures are in docs/sweep.md.
+// perturbs logits directly; in models with QK-norm (Qwen3) q/k errors are
+// partly normalised away, so attn_q / attn_k have their own "+qknorm" gains.
+// log gain = a_key + b_key · depth, depth = layer/(nLayers−1) in [0, 1].
+// The coefficients were fitted by least squares in log space on measured
+// single-tensor KLs (reference forward pass, src/analysis/forward) of
+// stories260K (llama) and tinyqwen (qwen3) jointly, with one free offset per
+// model (centred); see sensitivity-calibrate.ts and docs/sweep.md for the
+// validation figures, including fits on one model tested on the other.
 
 export interface SensitivityInput {
   readonly kind: string;

@@ -59,6 +59,21 @@ test("fused weight scan equals the per-section functions", () => {
   close(columnShapeChunks(chunks)([0, 5, 1023]), columnShape(W)([0, 5, 1023]), 1e-6);
 });
 
+test("fused weight scan stays exact when the first chunk mispredicts the percentile buckets", () => {
+  // 4 MB chunks of 1024-column rows = 1024 rows; the rows after the first chunk live on another scale.
+  const rows = 2500, cols = 1024;
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.618) * (i < 1024 * cols ? 0.01 : 50) + (i < 1024 * cols ? 0 : 7);
+  const dir = mkdtempSync(join(tmpdir(), "qs-chunks-"));
+  const path = join(dir, "w.f32bin");
+  writeFileSync(path, encodeF32Bin({ rows, cols, data }));
+  const scan = fastWeightScan(f32binChunks(path), {
+    name: "w", file: "f", description: "d", withRowGrouping: false, withProxyError: false,
+    rowGrouping: (a, b, c, d, e, f) => rowGroupingFromSums("w", cols, rows, a, b, c, d, e, f),
+  })!;
+  close(scan.s1, distributionStats("w", "f", "d", { rows, cols, data }), 1e-9);
+});
+
 test("fused activation scan equals the per-section functions", () => {
   const A = readF32Bin(join(example, "act_blk0_ffn_down_input.f32bin"));
   const scan = fastActivationScan(A, "a", "f", true);

@@ -3,7 +3,7 @@
 // lanes: each lane runs one trial's sums over i = 0..31 in C's order, so the
 // sums are bit-identical to the scalar search (kutil.ts makeQxQuants); only the
 // trials run side by side. The winner is then picked in C's order of trials.
-import { nearestInt } from "./common";
+import { blockAbsMaxBits, blockSignedMax } from "./legacy_simd";
 
 const GROUP_MAX_EPS: f32 = 1e-15;
 
@@ -11,8 +11,6 @@ const GROUP_MAX_EPS: f32 = 1e-15;
 const ISCALE: usize = memory.data(20 * 4, 16);
 const SUMLX: usize = memory.data(20 * 4, 16);
 const SUML2: usize = memory.data(20 * 4, 16);
-/** Trial index of each lane (0 = the first fit), as in C's loop over is. */
-const LANE_IS: usize = memory.data<i32>([0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0]);
 
 // @ts-ignore: decorator
 @inline function ldf(p: usize, i: i32): f32 {
@@ -29,40 +27,52 @@ const LANE_IS: usize = memory.data<i32>([0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 
   return f32x4.pmax(lo, f32x4.pmin(hi, f32x4.sub(f32x4.add(p, magic), magic)));
 }
 
-/** Writes L (i8, level + nmax) for one iscale. */
+/** Writes L (i8, nmax + MAX(-nmax, MIN(nmax-1, nearest_int(iscale*x)))) for one iscale, 32 at a time. */
 function storeLevels(x: usize, L: usize, nmax: i32, iscale: f32): void {
-  for (let i = 0; i < 32; i++) {
-    let l = nearestInt(iscale * ldf(x, i));
-    l = l < nmax - 1 ? l : nmax - 1;
-    l = -nmax > l ? -nmax : l;
-    store<i8>(L + <usize>i, <i8>(nmax + l));
-  }
+  const s = f32x4.splat(iscale);
+  const lo = f32x4.splat(<f32>(-nmax));
+  const hi = f32x4.splat(<f32>(nmax - 1));
+  const off = i32x4.splat(nmax);
+  const l0 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x)), lo, hi)), off);
+  const l1 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 16)), lo, hi)), off);
+  const l2 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 32)), lo, hi)), off);
+  const l3 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 48)), lo, hi)), off);
+  const l4 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 64)), lo, hi)), off);
+  const l5 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 80)), lo, hi)), off);
+  const l6 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 96)), lo, hi)), off);
+  const l7 = i32x4.add(i32x4.trunc_sat_f32x4_s(levels(f32x4.mul(s, v128.load(x, 112)), lo, hi)), off);
+  v128.store(L, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(l0, l1), i16x8.narrow_i32x4_u(l2, l3)));
+  v128.store(L, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(l4, l5), i16x8.narrow_i32x4_u(l6, l7)), 16);
+}
+
+/** -(nmax + 0.1f*is) / max on 4 lanes of trial indices is. */
+// @ts-ignore: decorator
+@inline function trialIscales(nmax: v128, max: v128, is: v128): v128 {
+  return f32x4.div(f32x4.neg(f32x4.add(nmax, f32x4.mul(f32x4.splat(0.1), is))), max);
 }
 
 export function makeQxQuants32W(nmax: i32, x: usize, L: usize, qw: usize): f32 {
-  let max: f32 = 0;
-  let amax: f32 = 0;
-  for (let i = 0; i < 32; i++) {
-    const ax = Mathf.abs(ldf(x, i));
-    if (ax > amax) {
-      amax = ax;
-      max = ldf(x, i);
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  // first element with the largest |x| (C: `if (ax > amax)`), found with SIMD
+  const amaxBits = blockAbsMaxBits(x);
+  if (reinterpret<f32>(amaxBits) < GROUP_MAX_EPS) {
     memory.fill(L, 0, 32);
     return 0;
   }
+  const max = blockSignedMax(x, amaxBits);
   const first: f32 = <f32>(-nmax) / max;
-  for (let k = 0; k < 20; k++) {
-    const is = load<i32>(LANE_IS + (<usize>k << 2));
-    store<f32>(ISCALE + (<usize>k << 2), k == 0 || k == 19 ? first : -(<f32>nmax + <f32>0.1 * <f32>is) / max);
-  }
-  const s0 = v128.load(ISCALE);
-  const s1 = v128.load(ISCALE, 16);
-  const s2 = v128.load(ISCALE, 32);
-  const s3 = v128.load(ISCALE, 48);
-  const s4 = v128.load(ISCALE, 64);
+  // iscale = -(nmax + 0.1f*is) / max for is = -9..9 (not 0), lane-wise: same operations
+  const nm = f32x4.splat(<f32>nmax);
+  const mx = f32x4.splat(max);
+  const s0 = f32x4.replace_lane(trialIscales(nm, mx, f32x4(0, -9, -8, -7)), 0, first);
+  const s1 = trialIscales(nm, mx, f32x4(-6, -5, -4, -3));
+  const s2 = trialIscales(nm, mx, f32x4(-2, -1, 1, 2));
+  const s3 = trialIscales(nm, mx, f32x4(3, 4, 5, 6));
+  const s4 = trialIscales(nm, mx, f32x4(7, 8, 9, 9));
+  v128.store(ISCALE, s0);
+  v128.store(ISCALE, s1, 16);
+  v128.store(ISCALE, s2, 32);
+  v128.store(ISCALE, s3, 48);
+  v128.store(ISCALE, s4, 64);
   const lo = f32x4.splat(<f32>(-nmax));
   const hi = f32x4.splat(<f32>(nmax - 1));
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0; // sum of w*x*l

@@ -352,27 +352,44 @@ export function dequantize_q4_1(src: usize, dst: usize, n: i32): void {
   store<u32>(y + qhOff, qh);
 }
 
-function q5_0RefBlocks(x: usize, y: usize, nb: i32): void {
+/** MIN(31, (int8_t)(x*id + 16.5f)) on 4 lanes; the sum is in [0, 32.5] for finite input. */
+// @ts-ignore: decorator
+@inline function q5Lanes(x: usize, off: usize, idv: v128): v128 {
+  const v = f32x4.trunc(f32x4.add(f32x4.mul(v128.load(x + off), idv), f32x4.splat(16.5)));
+  return i32x4.min_s(intOfIntegral(v), i32x4.splat(31));
+}
+
+/** Q5_0 without imatrix (quantize_row_q5_0_ref): element-wise SIMD, bit 4 of each level gathered with bitmask. */
+function q5_0RefBlocks(x: usize, y: usize, nb: i32): i32 {
+  let bad = -1;
+  const sixteen = i32x4.splat(16);
+  const low = i32x4.splat(15);
   for (let i = 0; i < nb; i++) {
-    let amax: f32 = 0;
-    let max: f32 = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = ldf(x, j);
-      if (amax < Mathf.abs(v)) {
-        amax = Mathf.abs(v);
-        max = v;
-      }
-    }
+    const amaxBits = blockAbsMaxBits(x);
+    if (amaxBits > 0x7f7fffff && bad < 0) bad = i << 5;
+    const max = blockSignedMax(x, amaxBits);
     const d: f32 = max / <f32>-16;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(y, fp32ToFp16(d));
-    for (let j = 0; j < 32; j++) {
-      store<u8>(LQ + j, <u8>minI(31, toI8(ldf(x, j) * id + <f32>16.5)));
-    }
-    storeQ5(y, 6, 2, LQ);
+    const idv = f32x4.splat(id);
+    const a0 = q5Lanes(x, 0, idv), a1 = q5Lanes(x, 16, idv), a2 = q5Lanes(x, 32, idv), a3 = q5Lanes(x, 48, idv);
+    const b0 = q5Lanes(x, 64, idv), b1 = q5Lanes(x, 80, idv), b2 = q5Lanes(x, 96, idv), b3 = q5Lanes(x, 112, idv);
+    // qh bit j = bit 4 of level j (j = 0..31, in element order)
+    const qh: u32 =
+      <u32>i32x4.bitmask(i32x4.ge_s(a0, sixteen)) | (<u32>i32x4.bitmask(i32x4.ge_s(a1, sixteen)) << 4) |
+      (<u32>i32x4.bitmask(i32x4.ge_s(a2, sixteen)) << 8) | (<u32>i32x4.bitmask(i32x4.ge_s(a3, sixteen)) << 12) |
+      (<u32>i32x4.bitmask(i32x4.ge_s(b0, sixteen)) << 16) | (<u32>i32x4.bitmask(i32x4.ge_s(b1, sixteen)) << 20) |
+      (<u32>i32x4.bitmask(i32x4.ge_s(b2, sixteen)) << 24) | (<u32>i32x4.bitmask(i32x4.ge_s(b3, sixteen)) << 28);
+    store<u32>(y, qh, 2);
+    const p0 = v128.or(v128.and(a0, low), i32x4.shl(v128.and(b0, low), 4));
+    const p1 = v128.or(v128.and(a1, low), i32x4.shl(v128.and(b1, low), 4));
+    const p2 = v128.or(v128.and(a2, low), i32x4.shl(v128.and(b2, low), 4));
+    const p3 = v128.or(v128.and(a3, low), i32x4.shl(v128.and(b3, low), 4));
+    v128.store(y, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(p0, p1), i16x8.narrow_i32x4_u(p2, p3)), 6);
     x += 128;
     y += 22;
   }
+  return bad;
 }
 
 function q5_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
@@ -389,10 +406,7 @@ function q5_0ImplRow(x: usize, y: usize, n: i32, qw: usize): void {
 }
 
 export function quantize_q5_0(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
-  if (!qw) {
-    q5_0RefBlocks(src, dst, (nrows * ncols) >> 5);
-    return UNCHECKED;
-  }
+  if (!qw) return q5_0RefBlocks(src, dst, (nrows * ncols) >> 5);
   const rowBytes = <usize>(ncols >> 5) * 22;
   for (let r = 0; r < nrows; r++) {
     q5_0ImplRow(src + <usize>r * (<usize>ncols << 2), dst + <usize>r * rowBytes, ncols, qw);

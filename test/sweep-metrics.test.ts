@@ -95,7 +95,7 @@ test("two workers give exactly the single-thread records; stories260K fallbacks 
   try {
     const opts = { types: ["Q4_K", "Q8_0"] };
     const one = sweepModel(src, opts);
-    const two = await sweepParallel(src, opts, { model: stories, jobs: 2 });
+    const two = await sweepParallel(src, opts, { model: stories, jobs: 2, minWork: 0 });
     assert.deepEqual(two.records, one.records);
     const down = one.records.filter((r) => r.kind === "ffn_down");
     assert.equal(down.length, 10);

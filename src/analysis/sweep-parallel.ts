@@ -14,7 +14,12 @@ export interface SweepPaths {
   readonly imatrix?: string;
   readonly activations?: string;
   readonly jobs: number;
+  /** Override MIN_PARALLEL_WORK (tests). */
+  readonly minWork?: number;
 }
+
+/** Weights x types below which the sweep stays in one thread. */
+export const MIN_PARALLEL_WORK = 20e6;
 
 export interface WorkerInit {
   readonly model: string;
@@ -29,7 +34,12 @@ export interface WorkerInit {
 
 export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths: SweepPaths): Promise<SweepResult> {
   const { swept, passengers } = sweepableTensors(src, opts.tensors);
-  const jobs = Math.min(paths.jobs, swept.length);
+  // Workers cost a start-up (module loading; seconds under tsx): below a
+  // few tens of millions of weight x type quantizations one thread is faster.
+  const nTypes = (opts.types ?? DEFAULT_SWEEP_TYPES).length;
+  const elements = swept.reduce((s, n) => { const t = src.tensor(n); return s + t.rows * t.cols; }, 0);
+  const work = elements * nTypes * (opts.sample ?? 1);
+  const jobs = work < (paths.minWork ?? MIN_PARALLEL_WORK) ? 1 : Math.min(paths.jobs, swept.length);
   if (jobs <= 1 || opts.kl) return sweepModel(src, opts);
   const t0 = performance.now();
   const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);

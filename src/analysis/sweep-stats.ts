@@ -131,3 +131,36 @@ export function histogramQuantile(diff: Float32Array, q: number, buckets = 150, 
   }
   return Infinity;
 }
+
+/**
+ * Order statistics (0-based ranks) of non-negative float32 values in two
+ * passes: a histogram of the top 16 bits (for non-negative floats the bit
+ * pattern orders like the value), then a selection inside the few buckets
+ * that hold the wanted ranks. Leaves `a` untouched.
+ */
+export function ranksOfNonNegative(a: Float32Array, ranks: readonly number[]): number[] {
+  const n = a.length;
+  if (n === 0) return ranks.map(() => NaN);
+  const bits = new Uint32Array(a.buffer, a.byteOffset, n);
+  const hist = new Uint32Array(65536);
+  for (let i = 0; i < n; i++) hist[bits[i]! >>> 16]++;
+  // bucket of each rank and the rank's position inside it
+  const where = ranks.map((r) => {
+    let acc = 0;
+    for (let b = 0; b < 65536; b++) {
+      const h = hist[b]!;
+      if (acc + h > r) return { b, k: r - acc };
+      acc += h;
+    }
+    return { b: 65535, k: 0 };
+  });
+  const slot = new Int32Array(65536).fill(-1);
+  const store: Float32Array[] = [];
+  for (const { b } of where) if (slot[b]! < 0) { slot[b] = store.length; store.push(new Float32Array(hist[b]!)); }
+  const fill = new Int32Array(store.length);
+  for (let i = 0; i < n; i++) {
+    const s = slot[bits[i]! >>> 16]!;
+    if (s >= 0) store[s]![fill[s]!++] = a[i]!;
+  }
+  return where.map(({ b, k }) => selectKth(store[slot[b]!]!, k));
+}

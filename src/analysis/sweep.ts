@@ -8,7 +8,7 @@ import { dequantize, quantize, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
 import { gainKey, predictKl } from "./sensitivity.js";
-import { medianAndP95, quantileCiIndices, quantileIndex, ratioCi, sampleRows, selectMany } from "./sweep-stats.js";
+import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
@@ -206,16 +206,14 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   const sampled = k < N;
   let median: number, p95: number;
   let medCi: { lo: number; hi: number } | null = null, p95Ci: { lo: number; hi: number } | null = null;
-  if (sampled) {
-    // estimates and interval ends in one multi-selection
+  {
+    // estimates (and, for a sample, their interval ends) in one histogram pass
     const n = abs.length;
-    const [mLo, mHi] = quantileCiIndices(n, 0.5), [pLo, pHi] = quantileCiIndices(n, 0.95);
-    const v = selectMany(abs, [quantileIndex(n, 0.5), quantileIndex(n, 0.95), mLo, mHi, pLo, pHi]);
+    const ranks = [quantileIndex(n, 0.5), quantileIndex(n, 0.95)];
+    if (sampled) ranks.push(...quantileCiIndices(n, 0.5), ...quantileCiIndices(n, 0.95));
+    const v = ranksOfNonNegative(abs, ranks);
     median = v[0]!; p95 = v[1]!;
-    medCi = { lo: v[2]!, hi: v[3]! };
-    p95Ci = { lo: v[4]!, hi: v[5]! };
-  } else {
-    ({ median, p95 } = medianAndP95(abs));
+    if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
   const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });

@@ -1,6 +1,6 @@
 // Stored tensor bytes -> float32: float formats directly (exact), anything
 // else through the codec registry, which names unsupported types clearly.
-import { dequantize } from "../quant/index.js";
+import { dequantize, dequantizeInto } from "../quant/index.js";
 import { fileError, isQuantscopeError } from "./errors.js";
 import { bf16FromBytes, f16FromBytes, f32FromBytes } from "./float-convert.js";
 import type { TensorInfo } from "./source.js";
@@ -18,6 +18,17 @@ export function decodeTensorBytes(type: string, bytes: Uint8Array, rows: number,
     // The registry's errors ("type X is not supported") do not know the file; add it.
     if (where && isQuantscopeError(e) && e.file === undefined) {
       throw fileError(where.tensor.file ?? where.path, `tensor "${where.tensor.name}": ${e.message}`, where.tensor.offset, `tensor "${where.tensor.name}" type`);
+    }
+    throw e;
+  }
+}
+
+function decodeInto(t: TensorInfo, bytes: Uint8Array, rows: number, dst: Float32Array, path: string): void {
+  try {
+    dequantizeInto(t.type, bytes, rows, t.cols, dst);
+  } catch (e) {
+    if (isQuantscopeError(e) && e.file === undefined) {
+      throw fileError(t.file ?? path, `tensor "${t.name}": ${e.message}`, t.offset, `tensor "${t.name}" type`);
     }
     throw e;
   }
@@ -42,13 +53,15 @@ export function readDecodedRows(
     return out;
   }
   const step = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, rowBytes)));
+  // One raw buffer reused for every chunk, decoded in place into the result: no per-chunk garbage.
+  const raw = new Uint8Array(Math.min(step, count) * rowBytes);
   for (let r = 0; r < count; r += step) {
     const n = Math.min(step, count - r);
-    const raw = file.read(dataPos + (start + r) * rowBytes, n * rowBytes, field);
+    const chunk = file.read(dataPos + (start + r) * rowBytes, n * rowBytes, field, raw.subarray(0, n * rowBytes));
     const dst = out.subarray(r * t.cols, (r + n) * t.cols);
-    if (t.type === "F16") f16FromBytes(raw, dst);
-    else if (t.type === "BF16") bf16FromBytes(raw, dst);
-    else dst.set(decodeTensorBytes(t.type, raw, n, t.cols, { path, tensor: t }));
+    if (t.type === "F16") f16FromBytes(chunk, dst);
+    else if (t.type === "BF16") bf16FromBytes(chunk, dst);
+    else decodeInto(t, chunk, n, dst, path);
   }
   return out;
 }

@@ -49,6 +49,98 @@ function fromSums(s: number, s2: number, k: number, mn: number, mx: number): Sum
 }
 
 /** Returns null when the tensor holds a NaN or ±Infinity (the caller then takes the checked path). */
+// The hot loops live in small per-row functions: called thousands of times they are optimized
+// by TurboFan as whole functions, whereas one big loop nest would run on-stack-replaced code (and
+// box its float accumulators) for much of every tensor.
+
+/** Pass A over one row: sum, sum of squares, min, max into out[0..3]; high key bits into hist. */
+function rowPassA(data: Float32Array, u: Uint32Array, o: number, cols: number, hist: Uint32Array, out: Float64Array): void {
+  let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
+  for (let i = o; i < o + cols; i++) {
+    const x = data[i]!;
+    s += x; s2 += x * x;
+    mn = Math.min(mn, x);
+    mx = Math.max(mx, x);
+    const b = u[i]!;
+    hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
+  }
+  out[0] = s; out[1] = s2; out[2] = mn; out[3] = mx;
+}
+
+// Pass B state slots (Float64Array), accumulated over rows.
+const C2 = 0, C3 = 1, C4 = 2, GM_S = 3, GM_S2 = 4, GM_MIN = 5, GM_MAX = 6, GS_S = 7, GS_S2 = 8, GS_MIN = 9, GS_MAX = 10;
+const GR_S = 11, GR_S2 = 12, GR_MIN = 13, GR_MAX = 14, OFF_S = 15, OFF_MAX = 16, A1 = 17, A2 = 18, A3 = 19;
+const MSE_NO = 20, MSE_W = 21, S7_STD = 22, S7_POS = 23, S7_NEG = 24, K = 25, MEAN = 26, S7_THR = 27;
+const STATE = 28;
+
+/** Pass B over one row: central moments, low key bits, groups, the 2-bit models, proxy column error. */
+function rowPassB(
+  data: Float32Array, u: Uint32Array, o: number, cols: number, st: Float64Array,
+  want: Uint32Array, slot: Int32Array, lo: Uint32Array, offsets: Float32Array, colSse: Float64Array, withErr: boolean,
+): void {
+  const mean = st[MEAN]!, s7Thr = st[S7_THR]!;
+  let c2 = 0, c3 = 0, c4 = 0, mseNo = 0, mseWith = 0;
+  let gmS = 0, gmS2 = 0, gsS = 0, gsS2 = 0, grS = 0, grS2 = 0, offS = 0;
+  let gmMin = st[GM_MIN]!, gmMax = st[GM_MAX]!, gsMin = st[GS_MIN]!, gsMax = st[GS_MAX]!, grMin = st[GR_MIN]!, grMax = st[GR_MAX]!;
+  let offMax = st[OFF_MAX]!, a1 = 0, a2 = 0, a3 = 0, pos = 0, neg = 0, k = st[K]!, groups = 0;
+  for (let g = 0; g < cols; g += GS) {
+    const a = o + g, e = Math.min(a + GS, o + cols);
+    let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
+    for (let i = a; i < e; i++) {
+      const x = data[i]!;
+      const d = x - mean, d2 = d * d;
+      c2 += d2; c3 += d2 * d; c4 += d2 * d2;
+      const b = u[i]!;
+      const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
+      const hi = key >>> 16;
+      if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
+      s += x; s2 += x * x;
+      mn = Math.min(mn, x);
+      mx = Math.max(mx, x);
+    }
+    if (e - a < GS) break; // tail columns: not a group
+    groups++;
+    const gm = s / GS;
+    const gsd = Math.sqrt(Math.max(0, s2 / GS - gm * gm)), range = mx - mn;
+    gmS += gm; gmS2 += gm * gm;
+    gmMin = Math.min(gmMin, gm); gmMax = Math.max(gmMax, gm);
+    gsS += gsd; gsS2 += gsd * gsd;
+    gsMin = Math.min(gsMin, gsd); gsMax = Math.max(gsMax, gsd);
+    grS += range; grS2 += range * range;
+    grMin = Math.min(grMin, range); grMax = Math.max(grMax, range);
+    const off = range > 1e-10 ? (gm < 0 ? -gm : gm) / range : 0;
+    offsets[k++] = off;
+    offS += off;
+    offMax = Math.max(offMax, off);
+    if (off > 0.1) { a1++; if (off > 0.2) { a2++; if (off > 0.3) a3++; } }
+    if (gm > s7Thr) pos++; else if (gm < -s7Thr) neg++;
+    // symmetric (no offset), min/max affine (offset), proxy (min clamped <= 0)
+    const amax = mx > -mn ? mx : -mn;
+    const dNo = amax / 1.5, iNo = dNo > 0 ? 1 / dNo : 0;
+    const dW = range / 3, iW = dW > 0 ? 1 / dW : 0;
+    const pMin = mn < 0 ? mn : 0, dP = (mx - pMin) / 3, iP = dP > 0 ? 1 / dP : 0, clamped = mn > 0;
+    for (let i = a; i < e; i++) {
+      const x = data[i]!;
+      const eNo = dNo > 0 ? x - (round03(x * iNo + 1.5) - 1.5) * dNo : 0;
+      const eW = x - (mn + round03((x - mn) * iW) * dW);
+      mseNo += eNo * eNo; mseWith += eW * eW;
+      if (withErr) {
+        // the proxy differs from the affine model only when the group minimum is > 0
+        const eP = clamped ? x - (pMin + round03((x - pMin) * iP) * dP) : eW;
+        colSse[g + i - a] += eP * eP;
+      }
+    }
+  }
+  st[C2] += c2; st[C3] += c3; st[C4] += c4; st[MSE_NO] += mseNo; st[MSE_W] += mseWith;
+  st[GM_S] += gmS; st[GM_S2] += gmS2; st[GS_S] += gsS; st[GS_S2] += gsS2; st[GR_S] += grS; st[GR_S2] += grS2; st[OFF_S] += offS;
+  st[GM_MIN] = gmMin; st[GM_MAX] = gmMax; st[GS_MIN] = gsMin; st[GS_MAX] = gsMax; st[GR_MIN] = grMin; st[GR_MAX] = grMax;
+  st[OFF_MAX] = offMax; st[A1] += a1; st[A2] += a2; st[A3] += a3; st[S7_POS] += pos; st[S7_NEG] += neg; st[K] = k;
+  if (groups > 0) {
+    const mu = gmS / groups;
+    st[S7_STD] += Math.sqrt(Math.max(0, gmS2 / groups - mu * mu));
+  }
+}
+
 export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeightScan | null {
   const { rows, cols } = src;
   const n = rows * cols;
@@ -59,26 +151,19 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
   const rowMean = new Float64Array(rows), rowStd = new Float64Array(rows), rowRange = new Float64Array(rows);
   const hist = new Uint32Array(65536);
+  const out = new Float64Array(4);
   for (const { data, row0, nRows } of src.chunks()) {
-  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  for (let rr = 0; rr < nRows; rr++) {
-    const r = row0 + rr, o = rr * cols;
-    let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
-    for (let i = o; i < o + cols; i++) {
-      const x = data[i]!;
-      s += x; s2 += x * x;
-      mn = Math.min(mn, x);
-      mx = Math.max(mx, x);
-      const b = u[i]!;
-      hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
+    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let rr = 0; rr < nRows; rr++) {
+      rowPassA(data, u, rr * cols, cols, hist, out);
+      const s = out[0]!, s2 = out[1]!, mn = out[2]!, mx = out[3]!;
+      const r = row0 + rr, rm = s / cols;
+      rowMean[r] = rm; rowRange[r] = mx - mn;
+      rowStd[r] = Math.sqrt(Math.max(0, s2 / cols - rm * rm));
+      gSum += s; gSq += s2;
+      if (mn < gMin) gMin = mn;
+      if (mx > gMax) gMax = mx;
     }
-    const rm = s / cols;
-    rowMean[r] = rm; rowRange[r] = mx - mn;
-    rowStd[r] = Math.sqrt(Math.max(0, s2 / cols - rm * rm));
-    gSum += s; gSq += s2;
-    if (mn < gMin) gMin = mn;
-    if (mx > gMax) gMax = mx;
-  }
   }
   // Any NaN/Inf makes these sums non-finite (huge finite values may too: the checked path handles both).
   if (!Number.isFinite(gSum) || !Number.isFinite(gSq)) return null;
@@ -93,75 +178,26 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   for (let b = 0; b < 65536; b++) if (slot[b]! >= 0) want[b >>> 5]! |= 1 << (b & 31);
 
   // ---- pass B: central moments, low key bits, groups, 2-bit models
-  let c2 = 0, c3 = 0, c4 = 0, nearZero = 0;
   const withErr = opt.withProxyError;
   const colSse = new Float64Array(withErr ? span : 0);
-  let gmS = 0, gmS2 = 0, gmMin = Infinity, gmMax = -Infinity;
-  let gsS = 0, gsS2 = 0, gsMin = Infinity, gsMax = -Infinity, grS = 0, grS2 = 0, grMin = Infinity, grMax = -Infinity;
   const offsets = new Float32Array(rows * gpr);
-  let offS = 0, offMax = -Infinity, a1 = 0, a2 = 0, a3 = 0, mseNo = 0, mseWith = 0;
-  let s7StdSum = 0, s7Pos = 0, s7Neg = 0;
-  const s7Thr = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
-  let k = 0;
-  for (const { data, row0, nRows } of src.chunks()) {
-  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
-  for (let rr = 0; rr < nRows; rr++) {
-    const o = rr * cols;
-    let gmRowS = 0, gmRowS2 = 0;
-    for (let g = 0; g < cols; g += GS) {
-      const a = o + g, e = Math.min(a + GS, o + cols);
-      let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
-      for (let i = a; i < e; i++) {
-        const x = data[i]!;
-        const d = x - mean, d2 = d * d;
-        c2 += d2; c3 += d2 * d; c4 += d2 * d2;
-        const b = u[i]!;
-        const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
-        const hi = key >>> 16;
-        if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
-        s += x; s2 += x * x;
-        mn = Math.min(mn, x);
-        mx = Math.max(mx, x);
-      }
-      if (e - a < GS) break; // tail columns: not a group
-      const gm = s / GS;
-      const gsd = Math.sqrt(Math.max(0, s2 / GS - gm * gm)), range = mx - mn;
-      gmS += gm; gmS2 += gm * gm;
-      gmMin = Math.min(gmMin, gm); gmMax = Math.max(gmMax, gm);
-      gsS += gsd; gsS2 += gsd * gsd;
-      gsMin = Math.min(gsMin, gsd); gsMax = Math.max(gsMax, gsd);
-      grS += range; grS2 += range * range;
-      grMin = Math.min(grMin, range); grMax = Math.max(grMax, range);
-      const off = range > 1e-10 ? (gm < 0 ? -gm : gm) / range : 0;
-      offsets[k++] = off;
-      offS += off;
-      offMax = Math.max(offMax, off);
-      if (off > 0.1) { a1++; if (off > 0.2) { a2++; if (off > 0.3) a3++; } }
-      gmRowS += gm; gmRowS2 += gm * gm;
-      if (gm > s7Thr) s7Pos++; else if (gm < -s7Thr) s7Neg++;
-      // symmetric (no offset), min/max affine (offset), proxy (min clamped <= 0)
-      const amax = mx > -mn ? mx : -mn;
-      const dNo = amax / 1.5, iNo = dNo > 0 ? 1 / dNo : 0;
-      const dW = range / 3, iW = dW > 0 ? 1 / dW : 0;
-      const pMin = mn < 0 ? mn : 0, dP = (mx - pMin) / 3, iP = dP > 0 ? 1 / dP : 0, clamped = mn > 0;
-      for (let i = a; i < e; i++) {
-        const x = data[i]!;
-        const eNo = dNo > 0 ? x - (round03(x * iNo + 1.5) - 1.5) * dNo : 0;
-        const eW = x - (mn + round03((x - mn) * iW) * dW);
-        mseNo += eNo * eNo; mseWith += eW * eW;
-        if (withErr) {
-          // the proxy differs from the affine model only when the group minimum is > 0
-          const eP = clamped ? x - (pMin + round03((x - pMin) * iP) * dP) : eW;
-          colSse[g + i - a] += eP * eP;
-        }
-      }
-    }
-    if (gpr > 0) {
-      const mu = gmRowS / gpr;
-      s7StdSum += Math.sqrt(Math.max(0, gmRowS2 / gpr - mu * mu));
-    }
+  const st = new Float64Array(STATE);
+  st[GM_MIN] = st[GS_MIN] = st[GR_MIN] = Infinity;
+  st[GM_MAX] = st[GS_MAX] = st[GR_MAX] = st[OFF_MAX] = -Infinity;
+  st[MEAN] = mean;
+  st[S7_THR] = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
+  for (const { data, nRows } of src.chunks()) {
+    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let rr = 0; rr < nRows; rr++) rowPassB(data, u, rr * cols, cols, st, want, slot, lo, offsets, colSse, withErr);
   }
-  }
+  const c2 = st[C2]!, c3 = st[C3]!, c4 = st[C4]!, k = st[K]!;
+  const gmS = st[GM_S]!, gmS2 = st[GM_S2]!, gmMin = st[GM_MIN]!, gmMax = st[GM_MAX]!;
+  const gsS = st[GS_S]!, gsS2 = st[GS_S2]!, gsMin = st[GS_MIN]!, gsMax = st[GS_MAX]!;
+  const grS = st[GR_S]!, grS2 = st[GR_S2]!, grMin = st[GR_MIN]!, grMax = st[GR_MAX]!;
+  const offS = st[OFF_S]!, offMax = st[OFF_MAX]!, a1 = st[A1]!, a2 = st[A2]!, a3 = st[A3]!;
+  const mseNo = st[MSE_NO]!, mseWith = st[MSE_W]!, s7StdSum = st[S7_STD]!, s7Pos = st[S7_POS]!, s7Neg = st[S7_NEG]!;
+  const s7Thr = st[S7_THR]!;
+  let nearZero = 0;
 
   // ---- assemble
   const variance = c2 / n, std = Math.sqrt(variance);

@@ -132,6 +132,9 @@ export function histogramQuantile(diff: Float32Array, q: number, buckets = 150, 
   return Infinity;
 }
 
+const HIST = new Uint32Array(65536);
+const SLOT = new Int32Array(65536).fill(-1);
+
 /**
  * Order statistics (0-based ranks) of non-negative float32 values in two
  * passes: a histogram of the top 16 bits (for non-negative floats the bit
@@ -142,19 +145,17 @@ export function ranksOfNonNegative(a: Float32Array, ranks: readonly number[]): n
   const n = a.length;
   if (n === 0) return ranks.map(() => NaN);
   const bits = new Uint32Array(a.buffer, a.byteOffset, n);
-  const hist = new Uint32Array(65536);
+  const hist = HIST; // all zero between calls (reset below in O(n))
   for (let i = 0; i < n; i++) hist[bits[i]! >>> 16]++;
-  // bucket of each rank and the rank's position inside it
-  const where = ranks.map((r) => {
-    let acc = 0;
-    for (let b = 0; b < 65536; b++) {
-      const h = hist[b]!;
-      if (acc + h > r) return { b, k: r - acc };
-      acc += h;
-    }
-    return { b: 65535, k: 0 };
-  });
-  const slot = new Int32Array(65536).fill(-1);
+  // bucket of each rank and the rank's position inside it: one scan for all ranks, in order
+  const order = ranks.map((r, i) => [r, i] as const).sort((x, y) => x[0] - y[0]);
+  const where = new Array<{ b: number; k: number }>(ranks.length);
+  let acc = 0, b = 0;
+  for (const [r, i] of order) {
+    while (b < 65535 && acc + hist[b]! <= r) { acc += hist[b]!; b++; }
+    where[i] = { b, k: r - acc };
+  }
+  const slot = SLOT; // all -1 between calls
   const store: Float32Array[] = [];
   for (const { b } of where) if (slot[b]! < 0) { slot[b] = store.length; store.push(new Float32Array(hist[b]!)); }
   const fill = new Int32Array(store.length);
@@ -162,5 +163,8 @@ export function ranksOfNonNegative(a: Float32Array, ranks: readonly number[]): n
     const s = slot[bits[i]! >>> 16]!;
     if (s >= 0) store[s]![fill[s]!++] = a[i]!;
   }
-  return where.map(({ b, k }) => selectKth(store[slot[b]!]!, k));
+  const out = where.map(({ b, k }) => selectKth(store[slot[b]!]!, k));
+  for (let i = 0; i < n; i++) hist[bits[i]! >>> 16] = 0;
+  for (const { b } of where) slot[b] = -1;
+  return out;
 }

@@ -63,7 +63,10 @@ export interface TensorContext {
   readonly kind: string;
   readonly layer: number | null;
   readonly nLayers: number;
+  /** The measured rows of the tensor (all rows when exact), row-major. */
   readonly W: Matrix;
+  /** Rows of the whole tensor (W.rows when exact). */
+  readonly totalRows: number;
   readonly imatrix: Float32Array | null;
   readonly activations: Matrix | null;
   /** Rows measured (all rows when exact). */
@@ -135,10 +138,10 @@ export function roundTrip(type: string, src: Float32Array, rows: number, cols: n
 /** Measures one (tensor, type) pair. `sums` is rowSums(ctx), shared across types. */
 export function measure(ctx: TensorContext, requested: string, sums = rowSums(ctx), kl?: KlHarness): SweepRecord {
   const { W, rows } = ctx;
-  const N = W.rows;
-  const shapeNe = [W.cols, W.rows];
+  const N = ctx.totalRows;
+  const shapeNe = [W.cols, N];
   const base = {
-    tensor: ctx.name, kind: ctx.kind, gainKey: gainKey(ctx.kind, ctx.qkNorm), layer: ctx.layer, nLayers: ctx.nLayers, rows: W.rows, cols: W.cols,
+    tensor: ctx.name, kind: ctx.kind, gainKey: gainKey(ctx.kind, ctx.qkNorm), layer: ctx.layer, nLayers: ctx.nLayers, rows: N, cols: W.cols,
     requestedType: requested.toUpperCase(), sampleFraction: rows.length / N,
   };
   let type: string;
@@ -250,25 +253,37 @@ function skipped(base: Omit<SweepRecord, "type" | "fallback" | "skipped" | "bpw"
 
 /** Builds the per-tensor context (reads the tensor, finds its imatrix and activations). */
 export function tensorContext(src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index = 0): TensorContext {
-  const W = src.read(name);
+  const info = src.tensor(name);
+  const cols = info.cols, totalRows = info.rows;
   const kind = tensorCategory(name);
   let im: Float32Array | null = null;
   const entry = opts.imatrix?.entries.get(name);
   if (entry) {
-    if (entry.values.length !== W.cols) {
-      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${W.cols} columns`);
+    if (entry.values.length !== cols) {
+      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${cols} columns`);
     }
     im = entry.values;
   }
-  const fraction = opts.sample ?? 1;
+  const fraction = opts.flatten ? 1 : opts.sample ?? 1;
   if (!(fraction > 0 && fraction <= 1)) throw new QuantscopeError(`--sample must be in (0, 1], got ${fraction}`);
-  const rows = fraction >= 1
-    ? Int32Array.from({ length: W.rows }, (_, i) => i)
-    : sampleRows(W.rows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
+  let W: Matrix;
+  if (fraction >= 1) W = src.read(name);
+  else {
+    // read only the sampled rows, in runs of consecutive indices
+    const pick = sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
+    const data = new Float32Array(pick.length * cols);
+    for (let i = 0; i < pick.length;) {
+      let j = i + 1;
+      while (j < pick.length && pick[j] === pick[j - 1]! + 1) j++;
+      data.set(src.readRows(name, pick[i]!, j - i).data, i * cols);
+      i = j;
+    }
+    W = { rows: pick.length, cols, data };
+  }
   return {
-    name, kind, layer: layerOf(name), nLayers, W, imatrix: im,
-    activations: opts.activations?.forTensor(name, W.cols) ?? null,
-    rows, flatten: opts.flatten ?? false,
+    name, kind, layer: layerOf(name), nLayers, W, totalRows, imatrix: im,
+    activations: opts.activations?.forTensor(name, cols) ?? null,
+    rows: Int32Array.from({ length: W.rows }, (_, i) => i), flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
   };

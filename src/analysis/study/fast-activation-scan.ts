@@ -18,6 +18,47 @@ export interface FastActivationScan {
   readonly dims: SwigluDims | null;
 }
 
+function actRowA(
+  data: Float32Array, u: Uint32Array, o: number, cols: number, hist: Uint32Array,
+  colSum: Float64Array, colSq: Float64Array, colNeg: Float64Array, out: Float64Array,
+): void {
+  let s = 0, s2 = 0, mn = Infinity, mx = -Infinity, neg = 0;
+  for (let c = 0; c < cols; c++) {
+    const x = data[o + c]!;
+    const x2 = x * x;
+    s += x; s2 += x2;
+    mn = Math.min(mn, x); mx = Math.max(mx, x);
+    const b = u[o + c]!;
+    // sign bit, except for -0 (branch-free; a data-dependent x < 0 branch mispredicts on activations)
+    const isNeg = (b >>> 31) - (b === 0x80000000 ? 1 : 0);
+    neg += isNeg;
+    colSum[c] += x; colSq[c] += x2; colNeg[c] += isNeg;
+    hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
+  }
+  out[0] = s; out[1] = s2; out[2] = mn; out[3] = mx; out[4] = neg;
+}
+
+/** Pass B over one token: adds central moments and the column-near-zero count to st; returns the token's near-zero count. */
+function actRowB(
+  data: Float32Array, u: Uint32Array, o: number, cols: number, mean: number, thr: number, colThr: Float64Array,
+  want: Uint32Array, slot: Int32Array, lo: Uint32Array, st: Float64Array,
+): number {
+  let c2 = 0, c3 = 0, c4 = 0, near = 0, colNear = 0;
+  for (let c = 0; c < cols; c++) {
+    const x = data[o + c]!;
+    const d = x - mean, d2 = d * d;
+    c2 += d2; c3 += d2 * d; c4 += d2 * d2;
+    if (Math.abs(x) < thr) near++;
+    if (Math.abs(x) < colThr[c]!) colNear++;
+    const b = u[o + c]!;
+    const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
+    const hi = key >>> 16;
+    if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
+  }
+  st[0] += c2; st[1] += c3; st[2] += c4; st[3] += colNear;
+  return near;
+}
+
 export function fastActivationScan(m: Matrix, name: string, file: string, withDims: boolean): FastActivationScan {
   const { rows, cols, data } = m;
   const n = rows * cols;
@@ -27,25 +68,14 @@ export function fastActivationScan(m: Matrix, name: string, file: string, withDi
   const tMean = new Float64Array(rows), tStd = new Float64Array(rows), tAbs = new Float64Array(rows);
   const tNear = new Float64Array(rows), tNeg = new Float64Array(rows);
   let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
-  // ---- pass A
+  // ---- pass A (per-row function: see fast-weight-scan.ts on why)
+  const out = new Float64Array(5);
   for (let t = 0; t < rows; t++) {
-    const o = t * cols;
-    let s = 0, s2 = 0, mn = Infinity, mx = -Infinity, neg = 0;
-    for (let c = 0; c < cols; c++) {
-      const x = data[o + c]!;
-      const x2 = x * x;
-      s += x; s2 += x2;
-      mn = Math.min(mn, x); mx = Math.max(mx, x);
-      const b = u[o + c]!;
-      // sign bit, except for -0 (branch-free; a data-dependent x < 0 branch mispredicts on activations)
-      const isNeg = (b >>> 31) - (b === 0x80000000 ? 1 : 0);
-      neg += isNeg;
-      colSum[c] += x; colSq[c] += x2; colNeg[c] += isNeg;
-      hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
-    }
+    actRowA(data, u, t * cols, cols, hist, colSum, colSq, colNeg, out);
+    const s = out[0]!, s2 = out[1]!, mn = out[2]!, mx = out[3]!;
     const mu = s / cols;
     tMean[t] = mu; tStd[t] = Math.sqrt(Math.max(0, s2 / cols - mu * mu));
-    tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = neg / cols;
+    tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = out[4]! / cols;
     gSum += s; gSq += s2;
     if (mn < gMin) gMin = mn;
     if (mx > gMax) gMax = mx;
@@ -62,24 +92,12 @@ export function fastActivationScan(m: Matrix, name: string, file: string, withDi
   const colThr = new Float64Array(cols);
   for (let c = 0; c < cols; c++) colThr[c] = 0.01 * Math.sqrt(colSq[c]! / rows);
   // ---- pass B
-  let c2 = 0, c3 = 0, c4 = 0, nearZero = 0, colNear = 0;
+  const st = new Float64Array(5);
   for (let t = 0; t < rows; t++) {
-    const o = t * cols;
-    const thr = 0.01 * tStd[t]!;
-    let near = 0;
-    for (let c = 0; c < cols; c++) {
-      const x = data[o + c]!;
-      const d = x - mean, d2 = d * d;
-      c2 += d2; c3 += d2 * d; c4 += d2 * d2;
-      if (Math.abs(x) < thr) near++;
-      if (Math.abs(x) < colThr[c]!) colNear++;
-      const b = u[o + c]!;
-      const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
-      const hi = key >>> 16;
-      if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
-    }
-    tNear[t] = near / cols;
+    tNear[t] = actRowB(data, u, t * cols, cols, mean, 0.01 * tStd[t]!, colThr, want, slot, lo, st) / cols;
   }
+  const c2 = st[0]!, c3 = st[1]!, c4 = st[2]!, colNear = st[3]!;
+  let nearZero = 0;
   const variance = c2 / n, std = Math.sqrt(variance);
   const pct = finish(plan);
   nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;

@@ -25,7 +25,7 @@ function ensureData(): void {
   if (r.status !== 0) throw new Error("gen_synthetic.py failed");
 }
 
-interface Run { wallS: number; peakRssMB: number; status: number | null; stdout: string }
+interface Run { wallS: number; cpuS: number; peakRssMB: number; status: number | null; stdout: string }
 
 /** Runs a command under /usr/bin/time -v; wall time and peak RSS from its report. */
 function timed(cmd: string, argv: string[], cwd = repo): Run {
@@ -33,8 +33,10 @@ function timed(cmd: string, argv: string[], cwd = repo): Run {
   const r = spawnSync("/usr/bin/time", ["-v", cmd, ...argv], { cwd, encoding: "utf8", maxBuffer: 1 << 28 });
   const wallS = (performance.now() - t0) / 1000;
   const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr ?? "");
+  const user = /User time \(seconds\): ([\d.]+)/.exec(r.stderr ?? ""), sys = /System time \(seconds\): ([\d.]+)/.exec(r.stderr ?? "");
+  const cpuS = user && sys ? Number(user[1]) + Number(sys[1]) : NaN;
   if (r.status !== 0) process.stderr.write(r.stderr.split("\n").slice(-15).join("\n"));
-  return { wallS, peakRssMB: m ? Number(m[1]) / 1024 : NaN, status: r.status, stdout: r.stdout };
+  return { wallS, cpuS, peakRssMB: m ? Number(m[1]) / 1024 : NaN, status: r.status, stdout: r.stdout };
 }
 
 function inputSizes(): { totalMB: number; largestMB: number; largestPairMB: number } {
@@ -55,7 +57,7 @@ if (!skipPython) {
   copyFileSync(join(shared, "reference", "analyze_ffn_down.py"), join(scripts, "analyze_ffn_down.py"));
   console.log("running the Python study (about 2 minutes) ...");
   py = timed("python3", [join(scripts, "analyze_ffn_down.py")], root);
-  writeFileSync(cache, JSON.stringify({ wallS: py.wallS, peakRssMB: py.peakRssMB, status: py.status }));
+  writeFileSync(cache, JSON.stringify({ wallS: py.wallS, cpuS: py.cpuS, peakRssMB: py.peakRssMB, status: py.status }));
 } else if (existsSync(cache)) {
   py = { ...JSON.parse(readFileSync(cache, "utf8")), stdout: "" } as Run;
   console.log("(Python study timing from the previous run: bench/data/qwen3-4b-synth/python-run.json)");
@@ -77,10 +79,14 @@ const qs = timed(cli[0], [...cli[1], "study", data, "--type", "proxy", "--json"]
 const analysisS = qs.status === 0 ? (JSON.parse(qs.stdout) as { elapsedMs: number }).elapsedMs / 1000 : NaN;
 
 const row = (name: string, r: Run | null) =>
-  r ? `${name.padEnd(28)} wall ${r.wallS.toFixed(2).padStart(7)} s   peak RSS ${r.peakRssMB.toFixed(0).padStart(5)} MiB   exit ${r.status}` : `${name.padEnd(28)} (not run)`;
+  r ? `${name.padEnd(28)} wall ${r.wallS.toFixed(2).padStart(7)} s   cpu ${r.cpuS.toFixed(2).padStart(7)} s   peak RSS ${r.peakRssMB.toFixed(0).padStart(5)} MiB   exit ${r.status}` : `${name.padEnd(28)} (not run)`;
 console.log("");
 console.log(row("python analyze_ffn_down.py", py));
 console.log(row("quantscope study --type proxy", qs));
 console.log(`quantscope analysis alone (in-process): ${analysisS.toFixed(2)} s`);
-if (py) console.log(`speed-up: ${(py.wallS / qs.wallS).toFixed(1)}x wall (bar: >= 50x), ${(py.wallS / analysisS).toFixed(1)}x analysis-only`);
-console.log(`peak RSS / largest input held at once (${sz.largestPairMB.toFixed(0)} MiB: ffn_down weight + its activation, the most the study could need together): ${(qs.peakRssMB / sz.largestPairMB).toFixed(2)} (bar: <= 1.5); / largest single tensor (${sz.largestMB.toFixed(0)} MiB): ${(qs.peakRssMB / sz.largestMB).toFixed(2)}`);
+if (py) console.log(`speed-up: ${(py.wallS / qs.wallS).toFixed(1)}x wall (bar: >= 50x), ${(py.wallS / analysisS).toFixed(1)}x analysis-only, ${(py.cpuS / qs.cpuS).toFixed(1)}x in CPU time`);
+const load = (() => { try { return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "); } catch { return "?"; } })();
+console.log(`load average at the end: ${load} (on a shared machine wall-time ratios drift with load; CPU time less so)`);
+// Weights are streamed in 4 MB chunks; what is held whole at once is at most one activation per thread
+// (2 threads: the two largest activations) plus chunk buffers.
+console.log(`peak RSS ${qs.peakRssMB.toFixed(0)} MiB = ${(qs.peakRssMB / sz.largestMB).toFixed(2)}x the largest tensor (${sz.largestMB.toFixed(0)} MiB; bar <= 1.5x the largest input set held at once), ${(qs.peakRssMB / sz.totalMB).toFixed(2)}x the whole input (${sz.totalMB.toFixed(0)} MiB)`);

@@ -9,7 +9,7 @@ import type { Imatrix, TensorSource } from "../io/source.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { typeInfo } from "../quant/index.js";
 import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "./mixes.js";
-import { DEFAULT_SWEEP_TYPES, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
+import { DEFAULT_SWEEP_TYPES, hasQkNorm, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import type { SweepRecord } from "./sweep-types.js";
 import { groupStats } from "./study/section3-groups.js";
@@ -21,8 +21,8 @@ import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./diag
 export const REFERENCE_TYPE = "Q2_K";
 /** Types also measured with the importance withheld, to show what an imatrix changes (the lowest ones). */
 const WITHOUT_IMATRIX_TYPES = 1;
-/** Activation rows used for the measured output error (column power uses every row read). */
-export const DEFAULT_OUTPUT_TOKENS = 256;
+import { DEFAULT_OUTPUT_TOKENS } from "./diagnosis-defaults.js";
+export { DEFAULT_OUTPUT_TOKENS };
 
 export interface CollectOptions {
   readonly activations?: ActivationDir;
@@ -51,6 +51,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   const lowTypes = new Set(requested.slice().sort((a, b) => bpwOf(a) - bpwOf(b)).slice(0, WITHOUT_IMATRIX_TYPES));
 
   const nLayers = layerCount(src);
+  const qkNorm = hasQkNorm(src);
   const records: SweepRecord[] = [];
   const tensors: TensorEvidence[] = [];
   let synthetic = false;
@@ -70,7 +71,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     const Xm = X ? strideRows(X, opts.outputTokens ?? DEFAULT_OUTPUT_TOKENS) : null;
     const ctx: TensorContext = {
       name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W, imatrix: importance, activations: Xm,
-      rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true,
+      totalRows: W.rows, rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true, qkNorm,
     };
     const sums = rowSums(ctx);
     const mine = types.map((t) => measure(ctx, t, sums));

@@ -3,9 +3,9 @@
 import type { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
-import { buildReport, writeReport } from "../../report/report-build.js";
-import { summaryText } from "../../report/report-summary.js";
-import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis-evidence.js";
+import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis-defaults.js";
+// The report's modules (vega, resvg, the sweep) are heavy: they are imported
+// inside the action so that other commands start fast.
 
 interface ReportFlags {
   imatrix?: string;
@@ -39,6 +39,8 @@ export function registerReport(program: Command): void {
     .option("--md <FILE>", "also write Markdown here, charts as SVG+PNG in <name>-charts/ beside it")
     .action(async (model: string, flags: ReportFlags) => {
       const t0 = performance.now();
+      const { buildReport, writeReport } = await import("../../report/report-build.js");
+      const { summaryText } = await import("../../report/report-summary.js");
       const tokens = Number(flags.tokens);
       if (!Number.isInteger(tokens) || tokens < 1) throw new QuantscopeError(`--tokens must be a positive integer, got "${flags.tokens}"`);
       const tty = process.stderr.isTTY === true;

@@ -75,6 +75,8 @@ export interface TensorContext {
   readonly quantizeWithImatrix: boolean;
   /** The model has per-head QK-norm (changes the q/k gains). */
   readonly qkNorm: boolean;
+  /** No output.weight: token_embd doubles as the output head (its errors then reach the logits directly). */
+  readonly tiedEmbeddings: boolean;
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -140,8 +142,9 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   const { W, rows } = ctx;
   const N = ctx.totalRows;
   const shapeNe = [W.cols, N];
+  const key = ctx.tiedEmbeddings && ctx.kind === "token_embd" ? "output" : gainKey(ctx.kind, ctx.qkNorm);
   const base = {
-    tensor: ctx.name, kind: ctx.kind, gainKey: gainKey(ctx.kind, ctx.qkNorm), layer: ctx.layer, nLayers: ctx.nLayers, rows: N, cols: W.cols,
+    tensor: ctx.name, kind: ctx.kind, gainKey: key, layer: ctx.layer, nLayers: ctx.nLayers, rows: N, cols: W.cols,
     requestedType: requested.toUpperCase(), sampleFraction: rows.length / N,
   };
   let type: string;
@@ -219,7 +222,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  const sens = (r2: number) => predictKl({ kind: ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
+  const sens = (r2: number) => predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
@@ -286,6 +289,7 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
     rows: Int32Array.from({ length: W.rows }, (_, i) => i), flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
+    tiedEmbeddings: !src.tensors().some((t) => t.name === "output.weight"),
   };
 }
 

@@ -9,7 +9,16 @@ import { sweepModel, roundTrip } from "../src/analysis/sweep.js";
 import { sweepParallel } from "../src/analysis/sweep-parallel.js";
 import { ActivationDir } from "../src/analysis/sweep-activations.js";
 import { readF32Bin } from "../src/io/f32bin.js";
-import { matmul } from "../src/analysis/forward/ops.js";
+/** Plain triple loop, independent of the kernels under test. */
+function naiveMatmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number): Float64Array {
+  const y = new Float64Array(T * m);
+  for (let t = 0; t < T; t++) for (let o = 0; o < m; o++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += x[t * n + j]! * W[o * n + j]!;
+    y[t * m + o] = s;
+  }
+  return y;
+}
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const MODEL = fx("models/tinyqwen-f16.gguf");
@@ -36,8 +45,8 @@ test("exact metrics equal a from-scratch computation (blk.0.attn_v, blk.0.ffn_do
       // output error straight from the matmuls: X·Eᵀ and X·Wᵀ
       const file = r.tensor.includes("ffn_down") ? "act_blk0_ffn_down_input.f32bin" : "act_blk0_attn_input.f32bin";
       const X = readF32Bin(`${ACTS}/${file}`, 0, 512);
-      const XE = matmul(X.data, X.rows, X.cols, E, W.rows);
-      const XW = matmul(X.data, X.rows, X.cols, W.data, W.rows);
+      const XE = naiveMatmul(X.data, X.rows, X.cols, E, W.rows);
+      const XW = naiveMatmul(X.data, X.rows, X.cols, W.data, W.rows);
       const rel = Math.sqrt(XE.reduce((s, y) => s + y * y, 0) / XW.reduce((s, y) => s + y * y, 0));
       const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.abs(b) + 1e-15, `${r.tensor} ${what}: ${a} vs ${b}`);
       close(r.rmse, rmse, "rmse");

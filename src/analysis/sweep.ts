@@ -11,6 +11,7 @@ import { gainKey, predictKl } from "./sensitivity.js";
 import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
+import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
 
 export const DEFAULT_SWEEP_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"] as const;
@@ -101,25 +102,27 @@ export function rowSums(ctx: TensorContext): RowSums {
     }
     s.w2[r] = a;
     s.vw2[r] = b;
-    if (X) s.xw2[r] = projectedEnergy(X, W.data, o, n);
+  }
+  if (X) {
+    // rows are contiguous (identity order): whole blocks at a time
+    for (let r = 0; r < k; r += BLOCK_ROWS) {
+      const m = Math.min(BLOCK_ROWS, k - r);
+      projectedEnergies(X, W.data.subarray(r * n, (r + m) * n), m, n, s.xw2, r);
+    }
   }
   return s;
 }
 
-/** Σ_t (x_t · w)² for the row of `data` starting at `o`. */
-function projectedEnergy(X: Matrix, data: Float32Array, o: number, n: number): number {
-  let total = 0;
-  const xd = X.data;
-  for (let t = 0; t < X.rows; t++) {
-    const xo = t * n;
-    let d0 = 0, d1 = 0;
-    let j = 0;
-    for (; j + 1 < n; j += 2) { d0 += xd[xo + j]! * data[o + j]!; d1 += xd[xo + j + 1]! * data[o + j + 1]!; }
-    if (j < n) d0 += xd[xo + j]! * data[o + j]!;
-    const d = d0 + d1;
-    total += d * d;
+const BLOCK_ROWS = 64;
+
+/** out[at + i] = Σ_t (x_t · row_i)² for m rows of length n (one blocked matmul X·rowsᵀ). */
+function projectedEnergies(X: Matrix, rowsData: Float32Array, m: number, n: number, out: Float64Array, at: number): void {
+  const Y = matmul(X.data, X.rows, n, rowsData, m);
+  for (let i = 0; i < m; i++) {
+    let t2 = 0;
+    for (let t = 0; t < X.rows; t++) { const y = Y[t * m + i]!; t2 += y * y; }
+    out[at + i] = t2;
   }
-  return total;
 }
 
 /** Gathers the measured rows into one contiguous matrix. */
@@ -180,16 +183,17 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   const k = rows.length;
   const e2 = new Float64Array(k), ve2 = new Float64Array(k), xe2 = new Float64Array(k);
   const abs = new Float32Array(src.length);
-  const err = new Float32Array(n);
-  let max = 0;
   const v = ctx.imatrix;
   const X = ctx.activations;
+  const errBlock = X ? new Float32Array(BLOCK_ROWS * n) : null;
+  let max = 0;
   for (let r = 0; r < k; r++) {
     const o = r * n;
     let a = 0, b = 0;
+    const eo = (r % BLOCK_ROWS) * n;
     for (let j = 0; j < n; j++) {
       const d = src[o + j]! - deq[o + j]!;
-      err[j] = d;
+      if (errBlock) errBlock[eo + j] = d;
       const ad = Math.abs(d);
       abs[o + j] = ad;
       if (ad > max) max = ad;
@@ -198,7 +202,10 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     }
     e2[r] = a;
     ve2[r] = b;
-    if (X) xe2[r] = projectedEnergy(X, err, 0, n);
+    if (X && (r % BLOCK_ROWS === BLOCK_ROWS - 1 || r === k - 1)) {
+      const m = (r % BLOCK_ROWS) + 1;
+      projectedEnergies(X, errBlock!.subarray(0, m * n), m, n, xe2, r - m + 1);
+    }
   }
   const cols = new Float64Array(k).fill(n);
   const mse = ratioCi(e2, cols, N);

@@ -1,0 +1,52 @@
+// quantscope's library entry: the public API with its types.
+// Analyses are pure functions from tensors to typed results; reports format
+// those results. See README.md for what each function is for.
+
+// Quantization (bit-exact llama.cpp codecs)
+export {
+  quantize,
+  dequantize,
+  quantizeInto,
+  dequantizeInto,
+  quantizedSize,
+  typeInfo,
+  supportedTypes,
+  codecFor,
+  type TypeInfo,
+  type Codec,
+  type ImatrixUse,
+} from "./quant/index.js";
+export { quantizeParallel } from "./quant/parallel.js";
+export { KernelWorkspace } from "./quant/workspace.js";
+export { ggmlTypeById, ggmlTypeByName, allGgmlTypes, bitsPerWeight, type GgmlTypeInfo } from "./ggml/types.js";
+
+// Reading models, tensors and importance matrices
+export {
+  openSource,
+  readImatrix,
+  type TensorSource,
+  type TensorInfo,
+  type SourceFormat,
+  type Imatrix,
+  type ImatrixEntry,
+} from "./io/source.js";
+export { readF32Bin, readF32BinHeader, encodeF32Bin, type Matrix } from "./io/f32bin.js";
+export { QuantscopeError, isQuantscopeError } from "./io/errors.js";
+
+// The study (the original nine sections)
+export { runStudy, runStudyParallel, folderSources } from "./analysis/study/study.js";
+export { proxyQuantizer, codecQuantizer, quantizerFor } from "./analysis/group-quantizer.js";
+export type * from "./analysis/study-types.js";
+export { formatStudyText } from "./report/study-text.js";
+export { formatStudyJson } from "./report/study-json.js";
+
+// Sweep, sensitivity, plans and llama-quantize's standard mixes
+export { sweepModel, DEFAULT_SWEEP_TYPES } from "./analysis/sweep.js";
+export { predictKl } from "./analysis/sensitivity.js";
+export { plan, tensorTypeLines } from "./analysis/plan.js";
+export { standardMix, mixModelFromSource, STANDARD_MIXES } from "./analysis/mixes.js";
+export type * from "./analysis/sweep-types.js";
+
+// Diagnosis and reports
+export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis.js";
+export { buildReport, writeReport } from "./report/report-build.js";

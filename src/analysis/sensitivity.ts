@@ -93,10 +93,31 @@ export const GAIN_WEIGHTS: Readonly<Record<string, GainCoefficients>> = {
   "attn_k+qknorm": { a: -3.416, b: 1.019 },
 };
 
+/**
+ * Gains for r measured on real activations (`--activations`): the imatrix
+ * estimate ignores input correlations and overstates q/k errors up to ~2.5×,
+ * so the same fit on activation-measured r (stories260K blocks 0–4,
+ * tinyqwen blocks 0 and 3: 206 records) gives its own table; output and
+ * token_embd (no activations) keep GAIN's values.
+ */
+export const GAIN_ACTIVATIONS: Readonly<Record<string, GainCoefficients>> = {
+  ...GAIN,
+  "attn_q": { a: -0.626, b: -0.710 },
+  "attn_k": { a: 1.005, b: -0.296 },
+  "attn_v": { a: -2.299, b: 0.670 },
+  "attn_output": { a: -2.274, b: -0.027 },
+  "ffn_gate": { a: -1.495, b: 0.813 },
+  "ffn_up": { a: -1.622, b: 0.903 },
+  "ffn_down": { a: -0.371, b: -1.337 },
+  "attn_q+qknorm": { a: -2.647, b: 0.493 },
+  "attn_k+qknorm": { a: -1.647, b: -0.160 },
+};
+
 /** Predicted KL (nats/token) for quantizing this tensor alone. */
 export function predictKl(x: SensitivityInput, table?: Readonly<Record<string, GainCoefficients>>): number {
   const r2 = x.outputRelErr * x.outputRelErr;
   if (!Number.isFinite(r2)) return NaN;
-  const t = table ?? (x.source === "none" && x.kind !== "output" && x.kind !== "token_embd" ? GAIN_WEIGHTS : GAIN);
+  const t = table ?? (x.kind === "output" || x.kind === "token_embd" ? GAIN
+    : x.source === "none" ? GAIN_WEIGHTS : x.source === "activations" ? GAIN_ACTIVATIONS : GAIN);
   return Math.exp(logGain(gainKey(x.kind, x.qkNorm ?? false), x.layer, x.nLayers, t)) * r2;
 }

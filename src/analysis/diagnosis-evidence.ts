@@ -9,7 +9,7 @@ import type { Imatrix, TensorSource } from "../io/source.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { typeInfo } from "../quant/index.js";
 import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "./mixes.js";
-import { DEFAULT_SWEEP_TYPES, hasQkNorm, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
+import { DEFAULT_SWEEP_TYPES, hasQkNorm, hasTiedEmbeddings, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import type { SweepRecord } from "./sweep-types.js";
 import { groupStats } from "./study/section3-groups.js";
@@ -52,6 +52,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
 
   const nLayers = layerCount(src);
   const qkNorm = hasQkNorm(src);
+  const tiedEmbeddings = hasTiedEmbeddings(src);
   const records: SweepRecord[] = [];
   const tensors: TensorEvidence[] = [];
   let synthetic = false;
@@ -71,7 +72,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     const Xm = X ? strideRows(X, opts.outputTokens ?? DEFAULT_OUTPUT_TOKENS) : null;
     const ctx: TensorContext = {
       name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W, imatrix: importance, activations: Xm,
-      totalRows: W.rows, rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true, qkNorm,
+      totalRows: W.rows, rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true, qkNorm, tiedEmbeddings,
     };
     const sums = rowSums(ctx);
     const mine = types.map((t) => measure(ctx, t, sums));

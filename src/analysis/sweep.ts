@@ -296,8 +296,13 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
     rows: Int32Array.from({ length: W.rows }, (_, i) => i), flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
-    tiedEmbeddings: !src.tensors().some((t) => t.name === "output.weight"),
+    tiedEmbeddings: hasTiedEmbeddings(src),
   };
+}
+
+/** Whether the output head reuses token_embd (no separate output.weight), so token_embd's error reaches the logits. */
+export function hasTiedEmbeddings(src: TensorSource): boolean {
+  return !src.tensors().some((t) => t.name === "output.weight");
 }
 
 /** Whether the model normalises q/k per head (Qwen3-style attn_k_norm tensors). */

@@ -1,8 +1,8 @@
 // Small numeric helpers the report's evidence collection needs (plain loops
-// over typed arrays, float64 accumulators). Kept here, not in src/stats, so the
-// report does not depend on the study's kernels being finished; the numbers are
-// simple enough to be checked independently in the tests.
+// over typed arrays, float64 accumulators, non-finite values skipped). Shared
+// kernels (the correlation) come from src/stats.
 import type { Histogram, WeightSummary } from "./diagnosis-model.js";
+import { pearson as pearsonOrNull } from "../stats/correlation.js";
 
 /** Mean, std, min, max, excess kurtosis and a binned histogram; non-finite values are skipped. */
 export function summarizeWeights(data: Float32Array, bins = 80): WeightSummary {
@@ -76,19 +76,9 @@ export function columnErrors(w: Float32Array, wq: Float32Array, rows: number, co
   return { colMse, colMeanSquare };
 }
 
-/** Pearson correlation; NaN when either side is constant or n < 2. */
+/** Pearson correlation (src/stats/correlation.ts); NaN when either side is constant or n < 2. */
 export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = Math.min(a.length, b.length);
-  if (n < 2) return NaN;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]!; mb += b[i]!; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma, db = b[i]! - mb;
-    sab += da * db; saa += da * da; sbb += db * db;
-  }
-  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
+  return pearsonOrNull(a, b) ?? NaN;
 }
 
 /** Indices sorted by value, largest first. */

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { TensorSource } from "../io/source.js";
 import { QuantscopeError } from "../io/errors.js";
 import { typeInfo } from "../quant/index.js";
-import { DEFAULT_SWEEP_TYPES, layerCount, sweepableTensors, sweepModel, sweepNotes, type SweepOptions } from "./sweep.js";
+import { DEFAULT_SWEEP_TYPES, layerCount, sweepableTensors, sweepModel, sweepResult, type SweepOptions } from "./sweep.js";
 import type { SweepRecord, SweepResult } from "./sweep-types.js";
 
 /** What a worker needs to rebuild the inputs: paths, not objects. */
@@ -86,13 +86,5 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
       feed();
     }
   });
-  const records = results.flat();
-  return {
-    model: src.path,
-    architecture: String(src.metadata.get("general.architecture") ?? "unknown"),
-    nLayers, types, imatrix: opts.imatrix?.path ?? null, activations: opts.activations?.dir ?? null,
-    sampleFraction: opts.sample ?? 1, seed: opts.seed ?? 1, records, passengers,
-    notes: sweepNotes(records, opts),
-    seconds: (performance.now() - t0) / 1000,
-  };
+  return sweepResult(src, opts, nLayers, types, results.flat(), passengers, t0);
 }

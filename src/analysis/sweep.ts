@@ -338,6 +338,13 @@ export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepRes
     }
   });
   opts.onProgress?.(total, total, "done");
+  return sweepResult(src, opts, nLayers, types, records, passengers, t0);
+}
+
+/** The SweepResult around measured records (shared by the single- and multi-threaded sweeps). */
+export function sweepResult(
+  src: TensorSource, opts: SweepOptions, nLayers: number, types: string[], records: SweepRecord[], passengers: SweepPassenger[], t0: number,
+): SweepResult {
   return {
     model: src.path,
     architecture: String(src.metadata.get("general.architecture") ?? "unknown"),

@@ -3,6 +3,7 @@
 // WASM because its f32 arithmetic matches llama.cpp's reference C bit for bit
 // (no FMA, strict order) at C speed; see assembly/index.ts.
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { fileURLToPath } from "node:url";
 import { QuantscopeError } from "../io/errors.js";
 
@@ -27,6 +28,10 @@ function kernelModule(): WebAssembly.Module {
       `${fileURLToPath(WASM_URL)}: kernel module not found; run \`npm run build\` first`,
     );
   }
+  // Compile every kernel with the optimizing tier up front. V8's baseline tier
+  // (Liftoff) only hands over at the next call, so a single long call (a whole
+  // tensor in a KernelWorkspace) would otherwise run in slow code throughout.
+  setFlagsFromString("--no-liftoff");
   compiled = new WebAssembly.Module(bytes);
   return compiled;
 }

@@ -165,3 +165,10 @@ for (const type of types) {
 process.stdout.write("\n");
 const widths = header.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
 for (const l of lines) console.log(l.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+
+// The dequantizers write 4 bytes per weight, so on a large matrix they are bound
+// by memory write bandwidth, which varies between hosts and over time here. Copy
+// the f32 input over the output buffer (native memmove) in the same run to show
+// the ceiling that the dequantize column is measured against.
+const ceiling = mb / time(() => yBuf.set(inputs[0]![1]), runs);
+console.log(`memory reference now: a native copy of ${mb.toFixed(1)} MB of f32 runs at ${ceiling.toFixed(0)} MB/s (it reads and writes ${mb.toFixed(1)} MB; a dequantizer reads 2-8x less but writes as much)`);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { GgufSource } from "../src/io/gguf.js";
 import { quantize, supportedTypes } from "../src/quant/index.js";
-import { halfToFloat } from "../src/io/float-convert.js";
+import { halfToFloat } from "../src/ggml/float-convert.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 

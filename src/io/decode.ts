@@ -2,7 +2,7 @@
 // else through the codec registry, which names unsupported types clearly.
 import { dequantize, dequantizeInto } from "../quant/index.js";
 import { fileError, isQuantscopeError } from "./errors.js";
-import { bf16FromBytes, f16FromBytes, f32FromBytes } from "./float-convert.js";
+import { bf16FromBytes, f16FromBytes, f32FromBytes } from "../ggml/float-convert.js";
 import type { TensorInfo } from "./source.js";
 import type { PositionedFile } from "./file.js";
 

@@ -4,7 +4,7 @@ import { QuantscopeError } from "./errors.js";
 import { F32BIN_HEADER_BYTES, validateF32BinHeader, type Matrix } from "./f32bin.js";
 import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
-import { f32FromBytes } from "./float-convert.js";
+import { f32FromBytes } from "../ggml/float-convert.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
 
 /** Tensor name for an f32bin file name: blk_0_ffn_down_weight.f32bin -> blk.0.ffn_down.weight. */

@@ -6,7 +6,7 @@ import { fileError, QuantscopeError } from "./errors.js";
 import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
 import { readDecodedRows } from "./decode.js";
-import { floatToHalf } from "./float-convert.js";
+import { floatToHalf } from "../ggml/float-convert.js";
 import type { Matrix } from "./f32bin.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
 

@@ -1,5 +1,5 @@
 // Numeric building blocks of the reference forward pass: plain loops over
-import { floatToHalf, halfToFloat } from "../../io/float-convert.js";
+import { floatToHalf, halfToFloat } from "../../ggml/float-convert.js";
 // Float32Array, row-major, one token per row. Accumulation is in float64
 // where it is cheap (norms, softmax) and float32-friendly elsewhere.
 

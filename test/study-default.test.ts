@@ -16,7 +16,7 @@ import { rowVariability } from "../src/analysis/study/section2-rows.js";
 import { groupStats } from "../src/analysis/study/section3-groups.js";
 import { weightError, overallRmse } from "../src/analysis/study/weight-error.js";
 import { columnShape, columnShapeChunks } from "../src/analysis/study/section6-error-power.js";
-import { fastActivationScan } from "../src/analysis/study/fast-activation-scan.js";
+import { fastActivationScan, matrixChunks } from "../src/analysis/study/fast-activation-scan.js";
 import { columnPower } from "../src/analysis/study/section5-power.js";
 import { tokenTable, swigluDims } from "../src/analysis/study/section8-swiglu.js";
 import { proxyQuantizer, quantizerFor } from "../src/analysis/group-quantizer.js";
@@ -76,7 +76,7 @@ test("fused weight scan stays exact when the first chunk mispredicts the percent
 
 test("fused activation scan equals the per-section functions", () => {
   const A = readF32Bin(join(example, "act_blk0_ffn_down_input.f32bin"));
-  const scan = fastActivationScan(A, "a", "f", true);
+  const scan = fastActivationScan(matrixChunks(A), "a", "f", true)!;
   close(scan.s4, distributionStats("a", "f", "a", A), 1e-9);
   const p = columnPower(A, false);
   close(Array.from(scan.power.meanSquare), Array.from(p.meanSquare), 1e-9);
@@ -84,6 +84,24 @@ test("fused activation scan equals the per-section functions", () => {
   const d = swigluDims(A);
   close(Array.from(scan.dims!.negFrac), Array.from(d.negFrac), 1e-12);
   close(Array.from(scan.dims!.std), Array.from(d.std), 1e-6);
+  close(scan.dims!.nearZeroFraction, d.nearZeroFraction, 1e-12);
+});
+
+test("streamed activation scan (several chunks) equals the per-section functions", () => {
+  // 4 MB chunks of 1024-column rows = 1024 tokens; later tokens live on another scale.
+  const rows = 2100, cols = 1024;
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.377) * (i < 1024 * cols ? 0.02 : 3) + (i % 7 === 0 ? 0 : 0.1);
+  const dir = mkdtempSync(join(tmpdir(), "qs-achunks-"));
+  const path = join(dir, "a.f32bin");
+  writeFileSync(path, encodeF32Bin({ rows, cols, data }));
+  const A = { rows, cols, data };
+  const scan = fastActivationScan(f32binChunks(path), "a", "f", true)!;
+  close(scan.s4, distributionStats("a", "f", "a", A), 1e-9);
+  close(Array.from(scan.power.meanSquare), Array.from(columnPower(A, false).meanSquare), 1e-9);
+  close(scan.tokens, tokenTable(A, null), 1e-9);
+  const d = swigluDims(A);
+  close(Array.from(scan.dims!.negFrac), Array.from(d.negFrac), 1e-12);
   close(scan.dims!.nearZeroFraction, d.nearZeroFraction, 1e-12);
 });
 
@@ -123,7 +141,7 @@ for (const type of ["Q8_0", "Q4_0", "Q4_K", "Q2_K"]) {
   });
 }
 
-test("two worker threads give the same result as one thread; JSON round-trips", async () => {
+test("two threads (the caller and a worker) give the same result as one thread; JSON round-trips", async () => {
   const opt = { seedCompat: false, quantizer: proxyQuantizer() };
   const one = runStudy(folderSources(example), opt);
   const two = await runStudyParallel(folderSources(example), opt, 2, 0);

@@ -4,6 +4,7 @@
 // with non-finite values take the per-section functions instead
 // (test/study-fast-path.test.ts checks that both paths agree).
 import type { Matrix } from "../../io/f32bin.js";
+import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats } from "../study-types.js";
 import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn } from "./common.js";
@@ -59,10 +60,18 @@ function actRowB(
   return near;
 }
 
-export function fastActivationScan(m: Matrix, name: string, file: string, withDims: boolean): FastActivationScan {
-  const { rows, cols, data } = m;
+/** A whole matrix as one chunk (tests, and callers that already hold it). */
+export function matrixChunks(m: Matrix): RowChunks {
+  return { rows: m.rows, cols: m.cols, *chunks() { yield { data: m.data, row0: 0, nRows: m.rows }; } };
+}
+
+/**
+ * Streams the activation in row chunks (only a few MB held, like the weights).
+ * Returns null when it holds a NaN or ±Infinity (the caller then takes the checked path).
+ */
+export function fastActivationScan(src: RowChunks, name: string, file: string, withDims: boolean): FastActivationScan | null {
+  const { rows, cols } = src;
   const n = rows * cols;
-  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
   const hist = new Uint32Array(65536);
   const colSum = new Float64Array(cols), colSq = new Float64Array(cols), colNeg = new Float64Array(cols);
   const tMean = new Float64Array(rows), tStd = new Float64Array(rows), tAbs = new Float64Array(rows);
@@ -70,16 +79,22 @@ export function fastActivationScan(m: Matrix, name: string, file: string, withDi
   let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
   // ---- pass A (per-row function: see fast-weight-scan.ts on why)
   const out = new Float64Array(5);
-  for (let t = 0; t < rows; t++) {
-    actRowA(data, u, t * cols, cols, hist, colSum, colSq, colNeg, out);
-    const s = out[0]!, s2 = out[1]!, mn = out[2]!, mx = out[3]!;
-    const mu = s / cols;
-    tMean[t] = mu; tStd[t] = Math.sqrt(Math.max(0, s2 / cols - mu * mu));
-    tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = out[4]! / cols;
-    gSum += s; gSq += s2;
-    if (mn < gMin) gMin = mn;
-    if (mx > gMax) gMax = mx;
+  for (const { data, row0, nRows } of src.chunks()) {
+    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let r = 0; r < nRows; r++) {
+      const t = row0 + r;
+      actRowA(data, u, r * cols, cols, hist, colSum, colSq, colNeg, out);
+      const s = out[0]!, s2 = out[1]!, mn = out[2]!, mx = out[3]!;
+      const mu = s / cols;
+      tMean[t] = mu; tStd[t] = Math.sqrt(Math.max(0, s2 / cols - mu * mu));
+      tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = out[4]! / cols;
+      gSum += s; gSq += s2;
+      if (mn < gMin) gMin = mn;
+      if (mx > gMax) gMax = mx;
+    }
   }
+  // Any NaN/Inf makes these sums non-finite (huge finite values may too: the checked path handles both).
+  if (!Number.isFinite(gSum) || !Number.isFinite(gSq)) return null;
   const mean = gSum / n;
   const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
   // |x| < 0.001·std is counted from the key histograms (no per-element test).
@@ -93,8 +108,12 @@ export function fastActivationScan(m: Matrix, name: string, file: string, withDi
   for (let c = 0; c < cols; c++) colThr[c] = 0.01 * Math.sqrt(colSq[c]! / rows);
   // ---- pass B
   const st = new Float64Array(5);
-  for (let t = 0; t < rows; t++) {
-    tNear[t] = actRowB(data, u, t * cols, cols, mean, 0.01 * tStd[t]!, colThr, want, slot, lo, st) / cols;
+  for (const { data, row0, nRows } of src.chunks()) {
+    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let r = 0; r < nRows; r++) {
+      const t = row0 + r;
+      tNear[t] = actRowB(data, u, r * cols, cols, mean, 0.01 * tStd[t]!, colThr, want, slot, lo, st) / cols;
+    }
   }
   const c2 = st[0]!, c3 = st[1]!, c4 = st[2]!, colNear = st[3]!;
   let nearZero = 0;

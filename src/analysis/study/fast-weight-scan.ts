@@ -14,13 +14,6 @@ import type { WeightError } from "./weight-error.js";
 
 const GS = 16;
 
-/** Sum of x·0: NaN when any value is NaN or ±Inf, 0 otherwise. One cheap pass (activations). */
-export function allFinite(d: Float32Array): boolean {
-  let s = 0;
-  for (let i = 0; i < d.length; i++) s += d[i]! * 0;
-  return s === 0;
-}
-
 export interface FastWeightScan {
   readonly s1: DistributionStats;
   readonly s2: RowVariability;

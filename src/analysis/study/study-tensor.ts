@@ -20,7 +20,7 @@ import { rowGrouping, rowGroupingFromSums } from "./section7-row-grouping.js";
 import { swigluDims, tokenTable, type SwigluDims, type TokenTable } from "./section8-swiglu.js";
 import { superBlockDecomposition } from "./section9-superblocks.js";
 import { overallRmse, weightError, weightErrorChunks, type WeightError } from "./weight-error.js";
-import { allFinite, fastWeightScan } from "./fast-weight-scan.js";
+import { fastWeightScan } from "./fast-weight-scan.js";
 import { fastActivationScan } from "./fast-activation-scan.js";
 
 // One buffer per thread, reused for every tensor: a fresh 100 MB array per
@@ -82,22 +82,27 @@ export interface ActivationOutcome {
 }
 
 export function studyActivation(job: ActivationJob): ActivationOutcome {
-  const A = readPooled(job.path);
   const file = basename(job.path);
   const wantTokens = job.key === ACT_FFN_INPUT || job.key === ACT_SWIGLU;
   let s4: DistributionStats, power: ColumnPower, tokens: TokenTable | null = null, dims: SwigluDims | null = null;
-  if (!job.seed && allFinite(A.data)) {
-    const scan = fastActivationScan(A, job.key, file, job.key === ACT_SWIGLU);
+  let shape: [number, number];
+  // Default mode streams the activation (a few MB held); NaN/Inf and seed-compat load it whole.
+  const chunks = job.seed ? null : f32binChunks(job.path);
+  const scan = chunks ? fastActivationScan(chunks, job.key, file, job.key === ACT_SWIGLU) : null;
+  if (scan && chunks) {
+    shape = [chunks.rows, chunks.cols];
     s4 = scan.s4; power = scan.power; dims = scan.dims;
     if (wantTokens) tokens = scan.tokens;
   } else {
+    const A = readPooled(job.path);
+    shape = [A.rows, A.cols];
     s4 = distributionStats(job.key, file, job.key, A);
     power = columnPower(A, job.seed);
     if (wantTokens) tokens = tokenTable(A, job.seed ? SEED_ROWS.s8 : null);
     if (job.key === ACT_SWIGLU) dims = swigluDims(A);
   }
   const w = nonFiniteWarning(file, s4);
-  return { key: job.key, shape: [A.rows, A.cols], s4, s5: activationPower(job.key, power), power, tokens, dims, warnings: w ? [w] : [] };
+  return { key: job.key, shape, s4, s5: activationPower(job.key, power), power, tokens, dims, warnings: w ? [w] : [] };
 }
 
 export interface WeightJob {

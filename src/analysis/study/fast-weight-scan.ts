@@ -11,6 +11,7 @@ import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-his
 import { nn, summarize } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";
 import type { WeightError } from "./weight-error.js";
+import { Arena, kernels } from "../../quant/wasm.js";
 
 const GS = 16;
 
@@ -60,79 +61,16 @@ function rowPassA(data: Float32Array, u: Uint32Array, o: number, cols: number, h
   out[0] = s; out[1] = s2; out[2] = mn; out[3] = mx;
 }
 
-// Pass B state slots (Float64Array), accumulated over rows.
+// Pass B state slots (Float64Array), accumulated over rows; the same layout in assembly/study.ts.
 const C2 = 0, C3 = 1, C4 = 2, GM_S = 3, GM_S2 = 4, GM_MIN = 5, GM_MAX = 6, GS_S = 7, GS_S2 = 8, GS_MIN = 9, GS_MAX = 10;
 const GR_S = 11, GR_S2 = 12, GR_MIN = 13, GR_MAX = 14, OFF_S = 15, OFF_MAX = 16, A1 = 17, A2 = 18, A3 = 19;
 const MSE_NO = 20, MSE_W = 21, S7_STD = 22, S7_POS = 23, S7_NEG = 24, K = 25, MEAN = 26, S7_THR = 27;
 const STATE = 28;
 
-/** Pass B over one row: central moments, low key bits, groups, the 2-bit models, proxy column error. */
-function rowPassB(
-  data: Float32Array, u: Uint32Array, o: number, cols: number, st: Float64Array,
-  want: Uint32Array, slot: Int32Array, lo: Uint32Array, offsets: Float32Array, colSse: Float64Array, withErr: boolean,
-): void {
-  const mean = st[MEAN]!, s7Thr = st[S7_THR]!;
-  let c2 = 0, c3 = 0, c4 = 0, mseNo = 0, mseWith = 0;
-  let gmS = 0, gmS2 = 0, gsS = 0, gsS2 = 0, grS = 0, grS2 = 0, offS = 0;
-  let gmMin = st[GM_MIN]!, gmMax = st[GM_MAX]!, gsMin = st[GS_MIN]!, gsMax = st[GS_MAX]!, grMin = st[GR_MIN]!, grMax = st[GR_MAX]!;
-  let offMax = st[OFF_MAX]!, a1 = 0, a2 = 0, a3 = 0, pos = 0, neg = 0, k = st[K]!, groups = 0;
-  for (let g = 0; g < cols; g += GS) {
-    const a = o + g, e = Math.min(a + GS, o + cols);
-    let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
-    for (let i = a; i < e; i++) {
-      const x = data[i]!;
-      const d = x - mean, d2 = d * d;
-      c2 += d2; c3 += d2 * d; c4 += d2 * d2;
-      const b = u[i]!;
-      const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
-      const hi = key >>> 16;
-      if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
-      s += x; s2 += x * x;
-      mn = Math.min(mn, x);
-      mx = Math.max(mx, x);
-    }
-    if (e - a < GS) break; // tail columns: not a group
-    groups++;
-    const gm = s / GS;
-    const gsd = Math.sqrt(Math.max(0, s2 / GS - gm * gm)), range = mx - mn;
-    gmS += gm; gmS2 += gm * gm;
-    gmMin = Math.min(gmMin, gm); gmMax = Math.max(gmMax, gm);
-    gsS += gsd; gsS2 += gsd * gsd;
-    gsMin = Math.min(gsMin, gsd); gsMax = Math.max(gsMax, gsd);
-    grS += range; grS2 += range * range;
-    grMin = Math.min(grMin, range); grMax = Math.max(grMax, range);
-    const off = range > 1e-10 ? (gm < 0 ? -gm : gm) / range : 0;
-    offsets[k++] = off;
-    offS += off;
-    offMax = Math.max(offMax, off);
-    if (off > 0.1) { a1++; if (off > 0.2) { a2++; if (off > 0.3) a3++; } }
-    if (gm > s7Thr) pos++; else if (gm < -s7Thr) neg++;
-    // symmetric (no offset), min/max affine (offset), proxy (min clamped <= 0)
-    const amax = mx > -mn ? mx : -mn;
-    const dNo = amax / 1.5, iNo = dNo > 0 ? 1 / dNo : 0;
-    const dW = range / 3, iW = dW > 0 ? 1 / dW : 0;
-    const pMin = mn < 0 ? mn : 0, dP = (mx - pMin) / 3, iP = dP > 0 ? 1 / dP : 0, clamped = mn > 0;
-    for (let i = a; i < e; i++) {
-      const x = data[i]!;
-      const eNo = dNo > 0 ? x - (round03(x * iNo + 1.5) - 1.5) * dNo : 0;
-      const eW = x - (mn + round03((x - mn) * iW) * dW);
-      mseNo += eNo * eNo; mseWith += eW * eW;
-      if (withErr) {
-        // the proxy differs from the affine model only when the group minimum is > 0
-        const eP = clamped ? x - (pMin + round03((x - pMin) * iP) * dP) : eW;
-        colSse[g + i - a] += eP * eP;
-      }
-    }
-  }
-  st[C2] += c2; st[C3] += c3; st[C4] += c4; st[MSE_NO] += mseNo; st[MSE_W] += mseWith;
-  st[GM_S] += gmS; st[GM_S2] += gmS2; st[GS_S] += gsS; st[GS_S2] += gsS2; st[GR_S] += grS; st[GR_S2] += grS2; st[OFF_S] += offS;
-  st[GM_MIN] = gmMin; st[GM_MAX] = gmMax; st[GS_MIN] = gsMin; st[GS_MAX] = gsMax; st[GR_MIN] = grMin; st[GR_MAX] = grMax;
-  st[OFF_MAX] = offMax; st[A1] += a1; st[A2] += a2; st[A3] += a3; st[S7_POS] += pos; st[S7_NEG] += neg; st[K] = k;
-  if (groups > 0) {
-    const mu = gmS / groups;
-    st[S7_STD] += Math.sqrt(Math.max(0, gmS2 / groups - mu * mu));
-  }
-}
+type PassB = (
+  data: number, nRows: number, cols: number, st: number, want: number, slot: number, lo: number,
+  offsets: number, colSse: number, withErr: number,
+) => void;
 
 export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeightScan | null {
   const { rows, cols } = src;
@@ -170,19 +108,36 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   const want = new Uint32Array(2048);
   for (let b = 0; b < 65536; b++) if (slot[b]! >= 0) want[b >>> 5]! |= 1 << (b & 31);
 
-  // ---- pass B: central moments, low key bits, groups, 2-bit models
+  // ---- pass B: central moments, low key bits, groups, 2-bit models. Per element this is
+  // V8's slowest loop in scalar code, so it runs in WASM (assembly/study.ts: f64 in two SIMD
+  // lanes, the same per-element operations; pass A stays here, where V8 is as fast).
   const withErr = opt.withProxyError;
-  const colSse = new Float64Array(withErr ? span : 0);
+  const chunkRows = src.chunkRows;
+  const wasm = kernels(), arena = new Arena(wasm);
+  const pSt = arena.alloc(STATE * 8), pWant = arena.alloc(want.byteLength), pSlot = arena.alloc(slot.byteLength);
+  const pLo = arena.alloc(lo.byteLength), pSse = arena.alloc(span * 8), pOff = arena.alloc(chunkRows * gpr * 4);
+  const pData = arena.alloc(chunkRows * cols * 4);
+  const mem = () => wasm.memory.buffer; // views only after every alloc (growing detaches them)
+  const wSt = new Float64Array(mem(), pSt, STATE).fill(0);
+  wSt[GM_MIN] = wSt[GS_MIN] = wSt[GR_MIN] = Infinity;
+  wSt[GM_MAX] = wSt[GS_MAX] = wSt[GR_MAX] = wSt[OFF_MAX] = -Infinity;
+  wSt[MEAN] = mean;
+  wSt[S7_THR] = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
+  new Uint32Array(mem(), pWant, want.length).set(want);
+  new Int32Array(mem(), pSlot, slot.length).set(slot);
+  const wLo = new Uint32Array(mem(), pLo, lo.length).fill(0);
+  const wSse = new Float64Array(mem(), pSse, span).fill(0);
+  const wOff = new Float32Array(mem(), pOff, chunkRows * gpr), wData = new Float32Array(mem(), pData, chunkRows * cols);
   const offsets = new Float32Array(rows * gpr);
-  const st = new Float64Array(STATE);
-  st[GM_MIN] = st[GS_MIN] = st[GR_MIN] = Infinity;
-  st[GM_MAX] = st[GS_MAX] = st[GR_MAX] = st[OFF_MAX] = -Infinity;
-  st[MEAN] = mean;
-  st[S7_THR] = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
-  for (const { data, nRows } of src.chunks()) {
-    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
-    for (let rr = 0; rr < nRows; rr++) rowPassB(data, u, rr * cols, cols, st, want, slot, lo, offsets, colSse, withErr);
+  const passB = wasm.studyPassB as PassB;
+  for (const { data, row0, nRows } of src.chunks()) {
+    wData.set(data);
+    passB(pData, nRows, cols, pSt, pWant, pSlot, pLo, pOff, pSse, withErr ? 1 : 0);
+    offsets.set(wOff.subarray(0, nRows * gpr), row0 * gpr);
   }
+  lo.set(wLo);
+  const st = wSt.slice(); // copies: the module's memory is this thread's scratch space
+  const colSse = withErr ? wSse.slice() : new Float64Array(0);
   const c2 = st[C2]!, c3 = st[C3]!, c4 = st[C4]!, k = st[K]!;
   const gmS = st[GM_S]!, gmS2 = st[GM_S2]!, gmMin = st[GM_MIN]!, gmMax = st[GM_MAX]!;
   const gsS = st[GS_S]!, gsS2 = st[GS_S2]!, gsMin = st[GS_MIN]!, gsMax = st[GS_MAX]!;

@@ -7,6 +7,8 @@ import { F32BIN_HEADER_BYTES, readF32Bin, validateF32BinHeader } from "../../io/
 export interface RowChunks {
   readonly rows: number;
   readonly cols: number;
+  /** Most rows in one chunk. */
+  readonly chunkRows: number;
   /**
    * Consecutive row blocks; each `data` is only valid until the next step.
    * (An iterator, not a callback: accumulators in the caller's loop stay local
@@ -42,6 +44,7 @@ export function f32binChunks(path: string): RowChunks {
   return {
     rows,
     cols,
+    chunkRows: LITTLE_ENDIAN_HOST ? Math.min(chunkRows, rows) : rows,
     *chunks() {
       if (!LITTLE_ENDIAN_HOST) { const m = readF32Bin(path); yield { data: m.data, row0: 0, nRows: rows }; return; }
       if (buffer.length < chunkRows * cols) buffer = new Float32Array(chunkRows * cols);

@@ -133,3 +133,42 @@ export function studyPassB(
   sto(st, S7_POS, ld(st, S7_POS) + pos); sto(st, S7_NEG, ld(st, S7_NEG) + neg); sto(st, K, ld(st, K) + <f64>k);
   sto(st, S7_STD, ld(st, S7_STD) + s7Std);
 }
+
+/** Adds one to the histogram bucket of a value's high 16 sort-key bits. */
+// @ts-ignore: decorator
+@inline function countHigh(b: u32, hist: usize): void {
+  const p = hist + (<usize>((b ^ ((0 - (b >>> 31)) | 0x80000000)) >>> 16) << 2);
+  store<u32>(p, load<u32>(p) + 1);
+}
+
+/**
+ * Pass A over nRows rows of cols float32 at data: per row sum, sum of squares, min and max
+ * into rowOut (4 f64 per row); the high 16 sort-key bits of every value into hist (u32 × 65536).
+ */
+export function studyPassA(data: usize, nRows: i32, cols: i32, hist: usize, rowOut: usize): void {
+  const zero = f64x2.splat(0);
+  const even = cols & ~1;
+  for (let r = 0; r < nRows; r++) {
+    const row = data + ((<usize>r * <usize>cols) << 2);
+    let sv = zero, s2v = zero, mnv = f64x2.splat(Infinity), mxv = f64x2.splat(-Infinity);
+    for (let i = 0; i < even; i += 2) {
+      const p = row + (<usize>i << 2);
+      const x = f64x2.promote_low_f32x4(v128.load64_zero(p));
+      sv = f64x2.add(sv, x); s2v = f64x2.add(s2v, f64x2.mul(x, x));
+      mnv = f64x2.pmin(mnv, x); mxv = f64x2.pmax(mxv, x);
+      countHigh(load<u32>(p), hist);
+      countHigh(load<u32>(p, 4), hist);
+    }
+    let s = hsum(sv), s2 = hsum(s2v);
+    let mn = min(f64x2.extract_lane(mnv, 0), f64x2.extract_lane(mnv, 1));
+    let mx = max(f64x2.extract_lane(mxv, 0), f64x2.extract_lane(mxv, 1));
+    if (even < cols) {
+      const b = load<u32>(row + (<usize>even << 2));
+      const x = <f64>reinterpret<f32>(b);
+      s += x; s2 += x * x; mn = min(mn, x); mx = max(mx, x);
+      countHigh(b, hist);
+    }
+    const o = rowOut + ((<usize>r << 2) << 3);
+    store<f64>(o, s); store<f64>(o, s2, 8); store<f64>(o, mn, 16); store<f64>(o, mx, 24);
+  }
+}

@@ -20,8 +20,14 @@ export interface RadixPlan {
   readonly lo: Uint32Array;
 }
 
-/** prepare(): also resolves counts below the given keys exactly (see countBelow). */
-export function prepare(hist: Uint32Array, n: number, ps: readonly number[], extraKeys: readonly number[] = []): RadixPlan {
+/**
+ * prepare(): also resolves counts below the given keys exactly (see countBelow). makeLo
+ * provides the zeroed `lo` table (e.g. inside a WASM kernel's memory).
+ */
+export function prepare(
+  hist: Uint32Array, n: number, ps: readonly number[], extraKeys: readonly number[] = [],
+  makeLo: (length: number) => Uint32Array = (length) => new Uint32Array(length),
+): RadixPlan {
   const pos = ps.map((p) => (p / 100) * (n - 1));
   const set = new Set<number>();
   for (const x of pos) { set.add(Math.floor(x)); set.add(Math.min(n - 1, Math.ceil(x))); }
@@ -36,7 +42,7 @@ export function prepare(hist: Uint32Array, n: number, ps: readonly number[], ext
     if (slot[b] === -1) slot[b] = slots++;
   }
   for (const k of extraKeys) if (slot[k >>> 16] === -1) slot[k >>> 16] = slots++;
-  return { n, ps, ranks, bucketOf, within, slot, lo: new Uint32Array(slots * 65536) };
+  return { n, ps, ranks, bucketOf, within, slot, lo: makeLo(slots * 65536) };
 }
 
 /** Percentiles (numpy linear) once pass B has filled plan.lo. */

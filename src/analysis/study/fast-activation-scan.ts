@@ -62,7 +62,7 @@ function actRowB(
 
 /** A whole matrix as one chunk (tests, and callers that already hold it). */
 export function matrixChunks(m: Matrix): RowChunks {
-  return { rows: m.rows, cols: m.cols, chunkRows: m.rows, *chunks() { yield { data: m.data, row0: 0, nRows: m.rows }; } };
+  return { rows: m.rows, cols: m.cols, chunkRows: m.rows, *chunks(into?: Float32Array) { if (into) into.set(m.data); yield { data: into ? into.subarray(0, m.data.length) : m.data, row0: 0, nRows: m.rows }; } };
 }
 
 /**

@@ -13,8 +13,10 @@ export interface RowChunks {
    * Consecutive row blocks; each `data` is only valid until the next step.
    * (An iterator, not a callback: accumulators in the caller's loop stay local
    * variables; captured by a closure they would be several times slower in V8.)
+   * `into` (at least chunkRows × cols floats) receives the rows instead of the shared buffer,
+   * e.g. a WASM kernel's memory.
    */
-  chunks(): Generator<RowChunk>;
+  chunks(into?: Float32Array): Generator<RowChunk>;
 }
 
 export interface RowChunk {
@@ -45,14 +47,20 @@ export function f32binChunks(path: string): RowChunks {
     rows,
     cols,
     chunkRows: LITTLE_ENDIAN_HOST ? Math.min(chunkRows, rows) : rows,
-    *chunks() {
-      if (!LITTLE_ENDIAN_HOST) { const m = readF32Bin(path); yield { data: m.data, row0: 0, nRows: rows }; return; }
-      if (buffer.length < chunkRows * cols) buffer = new Float32Array(chunkRows * cols);
+    *chunks(into?: Float32Array) {
+      if (!LITTLE_ENDIAN_HOST) {
+        const m = readF32Bin(path);
+        if (into) into.set(m.data);
+        yield { data: into ? into.subarray(0, m.data.length) : m.data, row0: 0, nRows: rows };
+        return;
+      }
+      if (!into && buffer.length < chunkRows * cols) buffer = new Float32Array(chunkRows * cols);
+      const target = into ?? buffer;
       const fd2 = openSync(path, "r");
       try {
         for (let r0 = 0; r0 < rows; r0 += chunkRows) {
           const nr = Math.min(chunkRows, rows - r0);
-          const view = buffer.subarray(0, nr * cols);
+          const view = target.subarray(0, nr * cols);
           const bytes = new Uint8Array(view.buffer, view.byteOffset, nr * cols * 4);
           for (let done = 0; done < bytes.length;) {
             const k = readSync(fd2, bytes, done, bytes.length - done, F32BIN_HEADER_BYTES + r0 * cols * 4 + done);

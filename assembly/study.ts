@@ -172,3 +172,95 @@ export function studyPassA(data: usize, nRows: i32, cols: i32, hist: usize, rowO
     store<f64>(o, s); store<f64>(o, s2, 8); store<f64>(o, mn, 16); store<f64>(o, mx, 24);
   }
 }
+
+/**
+ * Activation pass A over nRows tokens (fast-activation-scan.ts): per token sum, sum of squares,
+ * min, max and count of negative values into rowOut (5 f64 per token); per column sums of x,
+ * x² and negatives (colSum/colSq/colNeg, f64, updated); high key bits into hist.
+ */
+export function studyActPassA(
+  data: usize, nRows: i32, cols: i32, hist: usize, colSum: usize, colSq: usize, colNeg: usize, rowOut: usize,
+): void {
+  const zero = f64x2.splat(0), oneV = f64x2.splat(1);
+  const even = cols & ~1;
+  for (let r = 0; r < nRows; r++) {
+    const row = data + ((<usize>r * <usize>cols) << 2);
+    let sv = zero, s2v = zero, negv = zero, mnv = f64x2.splat(Infinity), mxv = f64x2.splat(-Infinity);
+    for (let c = 0; c < even; c += 2) {
+      const p = row + (<usize>c << 2);
+      const x = f64x2.promote_low_f32x4(v128.load64_zero(p));
+      const x2 = f64x2.mul(x, x);
+      // x < 0 is false for -0, as the scalar code's sign-bit test excluding -0
+      const isNeg = v128.and(f64x2.lt(x, zero), oneV);
+      sv = f64x2.add(sv, x); s2v = f64x2.add(s2v, x2); negv = f64x2.add(negv, isNeg);
+      mnv = f64x2.pmin(mnv, x); mxv = f64x2.pmax(mxv, x);
+      const o = <usize>c << 3;
+      v128.store(colSum + o, f64x2.add(v128.load(colSum + o), x));
+      v128.store(colSq + o, f64x2.add(v128.load(colSq + o), x2));
+      v128.store(colNeg + o, f64x2.add(v128.load(colNeg + o), isNeg));
+      countHigh(load<u32>(p), hist);
+      countHigh(load<u32>(p, 4), hist);
+    }
+    let s = hsum(sv), s2 = hsum(s2v), neg = hsum(negv);
+    let mn = min(f64x2.extract_lane(mnv, 0), f64x2.extract_lane(mnv, 1));
+    let mx = max(f64x2.extract_lane(mxv, 0), f64x2.extract_lane(mxv, 1));
+    if (even < cols) {
+      const b = load<u32>(row + (<usize>even << 2));
+      const x = <f64>reinterpret<f32>(b);
+      const o = <usize>even << 3;
+      s += x; s2 += x * x; mn = min(mn, x); mx = max(mx, x);
+      const isNeg: f64 = x < 0 ? 1 : 0;
+      neg += isNeg;
+      store<f64>(colSum + o, load<f64>(colSum + o) + x);
+      store<f64>(colSq + o, load<f64>(colSq + o) + x * x);
+      store<f64>(colNeg + o, load<f64>(colNeg + o) + isNeg);
+      countHigh(b, hist);
+    }
+    const o = rowOut + <usize>r * 40;
+    store<f64>(o, s); store<f64>(o, s2, 8); store<f64>(o, mn, 16); store<f64>(o, mx, 24); store<f64>(o, neg, 32);
+  }
+}
+
+/**
+ * Activation pass B: central moments about mean and the count of |x| < colThr[c] added to
+ * st[0..3]; per token the count of |x| < tokThr[t] into near (f64 per token); low key bits.
+ */
+export function studyActPassB(
+  data: usize, nRows: i32, cols: i32, mean: f64, tokThr: usize, colThr: usize,
+  want: usize, slot: usize, lo: usize, st: usize, near: usize,
+): void {
+  const zero = f64x2.splat(0), oneV = f64x2.splat(1), meanV = f64x2.splat(mean);
+  let c2 = zero, c3 = zero, c4 = zero, colNear = zero;
+  const even = cols & ~1;
+  for (let r = 0; r < nRows; r++) {
+    const row = data + ((<usize>r * <usize>cols) << 2);
+    const thr = load<f64>(tokThr + (<usize>r << 3)), thrV = f64x2.splat(thr);
+    let nearV = zero;
+    for (let c = 0; c < even; c += 2) {
+      const p = row + (<usize>c << 2);
+      const x = f64x2.promote_low_f32x4(v128.load64_zero(p));
+      const d = f64x2.sub(x, meanV), d2 = f64x2.mul(d, d);
+      c2 = f64x2.add(c2, d2); c3 = f64x2.add(c3, f64x2.mul(d2, d)); c4 = f64x2.add(c4, f64x2.mul(d2, d2));
+      const ax = f64x2.abs(x);
+      nearV = f64x2.add(nearV, v128.and(f64x2.lt(ax, thrV), oneV));
+      colNear = f64x2.add(colNear, v128.and(f64x2.lt(ax, v128.load(colThr + (<usize>c << 3))), oneV));
+      countKey(load<u32>(p), want, slot, lo);
+      countKey(load<u32>(p, 4), want, slot, lo);
+    }
+    let nr = hsum(nearV);
+    if (even < cols) {
+      const b = load<u32>(row + (<usize>even << 2));
+      const x = <f64>reinterpret<f32>(b);
+      const d = x - mean, d2 = d * d;
+      c2 = f64x2.add(c2, f64x2.replace_lane(zero, 0, d2));
+      c3 = f64x2.add(c3, f64x2.replace_lane(zero, 0, d2 * d));
+      c4 = f64x2.add(c4, f64x2.replace_lane(zero, 0, d2 * d2));
+      if (Math.abs(x) < thr) nr += 1;
+      if (Math.abs(x) < load<f64>(colThr + (<usize>even << 3))) colNear = f64x2.add(colNear, f64x2.replace_lane(zero, 0, 1));
+      countKey(b, want, slot, lo);
+    }
+    store<f64>(near + (<usize>r << 3), nr);
+  }
+  sto(st, 0, ld(st, 0) + hsum(c2)); sto(st, 1, ld(st, 1) + hsum(c3)); sto(st, 2, ld(st, 2) + hsum(c4));
+  sto(st, 3, ld(st, 3) + hsum(colNear));
+}

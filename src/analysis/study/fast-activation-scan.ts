@@ -9,6 +9,7 @@ import type { DistributionStats } from "../study-types.js";
 import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";
+import { Arena, kernels } from "../../quant/wasm.js";
 import type { ColumnPower } from "./section5-power.js";
 import type { SwigluDims, TokenTable } from "./section8-swiglu.js";
 
@@ -19,46 +20,11 @@ export interface FastActivationScan {
   readonly dims: SwigluDims | null;
 }
 
-function actRowA(
-  data: Float32Array, u: Uint32Array, o: number, cols: number, hist: Uint32Array,
-  colSum: Float64Array, colSq: Float64Array, colNeg: Float64Array, out: Float64Array,
-): void {
-  let s = 0, s2 = 0, mn = Infinity, mx = -Infinity, neg = 0;
-  for (let c = 0; c < cols; c++) {
-    const x = data[o + c]!;
-    const x2 = x * x;
-    s += x; s2 += x2;
-    mn = Math.min(mn, x); mx = Math.max(mx, x);
-    const b = u[o + c]!;
-    // sign bit, except for -0 (branch-free; a data-dependent x < 0 branch mispredicts on activations)
-    const isNeg = (b >>> 31) - (b === 0x80000000 ? 1 : 0);
-    neg += isNeg;
-    colSum[c] += x; colSq[c] += x2; colNeg[c] += isNeg;
-    hist[(b ^ (-(b >>> 31) | 0x80000000)) >>> 16]!++;
-  }
-  out[0] = s; out[1] = s2; out[2] = mn; out[3] = mx; out[4] = neg;
-}
-
-/** Pass B over one token: adds central moments and the column-near-zero count to st; returns the token's near-zero count. */
-function actRowB(
-  data: Float32Array, u: Uint32Array, o: number, cols: number, mean: number, thr: number, colThr: Float64Array,
-  want: Uint32Array, slot: Int32Array, lo: Uint32Array, st: Float64Array,
-): number {
-  let c2 = 0, c3 = 0, c4 = 0, near = 0, colNear = 0;
-  for (let c = 0; c < cols; c++) {
-    const x = data[o + c]!;
-    const d = x - mean, d2 = d * d;
-    c2 += d2; c3 += d2 * d; c4 += d2 * d2;
-    if (Math.abs(x) < thr) near++;
-    if (Math.abs(x) < colThr[c]!) colNear++;
-    const b = u[o + c]!;
-    const key = (b ^ (-(b >>> 31) | 0x80000000)) >>> 0;
-    const hi = key >>> 16;
-    if ((want[hi >>> 5]! >>> (hi & 31)) & 1) lo[slot[hi]! * 65536 + (key & 0xffff)]!++;
-  }
-  st[0] += c2; st[1] += c3; st[2] += c4; st[3] += colNear;
-  return near;
-}
+type PassA = (data: number, nRows: number, cols: number, hist: number, colSum: number, colSq: number, colNeg: number, rowOut: number) => void;
+type PassB = (
+  data: number, nRows: number, cols: number, mean: number, tokThr: number, colThr: number,
+  want: number, slot: number, lo: number, st: number, near: number,
+) => void;
 
 /** A whole matrix as one chunk (tests, and callers that already hold it). */
 export function matrixChunks(m: Matrix): RowChunks {
@@ -70,24 +36,31 @@ export function matrixChunks(m: Matrix): RowChunks {
  * Returns null when it holds a NaN or ±Infinity (the caller then takes the checked path).
  */
 export function fastActivationScan(src: RowChunks, name: string, file: string, withDims: boolean): FastActivationScan | null {
-  const { rows, cols } = src;
+  const { rows, cols, chunkRows } = src;
   const n = rows * cols;
-  const hist = new Uint32Array(65536);
-  const colSum = new Float64Array(cols), colSq = new Float64Array(cols), colNeg = new Float64Array(cols);
+  // Both passes run in WASM (assembly/study.ts, f64 in two SIMD lanes), the chunks read into its memory.
+  const wasm = kernels(), arena = new Arena(wasm);
+  const pData = arena.alloc(chunkRows * cols * 4), pHist = arena.alloc(65536 * 4), pRow = arena.alloc(chunkRows * 5 * 8);
+  const pSum = arena.alloc(cols * 8), pSq = arena.alloc(cols * 8), pNeg = arena.alloc(cols * 8), pColThr = arena.alloc(cols * 8);
+  const pTok = arena.alloc(chunkRows * 8), pNear = arena.alloc(chunkRows * 8), pSt = arena.alloc(4 * 8);
+  const pWant = arena.alloc(2048 * 4), pSlot = arena.alloc(65536 * 4);
+  const mem = () => wasm.memory.buffer; // take views after allocating (growing memory detaches them)
+  const passA = wasm.studyActPassA as PassA, passB = wasm.studyActPassB as PassB;
   const tMean = new Float64Array(rows), tStd = new Float64Array(rows), tAbs = new Float64Array(rows);
   const tNear = new Float64Array(rows), tNeg = new Float64Array(rows);
   let gSum = 0, gSq = 0, gMin = Infinity, gMax = -Infinity;
-  // ---- pass A (per-row function: see fast-weight-scan.ts on why)
-  const out = new Float64Array(5);
-  for (const { data, row0, nRows } of src.chunks()) {
-    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  // ---- pass A
+  new Uint32Array(mem(), pHist, 65536).fill(0);
+  new Float64Array(mem(), pSum, 3 * cols).fill(0); // colSum, colSq, colNeg are adjacent
+  const wRow = new Float64Array(mem(), pRow, chunkRows * 5);
+  for (const { row0, nRows } of src.chunks(new Float32Array(mem(), pData, chunkRows * cols))) {
+    passA(pData, nRows, cols, pHist, pSum, pSq, pNeg, pRow);
     for (let r = 0; r < nRows; r++) {
       const t = row0 + r;
-      actRowA(data, u, r * cols, cols, hist, colSum, colSq, colNeg, out);
-      const s = out[0]!, s2 = out[1]!, mn = out[2]!, mx = out[3]!;
+      const s = wRow[5 * r]!, s2 = wRow[5 * r + 1]!, mn = wRow[5 * r + 2]!, mx = wRow[5 * r + 3]!;
       const mu = s / cols;
       tMean[t] = mu; tStd[t] = Math.sqrt(Math.max(0, s2 / cols - mu * mu));
-      tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = out[4]! / cols;
+      tAbs[t] = mx > -mn ? mx : -mn; tNeg[t] = wRow[5 * r + 4]! / cols;
       gSum += s; gSq += s2;
       if (mn < gMin) gMin = mn;
       if (mx > gMax) gMax = mx;
@@ -95,26 +68,35 @@ export function fastActivationScan(src: RowChunks, name: string, file: string, w
   }
   // Any NaN/Inf makes these sums non-finite (huge finite values may too: the checked path handles both).
   if (!Number.isFinite(gSum) || !Number.isFinite(gSq)) return null;
+  const hist = new Uint32Array(mem(), pHist, 65536).slice();
+  const colSum = new Float64Array(mem(), pSum, cols).slice(), colSq = new Float64Array(mem(), pSq, cols).slice();
+  const colNeg = new Float64Array(mem(), pNeg, cols).slice();
   const mean = gSum / n;
   const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
   // |x| < 0.001·std is counted from the key histograms (no per-element test).
   const nzKeys = absBelowKeys(nzThr);
-  const plan = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : []);
-  const slot = plan.slot, lo = plan.lo;
+  let pLo = 0;
+  const plan0 = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : [], (len) => {
+    pLo = arena.alloc(len * 4);
+    return new Uint32Array(mem(), pLo, len).fill(0);
+  });
+  const wLo = new Uint32Array(mem(), pLo, plan0.lo.length); // the first view may have been detached by growth
+  const slot = plan0.slot;
   // 8 KB bit set of the wanted buckets: stays in L1, unlike the 256 KB slot table
-  const want = new Uint32Array(2048);
+  const want = new Uint32Array(mem(), pWant, 2048).fill(0);
   for (let b = 0; b < 65536; b++) if (slot[b]! >= 0) want[b >>> 5]! |= 1 << (b & 31);
-  const colThr = new Float64Array(cols);
+  new Int32Array(mem(), pSlot, 65536).set(slot);
+  const colThr = new Float64Array(mem(), pColThr, cols);
   for (let c = 0; c < cols; c++) colThr[c] = 0.01 * Math.sqrt(colSq[c]! / rows);
   // ---- pass B
-  const st = new Float64Array(5);
-  for (const { data, row0, nRows } of src.chunks()) {
-    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
-    for (let r = 0; r < nRows; r++) {
-      const t = row0 + r;
-      tNear[t] = actRowB(data, u, r * cols, cols, mean, 0.01 * tStd[t]!, colThr, want, slot, lo, st) / cols;
-    }
+  const wSt = new Float64Array(mem(), pSt, 4).fill(0);
+  const wTok = new Float64Array(mem(), pTok, chunkRows), wNear = new Float64Array(mem(), pNear, chunkRows);
+  for (const { row0, nRows } of src.chunks(new Float32Array(mem(), pData, chunkRows * cols))) {
+    for (let r = 0; r < nRows; r++) wTok[r] = 0.01 * tStd[row0 + r]!;
+    passB(pData, nRows, cols, mean, pTok, pColThr, pWant, pSlot, pLo, pSt, pNear);
+    for (let r = 0; r < nRows; r++) tNear[row0 + r] = wNear[r]! / cols;
   }
+  const st = wSt.slice(), plan = { ...plan0, lo: wLo.slice() };
   const c2 = st[0]!, c3 = st[1]!, c4 = st[2]!, colNear = st[3]!;
   let nearZero = 0;
   const variance = c2 / n, std = Math.sqrt(variance);

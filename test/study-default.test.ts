@@ -20,7 +20,7 @@ import { fastActivationScan, matrixChunks } from "../src/analysis/study/fast-act
 import { columnPower } from "../src/analysis/study/section5-power.js";
 import { tokenTable, swigluDims } from "../src/analysis/study/section8-swiglu.js";
 import { proxyQuantizer, quantizerFor } from "../src/analysis/group-quantizer.js";
-import { folderSources, runStudy, runStudyParallel } from "../src/analysis/study/study.js";
+import { assignLanes, folderSources, runStudy, runStudyParallel } from "../src/analysis/study/study.js";
 import { formatStudyJson } from "../src/report/study-json.js";
 import { dequantize, quantize, supportedTypes } from "../src/quant/index.js";
 
@@ -103,6 +103,13 @@ test("streamed activation scan (several chunks) equals the per-section functions
   const d = swigluDims(A);
   close(Array.from(scan.dims!.negFrac), Array.from(d.negFrac), 1e-12);
   close(scan.dims!.nearZeroFraction, d.nearZeroFraction, 1e-12);
+});
+
+test("lanes: largest job first to the least-loaded lane, a worker's start-up counted", () => {
+  // hand-worked: 25→0, 25→1, 25→0 (tie: lane 0), then 10, 10, 3, 3 all to lane 1 (35, 45, 48 < 50, 51)
+  assert.deepEqual(assignLanes([25, 25, 25, 10, 10, 3, 3], [0, 0]), [[0, 2], [1, 3, 4, 5, 6]]);
+  // lane 1 starts 16 behind: 19→0, 8→1 (16 < 19), 5→0 (19 < 24), 5→0 (24 = 24: lane 0)
+  assert.deepEqual(assignLanes([19, 8, 5, 5], [0, 16]), [[0, 2, 3], [1]]);
 });
 
 test("proxy quantizer reconstructs a hand-checked group", () => {

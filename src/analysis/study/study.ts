@@ -156,51 +156,83 @@ function startWorker(): Worker {
   return new Worker(new URL("data:text/javascript," + encodeURIComponent(code)));
 }
 
+type Reply = { id: number; ok: boolean; result?: unknown; message?: string; user?: boolean; stack?: string };
+
+/** Sends jobs to a worker; it runs them one after another, in the order sent, with no help from this thread. */
+function workerLane(w: Worker): (kind: "activation" | "weight", id: number, job: unknown) => Promise<unknown> {
+  const pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  let seq = 0;
+  w.on("message", (m: Reply) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(m.user ? new QuantscopeError(m.message!) : Object.assign(new Error(m.message), { stack: m.stack }));
+  });
+  w.on("error", (e: Error) => { for (const p of pending.values()) p.reject(e); pending.clear(); });
+  return (kind, _id, job) => new Promise((resolve, reject) => {
+    const id = seq++;
+    pending.set(id, { resolve, reject });
+    w.postMessage({ id, kind, job });
+  });
+}
+
 /**
- * The whole study, tensors spread over `threads` threads (largest first): the calling thread
- * plus threads − 1 workers. Same result as runStudy. The calling thread works too because each
- * isolate costs ~45 MiB of baseline memory, and an idle main thread would only wait.
+ * Splits jobs over lanes, largest first, each to the lane with the least work so far (sizes in
+ * bytes; `head` is each lane's work before the first job). Static, so that a worker gets its
+ * whole share at once: with dynamic hand-out a worker idles until the calling thread, busy
+ * with its own job, gets round to sending the next.
+ */
+export function assignLanes(sizes: readonly number[], head: readonly number[]): number[][] {
+  const load = [...head];
+  const lanes: number[][] = head.map(() => []);
+  const order = sizes.map((size, i) => ({ i, size })).sort((x, y) => y.size - x.size || x.i - y.i);
+  for (const { i, size } of order) {
+    let best = 0;
+    for (let l = 1; l < load.length; l++) if (load[l]! < load[best]!) best = l;
+    lanes[best]!.push(i);
+    load[best]! += size;
+  }
+  return lanes;
+}
+
+/** A worker's start-up (isolate, module loading), in bytes of study work the calling thread does meanwhile. */
+const WORKER_START_BYTES = 16 << 20;
+
+/**
+ * The whole study, tensors spread over `threads` threads: the calling thread plus threads − 1
+ * workers. Same result as runStudy. The calling thread works too because each isolate costs
+ * ~45 MiB of baseline memory, and an idle main thread would only wait.
  */
 export async function runStudyParallel(src: StudySources, opt: StudyOptions, threads = 2, minBytes = PARALLEL_MIN_BYTES): Promise<StudyResult> {
   const t0 = performance.now();
   const p = plan(src, opt);
   if (p.bytes < minBytes || threads < 2) return runStudy(src, opt);
   const workers = Array.from({ length: threads - 1 }, startWorker);
+  const send = workers.map(workerLane);
   try {
-    const run = async <J extends { path: string }, R>(kind: "activation" | "weight", jobs: J[]): Promise<R[]> => {
+    const run = async <J extends { path: string }, R>(kind: "activation" | "weight", jobs: J[], head: number[]): Promise<R[]> => {
       const results: R[] = new Array(jobs.length);
-      const order = jobs.map((j, i) => ({ i, size: statSync(j.path).size })).sort((x, y) => y.size - x.size).map((x) => x.i);
-      let next = 0;
-      const onWorker = (w: Worker, i: number) => new Promise<R>((resolve, reject) => {
-        const onMsg = (m: { ok: boolean; result?: R; message?: string; user?: boolean; stack?: string }) => {
-          w.off("error", onErr);
-          if (m.ok) resolve(m.result!);
-          else if (m.user) reject(new QuantscopeError(m.message!));
-          else reject(Object.assign(new Error(m.message), { stack: m.stack }));
-        };
-        const onErr = (e: Error) => { w.off("message", onMsg); reject(e); };
-        w.once("message", onMsg);
-        w.once("error", onErr);
-        w.postMessage({ id: i, kind, job: jobs[i] });
-      });
-      // On the calling thread a job runs synchronously; yielding first lets the workers' messages through.
-      const onMain = async (i: number): Promise<R> => {
-        await new Promise((r) => setImmediate(r));
-        const j = jobs[i]!;
-        return (kind === "activation" ? studyActivation(j as unknown as ActivationJob) : studyWeight(j as unknown as WeightJob)) as R;
-      };
-      const lanes: (Worker | null)[] = [...workers, null];
-      await Promise.all(lanes.map((w) => (async () => {
-        while (next < order.length) {
-          const i = order[next++]!;
+      // lane 0 is the calling thread, lanes 1.. the workers
+      const lanes = assignLanes(jobs.map((j) => statSync(j.path).size), head);
+      const remote = lanes.slice(1).flatMap((ids, l) => ids.map(async (i) => {
+        opt.onProgress?.(jobs[i]!.path);
+        results[i] = (await send[l]!(kind, i, jobs[i])) as R;
+      }));
+      try {
+        for (const i of lanes[0]!) {
           opt.onProgress?.(jobs[i]!.path);
-          results[i] = await (w ? onWorker(w, i) : onMain(i));
+          const j = jobs[i]!;
+          results[i] = (kind === "activation" ? studyActivation(j as unknown as ActivationJob) : studyWeight(j as unknown as WeightJob)) as R;
         }
-      })()));
+      } finally {
+        await Promise.allSettled(remote); // no worker job outlives this call
+      }
+      await Promise.all(remote);
       return results;
     };
-    const acts = await run<ActivationJob, ActivationOutcome>("activation", p.activationJobs);
-    const weights = await run<WeightJob, WeightOutcome>("weight", p.weightJobs(new Map(acts.map((x) => [x.key, x]))));
+    const acts = await run<ActivationJob, ActivationOutcome>("activation", p.activationJobs, [0, ...workers.map(() => WORKER_START_BYTES)]);
+    const weights = await run<WeightJob, WeightOutcome>("weight", p.weightJobs(new Map(acts.map((x) => [x.key, x]))), [0, ...workers.map(() => 0)]);
     return assemble(src, opt, p, acts, weights, t0);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));

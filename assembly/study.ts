@@ -31,10 +31,11 @@ const MSE_NO = 20, MSE_W = 21, S7_STD = 22, S7_POS = 23, S7_NEG = 24, K = 25, ME
  * Pass B over nRows rows of cols float32 at data. st: the state slots (f64, updated);
  * offsets: one f32 per whole group, written from index 0 (the host appends them);
  * colSse: f64 per column (updated when withErr). want/slot/lo: the radix plan.
+ * offHist: high key bits of the offsets (u32 × 65536, updated), for their percentiles.
  */
 export function studyPassB(
   data: usize, nRows: i32, cols: i32, st: usize, want: usize, slot: usize, lo: usize,
-  offsets: usize, colSse: usize, withErr: i32,
+  offsets: usize, colSse: usize, withErr: i32, offHist: usize,
 ): void {
   const mean = ld(st, MEAN), s7Thr = ld(st, S7_THR);
   const meanV = f64x2.splat(mean);
@@ -74,6 +75,7 @@ export function studyPassB(
       grMin = min(grMin, range); grMax = max(grMax, range);
       const off: f64 = range > 1e-10 ? Math.abs(gm) / range : 0;
       store<f32>(offsets + (<usize>k << 2), <f32>off);
+      countHigh(reinterpret<u32>(<f32>off), offHist);
       k++;
       offS += off;
       offMax = max(offMax, off);

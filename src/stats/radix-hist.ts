@@ -45,6 +45,15 @@ export function prepare(
   return { n, ps, ranks, bucketOf, within, slot, lo: makeLo(slots * 65536) };
 }
 
+/** Pass B over float32 bit patterns u[0..n): counts the low key bits of values in the wanted buckets. */
+export function countLow(plan: RadixPlan, u: Uint32Array, n: number): void {
+  const { slot, lo } = plan;
+  for (let i = 0; i < n; i++) {
+    const key = sortKey(u[i]!), s = slot[key >>> 16]!;
+    if (s >= 0) lo[s * 65536 + (key & 0xffff)]!++;
+  }
+}
+
 /** Percentiles (numpy linear) once pass B has filled plan.lo. */
 export function finish(plan: RadixPlan): number[] {
   const { n, ranks, bucketOf, within, slot, lo } = plan;

@@ -6,8 +6,7 @@
 import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
 import { round03 } from "../../stats/float32.js";
-import { percentilesF32 } from "../../stats/select.js";
-import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-hist.js";
+import { absBelowKeys, countBelow, countLow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn, summarize } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";
 import type { WeightError } from "./weight-error.js";
@@ -51,7 +50,7 @@ const STATE = 28;
 type PassA = (data: number, nRows: number, cols: number, hist: number, rowOut: number) => void;
 type PassB = (
   data: number, nRows: number, cols: number, st: number, want: number, slot: number, lo: number,
-  offsets: number, colSse: number, withErr: number,
+  offsets: number, colSse: number, withErr: number, offHist: number,
 ) => void;
 
 /**
@@ -69,7 +68,7 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   const wasm = kernels(), arena = new Arena(wasm);
   const pData = arena.alloc(chunkRows * cols * 4), pHist = arena.alloc(65536 * 4), pRow = arena.alloc(chunkRows * 4 * 8);
   const pSt = arena.alloc(STATE * 8), pWant = arena.alloc(2048 * 4), pSlot = arena.alloc(65536 * 4);
-  const pSse = arena.alloc(span * 8), pOff = arena.alloc(chunkRows * gpr * 4);
+  const pSse = arena.alloc(span * 8), pOff = arena.alloc(chunkRows * gpr * 4), pOffHist = arena.alloc(65536 * 4);
   const mem = () => wasm.memory.buffer; // take views after allocating (growing memory detaches them)
   const wData = new Float32Array(mem(), pData, chunkRows * cols);
   const wRow = new Float64Array(mem(), pRow, chunkRows * 4);
@@ -118,14 +117,16 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   wSt[S7_THR] = (0.1 * Math.sqrt(Math.max(0, gSq / n - mean * mean))) / Math.sqrt(GS);
   const wSse = new Float64Array(mem(), pSse, span).fill(0);
   const wOff = new Float32Array(mem(), pOff, chunkRows * gpr);
+  new Uint32Array(mem(), pOffHist, 65536).fill(0);
   const offsets = new Float32Array(rows * gpr);
   for (const { row0, nRows } of src.chunks(new Float32Array(mem(), pData, chunkRows * cols))) {
-    passB(pData, nRows, cols, pSt, pWant, pSlot, plan.lo.byteOffset, pOff, pSse, withErr ? 1 : 0);
+    passB(pData, nRows, cols, pSt, pWant, pSlot, plan.lo.byteOffset, pOff, pSse, withErr ? 1 : 0, pOffHist);
     offsets.set(wOff.subarray(0, nRows * gpr), row0 * gpr);
   }
   // copies: the module's memory is this thread's scratch space, reused by the next kernel call
   const st = wSt.slice();
   const lo = plan.lo.slice();
+  const offHist = new Uint32Array(mem(), pOffHist, 65536).slice();
   const colSse = withErr ? wSse.slice() : new Float64Array(0);
   const c2 = st[C2]!, c3 = st[C3]!, c4 = st[C4]!, k = st[K]!;
   const gmS = st[GM_S]!, gmS2 = st[GM_S2]!, gmMin = st[GM_MIN]!, gmMax = st[GM_MAX]!;
@@ -159,7 +160,10 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
     rowStdsCv: nn(rsS.std! / (rsS.mean! + 1e-10)),
     rowsWithNonFinite: 0,
   };
-  const [median, p90] = percentilesF32(offsets, [50, 90], k);
+  // offset percentiles: pass B counted their high key bits; one pass over them for the low bits
+  const offPlan = prepare(offHist, k, [50, 90]);
+  countLow(offPlan, new Uint32Array(offsets.buffer, 0, k), k);
+  const [median, p90] = finish(offPlan);
   const cnt = rows * span;
   const rmseNo = Math.sqrt(mseNo / cnt), rmseWith = Math.sqrt(mseWith / cnt);
   const s3 = {

@@ -60,7 +60,7 @@ test("fused weight scan equals the per-section functions", () => {
 });
 
 test("fused weight scan stays exact when the first chunk mispredicts the percentile buckets", () => {
-  // 4 MB chunks of 1024-column rows = 1024 rows; the rows after the first chunk live on another scale.
+  // 1 MB chunks of 1024-column rows = 256 rows; the rows after the first 1024 live on another scale.
   const rows = 2500, cols = 1024;
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.618) * (i < 1024 * cols ? 0.01 : 50) + (i < 1024 * cols ? 0 : 7);
@@ -88,7 +88,7 @@ test("fused activation scan equals the per-section functions", () => {
 });
 
 test("streamed activation scan (several chunks) equals the per-section functions", () => {
-  // 4 MB chunks of 1024-column rows = 1024 tokens; later tokens live on another scale.
+  // 1 MB chunks of 1024-column rows = 256 tokens; tokens after the first 1024 live on another scale.
   const rows = 2100, cols = 1024;
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.377) * (i < 1024 * cols ? 0.02 : 3) + (i % 7 === 0 ? 0 : 0.1);

@@ -96,12 +96,12 @@ export function fastActivationScan(src: RowChunks, name: string, file: string, w
     passB(pData, nRows, cols, mean, pTok, pColThr, pWant, pSlot, pLo, pSt, pNear);
     for (let r = 0; r < nRows; r++) tNear[row0 + r] = wNear[r]! / cols;
   }
-  const st = wSt.slice(), plan = { ...plan0, lo: wLo.slice() };
-  const c2 = st[0]!, c3 = st[1]!, c4 = st[2]!, colNear = st[3]!;
-  let nearZero = 0;
-  const variance = c2 / n, std = Math.sqrt(variance);
+  // read the kernel's memory now: it is this thread's scratch space, reused by the next kernel call
+  const plan = { ...plan0, lo: wLo };
   const pct = finish(plan);
-  nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
+  const nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
+  const c2 = wSt[0]!, c3 = wSt[1]!, c4 = wSt[2]!, colNear = wSt[3]!;
+  const variance = c2 / n, std = Math.sqrt(variance);
   const s4: DistributionStats = {
     name, file, description: name, rows, cols, n,
     nonFinite: { nan: 0, posInf: 0, negInf: 0 },

@@ -47,6 +47,9 @@ const GR_S = 11, GR_S2 = 12, GR_MIN = 13, GR_MAX = 14, OFF_S = 15, OFF_MAX = 16,
 const MSE_NO = 20, MSE_W = 21, S7_STD = 22, S7_POS = 23, S7_NEG = 24, K = 25, MEAN = 26, S7_THR = 27;
 const STATE = 28;
 
+// One offsets buffer per thread, reused (a fresh 6 MB array per tensor would wait for the GC).
+let offsetsPool = new Float32Array(0);
+
 type PassA = (data: number, nRows: number, cols: number, hist: number, rowOut: number) => void;
 type PassB = (
   data: number, nRows: number, cols: number, st: number, want: number, slot: number, lo: number,
@@ -118,14 +121,16 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   const wSse = new Float64Array(mem(), pSse, span).fill(0);
   const wOff = new Float32Array(mem(), pOff, chunkRows * gpr);
   new Uint32Array(mem(), pOffHist, 65536).fill(0);
-  const offsets = new Float32Array(rows * gpr);
+  if (offsetsPool.length < rows * gpr) { offsetsPool = new Float32Array(0); offsetsPool = new Float32Array(rows * gpr); }
+  const offsets = offsetsPool;
   for (const { row0, nRows } of src.chunks(new Float32Array(mem(), pData, chunkRows * cols))) {
     passB(pData, nRows, cols, pSt, pWant, pSlot, plan.lo.byteOffset, pOff, pSse, withErr ? 1 : 0, pOffHist);
     offsets.set(wOff.subarray(0, nRows * gpr), row0 * gpr);
   }
-  // copies: the module's memory is this thread's scratch space, reused by the next kernel call
+  // read the kernel's memory now (or copy it): it is this thread's scratch space, reused by the next kernel call
   const st = wSt.slice();
-  const lo = plan.lo.slice();
+  const pct = finish(plan);
+  const nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
   const offHist = new Uint32Array(mem(), pOffHist, 65536).slice();
   const colSse = withErr ? wSse.slice() : new Float64Array(0);
   const c2 = st[C2]!, c3 = st[C3]!, c4 = st[C4]!, k = st[K]!;
@@ -135,13 +140,9 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   const offS = st[OFF_S]!, offMax = st[OFF_MAX]!, a1 = st[A1]!, a2 = st[A2]!, a3 = st[A3]!;
   const mseNo = st[MSE_NO]!, mseWith = st[MSE_W]!, s7StdSum = st[S7_STD]!, s7Pos = st[S7_POS]!, s7Neg = st[S7_NEG]!;
   const s7Thr = st[S7_THR]!;
-  let nearZero = 0;
 
   // ---- assemble
   const variance = c2 / n, std = Math.sqrt(variance);
-  const done = { ...plan, lo };
-  const pct = finish(done);
-  nearZero = nzKeys ? countBelow(done, hist, nzKeys.hiKey) - countBelow(done, hist, nzKeys.loKey) : 0;
   const s1: DistributionStats = {
     name: opt.name, file: opt.file, description: opt.description, rows, cols, n,
     nonFinite: { nan: 0, posInf: 0, negInf: 0 },

@@ -25,7 +25,7 @@ export interface RowChunk {
   readonly nRows: number;
 }
 
-const CHUNK_BYTES = 4 << 20;
+const CHUNK_BYTES = 1 << 20; // small: held once in JS and once in each thread's WASM memory
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 let buffer = new Float32Array(0);
 

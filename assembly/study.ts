@@ -39,7 +39,7 @@ export function studyPassB(
 ): void {
   const mean = ld(st, MEAN), s7Thr = ld(st, S7_THR);
   const meanV = f64x2.splat(mean);
-  const half = f64x2.splat(0.5), one5 = f64x2.splat(1.5), zero = f64x2.splat(0), three = f64x2.splat(3);
+  const half = f64x2.splat(0.5), one5 = f64x2.splat(1.5), zero = f64x2.splat(0);
   let c2 = zero, c3 = zero, c4 = zero, mseNo = zero, mseW = zero;
   let gmS: f64 = 0, gmS2: f64 = 0, gsS: f64 = 0, gsS2: f64 = 0, grS: f64 = 0, grS2: f64 = 0, offS: f64 = 0;
   let gmMin = ld(st, GM_MIN), gmMax = ld(st, GM_MAX), gsMin = ld(st, GS_MIN), gsMax = ld(st, GS_MAX);
@@ -81,8 +81,9 @@ export function studyPassB(
       offMax = max(offMax, off);
       if (off > 0.1) { a1++; if (off > 0.2) { a2++; if (off > 0.3) a3++; } }
       if (gm > s7Thr) pos++; else if (gm < -s7Thr) neg++;
-      // symmetric (no offset), min/max affine (offset), proxy (min clamped <= 0);
-      // round03(t) = clamp(floor(t + 0.5), 0, 3), as the TypeScript helper
+      // symmetric (no offset), min/max affine (offset), proxy (min clamped <= 0), rounded like
+      // round03(t) = clamp(floor(t + 0.5), 0, 3). The clamp is left out: every t here lies in
+      // [-4ε, 3 + 5ε] (|x| <= amax, and x - min is exact in f64), where floor(t + 0.5) is 0..3 anyway.
       const amax = mx > -mn ? mx : -mn;
       const dNo = amax / 1.5, iNo: f64 = dNo > 0 ? 1 / dNo : 0;
       const dW = range / 3, iW: f64 = dW > 0 ? 1 / dW : 0;
@@ -94,15 +95,15 @@ export function studyPassB(
       for (let j = 0; j < 16; j += 2) {
         const x = f64x2.promote_low_f32x4(v128.load64_zero(p + (<usize>j << 2)));
         // dNo = 0 only for an all-zero group, where this gives 0 like the TypeScript branch
-        const qNo = f64x2.pmin(f64x2.pmax(f64x2.floor(f64x2.add(f64x2.add(f64x2.mul(x, iNoV), one5), half)), zero), three);
+        const qNo = f64x2.floor(f64x2.add(f64x2.add(f64x2.mul(x, iNoV), one5), half));
         const eNo = f64x2.sub(x, f64x2.mul(f64x2.sub(qNo, one5), dNoV));
-        const qW = f64x2.pmin(f64x2.pmax(f64x2.floor(f64x2.add(f64x2.mul(f64x2.sub(x, mnV), iWV), half)), zero), three);
+        const qW = f64x2.floor(f64x2.add(f64x2.mul(f64x2.sub(x, mnV), iWV), half));
         const eW = f64x2.sub(x, f64x2.add(mnV, f64x2.mul(qW, dWV)));
         mseNo = f64x2.add(mseNo, f64x2.mul(eNo, eNo)); mseW = f64x2.add(mseW, f64x2.mul(eW, eW));
         if (withErr) {
           let eP = eW;
           if (clamped) {
-            const qP = f64x2.pmin(f64x2.pmax(f64x2.floor(f64x2.add(f64x2.mul(f64x2.sub(x, pMinV), iPV), half)), zero), three);
+            const qP = f64x2.floor(f64x2.add(f64x2.mul(f64x2.sub(x, pMinV), iPV), half));
             eP = f64x2.sub(x, f64x2.add(pMinV, f64x2.mul(qP, dPV)));
           }
           const c = cs + (<usize>j << 3);

@@ -87,6 +87,6 @@ console.log(`quantscope analysis alone (in-process): ${analysisS.toFixed(2)} s`)
 if (py) console.log(`speed-up: ${(py.wallS / qs.wallS).toFixed(1)}x wall (bar: >= 50x), ${(py.wallS / analysisS).toFixed(1)}x analysis-only, ${(py.cpuS / qs.cpuS).toFixed(1)}x in CPU time`);
 const load = (() => { try { return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "); } catch { return "?"; } })();
 console.log(`load average at the end: ${load} (on a shared machine wall-time ratios drift with load; CPU time less so)`);
-// Weights are streamed in 4 MB chunks; what is held whole at once is at most one activation per thread
-// (2 threads: the two largest activations) plus chunk buffers.
+// Weights and activations are streamed in 1 MB row chunks (the calling thread and one worker), so what
+// is held at once is a few MB of chunks and per-tensor summaries per thread; the rest is two V8 isolates.
 console.log(`peak RSS ${qs.peakRssMB.toFixed(0)} MiB = ${(qs.peakRssMB / sz.largestMB).toFixed(2)}x the largest tensor (${sz.largestMB.toFixed(0)} MiB; bar <= 1.5x the largest input set held at once), ${(qs.peakRssMB / sz.totalMB).toFixed(2)}x the whole input (${sz.totalMB.toFixed(0)} MiB)`);

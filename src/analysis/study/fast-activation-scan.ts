@@ -2,7 +2,7 @@
 // distribution, section 5's per-column power, section 8's per-token table and
 // (for the SwiGLU input) its per-dimension table, in two fused passes. Tensors
 // with non-finite values take the per-section functions instead
-// (test/study-fast-path.test.ts checks that both paths agree).
+// (test/study-default.test.ts checks that both paths agree).
 import type { Matrix } from "../../io/f32bin.js";
 import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats } from "../study-types.js";

@@ -1,11 +1,11 @@
 // Default-mode fast path for a weight with no NaN/Inf: sections 1, 2, 3, 7
-// and the proxy error of 3/6/9 in two fused passes over the tensor. Per-element
-// finiteness checks cost ~4x in V8, so this path has none; a tensor with
-// non-finite values takes the per-section functions instead, and
-// test/study-fast-path.test.ts checks that both paths agree.
+// and the proxy error of 3/6/9 in two fused passes over the tensor (the element
+// loops in WASM: assembly/study.ts). They have no per-element finiteness checks;
+// a tensor with non-finite values is detected by its sums and takes the
+// per-section functions instead, and test/study-default.test.ts checks that
+// both paths agree.
 import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
-import { round03 } from "../../stats/float32.js";
 import { absBelowKeys, countBelow, countLow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn, summarize } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";

@@ -18,7 +18,10 @@ const self = fileURLToPath(import.meta.url);
 interface WalkResult { file: string; fileBytes: number; tensorBytes: number; floats: number; seconds: number; openMs: number; baseRss: number; peakRss: number; largestF32: number; largestRaw: number; }
 
 /** Child: open (timed), read every tensor whole, report. */
-function walk(file: string): WalkResult {
+type Mode = "" | "+gc" | "+reuse";
+
+/** Reads every tensor; "+reuse" decodes into one buffer reused for every tensor (read(name, into)). */
+function walk(file: string, mode: Mode): WalkResult {
   const baseRss = process.memoryUsage().rss;
   const t0 = performance.now();
   const src = openSource(file);
@@ -26,9 +29,11 @@ function walk(file: string): WalkResult {
   let tensorBytes = 0, floats = 0, largestF32 = 0, largestRaw = 0;
   const t1 = performance.now();
   const gc = (globalThis as { gc?: () => void }).gc;
+  let buf = new Float32Array(0);
   for (const t of src.tensors()) {
     gc?.(); // only in the --expose-gc run: shows what the reader itself keeps alive
-    const m = src.read(t.name);
+    if (mode === "+reuse" && buf.length < t.rows * t.cols) buf = new Float32Array(t.rows * t.cols);
+    const m = mode === "+reuse" ? src.read(t.name, buf) : src.read(t.name);
     tensorBytes += t.byteSize;
     floats += m.data.length;
     largestF32 = Math.max(largestF32, m.data.byteLength);
@@ -65,7 +70,7 @@ function makeBig(path: string): void {
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 
 if (process.argv[2] === "--child") {
-  process.stdout.write(JSON.stringify(walk(process.argv[3]!)));
+  process.stdout.write(JSON.stringify(walk(process.argv[3]!, (process.argv[4] ?? "") as Mode)));
 } else {
   const files = [fx("models/tinyqwen-f16.gguf"), fx("models/tinyqwen-Q4_K_M.gguf")];
   if (!process.argv.includes("--no-big")) {
@@ -78,20 +83,22 @@ if (process.argv[2] === "--child") {
     }
     files.push(big);
   }
-  console.log("file (+gc: gc() before each tensor)   file MB  open ms  read+dequant s  MB/s (stored)  Mfloats/s  peak RSS MB  base RSS MB  largest tensor MB (stored / f32)");
-  for (const [f, gc] of files.flatMap((f) => [[f, false], [f, true]] as const)) {
-    const r = spawnSync(process.execPath, [...(gc ? ["--expose-gc"] : []), "--import", "tsx", self, "--child", f], { encoding: "utf8", maxBuffer: 1 << 20 });
+  console.log("file (+gc: gc() before each tensor; +reuse: one output buffer)   file MB  open ms  read+dequant s  MB/s (stored)  Mfloats/s  peak RSS MB  base RSS MB  largest tensor MB (stored / f32)");
+  for (const [f, mode] of files.flatMap((f) => (["", "+gc", "+reuse"] as const).map((m) => [f, m] as const))) {
+    const gc = mode === "+gc";
+    const r = spawnSync(process.execPath, [...(gc ? ["--expose-gc"] : []), "--import", "tsx", self, "--child", f, mode], { encoding: "utf8", maxBuffer: 1 << 20 });
     if (r.status !== 0) {
       console.error(r.stderr);
       process.exit(1);
     }
     const w = JSON.parse(r.stdout) as WalkResult;
     console.log([
-      (f.split("/").pop()! + (gc ? " +gc" : "")).padEnd(28), mb(w.fileBytes).padStart(8), w.openMs.toFixed(1).padStart(8), w.seconds.toFixed(3).padStart(15),
+      (f.split("/").pop()! + (mode ? ` ${mode}` : "")).padEnd(28), mb(w.fileBytes).padStart(8), w.openMs.toFixed(1).padStart(8), w.seconds.toFixed(3).padStart(15),
       (w.tensorBytes / 2 ** 20 / w.seconds).toFixed(0).padStart(14), (w.floats / 1e6 / w.seconds).toFixed(0).padStart(10),
       mb(w.peakRss).padStart(12), mb(w.baseRss).padStart(12), `${mb(w.largestRaw)} / ${mb(w.largestF32)}`.padStart(20),
     ].join(" "));
   }
   console.log("peak RSS - base RSS is what walking the model cost; compare it with the largest tensor, not the file size.");
-  console.log("Without +gc the difference is garbage V8 has not collected yet (dead per-tensor arrays), not data the reader holds.");
+  console.log("Without +gc the difference is garbage V8 has not collected yet (dead per-tensor arrays), not data the reader holds;");
+  console.log("+reuse is how a caller walks a model in bounded memory: read(name, into) with one buffer.");
 }

@@ -27,11 +27,11 @@ export function halfToFloat(h: number): number {
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Little-endian F32 bytes -> Float32Array (copies so the result is aligned and owned). */
-export function f32FromBytes(bytes: Uint8Array): Float32Array {
+export function f32FromBytes(bytes: Uint8Array, into?: Float32Array): Float32Array {
   const n = bytes.length >>> 2;
-  const out = new Float32Array(n);
+  const out = into ?? new Float32Array(n);
   if (LITTLE_ENDIAN_HOST) {
-    new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
+    new Uint8Array(out.buffer, out.byteOffset, n * 4).set(bytes.subarray(0, n * 4));
   } else {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);

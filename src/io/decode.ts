@@ -6,6 +6,13 @@ import { bf16FromBytes, f16FromBytes, f32FromBytes } from "../ggml/float-convert
 import type { TensorInfo } from "./source.js";
 import type { PositionedFile } from "./file.js";
 
+/** A fresh n-float array, or the first n floats of `into` (which must be long enough). */
+export function outputBuffer(n: number, into?: Float32Array): Float32Array {
+  if (!into) return new Float32Array(n);
+  if (into.length < n) throw new RangeError(`output buffer holds ${into.length} floats, ${n} needed`);
+  return into.subarray(0, n);
+}
+
 export function decodeTensorBytes(type: string, bytes: Uint8Array, rows: number, cols: number, where?: { path: string; tensor: TensorInfo }): Float32Array {
   switch (type) {
     case "F32": return f32FromBytes(bytes);
@@ -41,15 +48,18 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * Rows [start, start+count) of a tensor stored row-major at `dataPos` with
  * `rowBytes` per row, decoded to float32. F32 is read straight into the
- * result; other types are read and decoded in chunks of rows.
+ * result; other types are read and decoded in chunks of rows. With `into`,
+ * the result is a view of that buffer (callers walking a model reuse one
+ * buffer, so memory stays at one tensor instead of waiting for V8 to free each).
  */
 export function readDecodedRows(
   file: PositionedFile, dataPos: number, rowBytes: number, start: number, count: number, t: TensorInfo, path: string,
+  into?: Float32Array,
 ): Float32Array {
-  const out = new Float32Array(count * t.cols);
+  const out = outputBuffer(count * t.cols, into);
   const field = `tensor "${t.name}" data`;
   if (t.type === "F32" && LITTLE_ENDIAN_HOST) {
-    file.read(dataPos + start * rowBytes, count * rowBytes, field, new Uint8Array(out.buffer));
+    file.read(dataPos + start * rowBytes, count * rowBytes, field, new Uint8Array(out.buffer, out.byteOffset, count * rowBytes));
     return out;
   }
   const step = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, rowBytes)));
@@ -59,7 +69,8 @@ export function readDecodedRows(
     const n = Math.min(step, count - r);
     const chunk = file.read(dataPos + (start + r) * rowBytes, n * rowBytes, field, raw.subarray(0, n * rowBytes));
     const dst = out.subarray(r * t.cols, (r + n) * t.cols);
-    if (t.type === "F16") f16FromBytes(chunk, dst);
+    if (t.type === "F32") f32FromBytes(chunk, dst); // big-endian hosts
+    else if (t.type === "F16") f16FromBytes(chunk, dst);
     else if (t.type === "BF16") bf16FromBytes(chunk, dst);
     else decodeInto(t, chunk, n, dst, path);
   }

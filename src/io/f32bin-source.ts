@@ -4,7 +4,7 @@ import { QuantscopeError } from "./errors.js";
 import { F32BIN_HEADER_BYTES, validateF32BinHeader, type Matrix } from "./f32bin.js";
 import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
-import { f32FromBytes } from "../ggml/float-convert.js";
+import { readDecodedRows } from "./decode.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
 
 /** Tensor name for an f32bin file name: blk_0_ffn_down_weight.f32bin -> blk.0.ffn_down.weight. */
@@ -48,14 +48,15 @@ export class F32BinSource implements TensorSource {
     return this.file.read(F32BIN_HEADER_BYTES + start * t.cols * 4, n * t.cols * 4, "data");
   }
 
-  readRows(name: string, start: number, count: number): Matrix {
+  readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {
     const t = this.index.get(name);
+    checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows are too many to hold at once; read fewer rows`);
-    return { rows: count, cols: t.cols, data: f32FromBytes(this.readRaw(name, start, count)) };
+    return { rows: count, cols: t.cols, data: readDecodedRows(this.file, F32BIN_HEADER_BYTES, t.cols * 4, start, count, t, this.path, into) };
   }
 
-  read(name: string): Matrix {
-    return this.readRows(name, 0, this.index.get(name).rows);
+  read(name: string, into?: Float32Array): Matrix {
+    return this.readRows(name, 0, this.index.get(name).rows, into);
   }
 
   close(): void { this.file.close(); }

@@ -105,7 +105,7 @@ export class GgufSource implements TensorSource {
     return file.read(Number(t.offset!) + start * rb, n * rb, `tensor "${t.name}" data`);
   }
 
-  readRows(name: string, start: number, count: number): Matrix {
+  readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {
     const t = this.index.get(name);
     checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) {
@@ -113,12 +113,12 @@ export class GgufSource implements TensorSource {
     }
     const rb = rowBytes(ggmlTypeByName(t.type)!, t.cols);
     const file = this.files[this.fileOf.get(t.name)!]!;
-    return { rows: count, cols: t.cols, data: readDecodedRows(file, Number(t.offset!), rb, start, count, t, this.path) };
+    return { rows: count, cols: t.cols, data: readDecodedRows(file, Number(t.offset!), rb, start, count, t, this.path, into) };
   }
 
-  read(name: string): Matrix {
+  read(name: string, into?: Float32Array): Matrix {
     const t = this.index.get(name);
-    return this.readRows(name, 0, t.rows);
+    return this.readRows(name, 0, t.rows, into);
   }
 
   close(): void {

@@ -111,15 +111,15 @@ export class NpySource implements TensorSource {
     return this.file.read(this.header.dataOffset + start * t.cols * eb, n * t.cols * eb, "data");
   }
 
-  readRows(name: string, start: number, count: number): Matrix {
+  readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {
     const t = this.index.get(name);
     checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows are too many to hold at once; read fewer rows`);
-    return { rows: count, cols: t.cols, data: readDecodedRows(this.file, this.header.dataOffset, t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path) };
+    return { rows: count, cols: t.cols, data: readDecodedRows(this.file, this.header.dataOffset, t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path, into) };
   }
 
-  read(name: string): Matrix {
-    return this.readRows(name, 0, this.index.get(name).rows);
+  read(name: string, into?: Float32Array): Matrix {
+    return this.readRows(name, 0, this.index.get(name).rows, into);
   }
 
   close(): void { this.file.close(); }

@@ -163,16 +163,16 @@ export class SafetensorsSource implements TensorSource {
     return f.read(Number(t.offset!) + start * t.cols * eb, n * t.cols * eb, `tensor "${t.originalName}" data`);
   }
 
-  readRows(name: string, start: number, count: number): Matrix {
+  readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {
     const t = this.index.get(name);
     checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows of ${t.name} are too many to hold at once; read fewer rows`);
     const f = this.files[this.entries.get(t.name)!.file]!;
-    return { rows: count, cols: t.cols, data: readDecodedRows(f, Number(t.offset!), t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path) };
+    return { rows: count, cols: t.cols, data: readDecodedRows(f, Number(t.offset!), t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path, into) };
   }
 
-  read(name: string): Matrix {
-    return this.readRows(name, 0, this.index.get(name).rows);
+  read(name: string, into?: Float32Array): Matrix {
+    return this.readRows(name, 0, this.index.get(name).rows, into);
   }
 
   close(): void { for (const f of this.files) f.close(); }

@@ -35,9 +35,12 @@ export interface TensorSource {
   tensors(): TensorInfo[];
   /** Throws a clear error listing close names if absent. */
   tensor(name: string): TensorInfo;
-  /** Whole tensor, dequantized to float32 (rows x cols). */
-  read(name: string): Matrix;
-  readRows(name: string, start: number, count: number): Matrix;
+  /**
+   * Whole tensor, dequantized to float32 (rows x cols). With `into` (length >= rows*cols)
+   * the result's data is a view of it: reuse one buffer to walk a model in bounded memory.
+   */
+  read(name: string, into?: Float32Array): Matrix;
+  readRows(name: string, start: number, count: number, into?: Float32Array): Matrix;
   /** Raw stored bytes of rows [start, start+count) (ggml blocks for quantized types). */
   readRaw?(name: string, start?: number, count?: number): Uint8Array;
   close(): void;

@@ -86,14 +86,14 @@ export class StudyDirSource implements TensorSource {
     return this.weight(name).readRaw(t.name, start, count);
   }
 
-  readRows(name: string, start: number, count: number): Matrix {
+  readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {
     const t = this.index.get(name);
-    return this.weight(name).readRows(t.name, start, count);
+    return this.weight(name).readRows(t.name, start, count, into);
   }
 
-  read(name: string): Matrix {
+  read(name: string, into?: Float32Array): Matrix {
     const t = this.index.get(name);
-    return this.weight(name).read(t.name);
+    return this.weight(name).read(t.name, into);
   }
 
   /** The activation dumps in the folder. */

@@ -113,3 +113,6 @@ export interface SweepResult {
   readonly notes: readonly string[];
   readonly seconds: number;
 }
+
+/** Candidate types of a sweep when --types is not given. */
+export const DEFAULT_SWEEP_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"] as const;

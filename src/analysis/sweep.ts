@@ -14,7 +14,8 @@ import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
 
-export const DEFAULT_SWEEP_TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"] as const;
+import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
+export { DEFAULT_SWEEP_TYPES };
 
 export interface SweepOptions {
   readonly types?: readonly string[];

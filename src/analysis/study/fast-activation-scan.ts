@@ -6,9 +6,10 @@
 import type { Matrix } from "../../io/f32bin.js";
 import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats } from "../study-types.js";
-import { absBelowKeys, countBelow, finish, prepare } from "../../stats/radix-hist.js";
+import { finish } from "../../stats/radix-hist.js";
 import { nn } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";
+import { radixPlanInKernel } from "./radix-in-kernel.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import type { ColumnPower } from "./section5-power.js";
 import type { SwigluDims, TokenTable } from "./section8-swiglu.js";
@@ -72,20 +73,8 @@ export function fastActivationScan(src: RowChunks, name: string, file: string, w
   const colSum = new Float64Array(mem(), pSum, cols).slice(), colSq = new Float64Array(mem(), pSq, cols).slice();
   const colNeg = new Float64Array(mem(), pNeg, cols).slice();
   const mean = gSum / n;
-  const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
-  // |x| < 0.001·std is counted from the key histograms (no per-element test).
-  const nzKeys = absBelowKeys(nzThr);
-  let pLo = 0;
-  const plan0 = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : [], (len) => {
-    pLo = arena.alloc(len * 4);
-    return new Uint32Array(mem(), pLo, len).fill(0);
-  });
-  const wLo = new Uint32Array(mem(), pLo, plan0.lo.length); // the first view may have been detached by growth
-  const slot = plan0.slot;
-  // 8 KB bit set of the wanted buckets: stays in L1, unlike the 256 KB slot table
-  const want = new Uint32Array(mem(), pWant, 2048).fill(0);
-  for (let b = 0; b < 65536; b++) if (slot[b]! >= 0) want[b >>> 5]! |= 1 << (b & 31);
-  new Int32Array(mem(), pSlot, 65536).set(slot);
+  const radix = radixPlanInKernel(arena, mem, hist, n, gSum, gSq, pWant, pSlot);
+  const pLo = radix.pLo;
   const colThr = new Float64Array(mem(), pColThr, cols);
   for (let c = 0; c < cols; c++) colThr[c] = 0.01 * Math.sqrt(colSq[c]! / rows);
   // ---- pass B
@@ -97,9 +86,9 @@ export function fastActivationScan(src: RowChunks, name: string, file: string, w
     for (let r = 0; r < nRows; r++) tNear[row0 + r] = wNear[r]! / cols;
   }
   // read the kernel's memory now: it is this thread's scratch space, reused by the next kernel call
-  const plan = { ...plan0, lo: wLo };
+  const plan = radix.plan;
   const pct = finish(plan);
-  const nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
+  const nearZero = radix.nearZero(plan);
   const c2 = wSt[0]!, c3 = wSt[1]!, c4 = wSt[2]!, colNear = wSt[3]!;
   const variance = c2 / n, std = Math.sqrt(variance);
   const s4: DistributionStats = {

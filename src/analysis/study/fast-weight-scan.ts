@@ -6,9 +6,10 @@
 // both paths agree.
 import type { RowChunks } from "./row-chunks.js";
 import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
-import { absBelowKeys, countBelow, countLow, finish, prepare } from "../../stats/radix-hist.js";
+import { countLow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn, summarize } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";
+import { radixPlanInKernel } from "./radix-in-kernel.js";
 import type { WeightError } from "./weight-error.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 
@@ -97,20 +98,8 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   if (!Number.isFinite(gSum) || !Number.isFinite(gSq)) return null;
   const hist = new Uint32Array(mem(), pHist, 65536).slice();
   const mean = gSum / n;
-  const nzThr = 0.001 * Math.sqrt(Math.max(0, gSq / n - mean * mean));
-  // |x| < 0.001·std is counted from the key histograms (no per-element test).
-  const nzKeys = absBelowKeys(nzThr);
-  let pLo = 0;
-  const plan0 = prepare(hist, n, PERCENTILES, nzKeys ? [nzKeys.loKey, nzKeys.hiKey] : [], (len) => {
-    pLo = arena.alloc(len * 4);
-    return new Uint32Array(mem(), pLo, len).fill(0);
-  });
-  const plan = { ...plan0, lo: new Uint32Array(mem(), pLo, plan0.lo.length) }; // the view may have been detached by growth
-  const slot = plan.slot;
-  // 8 KB bit set of the wanted buckets: stays in L1, unlike the 256 KB slot table
-  const want = new Uint32Array(mem(), pWant, 2048).fill(0);
-  for (let b = 0; b < 65536; b++) if (slot[b]! >= 0) want[b >>> 5]! |= 1 << (b & 31);
-  new Int32Array(mem(), pSlot, 65536).set(slot);
+  const radix = radixPlanInKernel(arena, mem, hist, n, gSum, gSq, pWant, pSlot);
+  const plan = radix.plan;
 
   // ---- pass B: central moments, low key bits, groups, 2-bit models
   const wSt = new Float64Array(mem(), pSt, STATE).fill(0);
@@ -130,7 +119,7 @@ export function fastWeightScan(src: RowChunks, opt: FastScanOptions): FastWeight
   // read the kernel's memory now (or copy it): it is this thread's scratch space, reused by the next kernel call
   const st = wSt.slice();
   const pct = finish(plan);
-  const nearZero = nzKeys ? countBelow(plan, hist, nzKeys.hiKey) - countBelow(plan, hist, nzKeys.loKey) : 0;
+  const nearZero = radix.nearZero(plan);
   const offHist = new Uint32Array(mem(), pOffHist, 65536).slice();
   const colSse = withErr ? wSse.slice() : new Float64Array(0);
   const c2 = st[C2]!, c3 = st[C3]!, c4 = st[C4]!, k = st[K]!;

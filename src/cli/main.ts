@@ -8,6 +8,7 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerSweep } from "./commands/sweep.js";
 import { registerReport } from "./commands/report.js";
 import { registerTokenize } from "./commands/tokenize.js";
+import { registerMeasure } from "./commands/measure.js";
 
 const program = new Command("quantscope")
   .description("Why is this tensor hard to quantize, what does each llama.cpp type cost it, and which mix to use.")
@@ -18,5 +19,6 @@ registerInspect(program);
 registerSweep(program);
 registerReport(program);
 registerTokenize(program);
+registerMeasure(program);
 
 await runCli(program, process.argv);

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,7 @@ const run = (...args: string[]) => execFileSync(process.execPath, ["--import", "
 test("imatrix: stories260K over its calibration text matches llama-imatrix's file", () => {
   const dir = mkdtempSync(join(tmpdir(), "qs-imatrix-"));
   const out = join(dir, "imatrix.gguf");
-  const text = run("imatrix", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "128", "-o", out, "--no-progress");
+  const text = run("imatrix", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "128", "-o", out, "--no-progress", "-j", "2");
   // llama-imatrix_run.log ends with "[116]4.2850"
   const ppl = Number(/PPL ([0-9.]+)/.exec(text)![1]);
   assert.ok(Math.abs(ppl / 4.285 - 1) < 5e-4, `PPL ${ppl}`);
@@ -30,6 +30,10 @@ test("imatrix: stories260K over its calibration text matches llama-imatrix's fil
   assert.equal(ours.entries.size, ref.entries.size);
   assert.equal(ours.chunkCount, 116);
   assert.equal(ours.chunkSize, 128);
+  // one thread gives the same bytes (chunk sums are added in chunk order)
+  const one = join(dir, "one.gguf");
+  run("imatrix", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "128", "-o", one, "--no-progress", "-j", "1");
+  assert.ok(readFileSync(one).equals(readFileSync(out)), "-j 1 and -j 2 files differ");
   const meta = new GgufSource(out).metadata;
   assert.equal(meta.get("general.type"), "imatrix");
   assert.deepEqual(meta.get("imatrix.datasets"), ["calibration.txt"]);
@@ -63,6 +67,13 @@ test("eval: KL of a model against itself is zero; against a quantized copy it is
   const self = JSON.parse(run("eval", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "128", "--chunks", "4", "--base", fx("models/stories260K.gguf"), "--json", "--no-progress"));
   assert.ok(Math.abs(self.kl.kld.value) < 1e-4, `self KL ${self.kl.kld.value}`); // uint16 base levels leave ~1e-5
   assert.equal(self.kl.sameTop.value, 1);
+  const q0 = (j: string) => {
+    const r = JSON.parse(run("eval", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "128", "--chunks", "4", "--base", fx("models/stories260K-Q4_0.gguf"), "--json", "--no-progress", "-j", j));
+    delete r.seconds;
+    delete r.threads;
+    return r;
+  };
+  assert.deepEqual(q0("1"), q0("2"), "figures depend on the number of threads");
   const dir = mkdtempSync(join(tmpdir(), "qs-eval-"));
   const tt = join(dir, "types.txt");
   writeFileSync(tt, "attn_q=q4_0 ffn_up=Q4_K\n");

@@ -7,7 +7,7 @@ const f = (x: number, w: number, p: number) => x.toFixed(p).padStart(w);
 export function formatEval(r: EvalResult, what: { model: string; base?: string }): string {
   const out: string[] = [];
   out.push(`quantscope eval: ${what.model}${what.base ? ` against ${what.base}` : ""}`);
-  out.push(`${r.chunks} chunks of ${r.chunkSize} tokens, second half of each scored (${r.scoredTokens} tokens), ${r.seconds.toFixed(1)} s`);
+  out.push(`${r.chunks} chunks of ${r.chunkSize} tokens, second half of each scored (${r.scoredTokens} tokens), ${r.seconds.toFixed(1)} s on ${r.threads} thread${r.threads > 1 ? "s" : ""}`);
   out.push(`Final estimate: PPL = ${r.ppl.value.toFixed(4)} +/- ${r.ppl.error.toFixed(5)}`);
   const k = r.kl;
   if (!k) {

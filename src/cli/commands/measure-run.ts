@@ -1,16 +1,14 @@
 // Actions of `quantscope imatrix` and `quantscope eval` (wiring only).
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import { openSource, readImatrix } from "../../io/source.js";
+import { openSource } from "../../io/source.js";
 import { encodeImatrixGguf } from "../../io/imatrix-write.js";
-import { loadForwardModel } from "../../analysis/forward/model.js";
 import { readTextFile, tokenizerOf } from "../../model/tokenizer/index.js";
 import { chunking } from "../../model/measure/chunks.js";
-import { collectImatrix } from "../../model/measure/imatrix-collect.js";
-import { evaluate } from "../../model/measure/eval.js";
-import { parseTensorTypeFile, simulatedTypes, simulateQuantization } from "../../model/measure/simulate.js";
+import { imatrixPaths } from "../../model/measure/imatrix-parallel.js";
+import { evaluatePaths } from "../../model/measure/eval-parallel.js";
+import { checkEvalPaths } from "../../model/measure/eval-setup.js";
 import { formatEval } from "../../report/eval-text.js";
-import { QuantscopeError } from "../../io/errors.js";
 import { parseCount, type EvalFlags, type ImatrixFlags } from "./measure.js";
 
 /** One self-overwriting progress line on stderr when it is a terminal. */
@@ -30,14 +28,14 @@ function progressLine(enabled: boolean, label: string): { update(done: number, t
   };
 }
 
-export function runImatrix(model: string, flags: ImatrixFlags): void {
+export async function runImatrix(model: string, flags: ImatrixFlags): Promise<void> {
   const src = openSource(model);
   const tok = tokenizerOf(src);
+  src.close();
   const tokens = Int32Array.from(tok.encode(readTextFile(flags.file)));
   const c = chunking(tokens.length, parseCount("-c", flags.ctx, 512)!, parseCount("--chunks", flags.chunks, undefined));
-  const m = loadForwardModel(src);
   const bar = progressLine(flags.progress, "imatrix: chunk");
-  const st = collectImatrix(m, tokens, c, { bos: tok.vocab.addBos ? tok.vocab.bos : undefined, onChunk: (d, n) => bar.update(d, n) });
+  const st = await imatrixPaths(model, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined, parseCount("--jobs", flags.jobs, 2)!, (d, n) => bar.update(d, n));
   bar.stop();
   const entries = [...st.sums].map(([name, sums]) => ({ name, sums, counts: [st.counts.get(name)!] }));
   const out = flags.output ?? "imatrix.gguf";
@@ -47,37 +45,18 @@ export function runImatrix(model: string, flags: ImatrixFlags): void {
   );
 }
 
-export function runEval(model: string, flags: EvalFlags): void {
-  if (flags.base && flags.tensorTypes) throw new QuantscopeError("eval: --base and --tensor-types exclude each other (with --tensor-types the base is the model itself)");
-  if (flags.ftype && !flags.tensorTypes) throw new QuantscopeError("eval: --ftype only applies with --tensor-types");
+export async function runEval(model: string, flags: EvalFlags): Promise<void> {
+  const paths = { model, base: flags.base, tensorTypes: flags.tensorTypes, ftype: flags.ftype, imatrix: flags.imatrix };
+  checkEvalPaths(paths);
   const src = openSource(model);
   const tok = tokenizerOf(src);
+  src.close();
   const tokens = Int32Array.from(tok.encode(readTextFile(flags.file)));
   const c = chunking(tokens.length, parseCount("-c", flags.ctx, 512)!, parseCount("--chunks", flags.chunks, undefined), 1);
-  const m = loadForwardModel(src);
-  let overrides: Map<string, Float32Array> | undefined;
-  let simulated: ReturnType<typeof simulatedTypes> | undefined;
-  if (flags.tensorTypes) {
-    simulated = simulatedTypes(src, parseTensorTypeFile(flags.tensorTypes), flags.ftype);
-    const bar = progressLine(flags.progress, "quantize: tensor");
-    overrides = simulateQuantization(m, src, simulated, flags.imatrix ? readImatrix(flags.imatrix) : undefined, (d, n) => bar.update(d, n));
-    bar.stop();
-  }
-  let base: { model: ReturnType<typeof loadForwardModel> } | undefined;
-  if (flags.base) {
-    const bsrc = openSource(flags.base);
-    base = { model: loadForwardModel(bsrc) };
-    if (base.model.config.vocab !== m.config.vocab) throw new QuantscopeError(`${flags.base}: vocabulary of ${base.model.config.vocab} tokens differs from ${model}'s ${m.config.vocab}`);
-  } else if (overrides) {
-    base = { model: m };
-  }
   const bar = progressLine(flags.progress, "eval: chunk");
-  const res = evaluate({ model: m, overrides }, tokens, c, {
-    bos: tok.vocab.addBos ? tok.vocab.bos : undefined,
-    base,
-    onChunk: (d, n, p) => bar.update(d, n, `PPL ${p.toFixed(4)}`),
-  });
+  const res = await evaluatePaths(paths, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined, parseCount("--jobs", flags.jobs, 2)!,
+    (d, n, p) => bar.update(d, n, `PPL ${p.toFixed(4)}`));
   bar.stop();
-  if (flags.json) process.stdout.write(JSON.stringify({ model, base: flags.base, tensorTypes: flags.tensorTypes, simulated, ...res }, null, 2) + "\n");
-  else process.stdout.write(formatEval(res, { model, base: flags.base ?? (overrides ? `${model} (unquantized)` : undefined) }));
+  if (flags.json) process.stdout.write(JSON.stringify({ model, base: flags.base, tensorTypes: flags.tensorTypes, ...res }, null, 2) + "\n");
+  else process.stdout.write(formatEval(res, { model, base: flags.base ?? (flags.tensorTypes ? `${model} (unquantized)` : undefined) }));
 }

@@ -12,6 +12,7 @@ export interface MeasureFlags {
 
 export interface ImatrixFlags extends MeasureFlags {
   output?: string;
+  jobs?: string;
 }
 
 export interface EvalFlags extends MeasureFlags {
@@ -20,6 +21,7 @@ export interface EvalFlags extends MeasureFlags {
   ftype?: string;
   imatrix?: string;
   json?: boolean;
+  jobs?: string;
 }
 
 export function parseCount(flag: string, v: string | undefined, dflt: number | undefined): number | undefined {
@@ -38,6 +40,7 @@ export function registerMeasure(program: Command): void {
     .option("-c, --ctx <n>", "tokens per chunk (llama-imatrix -c; default 512)")
     .option("--chunks <n>", "use at most this many chunks (default: all whole chunks)")
     .option("-o, --output <file>", "output file (default imatrix.gguf)")
+    .option("-j, --jobs <n>", "worker threads, each computing whole chunks (default 2)")
     .option("--no-progress", "no progress line")
     .action(async (model: string, flags: ImatrixFlags) => (await import("./measure-run.js")).runImatrix(model, flags));
   program
@@ -51,6 +54,7 @@ export function registerMeasure(program: Command): void {
     .option("--imatrix <file>", "importance matrix the simulated quantization uses (as llama-quantize --imatrix)")
     .option("-c, --ctx <n>", "tokens per chunk (llama-perplexity -c; default 512)")
     .option("--chunks <n>", "use at most this many chunks (default: all)")
+    .option("-j, --jobs <n>", "worker threads, each scoring whole chunks (default 2)")
     .option("--json", "JSON output")
     .option("--no-progress", "no progress line")
     .action(async (model: string, flags: EvalFlags) => (await import("./measure-run.js")).runEval(model, flags));

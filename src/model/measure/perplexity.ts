@@ -42,6 +42,36 @@ export function compressLogProbs(logits: Float32Array, o: number, V: number): Co
   return { scale, minLogProb, levels };
 }
 
+/** What llama-perplexity's KL mode computes at one scored position. */
+export interface PositionKl {
+  nll: number;
+  nllBase: number;
+  kl: number;
+  pDiff: number;
+  sameTop: boolean;
+}
+
+/** One position: logits row `o` (length V) of the model, target `tok`, the base's compressed log-probs. */
+export function positionKl(logits: Float32Array, o: number, V: number, tok: number, base: CompressedLogProbs): PositionKl {
+  let max = logits[o]!, imax = 0;
+  for (let i = 1; i < V; i++) if (logits[o + i]! > max) { max = logits[o + i]!; imax = i; }
+  let sumExp = 0;
+  for (let i = 0; i < V; i++) sumExp += Math.fround(Math.exp(Math.fround(logits[o + i]! - max)));
+  const logSumExp = Math.fround(Math.log(sumExp));
+  const { scale, minLogProb, levels } = base;
+  const nll = Math.fround(max + logSumExp - logits[o + tok]!);
+  const nllBase = Math.fround(-(scale * levels[tok]! + minLogProb));
+  const lse = Math.fround(max + logSumExp);
+  let kl = 0, imaxBase = -1, baseMax = 0;
+  for (let i = 0; i < V; i++) {
+    const lpb = Math.fround(scale * levels[i]! + minLogProb);
+    if (i === 0 || lpb > baseMax) { baseMax = lpb; imaxBase = i; }
+    if (lpb > -16) kl += Math.fround(Math.exp(lpb)) * Math.fround(lpb - logits[o + i]! + lse);
+  }
+  const pDiff = Math.fround(Math.fround(Math.exp(-nll)) - Math.fround(Math.exp(-nllBase)));
+  return { nll, nllBase, kl, pDiff, sameTop: imax === imaxBase };
+}
+
 /** Running sums and per-token values of llama-perplexity's KL mode (its kl_divergence_result). */
 export class KlAccumulator {
   sumNll = 0;
@@ -62,36 +92,25 @@ export class KlAccumulator {
 
   /** Position with logits row `o` of `logits` (length V), target token `tok`, base log-probs `base`. */
   add(logits: Float32Array, o: number, V: number, tok: number, base: CompressedLogProbs): void {
-    let max = logits[o]!, imax = 0;
-    for (let i = 1; i < V; i++) if (logits[o + i]! > max) { max = logits[o + i]!; imax = i; }
-    let sumExp = 0;
-    for (let i = 0; i < V; i++) sumExp += Math.fround(Math.exp(Math.fround(logits[o + i]! - max)));
-    const logSumExp = Math.fround(Math.log(sumExp));
-    const { scale, minLogProb, levels } = base;
-    const nll = Math.fround(max + logSumExp - logits[o + tok]!);
-    this.sumNll += nll;
-    this.sumNll2 += nll * nll;
-    const nllBase = Math.fround(-(scale * levels[tok]! + minLogProb));
-    this.sumNllBase += nllBase;
-    this.sumNllBase2 += nllBase * nllBase;
-    this.sumNllNllBase += nll * nllBase;
-    const lse = Math.fround(max + logSumExp);
-    let kl = 0, imaxBase = -1, baseMax = 0;
-    for (let i = 0; i < V; i++) {
-      const lpb = Math.fround(scale * levels[i]! + minLogProb);
-      if (i === 0 || lpb > baseMax) { baseMax = lpb; imaxBase = i; }
-      if (lpb > -16) kl += Math.fround(Math.exp(lpb)) * Math.fround(lpb - logits[o + i]! + lse);
-    }
-    this.sumKld += kl;
-    this.sumKld2 += kl * kl;
+    this.push(positionKl(logits, o, V, tok, base));
+  }
+
+  push(p: PositionKl): void {
+    this.sumNll += p.nll;
+    this.sumNll2 += p.nll * p.nll;
+    this.sumNllBase += p.nllBase;
+    this.sumNllBase2 += p.nllBase * p.nllBase;
+    this.sumNllNllBase += p.nll * p.nllBase;
+    this.sumKld += p.kl;
+    this.sumKld2 += p.kl * p.kl;
     this.count++;
-    if (imax === imaxBase) this.sameTop++;
-    const pd = Math.fround(Math.fround(Math.exp(-nll)) - Math.fround(Math.exp(-nllBase)));
+    if (p.sameTop) this.sameTop++;
+    const pd = p.pDiff;
     this.sumPDiff += pd;
     this.sumPDiff2 += pd * pd;
     this.sumPDiff4 += pd * pd * pd * pd;
     this.maxPDiff = Math.max(this.maxPDiff, Math.abs(pd));
-    this.kld.push(kl);
+    this.kld.push(p.kl);
     this.pDiff.push(pd);
   }
 }
@@ -193,17 +212,24 @@ export function klReport(a: KlAccumulator): KlReport {
   };
 }
 
+/** Negative log-likelihood of token `tok` under logits row `o` (f32 steps, as llama-perplexity). */
+export function positionNll(logits: Float32Array, o: number, V: number, tok: number): number {
+  let max = logits[o]!;
+  for (let i = 1; i < V; i++) if (logits[o + i]! > max) max = logits[o + i]!;
+  let sumExp = 0;
+  for (let i = 0; i < V; i++) sumExp += Math.fround(Math.exp(Math.fround(logits[o + i]! - max)));
+  return Math.fround(max + Math.fround(Math.log(sumExp)) - logits[o + tok]!);
+}
+
 /** Perplexity of a plain run (no base): llama-perplexity's "Final estimate". */
 export class PplAccumulator {
   nll = 0;
   nll2 = 0;
   count = 0;
   add(logits: Float32Array, o: number, V: number, tok: number): void {
-    let max = logits[o]!;
-    for (let i = 1; i < V; i++) if (logits[o + i]! > max) max = logits[o + i]!;
-    let sumExp = 0;
-    for (let i = 0; i < V; i++) sumExp += Math.fround(Math.exp(Math.fround(logits[o + i]! - max)));
-    const v = Math.fround(max + Math.fround(Math.log(sumExp)) - logits[o + tok]!);
+    this.push(positionNll(logits, o, V, tok));
+  }
+  push(v: number): void {
     this.nll += v;
     this.nll2 += v * v;
     this.count++;

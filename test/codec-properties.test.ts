@@ -90,7 +90,7 @@ for (const type of TYPES) {
   });
 
   test(`${type}: all-zero input dequantizes to zeros`, () => {
-    for (const cols of [info.blockSize >= 256 ? 256 : 64, 512]) {
+    for (const cols of [Math.max(info.blockSize, 64), 512]) {
       const x = new Float32Array(2 * cols);
       for (const im of imOptions) {
         const y = dequantize(type, quantize(type, x, 2, cols, im ? new Float32Array(cols).fill(1) : undefined), 2, cols);

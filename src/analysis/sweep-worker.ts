@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { openSource, readImatrix } from "../io/source.js";
 import { isQuantscopeError } from "../io/errors.js";
 import { ActivationDir } from "./sweep-activations.js";
-import { measure, rowSums, tensorContext, type SweepOptions } from "./sweep.js";
+import { MeasureScratch, measure, rowSums, tensorContext, type SweepOptions } from "./sweep.js";
 import type { WorkerInit } from "./sweep-parallel.js";
 
 const init = workerData as WorkerInit;
@@ -16,11 +16,13 @@ const opts: SweepOptions = {
   sample: init.sample, seed: init.seed, flatten: init.flatten,
 };
 
+const scratch = new MeasureScratch(); // reused across this worker's tensors
+
 parentPort!.on("message", (m: { index: number; name: string }) => {
   try {
     const ctx = tensorContext(src, m.name, init.nLayers, opts, m.index);
     const sums = rowSums(ctx);
-    const records = init.types.map((t) => measure(ctx, t, sums));
+    const records = init.types.map((t) => measure(ctx, t, sums, undefined, scratch));
     parentPort!.postMessage({ index: m.index, records });
   } catch (e) {
     parentPort!.postMessage({ index: m.index, error: { message: (e as Error).message ?? String(e), user: isQuantscopeError(e) } });

@@ -7,6 +7,7 @@ import { registerQuantize } from "./commands/quantize.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerSweep } from "./commands/sweep.js";
 import { registerReport } from "./commands/report.js";
+import { registerMix } from "./commands/mix.js";
 
 const program = new Command("quantscope")
   .description("Why is this tensor hard to quantize, what does each llama.cpp type cost it, and which mix to use.")
@@ -16,5 +17,6 @@ registerQuantize(program);
 registerInspect(program);
 registerSweep(program);
 registerReport(program);
+registerMix(program);
 
 await runCli(program, process.argv);

@@ -102,3 +102,38 @@ test("hasImatrix: false differs from llama-quantize's --imatrix output exactly a
     }
   }
 });
+
+// The quantized fixtures, to the byte: the rules' types and mix-size.ts's layout against the real files.
+// (tinyqwen's were made from its F32 weights, whose GGUF has the same KVs and tensor names as the F16 one.)
+const FILES: Array<[string, string, string, string | null, string | null]> = [
+  ["models/tinyqwen-Q4_K_M.gguf", "models/tinyqwen-f16.gguf", "Q4_K_M", null, null],
+  ["models/tinyqwen-Q2_K.gguf", "models/tinyqwen-f16.gguf", "Q2_K", null, null],
+  ["models/stories260K-Q4_K_M.gguf", "models/stories260K.gguf", "Q4_K_M", null, null],
+  // models/README.md: made with `--imatrix ../imatrix/imatrix.gguf`.
+  ["models/stories260K-Q4_K_M-imatrix.gguf", "models/stories260K.gguf", "Q4_K_M", "imatrix/imatrix.gguf", "../imatrix/imatrix.gguf"],
+  // moe/README.md: "with that imatrix"; the path string it was given is not documented, so it is taken from
+  // the file's quantize.imatrix.file (its length is the only thing the size depends on).
+  ["moe/moe-tiny-Q4_K_M.gguf", "moe/moe-tiny-f16.gguf", "Q4_K_M", "moe/moe-tiny-imatrix.gguf", ""],
+  ["moe/moe-tiny-IQ2_XXS.gguf", "moe/moe-tiny-f16.gguf", "IQ2_XXS", "moe/moe-tiny-imatrix.gguf", ""],
+];
+for (const [quantized, source, ftype, imatrixFile, givenPath] of FILES) {
+  test(`file size of ${quantized} to the byte`, async () => {
+    const { statSync } = await import("node:fs");
+    const src = new GgufSource(fx(source));
+    const q = new GgufSource(fx(quantized));
+    try {
+      const path = givenPath === "" ? String(q.metadata.get("quantize.imatrix.file")) : givenPath;
+      const kv = imatrixFile ? imatrixKv(path!, readImatrix(fx(imatrixFile))) : undefined;
+      const mix = sizedMix(ftype, mixModelFromSource(src), { hasImatrix: !!imatrixFile });
+      const stored = new Map(q.tensors().map((t) => [t.name, t]));
+      for (const a of mix) {
+        assert.equal(a.type, stored.get(a.tensor)?.type, a.tensor);
+        assert.equal(a.bytes, stored.get(a.tensor)?.byteSize, a.tensor);
+      }
+      assert.equal(quantizedFileSize(quantizedLayout(src.headers, kv), mix.map((a) => a.bytes)), statSync(fx(quantized)).size);
+    } finally {
+      src.close();
+      q.close();
+    }
+  });
+}

@@ -118,3 +118,35 @@ test("--emit tensor-types writes type names llama-quantize's parser accepts (ggm
   assert.ok(planCandidateTypes(true).length > 0);
   for (const t of planCandidateTypes(false)) assert.ok(!["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS"].includes(t), t);
 });
+
+test("plan's file fits --target-size exactly, tensors whose bytes are not a multiple of the alignment included (stories260K)", async () => {
+  const { tensorBytes } = await import("../src/analysis/mixes.js");
+  const src = new GgufSource(fx("models/stories260K.gguf"));
+  try {
+    const records: SweepRecord[] = [];
+    const passengers: SweepResult["passengers"][number][] = [];
+    for (const t of src.tensors()) {
+      if (t.shape.length < 2) { passengers.push({ tensor: t.name, type: "F32", bytes: 4 * t.cols, elements: t.cols, reason: "1-D" }); continue; }
+      // 64-wide rows: the 32-block types; ffn_down (172-wide) only F16. A 64x172 Q5_0 tensor is 7568 B (not a multiple of 32).
+      const types = t.cols % 32 === 0 ? ["Q4_0", "Q5_0", "Q5_1", "Q8_0"] : ["F16"];
+      types.forEach((ty, k) => records.push(rec(t.name, t.rows, t.cols, ty, tensorBytes(ty, t.shape), 1e-3 / (k + 1) * (1 + t.rows / 1000))));
+    }
+    const sweep: SweepResult = {
+      model: "stories260K", architecture: "llama", nLayers: 5, types: [], imatrix: null, activations: null,
+      sampleFraction: 1, seed: 1, records, passengers, notes: [], seconds: 0,
+    };
+    const layout = quantizedLayout(src.headers);
+    let over = 0;
+    for (let target = 285_000; target <= 330_000; target += 997) {
+      const p = plan(sweep, {
+        targetSize: target, overheadBytes: quantizedFileSize(layout, []), fileSize: (b) => quantizedFileSize(layout, b),
+        alignment: layout.alignment, hasImatrix: false, mixModel: mixModelFromSource(src), mixes: [],
+      });
+      if (p.fileBytes > target) over++;
+      assert.equal(p.fileBytes, quantizedFileSize(layout, [...p.choices.map((c) => c.bytes), ...passengers.map((x) => x.bytes)]));
+    }
+    assert.equal(over, 0, "plans larger than their target");
+  } finally {
+    src.close();
+  }
+});

@@ -18,6 +18,8 @@ export interface PlanCandidate {
   readonly bytes: number;
   /** Predicted KL (nats/token). */
   readonly damage: number;
+  /** Unpadded bytes when `bytes` was padded to the file's alignment (PlanOptions.alignment). */
+  readonly rawBytes?: number;
 }
 
 export interface PlanChoice {
@@ -78,6 +80,8 @@ export interface PlanOptions {
   readonly mixes?: readonly (StandardMix | string)[];
   /** Exact file size from every tensor's bytes (GGUF: mix-size.ts); else tensor bytes + overheadBytes. */
   readonly fileSize?: (tensorBytes: readonly number[]) => number;
+  /** GGUF data alignment: each tensor costs its bytes rounded up to it, so the file fits --target-size exactly. */
+  readonly alignment?: number;
 }
 
 /**
@@ -165,6 +169,10 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
     byTensor.set(r.tensor, l);
   }
   const passengerBytes = sweep.passengers.reduce((s, p) => s + p.bytes, 0);
+  // What a tensor costs in the file: its bytes padded to the alignment (when given).
+  const al = opts.alignment ?? 1;
+  const padded = (c: PlanCandidate): PlanCandidate => (al > 1 && c.bytes % al ? { ...c, bytes: Math.ceil(c.bytes / al) * al, rawBytes: c.bytes } : c);
+  const passengerCost = sweep.passengers.reduce((s, p) => s + Math.ceil(p.bytes / al) * al, 0);
   const passengerElems = sweep.passengers.reduce((s, p) => s + p.elements, 0);
   const notes: string[] = [];
   const slots: Slot[] = [];
@@ -180,10 +188,10 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
       const rec = recs.find((r) => r.type === fb.type && !r.skipped);
       const damage = rec ? rec.sensitivity : NaN;
       if (!rec) notes.push(`pinned ${tensor} to ${fb.type}: not swept, damage unknown (counted as 0)`);
-      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [{ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage }] });
+      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [padded({ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage })] });
       continue;
     }
-    const frontier = paretoFrontier(candidatesOf(recs, opts.hasImatrix ?? false));
+    const frontier = paretoFrontier(candidatesOf(recs, opts.hasImatrix ?? false).map(padded));
     if (frontier.length === 0) throw new QuantscopeError(`no usable type for ${tensor} among the swept types (${recs.map((r) => r.requestedType).join(", ")})`);
     slots.push({ tensor, elements, pinned: false, choice: 0, frontier });
   }
@@ -192,13 +200,13 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
   if (opts.targetSize !== undefined) budget = opts.targetSize - overhead;
   else if (opts.targetBpw !== undefined) budget = (opts.targetBpw * totalElems) / 8;
   else throw new QuantscopeError("plan needs --target-bpw or --target-size");
-  const budgetFor = budget - passengerBytes;
+  const budgetFor = budget - passengerCost;
   const bytesOf = () => slots.reduce((s, x) => s + x.frontier[x.choice]!.bytes, 0);
   const minBytes = slots.reduce((s, x) => s + x.frontier[0]!.bytes, 0);
   if (minBytes > budgetFor) {
     throw new QuantscopeError(
-      `budget too small: the cheapest types already need ${fmtBytes(minBytes + passengerBytes + overhead)} ` +
-      `(${((8 * (minBytes + passengerBytes)) / totalElems).toFixed(3)} bpw), the target is ${fmtBytes(budget + overhead)}`,
+      `budget too small: the cheapest types already need ${fmtBytes(minBytes + passengerCost + overhead)} ` +
+      `(${((8 * (minBytes + passengerCost)) / totalElems).toFixed(3)} bpw), the target is ${fmtBytes(budget + overhead)}`,
     );
   }
   const lambda = lagrangian(slots, budgetFor);
@@ -209,7 +217,7 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
   const choices: PlanChoice[] = slots.map((s) => {
     const c = s.frontier[s.choice]!;
     return {
-      tensor: s.tensor, type: c.type, bytes: c.bytes, bpw: (8 * c.bytes) / s.elements, elements: s.elements,
+      tensor: s.tensor, type: c.type, bytes: c.rawBytes ?? c.bytes, bpw: (8 * (c.rawBytes ?? c.bytes)) / s.elements, elements: s.elements,
       damage: c.damage, pinned: s.pinned, why: whyOf(s),
     };
   });

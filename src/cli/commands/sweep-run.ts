@@ -118,12 +118,13 @@ function parseSize(s: string, src: TensorSource, sizing: FileSizing, hasImatrix:
 interface FileSizing {
   readonly overheadBytes: number;
   readonly fileSize?: (tensorBytes: readonly number[]) => number;
+  readonly alignment?: number;
 }
 
 function fileSizing(src: TensorSource, imatrixPath: string | undefined): FileSizing {
   if (!(src instanceof GgufSource)) return { overheadBytes: overheadOf(src) };
   const layout = quantizedLayout(src.headers, imatrixPath ? imatrixKv(imatrixPath, readImatrix(imatrixPath)) : undefined);
-  return { overheadBytes: quantizedFileSize(layout, []), fileSize: (b) => quantizedFileSize(layout, b) };
+  return { overheadBytes: quantizedFileSize(layout, []), fileSize: (b) => quantizedFileSize(layout, b), alignment: layout.alignment };
 }
 
 /** Non-tensor bytes of the source file (GGUF header, metadata, padding); 0 for folders. */
@@ -192,6 +193,7 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
       targetSize: flags.targetSize !== undefined ? parseSize(flags.targetSize, src, sizing, !!flags.imatrix) : undefined,
       overheadBytes: sizing.overheadBytes,
       fileSize: sizing.fileSize,
+      alignment: sizing.alignment,
       pins,
       hasImatrix: !!flags.imatrix,
       mixModel: mixModelFromSource(src),

@@ -38,7 +38,7 @@ export function registerSweep(program: Command): void {
       .argument("<model>", "GGUF / safetensors model"),
   )
     .option("--target-bpw <x>", "bits per weight over all tensors")
-    .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a standard mix name (e.g. Q4_K_M = its size)")
+    .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a llama-quantize ftype (e.g. Q4_K_M = the size of its file for this model)")
     .option("--pin <name=type...>", "force a type, e.g. --pin token_embd=Q4_K --pin output=Q6_K (name or kind)")
     .option("--compare <list>", "llama-quantize ftypes to compare with, e.g. Q4_K_M,IQ4_XS (default: the 2 just below and the 2 just above the target size, among all 32)")
     .addOption(new Option("--mixes <list>", "old name of --compare").hideHelp())

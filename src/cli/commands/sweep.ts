@@ -3,12 +3,11 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { DEFAULT_SWEEP_TYPES } from "../../analysis/sweep-types.js";
-import { HEADLINE_MIXES } from "../../analysis/mixes.js";
 import type { PlanFlags, SweepFlags } from "./sweep-run.js";
 
 function addCommon(cmd: Command): Command {
   return cmd
-    .option("--types <list>", `candidate types, comma separated (default ${DEFAULT_SWEEP_TYPES.join(",")})`)
+    .option("--types <list>", `candidate types, comma separated (sweep default ${DEFAULT_SWEEP_TYPES.join(",")}; plan default: every type with a codec, imatrix-only ones with --imatrix)`)
     .option("--imatrix <file>", "llama-imatrix output (.gguf or .dat): used by the quantizer and for activation-aware errors")
     .option("--activations <dir>", "folder of f32bin activations (act_blkN_<input>.f32bin or <tensor>.f32bin)")
     .option("--tensors <regex>", "only tensors whose name matches")
@@ -39,9 +38,10 @@ export function registerSweep(program: Command): void {
       .argument("<model>", "GGUF / safetensors model"),
   )
     .option("--target-bpw <x>", "bits per weight over all tensors")
-    .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a standard mix name (e.g. Q4_K_M = its size)")
+    .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a llama-quantize ftype (e.g. Q4_K_M = the size of its file for this model)")
     .option("--pin <name=type...>", "force a type, e.g. --pin token_embd=Q4_K --pin output=Q6_K (name or kind)")
-    .option("--mixes <list>", `standard mixes to compare with (default ${HEADLINE_MIXES.join(",")})`)
+    .option("--compare <list>", "llama-quantize ftypes to compare with, e.g. Q4_K_M,IQ4_XS (default: the 2 just below and the 2 just above the target size, among all 32)")
+    .addOption(new Option("--mixes <list>", "old name of --compare").hideHelp())
     .addOption(new Option("--emit <what>", "write a file for llama-quantize").choices(["tensor-types"]))
     .option("-o, --output <file>", "file for --emit (default: stdout after the table)")
     .option("--json", "JSON output")

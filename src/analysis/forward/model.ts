@@ -19,6 +19,10 @@ export interface ForwardConfig {
   readonly vocab: number;
   /** Qwen3's per-head RMSNorm of q and k before RoPE. */
   readonly qkNorm: boolean;
+  /** MoE (qwen3moe): experts per layer (0 = dense FFN), experts used per token, expert FFN width. */
+  readonly nExpert: number;
+  readonly nExpertUsed: number;
+  readonly nFfExp: number;
 }
 
 export interface ForwardModel {
@@ -28,14 +32,14 @@ export interface ForwardModel {
 }
 
 const NEOX_ARCHES = new Set(["qwen2", "qwen3", "qwen2moe", "qwen3moe", "phi3", "gemma", "gemma2", "stablelm", "gptneox"]);
-const SUPPORTED = new Set(["llama", "qwen2", "qwen3"]);
+const SUPPORTED = new Set(["llama", "qwen2", "qwen3", "qwen3moe"]);
 
 /** Hyper-parameters from the source's metadata (llama.cpp key names). */
 export function forwardConfig(src: TensorSource): ForwardConfig {
   const md = src.metadata;
   const arch = String(md.get("general.architecture") ?? "");
   if (!SUPPORTED.has(arch)) {
-    throw new QuantscopeError(`${src.path}: the reference forward pass supports llama, qwen2 and qwen3 models, not "${arch || "unknown"}"`);
+    throw new QuantscopeError(`${src.path}: the reference forward pass supports llama, qwen2, qwen3 and qwen3moe models, not "${arch || "unknown"}"`);
   }
   const num = (k: string, dflt?: number): number => {
     const v = md.get(`${arch}.${k}`);
@@ -55,14 +59,21 @@ export function forwardConfig(src: TensorSource): ForwardConfig {
     nHead,
     nHeadKv: num("attention.head_count_kv", nHead),
     headDim,
-    nFf: num("feed_forward_length"),
+    nFf: num("feed_forward_length", 0),
     ropeDim: num("rope.dimension_count", headDim),
     ropeTheta: num("rope.freq_base", 10000),
     ropeMode: NEOX_ARCHES.has(arch) ? "neox" : "normal",
     eps: num("attention.layer_norm_rms_epsilon", 1e-5),
     vocab: tok.rows,
     qkNorm: names.has("blk.0.attn_q_norm.weight"),
+    ...moe(),
   };
+  function moe(): { nExpert: number; nExpertUsed: number; nFfExp: number } {
+    if (arch !== "qwen3moe") return { nExpert: 0, nExpertUsed: 0, nFfExp: 0 };
+    const nExpert = num("expert_count"), nExpertUsed = num("expert_used_count");
+    if (!(nExpertUsed >= 1 && nExpertUsed <= nExpert)) throw new QuantscopeError(`${src.path}: ${arch}.expert_used_count ${nExpertUsed} is not within 1..${nExpert}`);
+    return { nExpert, nExpertUsed, nFfExp: num("expert_feed_forward_length") };
+  }
 }
 
 /** Loads every tensor as float32 (fine for the small models this pass is meant for). */

@@ -11,11 +11,23 @@ import { attentionWasm } from "./matmul-wasm.js";
 /** Matmul inputs, named like the activation dumps (act_blkN_<kind>). */
 export type CaptureKind = "attn_input" | "attn_output_input" | "ffn_input" | "ffn_down_input";
 
+/**
+ * Expert routing of an MoE layer, given with the captures that feed expert
+ * matrices: `ids` holds k expert indices per token (slot order). For
+ * "ffn_input" the data has one row per token (every selected expert reads it);
+ * for "ffn_down_input" it has one row per (token, slot), row t·k + s.
+ */
+export interface Routing {
+  readonly ids: Int32Array;
+  readonly k: number;
+  readonly nExpert: number;
+}
+
 export interface RunOptions {
   /** Replacement float32 data for some tensors (e.g. a quantized-dequantized copy). */
   readonly overrides?: ReadonlyMap<string, Float32Array>;
   /** Called with each matmul input (T × cols). */
-  readonly capture?: (layer: number, kind: CaptureKind, data: Float32Array, cols: number) => void;
+  readonly capture?: (layer: number, kind: CaptureKind, data: Float32Array, cols: number, routing?: Routing) => void;
   /** Store K and V in half precision like llama.cpp's default KV cache (default true). */
   readonly kvF16?: boolean;
 }
@@ -69,6 +81,10 @@ export function runLayer(model: ForwardModel, h: Float32Array, T: number, chunk:
   const o = matmul(att, T, qd, weight(model, p + "attn_output.weight", opts), c.nEmbd);
   for (let i = 0; i < h.length; i++) h[i] += o[i]!;
   const f = rmsNorm(h, c.nEmbd, weight(model, p + "ffn_norm.weight", opts), c.eps);
+  if (c.nExpert > 0) {
+    moeFfn(model, h, f, T, l, opts);
+    return;
+  }
   opts.capture?.(l, "ffn_input", f, c.nEmbd);
   const g = matmul(f, T, c.nEmbd, weight(model, p + "ffn_gate.weight", opts), c.nFf);
   const u = matmul(f, T, c.nEmbd, weight(model, p + "ffn_up.weight", opts), c.nFf);
@@ -76,6 +92,73 @@ export function runLayer(model: ForwardModel, h: Float32Array, T: number, chunk:
   opts.capture?.(l, "ffn_down_input", a, c.nFf);
   const d = matmul(a, T, c.nFf, weight(model, p + "ffn_down.weight", opts), c.nEmbd);
   for (let i = 0; i < h.length; i++) h[i] += d[i]!;
+}
+
+/**
+ * Top-k experts of each token from router logits (T × nExpert), as
+ * llama.cpp's build_moe_ffn does for qwen3moe: softmax over all experts, the k
+ * largest probabilities (slot order = descending), renormalised to sum 1
+ * (the sum clamped below at 2^-14).
+ */
+export function routeTokens(logits: Float32Array, T: number, nExpert: number, k: number): { ids: Int32Array; weights: Float32Array } {
+  const ids = new Int32Array(T * k), weights = new Float32Array(T * k);
+  const p = new Float32Array(nExpert);
+  const order = Array.from({ length: nExpert }, (_, i) => i);
+  for (let t = 0; t < T; t++) {
+    const o = t * nExpert;
+    let max = -Infinity;
+    for (let e = 0; e < nExpert; e++) max = Math.max(max, logits[o + e]!);
+    let sum = 0;
+    for (let e = 0; e < nExpert; e++) { p[e] = Math.exp(logits[o + e]! - max); sum += p[e]!; }
+    for (let e = 0; e < nExpert; e++) p[e] = p[e]! / sum;
+    order.sort((a, b) => p[b]! - p[a]! || a - b);
+    let ws = 0;
+    for (let s = 0; s < k; s++) { ids[t * k + s] = order[s]!; weights[t * k + s] = p[order[s]!]!; ws = Math.fround(ws + p[order[s]!]!); }
+    ws = Math.max(ws, 6.103515625e-5);
+    for (let s = 0; s < k; s++) weights[t * k + s] = Math.fround(weights[t * k + s]! / ws);
+  }
+  return { ids, weights };
+}
+
+/** Sparse MoE FFN (qwen3moe): router, top-k SwiGLU experts from the 3-D *_exps tensors, weighted sum added to h. */
+function moeFfn(model: ForwardModel, h: Float32Array, f: Float32Array, T: number, l: number, opts: RunOptions): void {
+  const c = model.config;
+  const p = `blk.${l}.`;
+  const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
+  const router = matmul(f, T, E, weight(model, p + "ffn_gate_inp.weight", opts), nE);
+  const { ids, weights } = routeTokens(router, T, nE, k);
+  const routing: Routing = { ids, k, nExpert: nE };
+  opts.capture?.(l, "ffn_input", f, E, routing);
+  const gate = weight(model, p + "ffn_gate_exps.weight", opts);
+  const up = weight(model, p + "ffn_up_exps.weight", opts);
+  const down = weight(model, p + "ffn_down_exps.weight", opts);
+  const act = opts.capture ? new Float32Array(T * k * F) : undefined;
+  const outs = new Float32Array(T * k * E); // expert output of (token, slot), weighted
+  for (let e = 0; e < nE; e++) {
+    const rows: number[] = [];
+    for (let r = 0; r < T * k; r++) if (ids[r] === e) rows.push(r);
+    if (rows.length === 0) continue;
+    const n = rows.length;
+    const x = new Float32Array(n * E);
+    rows.forEach((r, i) => x.set(f.subarray(Math.floor(r / k) * E, (Math.floor(r / k) + 1) * E), i * E));
+    const g = matmul(x, n, E, gate.subarray(e * F * E, (e + 1) * F * E), F);
+    const u = matmul(x, n, E, up.subarray(e * F * E, (e + 1) * F * E), F);
+    const a = swiglu(g, u);
+    if (act) rows.forEach((r, i) => act.set(a.subarray(i * F, (i + 1) * F), r * F));
+    const d = matmul(a, n, F, down.subarray(e * E * F, (e + 1) * E * F), E);
+    rows.forEach((r, i) => {
+      const w = weights[r]!;
+      for (let j = 0; j < E; j++) outs[r * E + j] = Math.fround(d[i * E + j]! * w);
+    });
+  }
+  if (act) opts.capture!(l, "ffn_down_input", act, F, routing);
+  for (let t = 0; t < T; t++) {
+    for (let j = 0; j < E; j++) {
+      let s = outs[(t * k) * E + j]!;
+      for (let q = 1; q < k; q++) s = Math.fround(s + outs[(t * k + q) * E + j]!);
+      h[t * E + j] += s;
+    }
+  }
 }
 
 /** Final norm and output head: logits (T × vocab). output.weight falls back to token_embd (tied embeddings). */

@@ -37,7 +37,7 @@ export async function runImatrix(model: string, flags: ImatrixFlags): Promise<vo
   const bar = progressLine(flags.progress, "imatrix: chunk");
   const st = await imatrixPaths(model, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined, parseCount("--jobs", flags.jobs, 2)!, (d, n) => bar.update(d, n));
   bar.stop();
-  const entries = [...st.sums].map(([name, sums]) => ({ name, sums, counts: [st.counts.get(name)!] }));
+  const entries = [...st.sums].map(([name, sums]) => ({ name, sums, counts: st.counts.get(name)! }));
   const out = flags.output ?? "imatrix.gguf";
   writeFileSync(out, encodeImatrixGguf(entries, { datasets: [basename(flags.file)], chunkCount: st.chunks, chunkSize: st.chunkSize }));
   process.stdout.write(

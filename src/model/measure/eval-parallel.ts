@@ -8,6 +8,8 @@ import { checkEvalPaths, loadEvalSetup, type EvalPaths } from "./eval-setup.js";
 import { parseTensorTypeFile, simulatedTypes, type SimulatedType } from "./simulate.js";
 import { openSource } from "../../io/source.js";
 import { forwardConfig } from "../../analysis/forward/model.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { planStream, runStreamed, shouldStream, STREAM_THRESHOLD, type StreamPlan, type StreamRunOptions } from "./streamed.js";
 
 export interface EvalWorkerInit {
   readonly paths: EvalPaths;
@@ -23,17 +25,39 @@ export interface EvalRun extends EvalResult {
 export async function evaluatePaths(
   paths: EvalPaths, tokens: Int32Array, c: Chunking, bos: number | undefined, jobs: number,
   onChunk?: (done: number, total: number, runningPpl: number) => void,
+  opts: StreamRunOptions = {},
 ): Promise<EvalRun> {
   checkEvalPaths(paths);
   const threads = Math.max(1, Math.min(jobs, c.count));
   // User errors (unsupported architecture, bad rules) surface here, before any worker starts.
   let simulated: readonly SimulatedType[] | undefined;
+  let plan: StreamPlan | undefined;
   const src = openSource(paths.model);
   try {
     forwardConfig(src);
     if (paths.tensorTypes) simulated = simulatedTypes(src, parseTensorTypeFile(paths.tensorTypes), paths.ftype);
+    if (shouldStream(src, opts.stream)) {
+      if (paths.tensorTypes) {
+        throw new QuantscopeError(`${paths.model}: eval --tensor-types simulates quantization in memory, which is limited to ${STREAM_THRESHOLD / 1e6} M parameters (quantize the model and pass it with --base instead)`);
+      }
+      plan = planStream(src, c, paths.base ? Math.max(1, Math.floor(jobs / 2)) : jobs, opts.batch);
+    }
   } finally {
     src.close();
+  }
+  if (plan) {
+    const t0 = performance.now();
+    const acc = new EvalAccumulator();
+    let done = 0;
+    if (paths.base) {
+      const bsrc = openSource(paths.base);
+      try { forwardConfig(bsrc); } finally { bsrc.close(); }
+    }
+    await runStreamed<ChunkScores>({ mode: "eval", model: paths.model, base: paths.base, tokens, chunking: c, bos }, plan, (_i, scores) => {
+      acc.add(scores);
+      onChunk?.(++done, c.count, acc.runningPpl());
+    });
+    return { ...acc.result(c, (performance.now() - t0) / 1000, plan.threads), simulated };
   }
   // the simulated type list is wanted in any case (JSON output); it is cheap next to the evaluation
   if (threads === 1) {

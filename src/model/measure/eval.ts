@@ -46,6 +46,11 @@ export function scoreChunk(side: EvalSide, base: EvalSide | undefined, tokens: I
   const T = input.length;
   const baseLogits = base ? forward(base.model, input, T, { overrides: base.overrides }) : undefined;
   const logits = forward(side.model, input, T, { overrides: side.overrides });
+  return scoreLogits(logits, baseLogits, V, T, tokens, c, i);
+}
+
+/** Scores of chunk i from its logits (T × V) and, with a base, the base's logits. */
+export function scoreLogits(logits: Float32Array, baseLogits: Float32Array | undefined, V: number, T: number, tokens: Int32Array, c: Chunking, i: number): ChunkScores {
   const target = (t: number) => tokens[i * c.nCtx + t + 1]!;
   const first = c.nCtx >> 1;
   if (!baseLogits) {

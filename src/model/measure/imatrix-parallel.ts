@@ -4,6 +4,7 @@ import { forwardConfig, loadForwardModel } from "../../analysis/forward/model.js
 import type { Chunking } from "./chunks.js";
 import { collectImatrix, ImatrixAccumulator, type ImatrixChunk, type ImatrixStats } from "./imatrix-collect.js";
 import { runChunkPool } from "./chunk-pool.js";
+import { planStream, runStreamed, shouldStream, type StreamPlan, type StreamRunOptions } from "./streamed.js";
 
 export interface ImatrixWorkerInit {
   readonly model: string;
@@ -15,12 +16,15 @@ export interface ImatrixWorkerInit {
 export async function imatrixPaths(
   model: string, tokens: Int32Array, c: Chunking, bos: number | undefined, jobs: number,
   onChunk?: (done: number, total: number, runningPpl: number) => void,
+  opts: StreamRunOptions = {},
 ): Promise<ImatrixStats> {
   const threads = Math.max(1, Math.min(jobs, c.count));
   const src = openSource(model);
+  let plan: StreamPlan | undefined;
   try {
     forwardConfig(src); // an unsupported architecture fails here, before any worker starts
-    if (threads === 1) {
+    if (shouldStream(src, opts.stream)) plan = planStream(src, c, jobs, opts.batch);
+    if (threads === 1 && !plan) {
       const m = loadForwardModel(src);
       return collectImatrix(m, tokens, c, { bos, onChunk: (d, n) => onChunk?.(d, n, NaN) });
     }
@@ -28,6 +32,14 @@ export async function imatrixPaths(
     src.close();
   }
   const acc = new ImatrixAccumulator();
+  if (plan) {
+    let done = 0;
+    await runStreamed<ImatrixChunk>({ mode: "imatrix", model, tokens, chunking: c, bos }, plan, (_i, ch) => {
+      acc.add(ch);
+      onChunk?.(++done, c.count, acc.runningPpl());
+    });
+    return acc.result(c.nCtx);
+  }
   const init: ImatrixWorkerInit = { model, tokens, chunking: c, bos };
   await runChunkPool<ImatrixChunk>("imatrix-worker", init, c.count, threads, (i, ch) => {
     acc.add(ch);

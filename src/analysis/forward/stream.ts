@@ -1,0 +1,121 @@
+// The forward pass for models too big to hold as float32: only one layer's
+// weights are in memory at a time (dequantized from any TensorSource into
+// buffers reused from layer to layer), token embedding rows are read on
+// demand and the output head is applied in row blocks. A batch of chunks goes
+// through each layer together, so every weight read serves several chunks.
+//
+// Each layer runs through the same runLayer as the in-memory path (its
+// ForwardModel view holds that layer's tensors only), and every kernel treats
+// tokens independently (attention within a chunk), so a chunk's results are
+// bit-identical to the in-memory forward pass whatever the batch.
+import { QuantscopeError } from "../../io/errors.js";
+import type { TensorSource } from "../../io/source.js";
+import { forwardConfig, type ForwardConfig, type ForwardModel } from "./model.js";
+import { matmul, rmsNorm } from "./ops.js";
+import { runLayer, type RunOptions } from "./run.js";
+
+/** Total parameters of a source (what decides between in-memory and streamed passes). */
+export function sourceParams(src: TensorSource): number {
+  return src.tensors().reduce((s, t) => s + t.rows * t.cols, 0);
+}
+
+export interface StreamOptions {
+  /** Keep the output head as float32 when it is at most this many bytes (default 256 MiB); else row blocks. */
+  readonly headCacheBytes?: number;
+  /** Rows of the head per block when streaming it (default: about 64 MiB of float32). */
+  readonly headBlockRows?: number;
+}
+
+export class StreamedModel {
+  readonly config: ForwardConfig;
+  private readonly buffers = new Map<string, Float32Array>();
+  private readonly layer = new Map<string, Float32Array>();
+  private readonly globals = new Map<string, Float32Array>();
+  private readonly headName: string;
+  private headCache: Float32Array | undefined;
+  private headBlock: Float32Array | undefined;
+  private readonly headBlockRows: number;
+  private loaded = -1;
+  /** Seconds spent reading/dequantizing weights (for benchmarks). */
+  readSeconds = 0;
+
+  constructor(readonly src: TensorSource, opts: StreamOptions = {}) {
+    this.config = forwardConfig(src);
+    const names = new Set(src.tensors().map((t) => t.name));
+    for (const n of ["output_norm.weight"]) this.globals.set(n, src.read(n).data);
+    this.headName = names.has("output.weight") ? "output.weight" : "token_embd.weight";
+    const V = this.config.vocab, E = this.config.nEmbd;
+    const headBytes = V * E * 4;
+    if (headBytes <= (opts.headCacheBytes ?? 256 * 2 ** 20)) this.headCache = this.timedRead(() => src.read(this.headName).data);
+    this.headBlockRows = Math.max(1, Math.min(V, opts.headBlockRows ?? Math.floor((64 * 2 ** 20) / (4 * E))));
+  }
+
+  private timedRead<T>(f: () => T): T {
+    const t0 = performance.now();
+    try { return f(); } finally { this.readSeconds += (performance.now() - t0) / 1000; }
+  }
+
+  /** The ForwardModel view holding layer l's tensors (read on first use, buffers reused). */
+  layerView(l: number): ForwardModel {
+    if (this.loaded !== l) {
+      this.layer.clear();
+      const prefix = `blk.${l}.`;
+      for (const t of this.src.tensors()) {
+        if (!t.name.startsWith(prefix)) continue;
+        const key = t.name.slice(prefix.length);
+        const n = t.rows * t.cols;
+        let buf = this.buffers.get(key);
+        if (!buf || buf.length < n) { buf = new Float32Array(n); this.buffers.set(key, buf); }
+        const data = this.timedRead(() => this.src.read(t.name, buf).data);
+        this.layer.set(t.name, data.length === n ? data : data.subarray(0, n));
+      }
+      for (const [k, v] of this.globals) this.layer.set(k, v);
+      this.loaded = l;
+    }
+    return { config: this.config, weights: this.layer };
+  }
+
+  /** Token embedding rows of `tokens`, read one row at a time. */
+  embed(tokens: Int32Array): Float32Array {
+    const { nEmbd, vocab } = this.config;
+    const h = new Float32Array(tokens.length * nEmbd);
+    const row = new Float32Array(nEmbd);
+    this.timedRead(() => {
+      for (let t = 0; t < tokens.length; t++) {
+        const id = tokens[t]!;
+        if (id < 0 || id >= vocab) throw new QuantscopeError(`forward pass: token id ${id} outside the vocabulary (0..${vocab - 1})`);
+        h.set(this.src.readRows("token_embd.weight", id, 1, row).data.subarray(0, nEmbd), t * nEmbd);
+      }
+    });
+    return h;
+  }
+
+  /** Final norm and output head of T rows of h: logits (T × vocab), the head applied in row blocks. */
+  headLogits(h: Float32Array, T: number, out: Float32Array = new Float32Array(T * this.config.vocab)): Float32Array {
+    const { nEmbd: E, vocab: V, eps } = this.config;
+    const x = rmsNorm(h.subarray(0, T * E), E, this.globals.get("output_norm.weight")!, eps);
+    if (this.headCache) return matmul(x, T, E, this.headCache, V, out);
+    const B = this.headBlockRows;
+    this.headBlock ??= new Float32Array(B * E);
+    const y = new Float32Array(T * B);
+    for (let r0 = 0; r0 < V; r0 += B) {
+      const n = Math.min(B, V - r0);
+      const w = this.timedRead(() => this.src.readRows(this.headName, r0, n, this.headBlock).data);
+      matmul(x, T, E, w, n, y);
+      for (let t = 0; t < T; t++) out.set(y.subarray(t * n, (t + 1) * n), t * V + r0);
+    }
+    return out;
+  }
+
+  /**
+   * Runs all layers over a batch of chunks (each `chunk` tokens, attending
+   * within itself): returns the final residual stream (T × nEmbd).
+   */
+  hidden(tokens: Int32Array, chunk: number, opts: RunOptions = {}): Float32Array {
+    if (opts.overrides) throw new Error("internal error: overrides are not supported by the streamed forward pass");
+    const T = tokens.length;
+    const h = this.embed(tokens);
+    for (let l = 0; l < this.config.nLayer; l++) runLayer(this.layerView(l), h, T, chunk, l, opts);
+    return h;
+  }
+}

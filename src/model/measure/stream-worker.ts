@@ -1,0 +1,18 @@
+// Worker thread of the streamed eval / imatrix: opens its own streamed
+// model(s), then computes the batches of chunks the main thread sends.
+import { parentPort, workerData } from "node:worker_threads";
+import { isQuantscopeError } from "../../io/errors.js";
+import { serveChunks } from "./chunk-pool.js";
+import { batchChunks, openStreamed, streamedImatrix, streamedScores, type StreamWorkerInit } from "./streamed.js";
+import type { StreamedModel } from "../../analysis/forward/stream.js";
+
+const init = workerData as StreamWorkerInit;
+let side: StreamedModel | undefined, base: StreamedModel | undefined;
+serveChunks((b) => {
+  side ??= openStreamed(init.model);
+  if (init.base) base ??= openStreamed(init.base);
+  const chunks = batchChunks(init.chunking, init.batch, b);
+  return init.mode === "eval"
+    ? streamedScores(side, base, init.tokens, init.chunking, chunks, init.bos)
+    : streamedImatrix(side, init.tokens, init.chunking, chunks, init.bos);
+}, isQuantscopeError, parentPort!);

@@ -1,0 +1,160 @@
+// eval and imatrix over the streamed forward pass (analysis/forward/stream.ts)
+// for models too big to hold as float32: chunks go through the model in
+// batches (one pass over the weights per batch), each worker thread streaming
+// its own batches. Results are per chunk and summed in chunk order, so they
+// equal the in-memory path's.
+import { openSource, type TensorSource } from "../../io/source.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { StreamedModel, sourceParams } from "../../analysis/forward/stream.js";
+import { chunkInput, type Chunking } from "./chunks.js";
+import { scoreLogits, type ChunkScores } from "./eval.js";
+import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";
+import { logSoftmax } from "../../analysis/forward/ops.js";
+import { runChunkPool } from "./chunk-pool.js";
+
+/** Models above this many parameters take the streamed path (the in-memory pass's limit). */
+export const STREAM_THRESHOLD = 200e6;
+
+export interface StreamPlan {
+  /** Chunks per pass over the weights. */
+  readonly batch: number;
+  /** Worker threads (each streams its own batches and holds one layer). */
+  readonly threads: number;
+  /** Estimated peak bytes per thread. */
+  readonly bytesPerThread: number;
+}
+
+/** Memory budget of the streamed path (all threads together). */
+export const STREAM_BUDGET = 1.8 * 2 ** 30;
+
+/** Chunks per batch and threads so that the estimated peak stays within the budget. */
+export function planStream(src: TensorSource, c: Chunking, jobs: number, maxBatch = 4, budget = STREAM_BUDGET): StreamPlan {
+  const infos = src.tensors();
+  let layer = 0, largest = 0;
+  const perLayer = new Map<string, number>();
+  for (const t of infos) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    const n = t.rows * t.cols * 4;
+    if (m) perLayer.set(m[1]!, (perLayer.get(m[1]!) ?? 0) + n);
+    if (m) largest = Math.max(largest, n);
+  }
+  for (const v of perLayer.values()) layer = Math.max(layer, v);
+  const md = src.metadata, arch = String(md.get("general.architecture"));
+  const num = (k: string): number => Number(md.get(`${arch}.${k}`) ?? 0);
+  const E = num("embedding_length"), F = Math.max(num("feed_forward_length"), num("expert_feed_forward_length") * Math.max(1, num("expert_used_count")));
+  const V = src.tensor("token_embd.weight").rows;
+  const head = Math.min(V * E * 4, 256 * 2 ** 20) + V * c.nCtx * 4 * 2;
+  const perToken = (E * 8 + F * 4) * 4;
+  const fixed = layer + largest * 1.5 + head + 64 * 2 ** 20;
+  let threads = Math.max(1, Math.min(jobs, c.count));
+  let batch = 1;
+  const cost = (b: number) => fixed + b * c.nCtx * perToken;
+  while (threads > 1 && threads * cost(1) > budget) threads--;
+  const perThread = Math.ceil(c.count / threads);
+  while (batch < Math.min(maxBatch, perThread) && threads * cost(batch + 1) <= budget) batch++;
+  return { batch, threads, bytesPerThread: cost(batch) };
+}
+
+export function shouldStream(src: TensorSource, force?: boolean): boolean {
+  return force ?? sourceParams(src) > STREAM_THRESHOLD;
+}
+
+/** The chunk indices of batch b. */
+export function batchChunks(c: Chunking, batch: number, b: number): number[] {
+  const out: number[] = [];
+  for (let i = b * batch; i < Math.min(c.count, (b + 1) * batch); i++) out.push(i);
+  return out;
+}
+
+function batchInput(tokens: Int32Array, c: Chunking, chunks: readonly number[], bos: number | undefined): Int32Array {
+  const input = new Int32Array(chunks.length * c.nCtx);
+  chunks.forEach((i, k) => input.set(chunkInput(tokens, c, i, bos), k * c.nCtx));
+  return input;
+}
+
+/** eval scores of a batch of chunks (base first when given, its final hidden states kept, not its logits). */
+export function streamedScores(side: StreamedModel, base: StreamedModel | undefined, tokens: Int32Array, c: Chunking, chunks: readonly number[], bos: number | undefined): ChunkScores[] {
+  const V = side.config.vocab, E = side.config.nEmbd, T = c.nCtx;
+  if (base && (base.config.vocab !== V || base.config.nEmbd === 0)) {
+    throw new QuantscopeError(`${base.src.path}: vocabulary of ${base.config.vocab} tokens differs from ${side.src.path}'s ${V}`);
+  }
+  const input = batchInput(tokens, c, chunks, bos);
+  const hb = base ? base.hidden(input, T) : undefined;
+  const hs = side.hidden(input, T);
+  const logits = new Float32Array(T * V);
+  const baseLogits = base ? new Float32Array(T * V) : undefined;
+  return chunks.map((i, k) => {
+    if (base) base.headLogits(hb!.subarray(k * T * base.config.nEmbd), T, baseLogits);
+    side.headLogits(hs.subarray(k * T * E), T, logits);
+    return scoreLogits(logits, baseLogits, V, T, tokens, c, i);
+  });
+}
+
+/** imatrix sums of a batch of chunks, each chunk's sums computed from its own rows. */
+export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chunking, chunks: readonly number[], bos: number | undefined): ImatrixChunk[] {
+  const T = c.nCtx, V = model.config.vocab, E = model.config.nEmbd;
+  const input = batchInput(tokens, c, chunks, bos);
+  const perChunk = chunks.map((_, k) => new ImatrixCapture(T, k * T));
+  const h = model.hidden(input, T, {
+    capture: (layer, kind, data, cols, routing) => { for (const cap of perChunk) cap.add(layer, kind, data, cols, routing); },
+  });
+  const logits = new Float32Array(T * V);
+  return chunks.map((i, k) => {
+    model.headLogits(h.subarray(k * T * E), T, logits);
+    const { nll, scored } = nllOf(logSoftmax(logits, T, V), T, V, tokens, c, i);
+    return { sums: perChunk[k]!.sums, expertCounts: perChunk[k]!.expertCounts, tokens: T, nll, scored };
+  });
+}
+
+/** Opens a streamed model by path (worker threads do this themselves). */
+export function openStreamed(path: string): StreamedModel {
+  return new StreamedModel(openSource(path));
+}
+
+export interface StreamWorkerInit {
+  readonly mode: "eval" | "imatrix";
+  readonly model: string;
+  readonly base?: string;
+  readonly tokens: Int32Array;
+  readonly chunking: Chunking;
+  readonly bos?: number;
+  readonly batch: number;
+}
+
+export interface StreamRunOptions {
+  /** Force the streamed path (true) or the in-memory one (false); default: by size (> STREAM_THRESHOLD parameters). */
+  readonly stream?: boolean;
+  /** Chunks per pass over the weights (default: planned from the memory budget, at most 4). */
+  readonly batch?: number;
+}
+
+/**
+ * Runs batches of chunks through streamed models, in this thread (threads = 1)
+ * or on worker threads, delivering each chunk's result in chunk order.
+ */
+export async function runStreamed<R>(init: Omit<StreamWorkerInit, "batch">, plan: StreamPlan, inOrder: (index: number, r: R) => void): Promise<void> {
+  const c = init.chunking;
+  const nBatch = Math.ceil(c.count / plan.batch);
+  const full: StreamWorkerInit = { ...init, batch: plan.batch };
+  if (plan.threads === 1) {
+    const side = openStreamed(init.model);
+    const base = init.base ? openStreamed(init.base) : undefined;
+    try {
+      for (let b = 0; b < nBatch; b++) {
+        const chunks = batchChunks(c, plan.batch, b);
+        const rs = (init.mode === "eval"
+          ? streamedScores(side, base, init.tokens, c, chunks, init.bos)
+          : streamedImatrix(side, init.tokens, c, chunks, init.bos)) as R[];
+        rs.forEach((r, k) => inOrder(chunks[k]!, r));
+      }
+    } finally {
+      side.src.close();
+      base?.src.close();
+    }
+    return;
+  }
+  await runChunkPool<R[]>("stream-worker", full, nBatch, plan.threads, (b, rs) => {
+    const chunks = batchChunks(c, plan.batch, b);
+    rs.forEach((r, k) => inOrder(chunks[k]!, r));
+  });
+}

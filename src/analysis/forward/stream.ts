@@ -26,6 +26,9 @@ export interface StreamOptions {
   readonly headBlockRows?: number;
 }
 
+/** Time spent by the streamed models of this thread (for benchmarks): reading/dequantizing, layers, head. */
+export const streamStats = { readSeconds: 0, layerSeconds: 0, headSeconds: 0, layers: 0 };
+
 export class StreamedModel {
   readonly config: ForwardConfig;
   private readonly buffers = new Map<string, Float32Array>();
@@ -36,8 +39,6 @@ export class StreamedModel {
   private headBlock: Float32Array | undefined;
   private readonly headBlockRows: number;
   private loaded = -1;
-  /** Seconds spent reading/dequantizing weights (for benchmarks). */
-  readSeconds = 0;
 
   constructor(readonly src: TensorSource, opts: StreamOptions = {}) {
     this.config = forwardConfig(src);
@@ -52,7 +53,7 @@ export class StreamedModel {
 
   private timedRead<T>(f: () => T): T {
     const t0 = performance.now();
-    try { return f(); } finally { this.readSeconds += (performance.now() - t0) / 1000; }
+    try { return f(); } finally { streamStats.readSeconds += (performance.now() - t0) / 1000; }
   }
 
   /** The ForwardModel view holding layer l's tensors (read on first use, buffers reused). */
@@ -92,6 +93,11 @@ export class StreamedModel {
 
   /** Final norm and output head of T rows of h: logits (T × vocab), the head applied in row blocks. */
   headLogits(h: Float32Array, T: number, out: Float32Array = new Float32Array(T * this.config.vocab)): Float32Array {
+    const t0 = performance.now();
+    try { return this.head(h, T, out); } finally { streamStats.headSeconds += (performance.now() - t0) / 1000; }
+  }
+
+  private head(h: Float32Array, T: number, out: Float32Array): Float32Array {
     const { nEmbd: E, vocab: V, eps } = this.config;
     const x = rmsNorm(h.subarray(0, T * E), E, this.globals.get("output_norm.weight")!, eps);
     if (this.headCache) return matmul(x, T, E, this.headCache, V, out);
@@ -115,7 +121,12 @@ export class StreamedModel {
     if (opts.overrides) throw new Error("internal error: overrides are not supported by the streamed forward pass");
     const T = tokens.length;
     const h = this.embed(tokens);
-    for (let l = 0; l < this.config.nLayer; l++) runLayer(this.layerView(l), h, T, chunk, l, opts);
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const t0 = performance.now();
+      runLayer(this.layerView(l), h, T, chunk, l, opts);
+      streamStats.layerSeconds += (performance.now() - t0) / 1000;
+      streamStats.layers++;
+    }
     return h;
   }
 }

@@ -2,14 +2,61 @@
 // four tokens × two weight rows per inner loop. Operands are copied into the
 // kernel module's memory per call; for a T-token batch that copy is 1/T of
 // the arithmetic.
+import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { Arena } from "../../quant/wasm.js";
 import { kernels } from "../../quant/wasm.js";
 
 type MatmulKernel = (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
 let kernel: MatmulKernel | undefined;
 
+interface FmaModule { readonly memory: WebAssembly.Memory; readonly base: number; readonly matmul: MatmulKernel }
+let fmaModule: FmaModule | null | undefined;
+
+/**
+ * build/forward-relaxed.wasm (assembly/forward_relaxed.ts: the same matmul with
+ * relaxed-SIMD fused multiply-add, output rows in cache-sized blocks), when the
+ * engine runs relaxed SIMD (Node 22+; Node 20 behind V8's
+ * --experimental-wasm-relaxed-simd, which is switched on here). Set
+ * QUANTSCOPE_NO_FMA=1 for the plain SIMD kernel.
+ */
+function fmaKernel(): FmaModule | null {
+  if (fmaModule !== undefined) return fmaModule;
+  fmaModule = null;
+  if (process.env.QUANTSCOPE_NO_FMA) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(new URL("../../../build/forward-relaxed.wasm", import.meta.url));
+  } catch {
+    return null;
+  }
+  const compile = (): WebAssembly.Module | null => { try { return new WebAssembly.Module(bytes); } catch { return null; } };
+  let mod = compile();
+  if (!mod) {
+    try { setFlagsFromString("--experimental-wasm-relaxed-simd"); } catch { /* an engine without the flag */ }
+    mod = compile();
+    if (!mod) return null;
+  }
+  const ex = new WebAssembly.Instance(mod, {}).exports as { memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel };
+  fmaModule = { memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma };
+  return fmaModule;
+}
+
+function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array): Float32Array {
+  const px = k.base, pw = px + ((T * n * 4 + 15) & ~15), py = pw + ((m * n * 4 + 15) & ~15), end = py + T * m * 4;
+  if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));
+  const buf = k.memory.buffer;
+  new Float32Array(buf, px, T * n).set(x.subarray(0, T * n));
+  new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
+  k.matmul(px, T, n, pw, m, py, 0, m);
+  y.set(new Float32Array(buf, py, T * m));
+  return y;
+}
+
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. */
 export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
+  const fk = fmaKernel();
+  if (fk) return matmulFma(fk, x, T, n, W, m, y);
   kernel ??= kernels()["matmul_f32"] as MatmulKernel;
   const arena = new Arena();
   const px = arena.alloc(T * n * 4), pw = arena.alloc(m * n * 4), py = arena.alloc(T * m * 4);

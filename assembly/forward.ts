@@ -105,7 +105,31 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, T: i32, 
       }
       const inv: f32 = 1 / sum;
       const orow = out + <usize>t * qStride + qh;
-      for (let j = 0; j < d4; j += 4) {
+      let j = 0;
+      // eight lane groups (32 dims) per pass over s: each score is loaded once per pass;
+      // every output lane still sums over s in ascending order
+      for (; j + 31 < d4; j += 32) {
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+        let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+        for (let s = 0; s <= t; s++) {
+          const p = f32x4.splat(load<f32>(scores + (<usize>s << 2)));
+          const vr = v + <usize>s * kStride + khOff + (<usize>j << 2);
+          c0 = f32x4.add(c0, f32x4.mul(p, v128.load(vr)));
+          c1 = f32x4.add(c1, f32x4.mul(p, v128.load(vr + 16)));
+          c2 = f32x4.add(c2, f32x4.mul(p, v128.load(vr + 32)));
+          c3 = f32x4.add(c3, f32x4.mul(p, v128.load(vr + 48)));
+          c4 = f32x4.add(c4, f32x4.mul(p, v128.load(vr + 64)));
+          c5 = f32x4.add(c5, f32x4.mul(p, v128.load(vr + 80)));
+          c6 = f32x4.add(c6, f32x4.mul(p, v128.load(vr + 96)));
+          c7 = f32x4.add(c7, f32x4.mul(p, v128.load(vr + 112)));
+        }
+        const iv = f32x4.splat(inv), o = orow + (<usize>j << 2);
+        v128.store(o, f32x4.mul(c0, iv)); v128.store(o + 16, f32x4.mul(c1, iv));
+        v128.store(o + 32, f32x4.mul(c2, iv)); v128.store(o + 48, f32x4.mul(c3, iv));
+        v128.store(o + 64, f32x4.mul(c4, iv)); v128.store(o + 80, f32x4.mul(c5, iv));
+        v128.store(o + 96, f32x4.mul(c6, iv)); v128.store(o + 112, f32x4.mul(c7, iv));
+      }
+      for (; j < d4; j += 4) {
         let acc = f32x4.splat(0);
         for (let s = 0; s <= t; s++) {
           const p = f32x4.splat(load<f32>(scores + (<usize>s << 2)));

@@ -26,8 +26,9 @@ export interface StreamOptions {
   readonly headBlockRows?: number;
 }
 
-/** Time spent by the streamed models of this thread (for benchmarks): reading/dequantizing, layers, head. */
-export const streamStats = { readSeconds: 0, layerSeconds: 0, headSeconds: 0, layers: 0 };
+/** Time spent by the streamed models of this thread (for benchmarks): reading/dequantizing, layers, head (CPU time is the process's: meaningful with one thread). */
+export const streamStats = { readSeconds: 0, layerSeconds: 0, headSeconds: 0, layers: 0, layerCpuSeconds: 0, headCpuSeconds: 0 };
+const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
 
 export class StreamedModel {
   readonly config: ForwardConfig;
@@ -93,8 +94,11 @@ export class StreamedModel {
 
   /** Final norm and output head of T rows of h: logits (T × vocab), the head applied in row blocks. */
   headLogits(h: Float32Array, T: number, out: Float32Array = new Float32Array(T * this.config.vocab)): Float32Array {
-    const t0 = performance.now();
-    try { return this.head(h, T, out); } finally { streamStats.headSeconds += (performance.now() - t0) / 1000; }
+    const t0 = performance.now(), c0 = process.cpuUsage();
+    try { return this.head(h, T, out); } finally {
+      streamStats.headSeconds += (performance.now() - t0) / 1000;
+      streamStats.headCpuSeconds += cpuSeconds(process.cpuUsage(c0));
+    }
   }
 
   private head(h: Float32Array, T: number, out: Float32Array): Float32Array {
@@ -122,9 +126,10 @@ export class StreamedModel {
     const T = tokens.length;
     const h = this.embed(tokens);
     for (let l = 0; l < this.config.nLayer; l++) {
-      const t0 = performance.now();
+      const t0 = performance.now(), c0 = process.cpuUsage();
       runLayer(this.layerView(l), h, T, chunk, l, opts);
       streamStats.layerSeconds += (performance.now() - t0) / 1000;
+      streamStats.layerCpuSeconds += cpuSeconds(process.cpuUsage(c0));
       streamStats.layers++;
     }
     return h;

@@ -40,7 +40,7 @@ export async function evaluatePaths(
       if (paths.tensorTypes) {
         throw new QuantscopeError(`${paths.model}: eval --tensor-types simulates quantization in memory, which is limited to ${STREAM_THRESHOLD / 1e6} M parameters (quantize the model and pass it with --base instead)`);
       }
-      plan = planStream(src, c, paths.base ? Math.max(1, Math.floor(jobs / 2)) : jobs, opts.batch);
+      plan = planStream(src, c, jobs, opts.batch, undefined, paths.base ? 2 : 1);
     }
   } finally {
     src.close();

@@ -9,7 +9,6 @@ import { StreamedModel, sourceParams } from "../../analysis/forward/stream.js";
 import { chunkInput, type Chunking } from "./chunks.js";
 import { scoreLogits, type ChunkScores } from "./eval.js";
 import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";
-import { logSoftmax } from "../../analysis/forward/ops.js";
 import { runChunkPool } from "./chunk-pool.js";
 
 /** Models above this many parameters take the streamed path (the in-memory pass's limit). */
@@ -28,7 +27,7 @@ export interface StreamPlan {
 export const STREAM_BUDGET = 1.8 * 2 ** 30;
 
 /** Chunks per batch and threads so that the estimated peak stays within the budget. */
-export function planStream(src: TensorSource, c: Chunking, jobs: number, maxBatch = 4, budget = STREAM_BUDGET): StreamPlan {
+export function planStream(src: TensorSource, c: Chunking, jobs: number, maxBatch = 4, budget = STREAM_BUDGET, sides = 1): StreamPlan {
   const infos = src.tensors();
   let layer = 0, largest = 0;
   const perLayer = new Map<string, number>();
@@ -43,9 +42,10 @@ export function planStream(src: TensorSource, c: Chunking, jobs: number, maxBatc
   const num = (k: string): number => Number(md.get(`${arch}.${k}`) ?? 0);
   const E = num("embedding_length"), F = Math.max(num("feed_forward_length"), num("expert_feed_forward_length") * Math.max(1, num("expert_used_count")));
   const V = src.tensor("token_embd.weight").rows;
-  const head = Math.min(V * E * 4, 256 * 2 ** 20) + V * c.nCtx * 4 * 2;
+  const head = Math.min(V * E * 4, 256 * 2 ** 20) + V * c.nCtx * 4 * 1.25;
   const perToken = (E * 8 + F * 4) * 4;
-  const fixed = layer + largest * 1.5 + head + 64 * 2 ** 20;
+  // with a base model (eval --base) each thread holds a layer and the head's logits of both
+  const fixed = (layer + head) * sides + largest * 1.5 + 64 * 2 ** 20;
   let threads = Math.max(1, Math.min(jobs, c.count));
   let batch = 1;
   const cost = (b: number) => fixed + b * c.nCtx * perToken;
@@ -101,7 +101,7 @@ export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chu
   const logits = new Float32Array(T * V);
   return chunks.map((i, k) => {
     model.headLogits(h.subarray(k * T * E), T, logits);
-    const { nll, scored } = nllOf(logSoftmax(logits, T, V), T, V, tokens, c, i);
+    const { nll, scored } = nllOf(logits, T, V, tokens, c, i);
     return { sums: perChunk[k]!.sums, expertCounts: perChunk[k]!.expertCounts, tokens: T, nll, scored };
   });
 }

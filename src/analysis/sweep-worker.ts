@@ -4,7 +4,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { openSource, readImatrix } from "../io/source.js";
 import { isQuantscopeError } from "../io/errors.js";
 import { ActivationDir } from "./sweep-activations.js";
-import { measure, rowSums, tensorContext, type SweepOptions } from "./sweep.js";
+import type { SweepOptions } from "./sweep.js";
+import { measureTensor } from "./sweep-fast.js";
 import type { WorkerInit } from "./sweep-parallel.js";
 
 const init = workerData as WorkerInit;
@@ -18,9 +19,7 @@ const opts: SweepOptions = {
 
 parentPort!.on("message", (m: { index: number; name: string }) => {
   try {
-    const ctx = tensorContext(src, m.name, init.nLayers, opts, m.index);
-    const sums = rowSums(ctx);
-    const records = init.types.map((t) => measure(ctx, t, sums));
+    const records = measureTensor(src, m.name, init.nLayers, opts, m.index, init.types);
     parentPort!.postMessage({ index: m.index, records });
   } catch (e) {
     parentPort!.postMessage({ index: m.index, error: { message: (e as Error).message ?? String(e), user: isQuantscopeError(e) } });

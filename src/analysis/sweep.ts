@@ -10,6 +10,7 @@ import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory 
 import { gainKey, predictKl } from "./sensitivity.js";
 import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
+import { measureTensor } from "./sweep-fast.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
@@ -208,13 +209,42 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
       projectedEnergies(X, errBlock!.subarray(0, m * n), m, n, xe2, r - m + 1);
     }
   }
+  const measuredKl = kl && k === N && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
+  return finishRecord(ctx, base, type, fallback, useIm, bytes, { e2, ve2, xe2: X ? xe2 : null, max, ranks: (r) => ranksOfNonNegative(abs, r) }, sums, measuredKl);
+}
+
+/** What one (tensor, type) round trip left behind, per measured row. */
+export interface ErrorSums {
+  readonly e2: Float64Array;
+  readonly ve2: Float64Array;
+  /** Σ_t (x_t·e)² per row, with activations; else null. */
+  readonly xe2: Float64Array | null;
+  readonly max: number;
+  /** Order statistics (0-based ranks) of |E| over the measured elements. */
+  ranks(r: number[]): number[];
+}
+
+type RecordBase = Pick<SweepRecord, "tensor" | "kind" | "gainKey" | "layer" | "nLayers" | "rows" | "cols" | "requestedType" | "sampleFraction">;
+
+/** The record from the per-row error sums (shared by the TypeScript and the WASM error passes). */
+export function finishRecord(
+  ctx: Pick<TensorContext, "kind" | "layer" | "nLayers" | "qkNorm" | "imatrix" | "totalRows" | "W">, base: RecordBase,
+  type: string, fallback: boolean, useIm: boolean, bytes: number, es: ErrorSums, sums: RowSums, measuredKl?: number,
+): SweepRecord {
+  const info = ggmlTypeByName(type)!;
+  const N = ctx.totalRows;
+  const { e2, ve2, xe2, max } = es;
+  const k = e2.length;
+  const n = ctx.W.cols;
+  const v = ctx.imatrix;
+  const key = base.gainKey;
   const cols = new Float64Array(k).fill(n);
   const mse = ratioCi(e2, cols, N);
   const rel2 = ratioCi(e2, sums.w2, N);
   const imMse = v ? ratioCi(ve2, cols, N) : null;
   let out2: { value: number; lo: number; hi: number };
   let source: OutputErrorSource;
-  if (X) { out2 = ratioCi(xe2, sums.xw2, N); source = "activations"; }
+  if (xe2) { out2 = ratioCi(xe2, sums.xw2, N); source = "activations"; }
   else if (v) { out2 = ratioCi(ve2, sums.vw2, N); source = "imatrix"; }
   else { out2 = rel2; source = "none"; }
   const sampled = k < N;
@@ -222,14 +252,13 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   let medCi: { lo: number; hi: number } | null = null, p95Ci: { lo: number; hi: number } | null = null;
   {
     // estimates (and, for a sample, their interval ends) in one histogram pass
-    const n = abs.length;
+    const n = k * ctx.W.cols;
     const ranks = [quantileIndex(n, 0.5), quantileIndex(n, 0.95)];
     if (sampled) ranks.push(...quantileCiIndices(n, 0.5), ...quantileCiIndices(n, 0.95));
-    const v = ranksOfNonNegative(abs, ranks);
+    const v = es.ranks(ranks);
     median = v[0]!; p95 = v[1]!;
     if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
-  const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
   const sens = (r2: number) => predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
@@ -262,11 +291,10 @@ function skipped(base: Omit<SweepRecord, "type" | "fallback" | "skipped" | "bpw"
   };
 }
 
-/** Builds the per-tensor context (reads the tensor, finds its imatrix and activations). */
-export function tensorContext(src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index = 0): TensorContext {
+/** The per-tensor context without its weights (W is an empty placeholder of the right width). */
+export function tensorMeta(src: TensorSource, name: string, nLayers: number, opts: SweepOptions): TensorContext {
   const info = src.tensor(name);
   const cols = info.cols, totalRows = info.rows;
-  const kind = tensorCategory(name);
   let im: Float32Array | null = null;
   const entry = opts.imatrix?.entries.get(name);
   if (entry) {
@@ -277,27 +305,50 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
   }
   const fraction = opts.flatten ? 1 : opts.sample ?? 1;
   if (!(fraction > 0 && fraction <= 1)) throw new QuantscopeError(`--sample must be in (0, 1], got ${fraction}`);
-  let W: Matrix;
-  if (fraction >= 1) W = src.read(name);
-  else {
-    // read only the sampled rows, in runs of consecutive indices
-    const pick = sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
-    const data = new Float32Array(pick.length * cols);
-    for (let i = 0; i < pick.length;) {
-      let j = i + 1;
-      while (j < pick.length && pick[j] === pick[j - 1]! + 1) j++;
-      data.set(src.readRows(name, pick[i]!, j - i).data, i * cols);
-      i = j;
-    }
-    W = { rows: pick.length, cols, data };
-  }
   return {
-    name, kind, layer: layerOf(name), nLayers, W, totalRows, imatrix: im,
-    activations: opts.activations?.forTensor(name, cols) ?? null,
-    rows: Int32Array.from({ length: W.rows }, (_, i) => i), flatten: opts.flatten ?? false,
+    name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W: { rows: 0, cols, data: new Float32Array(0) }, totalRows, imatrix: im,
+    activations: null, rows: new Int32Array(0), flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
     tiedEmbeddings: hasTiedEmbeddings(src),
+  };
+}
+
+/** The rows a sweep measures (all when exact; a seeded sample otherwise), sorted. */
+export function measuredRows(totalRows: number, opts: SweepOptions, index: number): Int32Array | null {
+  const fraction = opts.flatten ? 1 : opts.sample ?? 1;
+  if (fraction >= 1) return null;
+  return sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
+}
+
+/** Reads the given rows (sorted) into `into`, in runs of consecutive indices. */
+export function readPickedRows(src: TensorSource, name: string, pick: Int32Array, cols: number, into: Float32Array): void {
+  for (let i = 0; i < pick.length;) {
+    let j = i + 1;
+    while (j < pick.length && pick[j] === pick[j - 1]! + 1) j++;
+    const dst = into.subarray(i * cols, j * cols);
+    const m = src.readRows(name, pick[i]!, j - i, dst);
+    if (m.data.buffer !== dst.buffer || m.data.byteOffset !== dst.byteOffset) dst.set(m.data.subarray(0, dst.length));
+    i = j;
+  }
+}
+
+/** Builds the per-tensor context (reads the tensor, finds its imatrix and activations). */
+export function tensorContext(src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index = 0): TensorContext {
+  const meta = tensorMeta(src, name, nLayers, opts);
+  const cols = meta.W.cols;
+  const pick = measuredRows(meta.totalRows, opts, index);
+  let W: Matrix;
+  if (!pick) W = src.read(name);
+  else {
+    const data = new Float32Array(pick.length * cols);
+    readPickedRows(src, name, pick, cols, data);
+    W = { rows: pick.length, cols, data };
+  }
+  return {
+    ...meta, W,
+    activations: opts.activations?.forTensor(name, cols) ?? null,
+    rows: Int32Array.from({ length: W.rows }, (_, i) => i),
   };
 }
 
@@ -319,7 +370,7 @@ export function layerCount(src: TensorSource): number {
   return src.tensors().reduce((m, t) => Math.max(m, (layerOf(t.name) ?? -1) + 1), 0);
 }
 
-/** Sweeps a model (single thread; see sweep-parallel.ts for the two-core driver). */
+/** Sweeps a model (single thread; see sweep-parallel.ts for the two-core driver, sweep-fast.ts for the per-tensor work). */
 export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepResult {
   const t0 = performance.now();
   const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);
@@ -330,13 +381,9 @@ export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepRes
   const total = swept.length * types.length;
   let done = 0;
   swept.forEach((name, i) => {
-    const ctx = tensorContext(src, name, nLayers, opts, i);
-    const sums = rowSums(ctx);
-    for (const t of types) {
-      opts.onProgress?.(done, total, `${name} ${t}`);
-      records.push(measure(ctx, t, sums, opts.kl));
-      done++;
-    }
+    opts.onProgress?.(done, total, name);
+    records.push(...measureTensor(src, name, nLayers, opts, i, types));
+    done += types.length;
   });
   opts.onProgress?.(total, total, "done");
   return sweepResult(src, opts, nLayers, types, records, passengers, t0);

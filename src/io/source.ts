@@ -41,8 +41,12 @@ export interface TensorSource {
    */
   read(name: string, into?: Float32Array): Matrix;
   readRows(name: string, start: number, count: number, into?: Float32Array): Matrix;
-  /** Raw stored bytes of rows [start, start+count) (ggml blocks for quantized types). */
-  readRaw?(name: string, start?: number, count?: number): Uint8Array;
+  /**
+   * Raw stored bytes of rows [start, start+count) (ggml blocks for quantized types).
+   * Readers that support `into` read into it and return a view of it (reusing one
+   * buffer avoids page-faulting a fresh allocation per call); others ignore it.
+   */
+  readRaw?(name: string, start?: number, count?: number, into?: Uint8Array): Uint8Array;
   close(): void;
 }
 

@@ -1,0 +1,292 @@
+// The sweep's fast path: one tensor, every candidate type, with the weights,
+// the quantized blocks, the round trip and |E| all in one private WASM memory.
+// Per chunk of rows (about 256 KiB of f32, so the chunk is still in cache for
+// the next step): the quantize kernel, the dequantize kernel, then one error
+// pass (assembly/sweep.ts) that does in f64, in the same order, what the
+// TypeScript loop of measure() does, plus the histogram for the order
+// statistics. Records are bit-identical to measure()'s
+// (test/sweep-fast.test.ts). Measured on a Qwen3-4B-shaped layer, the
+// TypeScript path spent ~2.6x the quantize kernel's time around it (f16
+// decode, copies through WASM memory, dequantize copies, the error loop, a
+// separate histogram pass); see docs/scale.md.
+//
+// Not handled here (measure() is used instead): activations (X·Eᵀ), --flatten,
+// --measure-kl, non-finite weights or imatrix values, types without a WASM
+// kernel pair, and tensors too large for one 4 GiB WASM memory.
+import type { TensorSource } from "../io/source.js";
+import { QuantscopeError } from "../io/errors.js";
+import { newKernelInstance, type KernelExports } from "../quant/wasm.js";
+import { codecFor } from "../quant/index.js";
+import { ggmlTypeByName } from "../ggml/types.js";
+import { fallbackType, tensorBytes } from "./mixes.js";
+import { gainKey } from "./sensitivity.js";
+import { selectKth } from "./sweep-stats.js";
+import {
+  finishRecord, measure, measuredRows, readPickedRows, rowSums, tensorContext, tensorMeta, type ErrorSums, type SweepOptions, type TensorContext,
+} from "./sweep.js";
+import type { SweepRecord } from "./sweep-types.js";
+
+const PAGE = 65536;
+/** Rows per kernel call: about this many floats (256 KiB of f32, like the codec API's chunks). */
+const CHUNK_FLOATS = 1 << 16;
+/** Raw F16 bytes decoded per step. */
+const RAW_FLOATS = 1 << 20;
+/** Largest WASM memory this path uses (the module can address 4 GiB). */
+const MAX_BYTES = 3.75 * 2 ** 30;
+
+type QuantKernel = (src: number, dst: number, rows: number, cols: number, imatrix: number) => number;
+type DequantKernel = (src: number, dst: number, n: number) => void;
+
+/** A range of measured rows quantized with one imatrix (a whole 2-D tensor, or one expert's slice). */
+export interface RowSegment {
+  readonly start: number;
+  readonly count: number;
+  /** Imatrix values for these rows' columns, or null. */
+  readonly imatrix: Float32Array | null;
+}
+
+const a16 = (n: number) => (n + 15) & ~15;
+
+/** One kernel instance with its own memory, grown to the largest tensor seen. */
+class Workspace {
+  readonly k: KernelExports;
+  readonly base: number;
+  constructor() {
+    this.k = newKernelInstance();
+    this.base = a16(this.k.heapBase());
+  }
+  ensure(end: number): void {
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
+  }
+  fn<T>(name: string): T | undefined {
+    const f = this.k[name];
+    return typeof f === "function" ? (f as T) : undefined;
+  }
+  f32(p: number, n: number): Float32Array { return new Float32Array(this.k.memory.buffer, p, n); }
+  f64(p: number, n: number): Float64Array { return new Float64Array(this.k.memory.buffer, p, n); }
+  u32(p: number, n: number): Uint32Array { return new Uint32Array(this.k.memory.buffer, p, n); }
+  i32(p: number, n: number): Int32Array { return new Int32Array(this.k.memory.buffer, p, n); }
+  u8(p: number, n: number): Uint8Array { return new Uint8Array(this.k.memory.buffer, p, n); }
+}
+
+let WS: Workspace | undefined;
+
+/** Seconds spent per phase (accumulated), for bench:sweep. */
+export interface PhaseTimes {
+  /** reading the weights into WASM memory (file read + f16 -> f32) */
+  read: number;
+  rowSums: number;
+  quantize: number;
+  dequantize: number;
+  /** E, |E|, per-row sums, max, histogram */
+  errors: number;
+  /** median / p95 (gather + select) and the record's ratios */
+  orderStats: number;
+  other: number;
+}
+
+export function newPhaseTimes(): PhaseTimes {
+  return { read: 0, rowSums: 0, quantize: 0, dequantize: 0, errors: 0, orderStats: 0, other: 0 };
+}
+
+/** Bytes of WASM memory the fast path needs for k measured rows of cols, with `segments` imatrices. */
+export function fastPathBytes(k: number, cols: number, segments: number): number {
+  const chunkRows = Math.max(1, Math.floor(CHUNK_FLOATS / cols));
+  return 3 * 65536 * 4 + 64 + segments * a16(cols * 4) + 4 * a16(k * 8)
+    + a16(chunkRows * cols * 5) + a16(chunkRows * cols * 4) + a16(RAW_FLOATS * 2 + cols * 2)
+    + 2 * a16(k * cols * 4);
+}
+
+/**
+ * Every record of one tensor (one per type, in order) by the WASM path, or
+ * null when this tensor needs measure() (see the header).
+ */
+export function sweepTensorFast(
+  src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index: number, types: readonly string[],
+  segmentsOf?: (meta: TensorContext, pick: Int32Array | null) => RowSegment[], phases?: PhaseTimes,
+): SweepRecord[] | null {
+  let tick = phases ? performance.now() : 0;
+  const lap = (what: keyof PhaseTimes) => {
+    if (!phases) return;
+    const t = performance.now();
+    phases[what] += (t - tick) / 1000;
+    tick = t;
+  };
+  if (opts.flatten || opts.kl) return null;
+  if (opts.activations && opts.activations.fileFor(name) !== null) return null;
+  const meta = tensorMeta(src, name, nLayers, opts);
+  const C = meta.W.cols, N = meta.totalRows;
+  const pick = measuredRows(N, opts, index);
+  const k = pick ? pick.length : N;
+  const segments = segmentsOf ? segmentsOf(meta, pick) : [{ start: 0, count: k, imatrix: meta.imatrix }];
+  for (const s of segments) if (s.imatrix && s.imatrix.some((x) => !Number.isFinite(x))) return null;
+  if (k * C > 0x3fffffff || fastPathBytes(k, C, segments.length) > MAX_BYTES) return null;
+  const ws = (WS ??= new Workspace());
+
+  // layout
+  let top = ws.base;
+  const take = (n: number) => { const p = top; top += a16(n); return p; };
+  const pHist = take(65536 * 4), pSlot = take(65536 * 4), pFill = take(64);
+  const pIm = segments.map((s) => (s.imatrix ? take(C * 4) : 0));
+  const pW2 = take(k * 8), pVw2 = take(k * 8), pE2 = take(k * 8), pVe2 = take(k * 8);
+  const chunkRows = Math.max(1, Math.floor(CHUNK_FLOATS / C));
+  const pQ = take(chunkRows * C * 5), pDeq = take(chunkRows * C * 4);
+  const rawRows = Math.max(1, Math.floor(RAW_FLOATS / C));
+  const pRaw = take(rawRows * C * 2);
+  const pW = take(k * C * 4), pAbs = take(k * C * 4);
+  const pGather = top;
+  ws.ensure(top);
+  ws.i32(pSlot, 65536).fill(-1);
+  segments.forEach((s, i) => { if (s.imatrix) ws.f32(pIm[i]!, C).set(s.imatrix); });
+
+  // weights -> WASM memory
+  const info = src.tensor(name);
+  const f16 = ws.fn<DequantKernel>("dequantize_f16");
+  if (!pick && info.type === "F16" && src.readRaw && f16) {
+    for (let r = 0; r < N; r += rawRows) {
+      const n = Math.min(rawRows, N - r);
+      const dst = ws.u8(pRaw, n * C * 2);
+      const got = src.readRaw(name, r, n, dst);
+      if (got.buffer !== dst.buffer || got.byteOffset !== dst.byteOffset) dst.set(got.subarray(0, n * C * 2));
+      f16(pRaw, pW + r * C * 4, n * C);
+    }
+  } else if (!pick) {
+    const dst = ws.f32(pW, k * C);
+    const m = src.read(name, dst);
+    if (m.data.buffer !== dst.buffer || m.data.byteOffset !== dst.byteOffset) ws.f32(pW, k * C).set(m.data.subarray(0, k * C));
+  } else {
+    readPickedRows(src, name, pick, C, ws.f32(pW, k * C));
+  }
+  lap("read");
+  const firstNonFinite = ws.fn<(p: number, n: number) => number>("firstNonFinite")!;
+  if (firstNonFinite(pW, k * C) >= 0) return null; // measure() reports it per type
+
+  // per-row sums of the weights: in the first type's error pass, or on their own if a type needs measure() first
+  let sums: { w2: Float64Array; vw2: Float64Array; xw2: Float64Array } | undefined;
+  const takeSums = () => (sums = { w2: ws.f64(pW2, k).slice(), vw2: ws.f64(pVw2, k).slice(), xw2: new Float64Array(k) });
+  const ensureSums = () => {
+    if (sums) return sums;
+    const rowSums = ws.fn<(w: number, rows: number, cols: number, im: number, w2: number, vw2: number) => void>("sweepRowSums")!;
+    segments.forEach((s, i) => rowSums(pW + s.start * C * 4, s.count, C, pIm[i]!, pW2 + s.start * 8, pVw2 + s.start * 8));
+    lap("rowSums");
+    return takeSums();
+  };
+
+  const key = meta.tiedEmbeddings && meta.kind === "token_embd" ? "output" : gainKey(meta.kind, meta.qkNorm);
+  const ctx = { ...meta, W: { rows: k, cols: C, data: new Float32Array(0) } };
+  const errors = ws.fn<(w: number, deq: number, abs: number, rows: number, cols: number, im: number, e2: number, ve2: number, hist: number, w2: number, vw2: number) => number>("sweepErrors")!;
+  const gather = ws.fn<(abs: number, n: number, slot: number, fill: number, dst: number) => void>("sweepGather")!;
+  const records: SweepRecord[] = [];
+  let slow: TensorContext | undefined; // measure()'s context, built only if a type needs it
+
+  for (const requested of types) {
+    const base = {
+      tensor: name, kind: meta.kind, gainKey: key, layer: meta.layer, nLayers, rows: N, cols: C,
+      requestedType: requested.toUpperCase(), sampleFraction: k / N,
+    };
+    let type: string, fallback: boolean;
+    try {
+      ({ type, fallback } = fallbackType(requested, C));
+    } catch (e) {
+      if (!(e instanceof QuantscopeError)) throw e;
+      records.push(slowRecord());
+      continue;
+    }
+    const lc = type.toLowerCase();
+    const quant = ws.fn<QuantKernel>(`quantize_${lc}`), dequant = ws.fn<DequantKernel>(`dequantize_${lc}`);
+    const codec = ggmlTypeByName(type) ? tryCodec(type) : undefined;
+    const useIm = meta.quantizeWithImatrix && meta.imatrix !== null;
+    if (!quant || !dequant || !codec || (codec.imatrix === "required" && !useIm) || type === "F32") {
+      records.push(slowRecord());
+      continue;
+    }
+    ws.u32(pHist, 65536).fill(0);
+    let max = 0;
+    const withSums = !sums;
+    segments.forEach((s, i) => {
+      const qIm = useIm && codec.imatrix !== "ignored" ? pIm[i]! : 0;
+      for (let r = s.start; r < s.start + s.count; r += chunkRows) {
+        const n = Math.min(chunkRows, s.start + s.count - r);
+        if (phases) lap("other");
+        quant(pW + r * C * 4, pQ, n, C, qIm);
+        if (phases) lap("quantize");
+        dequant(pQ, pDeq, n * C);
+        if (phases) lap("dequantize");
+        const m = errors(pW + r * C * 4, pDeq, pAbs + r * C * 4, n, C, pIm[i]!, pE2 + r * 8, pVe2 + r * 8, pHist,
+          withSums ? pW2 + r * 8 : 0, withSums ? pVw2 + r * 8 : 0);
+        if (m > max) max = m;
+        if (phases) lap("errors");
+      }
+    });
+    if (withSums) takeSums();
+    const es: ErrorSums = {
+      e2: ws.f64(pE2, k).slice(), ve2: ws.f64(pVe2, k).slice(), xe2: null, max,
+      ranks: (ranks) => ranksFromHistogram(ws, ranks, k * C, pHist, pSlot, pFill, pAbs, pGather, gather),
+    };
+    records.push(finishRecord(ctx, base, type, fallback, useIm, tensorBytes(type, [C, N]), es, sums!));
+    lap("orderStats");
+  }
+  return records;
+
+  function slowRecord(): SweepRecord {
+    slow ??= {
+      ...meta, W: { rows: k, cols: C, data: ws.f32(pW, k * C).slice() },
+      rows: Int32Array.from({ length: k }, (_, i) => i), activations: null,
+    };
+    return measure(slow, types[records.length]!, ensureSums());
+  }
+}
+
+function tryCodec(type: string) {
+  try { return codecFor(type); } catch (e) { if (e instanceof QuantscopeError) return undefined; throw e; }
+}
+
+/**
+ * Order statistics of the n values of |E| at pAbs from their 16-bit histogram:
+ * the bucket of each rank, one gather of those buckets' values, a selection in each.
+ */
+function ranksFromHistogram(
+  ws: Workspace, ranks: readonly number[], n: number, pHist: number, pSlot: number, pFill: number, pAbs: number, pGather: number,
+  gather: (abs: number, n: number, slot: number, fill: number, dst: number) => void,
+): number[] {
+  if (n === 0) return ranks.map(() => NaN);
+  const hist = ws.u32(pHist, 65536);
+  const order = ranks.map((r, i) => [r, i] as const).sort((x, y) => x[0] - y[0]);
+  const where = new Array<{ b: number; k: number }>(ranks.length);
+  let acc = 0, b = 0;
+  for (const [r, i] of order) {
+    while (b < 65535 && acc + hist[b]! <= r) { acc += hist[b]!; b++; }
+    where[i] = { b, k: r - acc };
+  }
+  const buckets = [...new Set(where.map((w) => w.b))];
+  const start: number[] = [];
+  let total = 0;
+  for (const bk of buckets) { start.push(total); total += hist[bk]!; }
+  if (buckets.length > 16) throw new Error("internal error: too many order-statistic buckets");
+  ws.ensure(pGather + total * 4);
+  const slot = ws.i32(pSlot, 65536), fill = ws.i32(pFill, 16);
+  buckets.forEach((bk, s) => { slot[bk] = s; fill[s] = start[s]!; });
+  gather(pAbs, n, pSlot, pFill, pGather);
+  const out = where.map(({ b: bk, k }) => {
+    const s = buckets.indexOf(bk);
+    return selectKth(ws.f32(pGather + start[s]! * 4, ws.u32(pHist, 65536)[bk]!), k);
+  });
+  const slot2 = ws.i32(pSlot, 65536);
+  for (const bk of buckets) slot2[bk] = -1;
+  return out;
+}
+
+/**
+ * Every record of one tensor, one per type in order: the WASM path when it
+ * applies, else measure() per type (the reference implementation).
+ */
+export function measureTensor(
+  src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index: number, types: readonly string[],
+): SweepRecord[] {
+  const fast = sweepTensorFast(src, name, nLayers, opts, index, types);
+  if (fast) return fast;
+  const ctx = tensorContext(src, name, nLayers, opts, index);
+  const sums = rowSums(ctx);
+  return types.map((t) => measure(ctx, t, sums, opts.kl));
+}

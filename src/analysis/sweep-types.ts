@@ -1,6 +1,8 @@
 // Result types of `quantscope sweep` (and the inputs of `plan`). Plain data:
 // every record is JSON-serialisable as is, one record per (tensor, type).
 
+import type { ShardInfo, SweepProvenance } from "./sweep-shards.js";
+
 /** Where a tensor's relative output error came from. */
 export type OutputErrorSource =
   /** ‖X(W−Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on real activation rows X. */
@@ -112,6 +114,10 @@ export interface SweepResult {
   /** Human-readable notes (skips, fallbacks, approximations). */
   readonly notes: readonly string[];
   readonly seconds: number;
+  /** Which part of the tensors this result holds (1/1 unless `sweep --shard K/N`). */
+  readonly shard?: ShardInfo;
+  /** Model identity, options and version, so shards can be checked against each other before merging. */
+  readonly provenance?: SweepProvenance;
 }
 
 /** Candidate types of a sweep when --types is not given. */

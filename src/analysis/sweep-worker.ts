@@ -17,9 +17,9 @@ const opts: SweepOptions = {
   sample: init.sample, seed: init.seed, flatten: init.flatten,
 };
 
-parentPort!.on("message", (m: { index: number; name: string }) => {
+parentPort!.on("message", (m: { index: number; global: number; name: string }) => {
   try {
-    const records = measureTensor(src, m.name, init.nLayers, opts, m.index, init.types);
+    const records = measureTensor(src, m.name, init.nLayers, opts, m.global, init.types);
     parentPort!.postMessage({ index: m.index, records });
   } catch (e) {
     parentPort!.postMessage({ index: m.index, error: { message: (e as Error).message ?? String(e), user: isQuantscopeError(e) } });

@@ -11,6 +11,7 @@ import { gainKey, predictKl } from "./sensitivity.js";
 import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureTensor } from "./sweep-fast.js";
+import { provenance, shardPartition, type ShardSpec } from "./sweep-shards.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
@@ -37,6 +38,20 @@ export interface SweepOptions {
   readonly onProgress?: (done: number, total: number, label: string) => void;
   /** Measure the real single-tensor KL with the reference forward pass (exact sweeps only). */
   readonly kl?: KlHarness;
+  /** Measure only this part of the tensors (`--shard K/N`, see sweep-shards.ts). */
+  readonly shard?: ShardSpec;
+}
+
+/** The tensors of a sweep, the ones this run measures (all, or its shard's) with their index in the whole list, and the passengers. */
+export function sweepWork(src: TensorSource, opts: SweepOptions): { all: string[]; mine: { name: string; index: number }[]; passengers: SweepPassenger[] } {
+  const { swept, passengers } = sweepableTensors(src, opts.tensors);
+  if (swept.length === 0) throw new QuantscopeError(`${src.path}: no 2-D weight tensors to sweep${opts.tensors ? ` match ${opts.tensors}` : ""}`);
+  let mine = swept.map((name, index) => ({ name, index }));
+  if (opts.shard) {
+    const part = new Set(shardPartition(swept.map((name) => { const t = src.tensor(name); return { name, elements: t.rows * t.cols }; }), opts.shard.count)[opts.shard.index - 1]);
+    mine = mine.filter((t) => part.has(t.name));
+  }
+  return { all: swept, mine, passengers };
 }
 
 /** Tensors a sweep measures: 2-D weights llama-quantize would quantize. */
@@ -374,24 +389,24 @@ export function layerCount(src: TensorSource): number {
 export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepResult {
   const t0 = performance.now();
   const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);
-  const { swept, passengers } = sweepableTensors(src, opts.tensors);
-  if (swept.length === 0) throw new QuantscopeError(`${src.path}: no 2-D weight tensors to sweep${opts.tensors ? ` match ${opts.tensors}` : ""}`);
+  const { all, mine, passengers } = sweepWork(src, opts);
   const nLayers = layerCount(src);
   const records: SweepRecord[] = [];
-  const total = swept.length * types.length;
+  const total = mine.length * types.length;
   let done = 0;
-  swept.forEach((name, i) => {
+  for (const { name, index } of mine) {
     opts.onProgress?.(done, total, name);
-    records.push(...measureTensor(src, name, nLayers, opts, i, types));
+    records.push(...measureTensor(src, name, nLayers, opts, index, types));
     done += types.length;
-  });
+  }
   opts.onProgress?.(total, total, "done");
-  return sweepResult(src, opts, nLayers, types, records, passengers, t0);
+  return sweepResult(src, opts, nLayers, types, records, passengers, t0, { all, mine: mine.map((t) => t.name) });
 }
 
 /** The SweepResult around measured records (shared by the single- and multi-threaded sweeps). */
 export function sweepResult(
   src: TensorSource, opts: SweepOptions, nLayers: number, types: string[], records: SweepRecord[], passengers: SweepPassenger[], t0: number,
+  work?: { all: string[]; mine: string[] },
 ): SweepResult {
   return {
     model: src.path,
@@ -400,10 +415,14 @@ export function sweepResult(
     sampleFraction: opts.sample ?? 1, seed: opts.seed ?? 1, records, passengers,
     notes: sweepNotes(records, opts),
     seconds: (performance.now() - t0) / 1000,
+    ...(work ? {
+      shard: { index: opts.shard?.index ?? 1, count: opts.shard?.count ?? 1, tensors: work.mine, all: work.all },
+      provenance: provenance(src, opts, types, { measureKl: !!opts.kl }),
+    } : {}),
   };
 }
 
-export function sweepNotes(records: readonly SweepRecord[], opts: SweepOptions): string[] {
+export function sweepNotes(records: readonly SweepRecord[], opts: { imatrix?: unknown; activations?: unknown; sample?: number; seed?: number }): string[] {
   const notes: string[] = [];
   const fb = records.filter((r) => r.fallback);
   if (fb.length) notes.push(`${fb.length} (tensor, type) pairs use llama-quantize's fallback type because the row length does not fit the block (marked "fallback")`);

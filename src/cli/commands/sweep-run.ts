@@ -16,6 +16,7 @@ import { measureAssignmentKl } from "../../analysis/plan-validate.js";
 import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
 import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
 import type { SweepResult } from "../../analysis/sweep-types.js";
+import { expandPatterns, imatrixSha256, mergeShards, modelIdentity, parseShard, readSweepJson } from "../../analysis/sweep-shards.js";
 
 export interface CommonFlags {
   types?: string;
@@ -150,11 +151,11 @@ function parsePins(list: string[] | undefined): Map<string, string> {
 }
 
 
-export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
-export type PlanFlags = CommonFlags & { targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
+export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string; shard?: string; output?: string };
+export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
 
 export async function sweepAction(model: string, flags: SweepFlags): Promise<void> {
-  const extra: Partial<SweepOptions> = { flatten: flags.flatten ?? false };
+  const extra: Partial<SweepOptions> = { flatten: flags.flatten ?? false, ...(flags.shard !== undefined ? { shard: parseShard(flags.shard) } : {}) };
   if (flags.measureKl) {
     if (flags.sample) throw new QuantscopeError("--measure-kl needs an exact sweep (drop --sample)");
     const src0 = openSource(model);
@@ -170,10 +171,38 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
   }
   const { res, src } = await runSweep(model, flags, extra);
   src.close();
-  process.stdout.write(flags.json ? formatSweepJson(res) : formatSweepText(res));
+  const text = flags.json ? formatSweepJson(res) : formatSweepText(res);
+  if (flags.output) {
+    writeFileSync(flags.output, text);
+    const sh = res.shard && res.shard.count > 1 ? ` (shard ${res.shard.index}/${res.shard.count}: ${res.shard.tensors.length} of ${res.shard.all.length} tensors)` : "";
+    process.stderr.write(`wrote ${res.records.length} records${sh} to ${flags.output}\n`);
+  } else {
+    process.stdout.write(text);
+  }
 }
 
-export async function planAction(model: string, flags: PlanFlags): Promise<void> {
+/** The merged sweep of `plan --from FILES` and the model it was run on (opened, identity checked). */
+function sweepFromFiles(model: string | undefined, flags: PlanFlags): { res: SweepResult; src: TensorSource } {
+  for (const f of ["types", "activations", "tensors", "sample", "seed"] as const) {
+    if (flags[f] !== undefined) throw new QuantscopeError(`plan --from: --${f} comes from the sweep files; drop it`);
+  }
+  const parts = expandPatterns(flags.from!).map((path) => ({ path, res: readSweepJson(path) }));
+  const path = model ?? parts[0]!.res.provenance!.model.path;
+  const src = openSource(path);
+  try {
+    const res = mergeShards(parts, modelIdentity(src));
+    if (flags.imatrix && imatrixSha256(readImatrix(flags.imatrix)) !== res.provenance!.options.imatrixSha256) {
+      throw new QuantscopeError(`${flags.imatrix}: not the imatrix the sweep files were measured with`);
+    }
+    return { res, src };
+  } catch (e) {
+    src.close();
+    throw e;
+  }
+}
+
+export async function planAction(model: string | undefined, flags: PlanFlags): Promise<void> {
+  if (model === undefined && !flags.from) throw new QuantscopeError("plan needs a MODEL (or --from sweep files)");
   if ((flags.targetBpw === undefined) === (flags.targetSize === undefined)) {
     throw new QuantscopeError("plan needs exactly one of --target-bpw X or --target-size BYTES");
   }
@@ -184,7 +213,8 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
   }
   const pins = parsePins(flags.pin);
   const mixes = (flags.mixes ? flags.mixes.split(",") : [...HEADLINE_MIXES]).map((m) => parseMix(m.trim()));
-  const { res, src } = await runSweep(model, flags);
+  const { res, src } = flags.from ? sweepFromFiles(model, flags) : await runSweep(model!, flags);
+  const hasImatrix = flags.from ? res.provenance!.options.imatrixSha256 !== null : !!flags.imatrix;
   try {
     const overhead = overheadOf(src);
     const p = plan(res, {
@@ -192,7 +222,7 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
       targetSize: flags.targetSize !== undefined ? parseSize(flags.targetSize, src, overhead) : undefined,
       overheadBytes: overhead,
       pins,
-      hasImatrix: !!flags.imatrix,
+      hasImatrix,
       mixModel: mixModelFromSource(src),
       mixes,
     });
@@ -214,7 +244,7 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
     if (flags.emit === "tensor-types") {
       if (flags.output) {
         writeFileSync(flags.output, lines);
-        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ? `--imatrix ${flags.imatrix} ` : ""}--tensor-type-file ${flags.output} ${model} out.gguf Q4_K_M\n`);
+        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ? `--imatrix ${flags.imatrix} ` : ""}--tensor-type-file ${flags.output} ${src.path} out.gguf Q4_K_M\n`);
       } else if (!flags.json) {
         process.stdout.write("\n" + lines);
       }

@@ -30,14 +30,17 @@ export function registerSweep(program: Command): void {
     .option("--measure-kl <tokens.i32>", "also measure the real single-tensor KL with the reference forward pass on these tokens (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
     .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .option("--shard <K/N>", "measure only part K of N (size-balanced, deterministic); merge the parts with plan --from")
+    .option("-o, --output <file>", "write the result to this file instead of stdout")
     .action(async (model: string, flags: SweepFlags) => (await import("./sweep-run.js")).sweepAction(model, flags));
 
   addCommon(
     program
       .command("plan")
       .description("choose one type per tensor minimising the predicted KL under a size budget")
-      .argument("<model>", "GGUF / safetensors model"),
+      .argument("[model]", "GGUF / safetensors model (with --from: defaults to the model the shards recorded)"),
   )
+    .option("--from <sweep.json...>", "plan from saved sweep JSON files (the shards of sweep --shard K/N --json; quote globs: 'sweep-*.json') instead of sweeping")
     .option("--target-bpw <x>", "bits per weight over all tensors")
     .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a standard mix name (e.g. Q4_K_M = its size)")
     .option("--pin <name=type...>", "force a type, e.g. --pin token_embd=Q4_K --pin output=Q6_K (name or kind)")
@@ -48,5 +51,5 @@ export function registerSweep(program: Command): void {
     .option("--measure-kl <tokens.i32>", "also measure the plan's and the mixes' real KL with the reference forward pass (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
     .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
-    .action(async (model: string, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));
+    .action(async (model: string | undefined, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));
 }

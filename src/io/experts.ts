@@ -56,7 +56,7 @@ export interface MoeFacts {
   sharedExperts?: number;
   /** `<arch>.expert_feed_forward_length` (each expert's FFN width), when present. */
   expertFfn?: number;
-  /** The 3-D expert tensors (ne2 = experts). */
+  /** The expert tensors (named *_exps.*, 3-D with ne2 = experts). */
   expertTensors: string[];
   /** Bytes of the expert tensors and of all tensors. */
   expertBytes: number;
@@ -72,21 +72,25 @@ function metaInt(src: TensorSource, key: string): number | undefined {
   return v;
 }
 
+/** llama.cpp's merged expert tensors: blk.N.ffn_{gate,up,down,gate_up}_exps.weight (expert biases such as gpt-oss ffn_gate_exps.bias are 2-D and not counted). */
+export const EXPERT_NAME = /_exps\.weight$/;
+
 /**
  * The MoE facts of a model, or undefined for a dense model (no expert_count > 1
- * and no 3-D tensor). Validates the metadata against the tensors: every 3-D
- * tensor's ne2 must equal expert_count, expert_used_count must be 1..expert_count.
+ * and no *_exps tensor). Validates the metadata against the tensors: every *_exps
+ * tensor must be 3-D with ne2 = expert_count, expert_used_count must be 1..expert_count.
  */
 export function moeFacts(src: TensorSource): MoeFacts | undefined {
   const arch = src.metadata.get("general.architecture");
   const pre = typeof arch === "string" ? `${arch}.` : "";
   const declared = pre ? metaInt(src, `${pre}expert_count`) : undefined;
   const tensors = src.tensors();
-  const threeD = tensors.filter((t) => t.shape.length >= 3 && t.shape[2]! > 1);
+  // By name: other 3-D tensors exist (DeepSeek's MLA attn_k_b/attn_v_b, ne2 = heads).
+  const threeD = tensors.filter((t) => EXPERT_NAME.test(t.name));
   if ((declared === undefined || declared <= 1) && threeD.length === 0) return undefined;
-  const experts = declared !== undefined && declared > 1 ? declared : threeD[0]!.shape[2]!;
+  const experts = declared !== undefined && declared > 1 ? declared : threeD[0]!.shape[2] ?? 1;
   for (const t of threeD) {
-    if (t.shape[2] !== experts) {
+    if (t.shape.length < 3 || t.shape[2] !== experts) {
       throw fileError(src.path, `has ${t.shape[2]} experts (shape [${t.shape.join(", ")}]) but ${declared !== undefined ? `${pre}expert_count is ${declared}` : `${threeD[0]!.name} has ${experts}`}`, t.offset, `tensor "${t.name}"`);
     }
     if (t.shape.length > 3 && t.shape.slice(3).some((d) => d !== 1)) {

@@ -16,7 +16,8 @@ import { readImatrix } from "../src/io/source.js";
 import { expertImatrix, expertTokens } from "../src/io/imatrix.js";
 import { expertCount, expertRows, isExpertTensor, readExpert, readExpertRaw, moeFacts } from "../src/io/experts.js";
 import { supportedTypes } from "../src/quant/index.js";
-import { dequantizeTensor, quantizeTensor, tensorImatrix, tensorBytes } from "../src/quant/tensor.js";
+import { dequantizeTensor, quantizeTensor, quantizeTensorParallel, tensorImatrix, tensorBytes } from "../src/quant/tensor.js";
+import { closeQuantizePool } from "../src/quant/parallel.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const F16 = fx("moe/moe-tiny-f16.gguf");
@@ -209,5 +210,23 @@ test("GGUF imatrix: an expert with count 0 gets 1 in every column (llama-quantiz
     assert.throws(() => readImatrix(bad), /bad\.gguf: tensor "w\.counts" at byte \d+: counts shape \[3, 1\] should be \[1, 3\]/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("quantizeTensorParallel gives quantizeTensor's bytes for a 3-D tensor with its imatrix", async () => {
+  const src = new GgufSource(F16);
+  const im = readImatrix(IMATRIX);
+  try {
+    // 256 columns x 1024 rows per "expert": above the parallel threshold, so the rows really go to workers.
+    const info = src.tensor("blk.0.ffn_up_exps.weight");
+    const data = src.read(info.name).data;
+    const shape = [256, 1024, 2];
+    const imv = Float32Array.from([...expertImatrix(im.entries.get(info.name)!, 256, 3), ...expertImatrix(im.entries.get(info.name)!, 256, 6)]);
+    const a = quantizeTensor("Q4_K", data, shape, imv);
+    const b = await quantizeTensorParallel("Q4_K", data, shape, imv, 2);
+    assert.deepEqual(b, a);
+  } finally {
+    src.close();
+    await closeQuantizePool();
   }
 });

@@ -22,9 +22,9 @@ import { fallbackType, tensorBytes } from "./mixes.js";
 import { gainKey } from "./sensitivity.js";
 import { selectKth } from "./sweep-stats.js";
 import {
-  finishRecord, measure, measuredRows, readPickedRows, rowSums, tensorContext, tensorMeta, type ErrorSums, type SweepOptions, type TensorContext,
+  EXPERT_UNCERTAINTY, finishRecord, measure, measuredRows, readPickedRows, rowSums, skippedRecords, tensorContext, tensorMeta, type ErrorSums, type SweepOptions, type TensorContext,
 } from "./sweep.js";
-import type { SweepRecord } from "./sweep-types.js";
+import type { ExpertMetrics, SweepRecord } from "./sweep-types.js";
 
 const PAGE = 65536;
 /** Rows per kernel call: about this many floats (256 KiB of f32, like the codec API's chunks). */
@@ -119,7 +119,7 @@ export function sweepTensorFast(
   const C = meta.W.cols, N = meta.totalRows;
   const pick = measuredRows(N, opts, index);
   const k = pick ? pick.length : N;
-  const segments = segmentsOf ? segmentsOf(meta, pick) : [{ start: 0, count: k, imatrix: meta.imatrix }];
+  const segments = segmentsOf ? segmentsOf(meta, pick) : expertSegments(meta, pick);
   for (const s of segments) if (s.imatrix && s.imatrix.some((x) => !Number.isFinite(x))) return null;
   if (k * C > 0x3fffffff || fastPathBytes(k, C, segments.length) > MAX_BYTES) return null;
   const ws = (WS ??= new Workspace());
@@ -203,6 +203,7 @@ export function sweepTensorFast(
     }
     ws.u32(pHist, 65536).fill(0);
     let max = 0;
+    const segMax = new Float64Array(segments.length);
     const withSums = !sums;
     segments.forEach((s, i) => {
       const qIm = useIm && codec.imatrix !== "ignored" ? pIm[i]! : 0;
@@ -216,6 +217,7 @@ export function sweepTensorFast(
         const m = errors(pW + r * C * 4, pDeq, pAbs + r * C * 4, n, C, pIm[i]!, pE2 + r * 8, pVe2 + r * 8, pHist,
           withSums ? pW2 + r * 8 : 0, withSums ? pVw2 + r * 8 : 0);
         if (m > max) max = m;
+        if (m > segMax[i]!) segMax[i] = m;
         if (phases) lap("errors");
       }
     });
@@ -224,18 +226,96 @@ export function sweepTensorFast(
       e2: ws.f64(pE2, k).slice(), ve2: ws.f64(pVe2, k).slice(), xe2: null, max,
       ranks: (ranks) => ranksFromHistogram(ws, ranks, k * C, pHist, pSlot, pFill, pAbs, pGather, gather),
     };
-    records.push(finishRecord(ctx, base, type, fallback, useIm, tensorBytes(type, [C, N]), es, sums!));
+    const rec = finishRecord(ctx, base, type, fallback, useIm, tensorBytes(type, [C, N]), es, sums!);
+    records.push((meta.experts ?? 1) > 1 ? withExperts(rec, meta, segments, es, sums!, segMax) : rec);
     lap("orderStats");
   }
   return records;
 
   function slowRecord(): SweepRecord {
+    const t = types[records.length]!;
+    if ((meta.experts ?? 1) > 1) {
+      // measure() knows one imatrix vector per tensor: say why this type cannot be measured here
+      let why: string;
+      try {
+        const fb = fallbackType(t, C);
+        const c = tryCodec(fb.type);
+        why = !c ? `type ${fb.type} is not supported` : c.imatrix === "required" && !meta.imatrix ? `${fb.type} requires an importance matrix (imatrix)` : `no WASM kernel for ${fb.type}, which expert tensors need`;
+      } catch (e) {
+        if (!(e instanceof QuantscopeError)) throw e;
+        why = e.message;
+      }
+      return skippedRecords(meta, [t], why)[0]!;
+    }
     slow ??= {
       ...meta, W: { rows: k, cols: C, data: ws.f32(pW, k * C).slice() },
       rows: Int32Array.from({ length: k }, (_, i) => i), activations: null,
     };
-    return measure(slow, types[records.length]!, ensureSums());
+    return measure(slow, t, ensureSums());
   }
+}
+
+/**
+ * The measured rows cut where llama-quantize cuts the tensor: one segment for
+ * a 2-D tensor; for a 3-D expert tensor one per expert (rows [e·ne1, (e+1)·ne1)
+ * of the whole tensor), each with that expert's imatrix vector.
+ */
+export function expertSegments(meta: TensorContext, pick: Int32Array | null): RowSegment[] {
+  const E = meta.experts ?? 1;
+  const C = meta.W.cols;
+  const k = pick ? pick.length : meta.totalRows;
+  if (E <= 1) return [{ start: 0, count: k, imatrix: meta.imatrix }];
+  const per = meta.totalRows / E;
+  const out: (RowSegment & { expert: number })[] = [];
+  for (let i = 0; i < k;) {
+    const e = Math.floor((pick ? pick[i]! : i) / per);
+    let j = i + 1;
+    while (j < k && Math.floor((pick ? pick[j]! : j) / per) === e) j++;
+    out.push({ start: i, count: j - i, expert: e, imatrix: meta.imatrix ? meta.imatrix.subarray(e * C, (e + 1) * C) : null });
+    i = j;
+  }
+  return out;
+}
+
+/** The record of an expert tensor with each expert's metrics and its sensitivity marked as borrowed. */
+function withExperts(
+  rec: SweepRecord, meta: TensorContext, segments: readonly RowSegment[], es: ErrorSums,
+  sums: { w2: Float64Array; vw2: Float64Array }, segMax: Float64Array,
+): SweepRecord {
+  const C = meta.W.cols;
+  const E = meta.experts!;
+  const per = meta.totalRows / E;
+  const experts: ExpertMetrics[] = [];
+  const sum = (a: Float64Array, s: RowSegment) => { let x = 0; for (let r = s.start; r < s.start + s.count; r++) x += a[r]!; return x; };
+  const bySeg = new Map<number, number>();
+  segments.forEach((s, i) => bySeg.set((s as RowSegment & { expert?: number }).expert ?? Math.floor(s.start / per), i));
+  for (let e = 0; e < E; e++) {
+    const i = bySeg.get(e);
+    const tokens = meta.expertTokens?.[e] ?? null;
+    if (i === undefined) {
+      experts.push({ expert: e, rows: 0, tokens, rmse: NaN, relRmse: NaN, maxAbsErr: NaN, imatrixMse: null, outputRelErr: NaN });
+      continue;
+    }
+    const s = segments[i]!;
+    const e2 = sum(es.e2, s), w2 = sum(sums.w2, s);
+    const im = s.imatrix !== null;
+    const ve2 = im ? sum(es.ve2, s) : 0, vw2 = im ? sum(sums.vw2, s) : 0;
+    experts.push({
+      expert: e, rows: s.count, tokens,
+      rmse: Math.sqrt(e2 / (s.count * C)), relRmse: Math.sqrt(e2 / w2), maxAbsErr: segMax[i]!,
+      imatrixMse: im ? ve2 / (s.count * C) : null,
+      outputRelErr: im ? Math.sqrt(ve2 / vw2) : Math.sqrt(e2 / w2),
+    });
+  }
+  const x = rec.sensitivity;
+  return {
+    ...rec, experts,
+    sensitivityBasis: {
+      gain: `${meta.kind} (the dense FFN gain)`, fitted: false, uncertaintyFactor: EXPERT_UNCERTAINTY,
+      range: [x / EXPERT_UNCERTAINTY, x * EXPERT_UNCERTAINTY],
+      note: "no MoE model was in the sensitivity fit; routing (k of E experts per token, router weights) is not modelled; outputRelErr weighs every expert by its own imatrix, not by how many tokens it gets",
+    },
+  };
 }
 
 function tryCodec(type: string) {
@@ -286,6 +366,15 @@ export function measureTensor(
 ): SweepRecord[] {
   const fast = sweepTensorFast(src, name, nLayers, opts, index, types);
   if (fast) return fast;
+  const meta = tensorMeta(src, name, nLayers, opts);
+  if ((meta.experts ?? 1) > 1) {
+    // measure() quantizes a tensor as one matrix with one imatrix vector; expert tensors need the WASM path
+    const why = opts.flatten ? "--flatten does not apply to expert tensors"
+      : opts.kl ? "--measure-kl does not support expert tensors"
+      : opts.activations?.fileFor(name) ? "activation files for expert tensors are not supported"
+      : "expert tensors are measured by the WASM path only (non-finite values, or too large for it)";
+    return skippedRecords(meta, types, why);
+  }
   const ctx = tensorContext(src, name, nLayers, opts, index);
   const sums = rowSums(ctx);
   return types.map((t) => measure(ctx, t, sums, opts.kl));

@@ -77,6 +77,18 @@ export interface SweepRecord {
   readonly usedImatrix: boolean;
   /** Fraction of rows measured (1 = exact). */
   readonly sampleFraction: number;
+  /**
+   * 3-D expert tensors (blk.N.ffn_{gate,up,down}_exps): each expert's slice,
+   * quantized as llama-quantize does (slice by slice, with that expert's
+   * imatrix vector). The record's own metrics are over all experts.
+   */
+  readonly experts?: readonly ExpertMetrics[];
+  /**
+   * Set when `sensitivity` is not a gain fitted for this kind of tensor (expert
+   * tensors: no MoE model was in the fit), saying what was borrowed and how
+   * uncertain the prediction is.
+   */
+  readonly sensitivityBasis?: SensitivityBasis;
   /** 95 % confidence intervals of the sampled estimates (only when sampleFraction < 1). */
   readonly ci95?: {
     readonly rmse: Ci95;
@@ -87,6 +99,34 @@ export interface SweepRecord {
     readonly medianAbsErr: Ci95;
     readonly p95AbsErr: Ci95;
   };
+}
+
+/** One expert's slice of a 3-D expert tensor under one type. */
+export interface ExpertMetrics {
+  readonly expert: number;
+  /** Rows of this expert that were measured (ne1 when exact). */
+  readonly rows: number;
+  /** Tokens routed to this expert in the imatrix's calibration (its counts), or null without an imatrix. */
+  readonly tokens: number | null;
+  readonly rmse: number;
+  readonly relRmse: number;
+  readonly maxAbsErr: number;
+  /** With this expert's imatrix vector; null without an imatrix. */
+  readonly imatrixMse: number | null;
+  /** Imatrix estimate of the expert's relative output error (relRmse without an imatrix). */
+  readonly outputRelErr: number;
+}
+
+export interface SensitivityBasis {
+  /** The gain used, e.g. "ffn_down (dense FFN gain)". */
+  readonly gain: string;
+  /** false: not fitted on any model of this kind. */
+  readonly fitted: boolean;
+  /** The prediction is believed within this factor either way (a judgement, not a fitted interval). */
+  readonly uncertaintyFactor: number;
+  /** [sensitivity / factor, sensitivity × factor]. */
+  readonly range: Ci95;
+  readonly note: string;
 }
 
 /** A tensor the sweep did not quantize (1-D, not a weight matrix, filtered out…). */

@@ -4,6 +4,7 @@
 import type { Imatrix, TensorSource } from "../io/source.js";
 import type { Matrix } from "../io/f32bin.js";
 import { QuantscopeError } from "../io/errors.js";
+import { expertTokens } from "../io/imatrix.js";
 import { dequantize, quantize, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
@@ -18,6 +19,15 @@ import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult 
 
 import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
 export { DEFAULT_SWEEP_TYPES };
+
+/**
+ * How far a predicted KL of an expert tensor may be off, either way: the gain
+ * is the dense FFN kind's, fitted on two dense models whose cross-model error
+ * was already a factor ~3.5 (docs/sweep.md), and routing (each token sees k of
+ * E experts, weighted by the router) is not modelled. A judgement, documented
+ * in docs/sweep.md, not a fitted interval.
+ */
+export const EXPERT_UNCERTAINTY = 10;
 
 export interface SweepOptions {
   readonly types?: readonly string[];
@@ -60,7 +70,8 @@ export function sweepableTensors(src: TensorSource, filter?: RegExp): { swept: s
   const passengers: SweepPassenger[] = [];
   for (const t of src.tensors()) {
     const elements = t.shape.reduce((a, b) => a * b, 1);
-    const quantizable = t.shape.length === 2 && allowsQuantization(t.name, t.shape.length);
+    // 2-D weights, and 3-D expert tensors (ne = [cols, rows per expert, experts]), as llama-quantize quantizes them
+    const quantizable = (t.shape.length === 2 || t.shape.length === 3) && allowsQuantization(t.name, t.shape.length);
     if (quantizable && (!filter || filter.test(t.name))) swept.push(t.name);
     else {
       // Not quantized by llama-quantize: 1-D tensors are written as F32 in a K-mix file.
@@ -95,6 +106,10 @@ export interface TensorContext {
   readonly qkNorm: boolean;
   /** No output.weight: token_embd doubles as the output head (its errors then reach the logits directly). */
   readonly tiedEmbeddings: boolean;
+  /** Experts of a 3-D expert tensor (ne2); 1 for a 2-D tensor. `imatrix` then holds cols × experts values. */
+  readonly experts?: number;
+  /** Tokens per expert from the imatrix counts (expert tensors with an imatrix). */
+  readonly expertTokens?: readonly number[];
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -298,6 +313,15 @@ export function finishRecord(
   };
 }
 
+/** One skipped record per type (for tensors no path can measure with these options). */
+export function skippedRecords(ctx: TensorContext, types: readonly string[], why: string): SweepRecord[] {
+  const key = ctx.tiedEmbeddings && ctx.kind === "token_embd" ? "output" : gainKey(ctx.kind, ctx.qkNorm);
+  return types.map((t) => skipped({
+    tensor: ctx.name, kind: ctx.kind, gainKey: key, layer: ctx.layer, nLayers: ctx.nLayers, rows: ctx.totalRows, cols: ctx.W.cols,
+    requestedType: t.toUpperCase(), sampleFraction: 1,
+  }, t.toUpperCase(), why));
+}
+
 function skipped(base: Omit<SweepRecord, "type" | "fallback" | "skipped" | "bpw" | "bytes" | "rmse" | "relRmse" | "maxAbsErr" | "medianAbsErr" | "p95AbsErr" | "imatrixMse" | "outputRelErr" | "outputErrorSource" | "sensitivity" | "usedImatrix">, type: string, why: string): SweepRecord {
   return {
     ...base, type, fallback: false, skipped: why, bpw: NaN, bytes: NaN, rmse: NaN, relRmse: NaN, maxAbsErr: NaN,
@@ -311,16 +335,20 @@ export function tensorMeta(src: TensorSource, name: string, nLayers: number, opt
   const info = src.tensor(name);
   const cols = info.cols, totalRows = info.rows;
   let im: Float32Array | null = null;
+  const experts = info.shape.length >= 3 ? info.shape[2]! : 1;
   const entry = opts.imatrix?.entries.get(name);
+  let tokens: number[] | undefined;
   if (entry) {
-    if (entry.values.length !== cols) {
-      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${cols} columns`);
+    if (entry.values.length !== cols * experts) {
+      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${cols} columns${experts > 1 ? ` x ${experts} experts` : ""}`);
     }
     im = entry.values;
+    if (experts > 1) tokens = Array.from({ length: experts }, (_, e) => expertTokens(entry, e));
   }
   const fraction = opts.flatten ? 1 : opts.sample ?? 1;
   if (!(fraction > 0 && fraction <= 1)) throw new QuantscopeError(`--sample must be in (0, 1], got ${fraction}`);
   return {
+    experts, ...(tokens ? { expertTokens: tokens } : {}),
     name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W: { rows: 0, cols, data: new Float32Array(0) }, totalRows, imatrix: im,
     activations: null, rows: new Int32Array(0), flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
@@ -426,6 +454,8 @@ export function sweepNotes(records: readonly SweepRecord[], opts: { imatrix?: un
   const notes: string[] = [];
   const fb = records.filter((r) => r.fallback);
   if (fb.length) notes.push(`${fb.length} (tensor, type) pairs use llama-quantize's fallback type because the row length does not fit the block (marked "fallback")`);
+  const ex = new Set(records.filter((r) => r.experts).map((r) => r.tensor));
+  if (ex.size) notes.push(`${ex.size} expert tensors (3-D ffn_*_exps) were quantized expert by expert with each expert's imatrix vector, as llama-quantize does; per-expert metrics are in the JSON. Their predKL borrows the dense FFN gain (no MoE model was in the fit): trust it within a factor ~${EXPERT_UNCERTAINTY} only (sensitivityBasis)`);
   const sk = records.filter((r) => r.skipped);
   for (const r of sk) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
   if (!opts.activations && opts.imatrix) notes.push("outputRelErr is the imatrix estimate (diagonal approximation: cross-correlations between input columns ignored)");

@@ -39,7 +39,7 @@ export function formatSweepText(res: SweepResult): string {
       pad(num(r.relRmse), 8, true), pad(num(r.maxAbsErr), 9, true), pad(num(r.medianAbsErr), 9, true), pad(num(r.p95AbsErr), 9, true),
       pad(num(r.imatrixMse), 9, true), pad(num(r.outputRelErr), 8, true),
       pad(r.outputErrorSource === "activations" ? "act" : r.outputErrorSource === "imatrix" ? "imat" : "w", 4),
-      pad(num(r.sensitivity), 9, true) + ci(r, "sensitivity"),
+      pad((r.sensitivityBasis ? "~" : "") + num(r.sensitivity), 9, true) + ci(r, "sensitivity"),
     ];
     if (measured) row.push(pad(num(r.measuredKl), 9, true));
     out.push(row.join(" "));
@@ -47,6 +47,7 @@ export function formatSweepText(res: SweepResult): string {
   out.push("");
   out.push("* = llama-quantize's fallback type (row length does not fit the block).  src: act = measured on activations, imat = imatrix estimate, w = weight-space.");
   out.push("predKL = predicted KL divergence (nats/token) of the next-token distribution with only this tensor quantized; see docs/sweep.md.");
+  if (res.records.some((r) => r.sensitivityBasis)) out.push("~ = borrowed gain (expert tensors: the dense FFN gain, no MoE fit): uncertain within the factor in the JSON's sensitivityBasis.");
   for (const n of res.notes) out.push(`note: ${n}`);
   out.push(`${res.records.length} records in ${res.seconds.toFixed(2)} s`);
   return out.join("\n") + "\n";

@@ -11,8 +11,8 @@
 //    sharded path end to end (2 CLI processes + plan --from).
 // 3. --cost-model: per type, exact and --sample 0.1, seconds per billion weights
 //    (one thread, warm) and peak RSS of a one-tensor CLI run (docs/scale.md).
-// Usage: node --import tsx bench/sweep.ts [--skip-tiny] [--skip-4b] [--type Q4_K] [--cost-model] [--reps N]
-import { execFileSync, spawn } from "node:child_process";
+// Usage: node --import tsx bench/sweep.ts [--skip-tiny] [--skip-4b] [--type Q4_K] [--cost-model [--rss-only]] [--reps N]
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,7 +158,7 @@ async function costModel() {
   const weights = names.reduce((a, n) => { const t = src.tensor(n); return a + t.rows * t.cols; }, 0);
   console.log(`\ncost model: blk.0 of the Qwen3-4B shape (${(weights / 1e6).toFixed(0)} M weights), one thread, warm; s per 1e9 weights; load average ${load()}`);
   sweepModel(src, { types: ["Q4_K"], tensors: /^blk\.0\./ }); // grow and touch
-  for (const type of TYPES) {
+  for (const type of args.includes("--rss-only") ? [] : TYPES) {
     const kern = [...kernelOnly(src, names, type).values()].reduce((a, b) => a + b, 0);
     let t = now();
     sweepModel(src, { types: [type], tensors: /^blk\.0\./ });
@@ -172,9 +172,11 @@ async function costModel() {
   // peak RSS of one job on the largest block tensor and on blk.0 (CLI, one thread)
   for (const [what, re] of [["ffn_down (24.9 M)", "^blk\\.0\\.ffn_down\\."], ["token_embd (389 M)", "^token_embd\\."]] as const) {
     for (const sample of [undefined, "0.1"]) {
-      const out = execFileSync("/usr/bin/time", ["-f", "%M", process.execPath, "--import", "tsx", MAIN, "sweep", model, "--types", "Q4_K", "--tensors", re, "-j", "1", "--json", "-o", "/dev/null", "--no-progress", ...(sample ? ["--sample", sample] : [])], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
-      const kb = Number(out.trim().split("\n").pop());
-      console.log(`peak RSS, one job, ${what}${sample ? `, --sample ${sample}` : ", exact"}: ${(kb / 1024).toFixed(0)} MiB`);
+      const t0 = now();
+      const r = spawnSync("/usr/bin/time", ["-f", "%M", process.execPath, "--import", "tsx", MAIN, "sweep", model, "--types", "Q4_K", "--tensors", re, "-j", "1", "--json", "-o", "/dev/null", "--no-progress", ...(sample ? ["--sample", sample] : [])], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(r.stderr);
+      const kb = Number(r.stderr.trim().split("\n").pop());
+      console.log(`peak RSS, one job (CLI, -j 1, Q4_K), ${what}${sample ? `, --sample ${sample}` : ", exact"}: ${(kb / 1024).toFixed(0)} MiB (wall ${s(now() - t0)})`);
     }
   }
   src.close();

@@ -57,6 +57,7 @@ class Workspace {
   }
   ensure(end: number): void {
     const have = this.k.memory.buffer.byteLength;
+    if (end > 65536 * PAGE) throw new QuantscopeError(`sweep: ${end} bytes of kernel memory needed, more than WASM's 4 GiB (a tensor with very many identical errors?); use --sample`);
     if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
   }
   fn<T>(name: string): T | undefined {
@@ -91,11 +92,12 @@ export function newPhaseTimes(): PhaseTimes {
 }
 
 /** Bytes of WASM memory the fast path needs for k measured rows of cols, with `segments` imatrices. */
-export function fastPathBytes(k: number, cols: number, segments: number): number {
+export function fastPathBytes(k: number, cols: number, segments: number, slabRows = k): number {
   const chunkRows = Math.max(1, Math.floor(CHUNK_FLOATS / cols));
-  return 3 * 65536 * 4 + 64 + segments * a16(cols * 4) + 4 * a16(k * 8)
+  // + 1/16 of the slab for the order statistics' gather buckets (two of 65,536; typically < 2 %)
+  return 4 * 65536 * 4 + 64 + segments * a16(cols * 4) + 4 * a16(k * 8)
     + a16(chunkRows * cols * 5) + a16(chunkRows * cols * 4) + a16(RAW_FLOATS * 2 + cols * 2)
-    + 2 * a16(k * cols * 4);
+    + 2 * a16(slabRows * cols * 4) + Math.ceil(slabRows * cols / 4);
 }
 
 /**
@@ -104,7 +106,7 @@ export function fastPathBytes(k: number, cols: number, segments: number): number
  */
 export function sweepTensorFast(
   src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index: number, types: readonly string[],
-  segmentsOf?: (meta: TensorContext, pick: Int32Array | null) => RowSegment[], phases?: PhaseTimes,
+  segmentsOf?: (meta: TensorContext, pick: Int32Array | null) => RowSegment[], phases?: PhaseTimes, maxBytes = MAX_BYTES,
 ): SweepRecord[] | null {
   let tick = phases ? performance.now() : 0;
   const lap = (what: keyof PhaseTimes) => {
@@ -121,46 +123,66 @@ export function sweepTensorFast(
   const k = pick ? pick.length : N;
   const segments = segmentsOf ? segmentsOf(meta, pick) : expertSegments(meta, pick);
   for (const s of segments) if (s.imatrix && s.imatrix.some((x) => !Number.isFinite(x))) return null;
-  if (k * C > 0x3fffffff || fastPathBytes(k, C, segments.length) > MAX_BYTES) return null;
+  // Slabs: when W and |E| of all measured rows do not fit, rows are read, quantized and measured slab by
+  // slab, and a second pass per type re-quantizes each slab to gather the order statistics' buckets.
+  const slabbed = k * C > 0x3fffffff || fastPathBytes(k, C, segments.length) > maxBytes;
+  const slabRows = slabbed ? Math.max(1, Math.floor((maxBytes - fastPathBytes(k, C, segments.length, 0)) / (8 * C))) : k;
+  if (slabbed && slabRows * C > 0x3fffffff) return null;
   const ws = (WS ??= new Workspace());
 
   // layout
   let top = ws.base;
   const take = (n: number) => { const p = top; top += a16(n); return p; };
-  const pHist = take(65536 * 4), pSlot = take(65536 * 4), pFill = take(64);
+  const pHist = take(65536 * 4), pHist2 = take(65536 * 4), pSlot = take(65536 * 4), pFill = take(64);
   const pIm = segments.map((s) => (s.imatrix ? take(C * 4) : 0));
   const pW2 = take(k * 8), pVw2 = take(k * 8), pE2 = take(k * 8), pVe2 = take(k * 8);
   const chunkRows = Math.max(1, Math.floor(CHUNK_FLOATS / C));
   const pQ = take(chunkRows * C * 5), pDeq = take(chunkRows * C * 4);
   const rawRows = Math.max(1, Math.floor(RAW_FLOATS / C));
   const pRaw = take(rawRows * C * 2);
-  const pW = take(k * C * 4), pAbs = take(k * C * 4);
+  const pW = take(slabRows * C * 4), pAbs = take(slabRows * C * 4);
   const pGather = top;
   ws.ensure(top);
   ws.i32(pSlot, 65536).fill(-1);
   segments.forEach((s, i) => { if (s.imatrix) ws.f32(pIm[i]!, C).set(s.imatrix); });
 
-  // weights -> WASM memory
+  // measured rows [r0, r0+n) -> W; false when they hold NaN/Inf (then measure() reports it per type)
   const info = src.tensor(name);
   const f16 = ws.fn<DequantKernel>("dequantize_f16");
-  if (!pick && info.type === "F16" && src.readRaw && f16) {
-    for (let r = 0; r < N; r += rawRows) {
-      const n = Math.min(rawRows, N - r);
-      const dst = ws.u8(pRaw, n * C * 2);
-      const got = src.readRaw(name, r, n, dst);
-      if (got.buffer !== dst.buffer || got.byteOffset !== dst.byteOffset) dst.set(got.subarray(0, n * C * 2));
-      f16(pRaw, pW + r * C * 4, n * C);
-    }
-  } else if (!pick) {
-    const dst = ws.f32(pW, k * C);
-    const m = src.read(name, dst);
-    if (m.data.buffer !== dst.buffer || m.data.byteOffset !== dst.byteOffset) ws.f32(pW, k * C).set(m.data.subarray(0, k * C));
-  } else {
-    readPickedRows(src, name, pick, C, ws.f32(pW, k * C));
-  }
-  lap("read");
   const firstNonFinite = ws.fn<(p: number, n: number) => number>("firstNonFinite")!;
-  if (firstNonFinite(pW, k * C) >= 0) return null; // measure() reports it per type
+  const load = (r0: number, n: number): boolean => {
+    if (!pick && info.type === "F16" && src.readRaw && f16) {
+      for (let r = 0; r < n; r += rawRows) {
+        const m = Math.min(rawRows, n - r);
+        const dst = ws.u8(pRaw, m * C * 2);
+        const got = src.readRaw(name, r0 + r, m, dst);
+        if (got.buffer !== dst.buffer || got.byteOffset !== dst.byteOffset) dst.set(got.subarray(0, m * C * 2));
+        f16(pRaw, pW + r * C * 4, m * C);
+      }
+    } else if (!pick) {
+      const dst = ws.f32(pW, n * C);
+      const m = src.readRows(name, r0, n, dst);
+      if (m.data.buffer !== dst.buffer || m.data.byteOffset !== dst.byteOffset) ws.f32(pW, n * C).set(m.data.subarray(0, n * C));
+    } else {
+      readPickedRows(src, name, pick.subarray(r0, r0 + n), C, ws.f32(pW, n * C));
+    }
+    lap("read");
+    return firstNonFinite(pW, n * C) < 0;
+  };
+  if (!slabbed && !load(0, k)) return null;
+  /** Calls fn(segment index, first row, rows) for every chunk of every slab (loading the slab when slabbed). */
+  const eachChunk = (fn: (i: number, r: number, n: number, s0: number) => void, afterSlab?: (s0: number, s1: number) => void): boolean => {
+    for (let s0 = 0; s0 < k; s0 += slabRows) {
+      const s1 = Math.min(k, s0 + slabRows);
+      if (slabbed && !load(s0, s1 - s0)) return false;
+      segments.forEach((sg, i) => {
+        const a = Math.max(sg.start, s0), b = Math.min(sg.start + sg.count, s1);
+        for (let r = a; r < b; r += chunkRows) fn(i, r, Math.min(chunkRows, b - r), s0);
+      });
+      afterSlab?.(s0, s1);
+    }
+    return true;
+  };
 
   // per-row sums of the weights: in the first type's error pass, or on their own if a type needs measure() first
   let sums: { w2: Float64Array; vw2: Float64Array; xw2: Float64Array } | undefined;
@@ -168,7 +190,7 @@ export function sweepTensorFast(
   const ensureSums = () => {
     if (sums) return sums;
     const rowSums = ws.fn<(w: number, rows: number, cols: number, im: number, w2: number, vw2: number) => void>("sweepRowSums")!;
-    segments.forEach((s, i) => rowSums(pW + s.start * C * 4, s.count, C, pIm[i]!, pW2 + s.start * 8, pVw2 + s.start * 8));
+    eachChunk((i, r, n, s0) => rowSums(pW + (r - s0) * C * 4, n, C, pIm[i]!, pW2 + r * 8, pVw2 + r * 8));
     lap("rowSums");
     return takeSums();
   };
@@ -201,30 +223,32 @@ export function sweepTensorFast(
       records.push(slowRecord());
       continue;
     }
-    ws.u32(pHist, 65536).fill(0);
     let max = 0;
     const segMax = new Float64Array(segments.length);
-    const withSums = !sums;
-    segments.forEach((s, i) => {
+    /** One round trip of every chunk; the gather pass (slabbed) counts into a scratch histogram and gathers per slab. */
+    const roundTrips = (withSums: boolean, gatherPass: boolean) => eachChunk((i, r, n, s0) => {
       const qIm = useIm && codec.imatrix !== "ignored" ? pIm[i]! : 0;
-      for (let r = s.start; r < s.start + s.count; r += chunkRows) {
-        const n = Math.min(chunkRows, s.start + s.count - r);
-        if (phases) lap("other");
-        quant(pW + r * C * 4, pQ, n, C, qIm);
-        if (phases) lap("quantize");
-        dequant(pQ, pDeq, n * C);
-        if (phases) lap("dequantize");
-        const m = errors(pW + r * C * 4, pDeq, pAbs + r * C * 4, n, C, pIm[i]!, pE2 + r * 8, pVe2 + r * 8, pHist,
-          withSums ? pW2 + r * 8 : 0, withSums ? pVw2 + r * 8 : 0);
-        if (m > max) max = m;
-        if (m > segMax[i]!) segMax[i] = m;
-        if (phases) lap("errors");
-      }
-    });
+      const pw = pW + (r - s0) * C * 4;
+      if (phases) lap("other");
+      quant(pw, pQ, n, C, qIm);
+      if (phases) lap("quantize");
+      dequant(pQ, pDeq, n * C);
+      if (phases) lap("dequantize");
+      const m = errors(pw, pDeq, pAbs + (r - s0) * C * 4, n, C, pIm[i]!, pE2 + r * 8, pVe2 + r * 8, gatherPass ? pHist2 : pHist,
+        withSums ? pW2 + r * 8 : 0, withSums ? pVw2 + r * 8 : 0);
+      if (m > max) max = m;
+      if (m > segMax[i]!) segMax[i] = m;
+      if (phases) lap("errors");
+    }, gatherPass ? (s0, s1) => gather(pAbs, (s1 - s0) * C, pSlot, pFill, pGather) : undefined);
+    ws.u32(pHist, 65536).fill(0);
+    const withSums = !sums;
+    if (!roundTrips(withSums, false)) return null;
     if (withSums) takeSums();
     const es: ErrorSums = {
       e2: ws.f64(pE2, k).slice(), ve2: ws.f64(pVe2, k).slice(), xe2: null, max,
-      ranks: (ranks) => ranksFromHistogram(ws, ranks, k * C, pHist, pSlot, pFill, pAbs, pGather, gather),
+      ranks: (ranks) => ranksFromHistogram(ws, ranks, k * C, pHist, pSlot, pFill, pGather,
+        slabbed ? () => { if (!roundTrips(false, true)) throw new Error("internal error: a slab changed between passes"); }
+          : () => gather(pAbs, k * C, pSlot, pFill, pGather)),
     };
     const rec = finishRecord(ctx, base, type, fallback, useIm, tensorBytes(type, [C, N]), es, sums!);
     records.push((meta.experts ?? 1) > 1 ? withExperts(rec, meta, segments, es, sums!, segMax) : rec);
@@ -247,6 +271,7 @@ export function sweepTensorFast(
       }
       return skippedRecords(meta, [t], why)[0]!;
     }
+    if (slabbed) return skippedRecords(meta, [t], `no WASM kernel for this type, and the tensor (${k * C} weights) is too large for the TypeScript path`)[0]!;
     slow ??= {
       ...meta, W: { rows: k, cols: C, data: ws.f32(pW, k * C).slice() },
       rows: Int32Array.from({ length: k }, (_, i) => i), activations: null,
@@ -327,8 +352,8 @@ function tryCodec(type: string) {
  * the bucket of each rank, one gather of those buckets' values, a selection in each.
  */
 function ranksFromHistogram(
-  ws: Workspace, ranks: readonly number[], n: number, pHist: number, pSlot: number, pFill: number, pAbs: number, pGather: number,
-  gather: (abs: number, n: number, slot: number, fill: number, dst: number) => void,
+  ws: Workspace, ranks: readonly number[], n: number, pHist: number, pSlot: number, pFill: number, pGather: number,
+  gatherAll: () => void,
 ): number[] {
   if (n === 0) return ranks.map(() => NaN);
   const hist = ws.u32(pHist, 65536);
@@ -347,7 +372,7 @@ function ranksFromHistogram(
   ws.ensure(pGather + total * 4);
   const slot = ws.i32(pSlot, 65536), fill = ws.i32(pFill, 16);
   buckets.forEach((bk, s) => { slot[bk] = s; fill[s] = start[s]!; });
-  gather(pAbs, n, pSlot, pFill, pGather);
+  gatherAll();
   const out = where.map(({ b: bk, k }) => {
     const s = buckets.indexOf(bk);
     return selectKth(ws.f32(pGather + start[s]! * 4, ws.u32(pHist, 65536)[bk]!), k);

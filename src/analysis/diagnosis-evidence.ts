@@ -39,7 +39,8 @@ export interface CollectOptions {
 export function collectReportData(src: TensorSource, model: string, opts: CollectOptions = {}): ReportData {
   const t0 = performance.now();
   const notes: string[] = [];
-  const { swept } = sweepableTensors(src, opts.tensors);
+  // 2-D tensors here; the 3-D expert tensors (which the sweep now also measures) are covered below
+  const swept = sweepableTensors(src, opts.tensors).swept.filter((n) => src.tensor(n).shape.length === 2);
   if (swept.length === 0) {
     throw new QuantscopeError(`${model}: no 2-D weight tensors${opts.tensors ? ` match /${opts.tensors.source}/` : ""}`);
   }

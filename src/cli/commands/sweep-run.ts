@@ -244,7 +244,7 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
     if (flags.emit === "tensor-types") {
       if (flags.output) {
         writeFileSync(flags.output, lines);
-        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ? `--imatrix ${flags.imatrix} ` : ""}--tensor-type-file ${flags.output} ${src.path} out.gguf Q4_K_M\n`);
+        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ?? res.imatrix ? `--imatrix ${flags.imatrix ?? res.imatrix} ` : ""}--tensor-type-file ${flags.output} ${src.path} out.gguf Q4_K_M\n`);
       } else if (!flags.json) {
         process.stdout.write("\n" + lines);
       }

@@ -63,7 +63,11 @@ async function tiny() {
   src.close();
 }
 
-/** Quantize-kernel-only seconds per tensor: one pre-faulted workspace, data copied in untimed. */
+/** CPU milliseconds of this process, all threads (waiting for a core is not counted). */
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+let kernelCpu = 0;
+
+/** Quantize-kernel-only seconds per tensor: one pre-faulted workspace, data copied in untimed (CPU time into kernelCpu). */
 function kernelOnly(src: TensorSource, names: string[], type: string): Map<string, number> {
   const biggest = Math.max(...names.map((n) => { const t = src.tensor(n); return t.rows * t.cols; }));
   const ws = new KernelWorkspace(biggest * 4 + biggest * 2 + 64);
@@ -74,9 +78,10 @@ function kernelOnly(src: TensorSource, names: string[], type: string): Map<strin
     const t = src.tensor(n);
     src.read(n, a);
     const size = quantizedSize(type, t.rows, t.cols);
-    const t0 = now();
+    const t0 = now(), c0 = cpu();
     ws.quantize(type, a.subarray(0, t.rows * t.cols), t.rows, t.cols, o.subarray(0, size));
     out.set(n, (now() - t0) / 1000);
+    kernelCpu += cpu() - c0;
   }
   return out;
 }
@@ -103,26 +108,32 @@ async function qwen4b(type: string) {
   const weights = blocks.reduce((a, n) => { const t = src.tensor(n); return a + t.rows * t.cols; }, 0);
   console.log(`\nQwen3-4B-shaped F16 (gen_model.py --preset 4b --layers 2), blocks 0-1: ${blocks.length} matrices, ${(weights / 1e6).toFixed(0)} M weights, type ${type}, no imatrix; load average ${load()}`);
 
-  // the quantize kernels alone, warm (first pass discarded)
-  kernelOnly(src, layer0.slice(0, 1), type);
-  const kern: number[] = [];
-  for (let r = 0; r < REPS; r++) kern.push([...kernelOnly(src, blocks, type).values()].reduce((a, b) => a + b, 0) * 1000 / 2);
-  // the sweep, one thread: first run cold (kernel memory grows, first touch), then warm with phases
-  let t = now();
+  // the quantize kernels alone and the sweep, one thread, interleaved rep by rep (the load on this shared
+  // machine moves): wall and CPU time (process.cpuUsage: waiting for a core is not counted)
+  kernelOnly(src, layer0.slice(0, 1), type); // warm the kernels (first call discarded)
+  let t = now(), c = cpu();
   sweepModel(src, { types: [type], tensors: /^blk\.[01]\./ });
-  const cold = (now() - t) / 2;
-  const warm: number[] = [];
+  const cold = (now() - t) / 2, coldCpu = (cpu() - c) / 2;
+  const kern: number[] = [], kernCpu: number[] = [], warm: number[] = [], warmCpu: number[] = [], ratio: number[] = [], ratioCpu: number[] = [];
   let phases = newPhaseTimes();
   for (let r = 0; r < REPS; r++) {
+    kernelCpu = 0;
+    kern.push([...kernelOnly(src, blocks, type).values()].reduce((a, b) => a + b, 0) * 1000 / 2);
+    kernCpu.push(kernelCpu / 2);
     const ph = newPhaseTimes();
-    t = now();
+    t = now(); c = cpu();
     blocks.forEach((n, i) => sweepTensorFast(src, n, 2, {}, i, [type], undefined, ph));
     warm.push((now() - t) / 2);
+    warmCpu.push((cpu() - c) / 2);
+    ratio.push(warm[r]! / kern[r]!);
+    ratioCpu.push(warmCpu[r]! / kernCpu[r]!);
     if (r === 0 || warm[r]! <= Math.min(...warm)) phases = ph;
   }
-  const k = Math.min(...kern), w = Math.min(...warm);
-  console.log(`quantize kernels alone (one thread, warm, same process): ${range(kern)} per layer`);
-  console.log(`sweep, one thread: cold ${s(cold)} per layer (first run: kernel memory grown and touched); warm ${range(warm)} per layer: ${(w / k).toFixed(2)}x the kernels (best vs best; goal <= 1.5x)`);
+  const k = Math.min(...kern);
+  const x = (v: number[]) => `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}x`;
+  console.log(`quantize kernels alone (one thread, warm, same process): ${range(kern)} per layer (CPU ${range(kernCpu)})`);
+  console.log(`sweep, one thread: cold ${s(cold)} per layer (CPU ${s(coldCpu)}; first run: kernel memory grown and touched); warm ${range(warm)} per layer (CPU ${range(warmCpu)})`);
+  console.log(`  warm sweep / kernels, paired rep by rep: wall ${x(ratio)}, CPU ${x(ratioCpu)} (goal <= 1.5x); sweep time / its own quantize phase: ${(Math.min(...warm) * 2 / 1000 / phases.quantize).toFixed(2)}x`);
   const ph = Object.entries(phases).map(([name, v]) => `${name} ${(v / 2).toFixed(2)}`).join(", ");
   console.log(`  where a warm layer's time goes (s): ${ph}`);
   // the old TypeScript path (tensorContext + rowSums + measure), one layer, measured now
@@ -132,13 +143,13 @@ async function qwen4b(type: string) {
   console.log(`old TypeScript path (before this change), one thread, blk.0: ${s(old)}: ${(old / k).toFixed(2)}x the kernels`);
   // two workers, cold (each worker loads its modules and grows its kernel memory): whole wall, and a
   // run on two small tensors (blk.0/1 attn_k, 2.6 M weights each) as the start-up estimate
-  t = now();
+  t = now(); c = cpu();
   await sweepParallel(src, { types: [type], tensors: /^blk\.[01]\.attn_k\./ }, { model, jobs: 2, minWork: 0 });
   const startup = now() - t;
-  t = now();
+  t = now(); c = cpu();
   const two: SweepResult = await sweepParallel(src, { types: [type], tensors: /^blk\.[01]\./ }, { model, jobs: 2, minWork: 0 });
-  const both = now() - t;
-  console.log(`sweep, 2 workers (cold workers, start-up included): ${s(both / 2)} per layer vs the kernels on 2 cores ${s(k / 2)} (ideal split): ${(both / k).toFixed(2)}x; start-up + two small tensors alone: ${s(startup)}; ${two.records.length} records`);
+  const both = now() - t, bothCpu = cpu() - c;
+  console.log(`sweep, 2 workers (cold workers, start-up included): ${s(both / 2)} per layer wall, CPU ${s(bothCpu / 2)} per layer (all threads) vs the kernels' CPU ${s(Math.min(...kernCpu))}: ${(bothCpu / 2 / Math.min(...kernCpu)).toFixed(2)}x; start-up + two small tensors alone: ${s(startup)} wall; ${two.records.length} records`);
   // sharded end to end: 2 CLI processes (one thread each) in parallel, then plan --from
   const dir = mkdtempSync(join(tmpdir(), "qs-bench-"));
   t = now();

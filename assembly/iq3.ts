@@ -440,15 +440,24 @@ export function quantize_iq3_s(src: usize, dst: usize, nrows: i32, ncols: i32, q
   return UNCHECKED;
 }
 
-/** 8 floats at y: db * grid bytes of g1 (y[0..3]) and g2 (y[4..7]), negated where the sign byte has a bit. */
+/** +-1 for lanes 0..3 (bits 1, 2, 4, 8 of signs) or, with hi, lanes 4..7 (16 .. 128): C's (signs & kmask_iq2xs[j] ? -1.f : 1.f). */
 // @ts-ignore: decorator
-@inline function put8(y: usize, db: f32, g1: u32, g2: u32, signs: u32): void {
-  for (let j = 0; j < 4; j++) {
-    const a: f32 = db * <f32>((g1 >> (8 * j)) & 0xff);
-    const b: f32 = db * <f32>((g2 >> (8 * j)) & 0xff);
-    store<f32>(y + (<usize>j << 2), a * ((signs >> j) & 1 ? <f32>-1 : <f32>1));
-    store<f32>(y + (<usize>(j + 4) << 2), b * ((signs >> (j + 4)) & 1 ? <f32>-1 : <f32>1));
-  }
+@inline function signs4(signs: u32, bits: v128): v128 {
+  const clear = i32x4.eq(v128.and(i32x4.splat(signs), bits), i32x4.splat(0));
+  return v128.bitselect(f32x4.splat(1), f32x4.splat(-1), clear);
+}
+
+/**
+ * 8 floats at y: C's db * grid1[j] * (+-1) (j = 0..3) and db * grid2[j] * (+-1),
+ * element-wise in SIMD (the same two products per float).
+ */
+// @ts-ignore: decorator
+@inline function put8(y: usize, db: v128, g1: u32, g2: u32, signs: u32): void {
+  const b = i16x8.extend_low_i8x16_u(i32x4.replace_lane(i32x4.splat(g1), 1, g2));
+  const q1 = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(b));
+  const q2 = f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(b));
+  v128.store(y, f32x4.mul(f32x4.mul(db, q1), signs4(signs, i32x4(1, 2, 4, 8))));
+  v128.store(y, f32x4.mul(f32x4.mul(db, q2), signs4(signs, i32x4(16, 32, 64, 128))), 16);
 }
 
 export function dequantize_iq3_xxs(src: usize, dst: usize, n: i32): void {
@@ -459,7 +468,7 @@ export function dequantize_iq3_xxs(src: usize, dst: usize, n: i32): void {
     const ss = src + 66;
     for (let ib = 0; ib < 8; ib++) {
       const aux = load<u32>(ss + (<usize>ib << 2));
-      const db: f32 = d * (<f32>0.5 + <f32>(aux >> 28)) * <f32>0.5;
+      const db = f32x4.splat(d * (<f32>0.5 + <f32>(aux >> 28)) * <f32>0.5);
       for (let l = 0; l < 4; l++) {
         const signs = <u32>load<u8>(KSIGNS_IQ2XS + ((aux >> (7 * l)) & 127));
         const g1 = load<u32>(IQ3XXS_GRID + (<usize>load<u8>(qs + 2 * l) << 2));
@@ -484,7 +493,7 @@ export function dequantize_iq3_s(src: usize, dst: usize, n: i32): void {
       const sc = <i32>load<u8>(src + 106 + (<usize>ib >> 1));
       for (let half = 0; half < 2; half++) {
         const ls: i32 = half ? sc >> 4 : sc & 0xf;
-        const db: f32 = d * <f32>(ls * 2 + 1);
+        const db = f32x4.splat(d * <f32>(ls * 2 + 1));
         const h = <u32>load<u8>(qh + half);
         for (let l = 0; l < 4; l++) {
           const i1 = <u32>load<u8>(qs + 2 * l) | ((h << (8 - 2 * l)) & 256);

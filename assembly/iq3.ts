@@ -61,6 +61,19 @@ let gNn: usize = 0;
 let gNbq: usize = 0;
 let gNbi: usize = 0;
 
+/**
+ * Set where ggml's quantizer would abort (a GGML_ASSERT on input so large that
+ * the f32 sums overflow); the host asks after each call (iq3_take_abort).
+ */
+let ggmlAborts = false;
+
+/** 1 if a quantize call since the last ask hit one of ggml's asserts, else 0; clears the flag. */
+export function iq3_take_abort(): i32 {
+  const r = ggmlAborts;
+  ggmlAborts = false;
+  return r ? 1 : 0;
+}
+
 function useGrid(gridf: usize, kmap: usize, nn: usize, nbq: usize, nbi: usize): void {
   gGridf = gridf;
   gKmap = kmap;
@@ -114,8 +127,11 @@ function useGrid(gridf: usize, kmap: usize, nn: usize, nbq: usize, nbi: usize): 
   bp = i32x4.min_s(bp, i8x16.shuffle(bp, bp, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
   bp = i32x4.min_s(bp, i8x16.shuffle(bp, bp, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
   let at = i32x4.extract_lane(bp, 0);
-  // -1: no distance below FLT_MAX (overflowed input), where ggml asserts; keep going deterministically
-  if (at < 0) at = 0;
+  // -1: no distance below FLT_MAX (overflowed input): ggml aborts (GGML_ASSERT); flag it, carry on
+  if (at < 0) {
+    ggmlAborts = true;
+    at = 0;
+  }
   return <i32>load<u16>(gNbi + (<usize>c0 << 3) + (<usize>at << 1));
 }
 
@@ -325,6 +341,7 @@ function iq3xxsSuperblock(xbl: usize, y: usize, qwl: usize): void {
       scale = -scale;
       for (let k = 0; k < 4; k++) store<u8>(BSIGNS + k, <u8>(~load<u8>(BSIGNS + k) & 127));
     }
+    if (!(scale >= 0)) ggmlAborts = true; // GGML_ASSERT(scale >= 0): a NaN scale
     for (let k = 0; k < 8; k++) {
       const gi = load<i32>(GI + (<usize>k << 2));
       store<u8>(Q3 + (<usize>(8 * ib + k)), <u8>gi);
@@ -389,6 +406,7 @@ function iq3sSuperblock(xbl: usize, y: usize, qwl: usize): void {
       scale = -scale;
       for (let k = 0; k < 4; k++) store<u8>(BSIGNS + k, ~load<u8>(BSIGNS + k));
     }
+    if (!(scale >= 0)) ggmlAborts = true; // GGML_ASSERT(scale >= 0): a NaN scale
     for (let k = 0; k < 8; k++) {
       const gi = load<i32>(GI + (<usize>k << 2));
       store<u8>(qs + k, <u8>gi);

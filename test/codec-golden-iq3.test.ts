@@ -47,3 +47,36 @@ for (const type of ["IQ3_XXS", "IQ3_S"]) {
     }
   });
 }
+
+// Overflow territory, checked against llama.cpp's C (ggml-quants.c at 3f545bec,
+// gcc 12.2 -O3 -DNDEBUG, quantize_iq3_* on this 256-value input): at scale 1e13
+// it writes the bytes below (d = +inf); at 3e13 it aborts in
+// iq3_find_best_neighbour (GGML_ASSERT: every distance overflows).
+function lcgRow(scale: number): Float32Array {
+  const x = new Float32Array(256);
+  let s = 1;
+  for (let i = 0; i < 256; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    x[i] = Math.fround(Math.fround(Math.fround((s >>> 8) / 16777216) - 0.5) * Math.fround(scale));
+  }
+  return x;
+}
+const C_1E13: Record<string, string> = {
+  IQ3_XXS:
+    "007c000000000000000000000000000000000000000000000000000000000000000000000000000000004c000000000000000000000000000000000000000000" +
+    "e300852ff002939f850ebb77c204f413af03b10b4906a4db8e06bc827e02d3574301",
+  IQ3_S:
+    "007c000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000" +
+    "000000000000000000055ec017923e9674bb6e09a674263c1cb11624b325b7bbb53c05fa9353ae8d0a00000000",
+};
+for (const type of ["IQ3_XXS", "IQ3_S"]) {
+  test(`${type}: huge input: C's bytes while ggml copes, a clear error where ggml aborts`, () => {
+    assert.equal(Buffer.from(quantize(type, lcgRow(1e13), 1, 256)).toString("hex"), C_1E13[type]);
+    assert.throws(
+      () => quantize(type, lcgRow(3e13), 1, 256),
+      (e: Error) => e.name === "QuantscopeError" && /input too large .*llama\.cpp aborts/.test(e.message),
+    );
+    // the flag does not leak into the next call
+    quantize(type, lcgRow(1), 1, 256);
+  });
+}

@@ -2,3 +2,4 @@
 import "./legacy.js"; // F16, BF16, Q4_0..Q8_0, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4
 import "./kquants.js"; // Q2_K..Q6_K
 import "./lowbit.js"; // NVFP4, Q1_0, Q2_0
+import "./iq3.js"; // IQ3_XXS, IQ3_S

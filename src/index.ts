@@ -52,4 +52,7 @@ export type * from "./analysis/sweep-types.js";
 
 // Diagnosis and reports
 export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis.js";
+export { diagnoseExperts, EXPERT_THRESHOLDS } from "./analysis/diagnosis-experts.js";
+export { collectExpertEvidence, type ExpertTensorEvidence } from "./analysis/diagnosis-experts-evidence.js";
+export { expertTokenGroups, EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "./analysis/expert-tokens.js";
 export { buildReport, writeReport } from "./report/report-build.js";

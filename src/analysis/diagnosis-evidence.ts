@@ -16,6 +16,7 @@ import { groupStats } from "./study/section3-groups.js";
 import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
 import { plansAtMixSizes } from "./diagnosis-plans.js";
 import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./diagnosis-stats.js";
+import { collectExpertEvidence } from "./diagnosis-experts-evidence.js";
 
 /** The type whose per-column error the charts and the diagnosis use (the lowest K-quant, where choices matter most). */
 export const REFERENCE_TYPE = "Q2_K";
@@ -91,12 +92,17 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   const skipped = records.filter((r) => r.skipped);
   for (const r of skipped.slice(0, 5)) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
 
+  // MoE: the 3-D expert tensors, expert by expert (the sweep and the plans above cover the 2-D tensors).
+  const experts = collectExpertEvidence(src, { imatrix: opts.imatrix, tensors: opts.tensors, type: REFERENCE_TYPE });
+  if (experts.length && !opts.imatrix) notes.push(`${experts.length} expert tensors: without --imatrix the report cannot tell which experts saw few tokens or carry outlier activations`);
+
   const standard = mixes.map((m) => priceMix(m.label, m.entries, records, src));
   const hasImportance = !!opts.imatrix || !!opts.activations;
   const plans = [...plansAtMixSizes(model, records, standard, hasImportance, notes), ...standard];
   return {
     model, tensors, records, notes, plans,
     imatrix: opts.imatrix?.path,
+    ...(experts.length ? { experts } : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -48,13 +48,26 @@ export interface TensorSource {
 
 export interface ImatrixEntry {
   name: string;
-  /** Per-column mean of x^2 = in_sum2/counts, float32 division. */
+  /**
+   * Per-column mean of x^2 = in_sum2/counts, float32 division, exactly the
+   * importance vector llama-quantize builds. For an expert tensor (MoE) this
+   * holds every expert's vector back to back: length cols x experts, expert e
+   * at [e*cols, (e+1)*cols) (see expertImatrix in io/imatrix.ts); an expert
+   * that saw no tokens gets 1 in every column, as llama-quantize sets it.
+   */
   values: Float32Array;
   /**
    * Tokens the values were averaged over (GGUF: the counts tensor, summed over
    * experts). A legacy .dat does not store tokens: there this is ncall (chunks).
    */
   count: number;
+  /** Number of expert matrices (the counts tensor has one count per expert); absent for dense weights. */
+  experts?: number;
+  /**
+   * Tokens per expert (GGUF counts, rounded to integers as llama.cpp does), length `experts`;
+   * for dense weights [count]. Absent on entries not made by readImatrix.
+   */
+  counts?: number[];
 }
 
 export interface Imatrix {

@@ -6,3 +6,4 @@ export { heapBase } from "./common";
 export * from "./legacy";   // F16, BF16, Q4_0..Q8_0, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4
 export * from "./kquants";  // Q2_K..Q6_K
 export * from "./study";   // the study's fused weight pass B (f64x2)
+export * from "./iq2";   // IQ2_XXS, IQ2_XS, IQ2_S

@@ -1,0 +1,259 @@
+// Shared pieces of the IQ2 quantizers (assembly/iq2.ts): the sign split of a
+// group of 8, the key of a trial scale, the neighbour search and the
+// weighted sums, each computing exactly ggml's float operations in ggml's
+// order (f32, no FMA; only independent products run side by side in lanes).
+import { nearestInt } from "./common";
+
+/** Sums of the last sums() call (AssemblyScript returns one value). */
+export let gSumqx: f32 = 0;
+export let gSumq2: f32 = 0;
+
+const TERMS: usize = memory.data(64 * 4, 16);
+
+// @ts-ignore: decorator
+@inline function ldf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+
+/**
+ * xval = |x| of the 8 values at xb and their sign bits. With parity (IQ2_XXS,
+ * IQ2_XS: only 7 signs are stored, the 8th is their parity) an odd number of
+ * negatives flips the value with the smallest w*x*x (the first one on ties)
+ * back to negative and toggles its bit. Returns the sign byte (7 bits with parity).
+ */
+export function splitSigns(xb: usize, w: usize, xv: usize, parity: bool): u32 {
+  let s: u32 = 0;
+  let nflip = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = ldf(xb, i);
+    if (v >= 0) store<f32>(xv + (<usize>i << 2), v);
+    else {
+      store<f32>(xv + (<usize>i << 2), -v);
+      nflip++;
+      s |= (<u32>1) << i;
+    }
+  }
+  if (parity && (nflip & 1)) {
+    let imin = 0;
+    let min: f32 = ldf(w, 0) * ldf(xb, 0) * ldf(xb, 0);
+    for (let i = 1; i < 8; i++) {
+      const ax: f32 = ldf(w, i) * ldf(xb, i) * ldf(xb, i);
+      if (ax < min) {
+        min = ax;
+        imin = i;
+      }
+    }
+    store<f32>(xv + (<usize>imin << 2), -ldf(xv, imin));
+    s ^= (<u32>1) << imin;
+    return s & 127;
+  }
+  return parity ? s & 127 : s;
+}
+
+/**
+ * The grid key of 8 values for inverse scale id: levels
+ * l_i = clamp(nearest_int(0.5*(id*x_i - 1)), 0, 2), key sum l_i*3^i (C evaluates
+ * 0.5f*(id*xval-1) in f32; nearest_int is the 1.5*2^23 bit trick, here on 4 lanes).
+ */
+// @ts-ignore: decorator
+@inline export function trialKey(xv: usize, id: f32): i32 {
+  const idv = f32x4.splat(id);
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const magic = f32x4.splat(12582912.0);
+  const mant = i32x4.splat(0x007fffff);
+  const bias = i32x4.splat(0x00400000);
+  const zero = i32x4.splat(0);
+  const two = i32x4.splat(2);
+  let a = f32x4.add(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, v128.load(xv)), one)), magic);
+  let b = f32x4.add(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, v128.load(xv, 16)), one)), magic);
+  a = i32x4.max_s(i32x4.min_s(i32x4.sub(v128.and(a, mant), bias), two), zero);
+  b = i32x4.max_s(i32x4.min_s(i32x4.sub(v128.and(b, mant), bias), two), zero);
+  let k = i32x4.add(i32x4.mul(a, i32x4(1, 3, 9, 27)), i32x4.mul(b, i32x4(81, 243, 729, 2187)));
+  k = i32x4.add(k, i8x16.shuffle(k, k, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  k = i32x4.add(k, i8x16.shuffle(k, k, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  return i32x4.extract_lane(k, 0);
+}
+
+/** Table t's floats picked by the byte offsets in lanes (idx: 4*l per lane, byte 0 of each). */
+// @ts-ignore: decorator
+@inline function pick(t: v128, idx: v128): v128 {
+  return i8x16.swizzle(t, i8x16.add(idx, i8x16(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3)));
+}
+
+/**
+ * iq2_find_best_neighbour: the list entry with the smallest
+ * d2 = sum_i w_i*(scale*q_i - x_i)^2 (i = 0..7 in order, first strict minimum
+ * below FLT_MAX). A term depends only on coordinate i and its level l, so the
+ * 3 possible terms of each coordinate (same f32 operations as C) go into one
+ * table vector t_i; 4 neighbours then sum their terms in 4 lanes, each lane
+ * in C's order, via byte swizzles of the tables. Each lane keeps its first
+ * strict minimum; the lanes are merged by (value, position), which is the
+ * first strict minimum of the whole list. Returns the grid index.
+ */
+export function bestNeighbour(list: usize, lv4: usize, xv: usize, wv: usize, scale: f32): i32 {
+  const sq = f32x4.mul(f32x4.splat(scale), f32x4(1, 3, 5, 5));
+  let d = f32x4.sub(sq, f32x4.splat(ldf(xv, 0)));
+  const t0 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 0)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 1)));
+  const t1 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 1)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 2)));
+  const t2 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 2)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 3)));
+  const t3 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 3)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 4)));
+  const t4 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 4)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 5)));
+  const t5 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 5)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 6)));
+  const t6 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 6)), d), d);
+  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 7)));
+  const t7 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 7)), d), d);
+
+  const n = (<i32>load<u16>(list) + 3) & ~3;
+  let best = f32x4.splat(f32.MAX_VALUE);
+  let bestPos = i32x4.splat(-1);
+  let pos = i32x4(0, 1, 2, 3);
+  const zero = f32x4.splat(0);
+  let p = list + 2;
+  const end = p + (<usize>n << 1);
+  for (; p < end; p += 8) {
+    let a = v128.load64_zero(lv4 + (<usize>load<u16>(p) << 3));
+    a = v128.load64_lane(lv4 + (<usize>load<u16>(p, 2) << 3), a, 1);
+    let b = v128.load64_zero(lv4 + (<usize>load<u16>(p, 4) << 3));
+    b = v128.load64_lane(lv4 + (<usize>load<u16>(p, 6) << 3), b, 1);
+    let d2 = f32x4.add(zero, pick(t0, i8x16.shuffle(a, b, 0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24)));
+    d2 = f32x4.add(d2, pick(t1, i8x16.shuffle(a, b, 1, 1, 1, 1, 9, 9, 9, 9, 17, 17, 17, 17, 25, 25, 25, 25)));
+    d2 = f32x4.add(d2, pick(t2, i8x16.shuffle(a, b, 2, 2, 2, 2, 10, 10, 10, 10, 18, 18, 18, 18, 26, 26, 26, 26)));
+    d2 = f32x4.add(d2, pick(t3, i8x16.shuffle(a, b, 3, 3, 3, 3, 11, 11, 11, 11, 19, 19, 19, 19, 27, 27, 27, 27)));
+    d2 = f32x4.add(d2, pick(t4, i8x16.shuffle(a, b, 4, 4, 4, 4, 12, 12, 12, 12, 20, 20, 20, 20, 28, 28, 28, 28)));
+    d2 = f32x4.add(d2, pick(t5, i8x16.shuffle(a, b, 5, 5, 5, 5, 13, 13, 13, 13, 21, 21, 21, 21, 29, 29, 29, 29)));
+    d2 = f32x4.add(d2, pick(t6, i8x16.shuffle(a, b, 6, 6, 6, 6, 14, 14, 14, 14, 22, 22, 22, 22, 30, 30, 30, 30)));
+    d2 = f32x4.add(d2, pick(t7, i8x16.shuffle(a, b, 7, 7, 7, 7, 15, 15, 15, 15, 23, 23, 23, 23, 31, 31, 31, 31)));
+    const lt = f32x4.lt(d2, best);
+    best = v128.bitselect(d2, best, lt);
+    bestPos = v128.bitselect(pos, bestPos, lt);
+    pos = i32x4.add(pos, i32x4.splat(4));
+  }
+  let bv = f32x4.extract_lane(best, 0);
+  let bp = i32x4.extract_lane(bestPos, 0);
+  bv = merge(bv, bp, f32x4.extract_lane(best, 1), i32x4.extract_lane(bestPos, 1)); bp = gPos;
+  bv = merge(bv, bp, f32x4.extract_lane(best, 2), i32x4.extract_lane(bestPos, 2)); bp = gPos;
+  bv = merge(bv, bp, f32x4.extract_lane(best, 3), i32x4.extract_lane(bestPos, 3)); bp = gPos;
+  // ggml asserts a winner; with finite input there always is one
+  if (bp < 0) bp = 0;
+  return <i32>load<u16>(list + 2 + (<usize>bp << 1));
+}
+
+let gPos: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function merge(bv: f32, bp: i32, v: f32, p: i32): f32 {
+  if (p >= 0 && (bp < 0 || v < bv || (v == bv && p < bp))) {
+    gPos = p;
+    return v;
+  }
+  gPos = bp;
+  return bv;
+}
+
+/**
+ * sumqx = sum w_i*x_i*q_i and sumq2 = sum w_i*q_i*q_i over ng groups of 8 in
+ * C's order, q the coordinates (2l+1) of grid point g_k of group k (its QF row).
+ * wx holds w_i*x_i (C's left-to-right product, the same every trial).
+ */
+export function sums(ng: i32, qf: usize, g: usize, w: usize, wx: usize): void {
+  for (let k = 0; k < ng; k++) {
+    const q = qf + (<usize>load<i32>(g + (<usize>k << 2)) << 5);
+    const o = <usize>k << 5;
+    const q0 = v128.load(q), q1 = v128.load(q, 16);
+    v128.store(TERMS + o, f32x4.mul(v128.load(wx + o), q0));
+    v128.store(TERMS + o, f32x4.mul(v128.load(wx + o, 16), q1), 16);
+    v128.store(TERMS + 128 + o, f32x4.mul(f32x4.mul(v128.load(w + o), q0), q0));
+    v128.store(TERMS + 128 + o, f32x4.mul(f32x4.mul(v128.load(w + o, 16), q1), q1), 16);
+  }
+  let sx: f32 = 0, s2: f32 = 0;
+  const n = ng << 3;
+  for (let i = 0; i < n; i++) {
+    sx += ldf(TERMS, i);
+    s2 += ldf(TERMS + 128, i);
+  }
+  gSumqx = sx;
+  gSumq2 = s2;
+}
+
+/**
+ * make_qp_quants(32, nmax, x, L, w) as IQ2_XXS calls it; returns only the
+ * scale (IQ2_XXS recomputes the levels). L is uint8_t in C: a negative level
+ * (the parity-flipped value is negative) wraps to 256+l and is read back so.
+ */
+const QPL: usize = memory.data(32, 16);
+export function makeQpScale(n: i32, nmax: i32, x: usize, w: usize): f32 {
+  let max: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = ldf(x, i);
+    max = max > v ? max : v;
+  }
+  if (max < <f32>1e-15) return 0;
+  const fnmax = <f32>nmax;
+  let iscale: f32 = fnmax / max;
+  for (let i = 0; i < n; i++) store<u8>(QPL + i, <u8>nearestInt(iscale * ldf(x, i)));
+  const scale: f32 = <f32>1 / iscale;
+  let bestMse: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const diff: f32 = ldf(x, i) - scale * <f32>load<u8>(QPL + i);
+    bestMse += ldf(w, i) * diff * diff;
+  }
+  for (let is = -4; is <= 4; is++) {
+    if (is == 0) continue;
+    const iscaleIs: f32 = (<f32>0.1 * <f32>is + fnmax) / max;
+    const scaleIs: f32 = <f32>1 / iscaleIs;
+    let mse: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      let l = nearestInt(iscaleIs * ldf(x, i));
+      l = l < nmax ? l : nmax;
+      const diff: f32 = ldf(x, i) - scaleIs * <f32>l;
+      mse += ldf(w, i) * diff * diff;
+    }
+    if (mse < bestMse) {
+      bestMse = mse;
+      iscale = iscaleIs;
+    }
+  }
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    let l = nearestInt(iscale * ldf(x, i));
+    l = l < nmax ? l : nmax;
+    store<u8>(QPL + i, <u8>l);
+    const wi = ldf(w, i);
+    sumlx += wi * ldf(x, i) * <f32>l;
+    suml2 += wi * <f32>l * <f32>l;
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let nChanged = 0;
+    for (let i = 0; i < n; i++) {
+      const wi = ldf(w, i);
+      const xi = ldf(x, i);
+      const li = <i32>load<u8>(QPL + i);
+      let slx: f32 = sumlx - wi * xi * <f32>li;
+      let sl2: f32 = suml2 - wi * <f32>li * <f32>li;
+      if (slx > 0 && sl2 > 0) {
+        let newL = nearestInt(xi * sl2 / slx);
+        newL = newL < nmax ? newL : nmax;
+        if (newL != li) {
+          slx += wi * xi * <f32>newL;
+          sl2 += wi * <f32>newL * <f32>newL;
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            store<u8>(QPL + i, <u8>newL);
+            sumlx = slx;
+            suml2 = sl2;
+            nChanged++;
+          }
+        }
+      }
+    }
+    if (!nChanged) break;
+  }
+  return suml2 > 0 ? sumlx / suml2 : 0;
+}

@@ -1,9 +1,12 @@
 // Every golden case of IQ2_XXS, IQ2_XS and IQ2_S: quantized bytes identical to
-// llama.cpp's ggml_quantize_chunk, dequantized floats bit-identical.
+// llama.cpp's ggml_quantize_chunk, dequantized floats bit-identical; plus the
+// tensors llama-quantize wrote as IQ2_XXS in a real (tiny MoE) model.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkGoldenCase, goldenCases } from "./golden.js";
+import { fileURLToPath } from "node:url";
+import { checkGoldenCase, diffBlocks, goldenCases } from "./golden.js";
 import { quantize, typeInfo } from "../src/quant/index.js";
+import { openSource, readImatrix } from "../src/io/source.js";
 
 // IQ2_XXS and IQ2_XS require an imatrix in ggml: only imatrix cases exist.
 const TYPES: ReadonlyArray<readonly [string, number]> = [["IQ2_XXS", 8], ["IQ2_XS", 8], ["IQ2_S", 14]];
@@ -41,4 +44,30 @@ test("IQ2 types reject NaN/Inf with row and column", () => {
   for (const type of ["IQ2_XXS", "IQ2_XS", "IQ2_S"]) {
     assert.throws(() => quantize(type, x, 2, 256, im), new RegExp(`${type}: input has -Inf at row 1, column 9`));
   }
+});
+
+test("moe-tiny-IQ2_XXS.gguf: its 2-D IQ2 tensors re-quantize byte for byte from the F16 model with the imatrix", () => {
+  const M = (f: string) => fileURLToPath(new URL(`../../shared/fixtures/moe/${f}`, import.meta.url));
+  const f16 = openSource(M("moe-tiny-f16.gguf"));
+  const q = openSource(M("moe-tiny-IQ2_XXS.gguf"));
+  const im = readImatrix(M("moe-tiny-imatrix.gguf"));
+  const checked: string[] = [];
+  try {
+    for (const t of q.tensors()) {
+      // 3-D expert tensors are another codec path's business
+      if (!t.type.startsWith("IQ2_") || t.shape.length !== 2) continue;
+      const x = f16.read(t.name);
+      const w = im.entries.get(t.name)?.values;
+      assert.ok(w, `${t.name}: imatrix entry`);
+      const got = quantize(t.type, x.data, x.rows, x.cols, w);
+      const want = q.readRaw!(t.name);
+      const d = diffBlocks(got, want, typeInfo(t.type).typeSize);
+      assert.equal(d, undefined, `${t.name} (${t.type}): ${d}`);
+      checked.push(t.name);
+    }
+  } finally {
+    f16.close();
+    q.close();
+  }
+  assert.deepEqual(checked, [0, 1, 2, 3].map((b) => `blk.${b}.attn_q.weight`));
 });

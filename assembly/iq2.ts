@@ -8,7 +8,7 @@
 import { fp32ToFp16, fp16ToFp32, nearestInt } from "./common";
 import { UNCHECKED } from "./legacy_check";
 import { GRID_256, GRID_512, GRID_1024, KSIGNS } from "./iq2_grids";
-import { iq2Init, kmapOf, neighOf, lv4Of, qfOf } from "./iq2_tables";
+import { iq2Init, kmapOf, neighOf, pkOf, qfOf } from "./iq2_tables";
 import { splitSigns, trialKey, bestNeighbour, sums, gSumqx, gSumq2, makeQpScale } from "./iq2_search";
 
 const GROUP_MAX_EPS: f32 = 1e-15;
@@ -78,17 +78,17 @@ function weightedX(n: i32): void {
 
 /** Grid index for group k at inverse scale id; a key off the grid snaps to its best neighbour at scale s. */
 // @ts-ignore: decorator
-@inline function snap(k: i32, id: f32, s: f32, kmap: usize, neigh: usize, lv4: usize): i32 {
+@inline function snap(k: i32, id: f32, s: f32, kmap: usize, neigh: usize, pk: usize): i32 {
   const g = load<i32>(kmap + (<usize>trialKey(XVAL + (<usize>k << 5), id) << 2));
   if (g >= 0) return g;
-  return bestNeighbour(neigh + (<usize>(-g - 1) << 1), lv4, XVAL + (<usize>k << 5), WAUX + (<usize>k << 5), s);
+  return bestNeighbour(neigh, pk, -g - 1, XVAL + (<usize>k << 5), WAUX + (<usize>k << 5), s);
 }
 
 // ---------------------------------------------------------------- IQ2_XXS
 
 /** quantize_row_iq2_xxs_impl on one 256-block at x -> 66 bytes at y. */
 function iq2xxsBlock(x: usize, y: usize, qw: usize): void {
-  const kmap = kmapOf(256), neigh = neighOf(256), lv4 = lv4Of(256), qf = qfOf(256);
+  const kmap = kmapOf(256), neigh = neighOf(256), pk = pkOf(256), qf = qfOf(256);
   memory.fill(Q2, 0, 64);
   let maxScale: f32 = 0;
   const sigma2: f32 = sumSquares(x) / <f32>256;
@@ -116,7 +116,7 @@ function iq2xxsBlock(x: usize, y: usize, qw: usize): void {
     for (let is = -6; is <= 6; is++) {
       const id: f32 = (<f32>5 + <f32>is * <f32>0.1) / effMax;
       const thisScale: f32 = <f32>1 / id;
-      for (let k = 0; k < 4; k++) sti(GA, k, snap(k, id, thisScale, kmap, neigh, lv4));
+      for (let k = 0; k < 4; k++) sti(GA, k, snap(k, id, thisScale, kmap, neigh, pk));
       sums(4, qf, GA, WEIGHT, WX);
       const sumqx = gSumqx, sumq2 = gSumq2;
       if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
@@ -127,7 +127,7 @@ function iq2xxsBlock(x: usize, y: usize, qw: usize): void {
     // (the levels of the best trial are recomputed from its scale)
     if (scale > 0) {
       const id: f32 = <f32>1 / scale;
-      for (let k = 0; k < 4; k++) sti(GB, k, snap(k, id, scale, kmap, neigh, lv4));
+      for (let k = 0; k < 4; k++) sti(GB, k, snap(k, id, scale, kmap, neigh, pk));
       sums(4, qf, GB, WEIGHT, WX);
       if (gSumq2 > 0) scale = gSumqx / gSumq2;
     } else {
@@ -188,7 +188,7 @@ export function quantize_iq2_xxs(src: usize, dst: usize, nrows: i32, ncols: i32,
  */
 // @ts-ignore: decorator
 @inline function search16(xb: usize, gsize: i32, parity: bool, eps: f32): f32 {
-  const kmap = kmapOf(gsize), neigh = neighOf(gsize), lv4 = lv4Of(gsize), qf = qfOf(gsize);
+  const kmap = kmapOf(gsize), neigh = neighOf(gsize), pk = pkOf(gsize), qf = qfOf(gsize);
   sti(SIGNS, 0, <i32>splitSigns(xb, WEIGHT, XVAL, parity));
   sti(SIGNS, 1, <i32>splitSigns(xb + 32, WEIGHT + 32, XVAL + 32, parity));
   let max = ldf(XVAL, 0);
@@ -208,8 +208,8 @@ export function quantize_iq2_xxs(src: usize, dst: usize, nrows: i32, ncols: i32,
     const thisScale: f32 = <f32>1 / id;
     const a = load<i32>(kmap + (<usize>trialKey(XVAL, id) << 2));
     const b = load<i32>(kmap + (<usize>trialKey(XVAL + 32, id) << 2));
-    sti(GA, 0, a >= 0 ? a : bestNeighbour(neigh + (<usize>(-a - 1) << 1), lv4, XVAL, WAUX, thisScale));
-    sti(GA, 1, b >= 0 ? b : bestNeighbour(neigh + (<usize>(-b - 1) << 1), lv4, XVAL + 32, WAUX + 32, thisScale));
+    sti(GA, 0, a >= 0 ? a : bestNeighbour(neigh, pk, -a - 1, XVAL, WAUX, thisScale));
+    sti(GA, 1, b >= 0 ? b : bestNeighbour(neigh, pk, -b - 1, XVAL + 32, WAUX + 32, thisScale));
     sums(2, qf, GA, WEIGHT, WX);
     const sumqx = gSumqx, sumq2 = gSumq2;
     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
@@ -223,8 +223,8 @@ export function quantize_iq2_xxs(src: usize, dst: usize, nrows: i32, ncols: i32,
   }
   if ((!onGrid0 || !onGrid1) && scale > 0) {
     const id: f32 = <f32>1 / scale;
-    if (!onGrid0) sti(GB, 0, snap(0, id, scale, kmap, neigh, lv4));
-    if (!onGrid1) sti(GB, 1, snap(1, id, scale, kmap, neigh, lv4));
+    if (!onGrid0) sti(GB, 0, snap(0, id, scale, kmap, neigh, pk));
+    if (!onGrid1) sti(GB, 1, snap(1, id, scale, kmap, neigh, pk));
     sums(2, qf, GB, WEIGHT, WX);
     if (gSumq2 > 0) scale = gSumqx / gSumq2;
   }

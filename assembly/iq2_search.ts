@@ -91,70 +91,72 @@ export function splitSigns(xb: usize, w: usize, xv: usize, parity: bool): u32 {
  * strict minimum; the lanes are merged by (value, position), which is the
  * first strict minimum of the whole list. Returns the grid index.
  */
-export function bestNeighbour(list: usize, lv4: usize, xv: usize, wv: usize, scale: f32): i32 {
-  const sq = f32x4.mul(f32x4.splat(scale), f32x4(1, 3, 5, 5));
-  let d = f32x4.sub(sq, f32x4.splat(ldf(xv, 0)));
-  const t0 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 0)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 1)));
-  const t1 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 1)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 2)));
-  const t2 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 2)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 3)));
-  const t3 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 3)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 4)));
-  const t4 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 4)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 5)));
-  const t5 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 5)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 6)));
-  const t6 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 6)), d), d);
-  d = f32x4.sub(sq, f32x4.splat(ldf(xv, 7)));
-  const t7 = f32x4.mul(f32x4.mul(f32x4.splat(ldf(wv, 7)), d), d);
+export function bestNeighbour(neigh: usize, pk: usize, o: i32, xv: usize, wv: usize, scale: f32): i32 {
+  // terms of levels 0, 1, 2 (q = 1, 3, 5) for coordinates 0..3 (lo) and 4..7 (hi)
+  const x0 = v128.load(xv), x1 = v128.load(xv, 16);
+  const w0 = v128.load(wv), w1 = v128.load(wv, 16);
+  const s1 = f32x4.splat(scale * <f32>1), s3 = f32x4.splat(scale * <f32>3), s5 = f32x4.splat(scale * <f32>5);
+  let d = f32x4.sub(s1, x0);
+  const a0 = f32x4.mul(f32x4.mul(w0, d), d);
+  d = f32x4.sub(s3, x0);
+  const a1 = f32x4.mul(f32x4.mul(w0, d), d);
+  d = f32x4.sub(s5, x0);
+  const a2 = f32x4.mul(f32x4.mul(w0, d), d);
+  d = f32x4.sub(s1, x1);
+  const b0 = f32x4.mul(f32x4.mul(w1, d), d);
+  d = f32x4.sub(s3, x1);
+  const b1 = f32x4.mul(f32x4.mul(w1, d), d);
+  d = f32x4.sub(s5, x1);
+  const b2 = f32x4.mul(f32x4.mul(w1, d), d);
+  // transposed to one table per coordinate: t_i = (term l=0, l=1, l=2, -)
+  let lo = i8x16.shuffle(a0, a1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  let hi = i8x16.shuffle(a0, a1, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  const t0 = i8x16.shuffle(lo, a2, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 16, 17, 18, 19);
+  const t1 = i8x16.shuffle(lo, a2, 8, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 20, 21, 22, 23);
+  const t2 = i8x16.shuffle(hi, a2, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 24, 25, 26, 27);
+  const t3 = i8x16.shuffle(hi, a2, 8, 9, 10, 11, 12, 13, 14, 15, 28, 29, 30, 31, 28, 29, 30, 31);
+  lo = i8x16.shuffle(b0, b1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  hi = i8x16.shuffle(b0, b1, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  const t4 = i8x16.shuffle(lo, b2, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 16, 17, 18, 19);
+  const t5 = i8x16.shuffle(lo, b2, 8, 9, 10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 20, 21, 22, 23);
+  const t6 = i8x16.shuffle(hi, b2, 0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 24, 25, 26, 27);
+  const t7 = i8x16.shuffle(hi, b2, 8, 9, 10, 11, 12, 13, 14, 15, 28, 29, 30, 31, 28, 29, 30, 31);
 
+  const list = neigh + (<usize>o << 1);
   const n = (<i32>load<u16>(list) + 3) & ~3;
   let best = f32x4.splat(f32.MAX_VALUE);
   let bestPos = i32x4.splat(-1);
   let pos = i32x4(0, 1, 2, 3);
   const zero = f32x4.splat(0);
-  let p = list + 2;
-  const end = p + (<usize>n << 1);
-  for (; p < end; p += 8) {
-    let a = v128.load64_zero(lv4 + (<usize>load<u16>(p) << 3));
-    a = v128.load64_lane(lv4 + (<usize>load<u16>(p, 2) << 3), a, 1);
-    let b = v128.load64_zero(lv4 + (<usize>load<u16>(p, 4) << 3));
-    b = v128.load64_lane(lv4 + (<usize>load<u16>(p, 6) << 3), b, 1);
-    let d2 = f32x4.add(zero, pick(t0, i8x16.shuffle(a, b, 0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24)));
-    d2 = f32x4.add(d2, pick(t1, i8x16.shuffle(a, b, 1, 1, 1, 1, 9, 9, 9, 9, 17, 17, 17, 17, 25, 25, 25, 25)));
-    d2 = f32x4.add(d2, pick(t2, i8x16.shuffle(a, b, 2, 2, 2, 2, 10, 10, 10, 10, 18, 18, 18, 18, 26, 26, 26, 26)));
-    d2 = f32x4.add(d2, pick(t3, i8x16.shuffle(a, b, 3, 3, 3, 3, 11, 11, 11, 11, 19, 19, 19, 19, 27, 27, 27, 27)));
-    d2 = f32x4.add(d2, pick(t4, i8x16.shuffle(a, b, 4, 4, 4, 4, 12, 12, 12, 12, 20, 20, 20, 20, 28, 28, 28, 28)));
-    d2 = f32x4.add(d2, pick(t5, i8x16.shuffle(a, b, 5, 5, 5, 5, 13, 13, 13, 13, 21, 21, 21, 21, 29, 29, 29, 29)));
-    d2 = f32x4.add(d2, pick(t6, i8x16.shuffle(a, b, 6, 6, 6, 6, 14, 14, 14, 14, 22, 22, 22, 22, 30, 30, 30, 30)));
-    d2 = f32x4.add(d2, pick(t7, i8x16.shuffle(a, b, 7, 7, 7, 7, 15, 15, 15, 15, 23, 23, 23, 23, 31, 31, 31, 31)));
+  let p = pk + (<usize>(o + 4) << 3);
+  const end = p + (<usize>n << 3);
+  for (; p < end; p += 32) {
+    const a = v128.load(p);
+    const b = v128.load(p, 16);
+    let d2 = f32x4.add(zero, pick(t0, i8x16.shuffle(a, a, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)));
+    d2 = f32x4.add(d2, pick(t1, i8x16.shuffle(a, a, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)));
+    d2 = f32x4.add(d2, pick(t2, i8x16.shuffle(a, a, 8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)));
+    d2 = f32x4.add(d2, pick(t3, i8x16.shuffle(a, a, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)));
+    d2 = f32x4.add(d2, pick(t4, i8x16.shuffle(b, b, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)));
+    d2 = f32x4.add(d2, pick(t5, i8x16.shuffle(b, b, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)));
+    d2 = f32x4.add(d2, pick(t6, i8x16.shuffle(b, b, 8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)));
+    d2 = f32x4.add(d2, pick(t7, i8x16.shuffle(b, b, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)));
     const lt = f32x4.lt(d2, best);
     best = v128.bitselect(d2, best, lt);
     bestPos = v128.bitselect(pos, bestPos, lt);
     pos = i32x4.add(pos, i32x4.splat(4));
   }
-  let bv = f32x4.extract_lane(best, 0);
-  let bp = i32x4.extract_lane(bestPos, 0);
-  bv = merge(bv, bp, f32x4.extract_lane(best, 1), i32x4.extract_lane(bestPos, 1)); bp = gPos;
-  bv = merge(bv, bp, f32x4.extract_lane(best, 2), i32x4.extract_lane(bestPos, 2)); bp = gPos;
-  bv = merge(bv, bp, f32x4.extract_lane(best, 3), i32x4.extract_lane(bestPos, 3)); bp = gPos;
+  // first strict minimum: the smallest value, then the smallest position
+  // among lanes holding it (-1, never set, is the largest unsigned)
+  let m = f32x4.min(best, i8x16.shuffle(best, best, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  m = f32x4.min(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  let bp4 = v128.bitselect(bestPos, i32x4.splat(-1), f32x4.eq(best, m));
+  bp4 = i32x4.min_u(bp4, i8x16.shuffle(bp4, bp4, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  bp4 = i32x4.min_u(bp4, i8x16.shuffle(bp4, bp4, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  let bp = i32x4.extract_lane(bp4, 0);
   // ggml asserts a winner; with finite input there always is one
   if (bp < 0) bp = 0;
-  return <i32>load<u16>(list + 2 + (<usize>bp << 1));
-}
-
-let gPos: i32 = 0;
-
-// @ts-ignore: decorator
-@inline function merge(bv: f32, bp: i32, v: f32, p: i32): f32 {
-  if (p >= 0 && (bp < 0 || v < bv || (v == bv && p < bp))) {
-    gPos = p;
-    return v;
-  }
-  gPos = bp;
-  return bv;
+  return <i32>load<u16>(list + 8 + (<usize>bp << 1));
 }
 
 /**

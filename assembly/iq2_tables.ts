@@ -7,7 +7,7 @@
 //    neighbour list. ggml's key is u = sum l_i*4^i (2 bits a level, 43692
 //    entries); levels here are 0..2 only (see below), so the key is the
 //    base-3 number c = sum l_i*3^i (6561 entries), the same map in less memory.
-//  * NEIGH: neighbour lists, u16: [n, g_1 .. g_n, padding]. The list of u is
+//  * NEIGH: neighbour lists, u16: [n, 0, 0, 0, g_1 .. g_n, padding]. The list of u is
 //    every grid point whose squared distance to u is among the nwant smallest
 //    distinct distances (nwant = 2 for 256/512, 1 for 1024), ordered by
 //    (distance, index) as ggml's qsort with iq2_compare_func leaves them. That
@@ -15,8 +15,9 @@
 //    depend on the sort algorithm. The list is padded with copies of g_n up to
 //    a multiple of 4 for the 4-lane search (a copy never beats the original:
 //    the search keeps the first strict minimum).
-//  * LV4: grid index -> 8 bytes 4*l_i (byte offsets
-//    for the search's swizzle); QF: grid index -> its 8 coordinates 2l+1 as f32.
+//  * PK: beside every group of 4 list entries (at 8x its u16 offset), their
+//    levels transposed, byte 4i+j = 4*l_i of entry j (the search's swizzle
+//    offsets); QF: grid index -> its 8 coordinates 2l+1 as f32.
 // Only keys whose 8 levels are all <= 2 get a list: the quantizers clamp
 // every level to [0, kMaxQ-1] = [0, 2] before they look a key up, so the
 // others (level 3) are never read. Grid points use levels 0..2 only.
@@ -25,9 +26,9 @@ import { GRID_256, GRID_512, GRID_1024 } from "./iq2_grids";
 export const KMAP_SIZE: i32 = 6561;
 
 // Exact list storage (u16 units) of the reachable keys, incl. headers and padding.
-const NEIGH_CAP_256: i32 = 128973;
-const NEIGH_CAP_512: i32 = 196777;
-const NEIGH_CAP_1024: i32 = 59901;
+const NEIGH_CAP_256: i32 = 147888;
+const NEIGH_CAP_512: i32 = 214924;
+const NEIGH_CAP_1024: i32 = 76512;
 
 const KMAP_256: usize = memory.data(KMAP_SIZE * 4, 16);
 const KMAP_512: usize = memory.data(KMAP_SIZE * 4, 16);
@@ -35,9 +36,9 @@ const KMAP_1024: usize = memory.data(KMAP_SIZE * 4, 16);
 const NEIGH_256: usize = memory.data(NEIGH_CAP_256 * 2, 16);
 const NEIGH_512: usize = memory.data(NEIGH_CAP_512 * 2, 16);
 const NEIGH_1024: usize = memory.data(NEIGH_CAP_1024 * 2, 16);
-const LV4_256: usize = memory.data(256 * 8, 16);
-const LV4_512: usize = memory.data(512 * 8, 16);
-const LV4_1024: usize = memory.data(1024 * 8, 16);
+const PK_256: usize = memory.data(NEIGH_CAP_256 * 8, 16);
+const PK_512: usize = memory.data(NEIGH_CAP_512 * 8, 16);
+const PK_1024: usize = memory.data(NEIGH_CAP_1024 * 8, 16);
 const QF_256: usize = memory.data(256 * 32, 16);
 const QF_512: usize = memory.data(512 * 32, 16);
 const QF_1024: usize = memory.data(1024 * 32, 16);
@@ -45,6 +46,7 @@ const QF_1024: usize = memory.data(1024 * 32, 16);
 // Init scratch: levels transposed (coordinate k: one byte per point) and one
 // key's distances to every point.
 const LT: usize = memory.data(8 * 1024, 16);
+const LV4: usize = memory.data(1024 * 8, 16);
 const DIST: usize = memory.data(1024, 16);
 /** Squares of |level difference| 0..2 for the distance swizzle. */
 const SQ: usize = memory.data<u8>([0, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 16);
@@ -54,20 +56,20 @@ let ready: i32 = 0; // bit t: tables of grid t built
 /** Builds the tables of the 256-, 512- or 1024-point grid once per instance. */
 export function iq2Init(gsize: i32): void {
   if (gsize == 256) {
-    if (!(ready & 1)) { build(GRID_256, 256, 2, KMAP_256, NEIGH_256, LV4_256, QF_256, NEIGH_CAP_256); ready |= 1; }
+    if (!(ready & 1)) { build(GRID_256, 256, 2, KMAP_256, NEIGH_256, PK_256, QF_256, NEIGH_CAP_256); ready |= 1; }
   } else if (gsize == 512) {
-    if (!(ready & 2)) { build(GRID_512, 512, 2, KMAP_512, NEIGH_512, LV4_512, QF_512, NEIGH_CAP_512); ready |= 2; }
-  } else if (!(ready & 4)) { build(GRID_1024, 1024, 1, KMAP_1024, NEIGH_1024, LV4_1024, QF_1024, NEIGH_CAP_1024); ready |= 4; }
+    if (!(ready & 2)) { build(GRID_512, 512, 2, KMAP_512, NEIGH_512, PK_512, QF_512, NEIGH_CAP_512); ready |= 2; }
+  } else if (!(ready & 4)) { build(GRID_1024, 1024, 1, KMAP_1024, NEIGH_1024, PK_1024, QF_1024, NEIGH_CAP_1024); ready |= 4; }
 }
 
 // (No objects: the stub runtime would allocate them at __heap_base, the host's memory.)
 export function kmapOf(gsize: i32): usize { return gsize == 256 ? KMAP_256 : gsize == 512 ? KMAP_512 : KMAP_1024; }
 export function neighOf(gsize: i32): usize { return gsize == 256 ? NEIGH_256 : gsize == 512 ? NEIGH_512 : NEIGH_1024; }
-export function lv4Of(gsize: i32): usize { return gsize == 256 ? LV4_256 : gsize == 512 ? LV4_512 : LV4_1024; }
+export function pkOf(gsize: i32): usize { return gsize == 256 ? PK_256 : gsize == 512 ? PK_512 : PK_1024; }
 export function qfOf(gsize: i32): usize { return gsize == 256 ? QF_256 : gsize == 512 ? QF_512 : QF_1024; }
 
 function build(
-  grid: usize, gsize: i32, nwant: i32, kmap: usize, neigh: usize, lv4p: usize, qf: usize, cap: i32,
+  grid: usize, gsize: i32, nwant: i32, kmap: usize, neigh: usize, pk: usize, qf: usize, cap: i32,
 ): void {
   memory.fill(kmap, 0xff, KMAP_SIZE * 4); // -1: not a grid point
   for (let g = 0; g < gsize; g++) {
@@ -86,22 +88,30 @@ function build(
       store<f32>(qf + (<usize>g << 5) + (<usize>i << 2), <f32>q);
     }
     store<i32>(kmap + (<usize>c << 2), g);
-    store<u64>(lv4p + (<usize>g << 3), lv4);
+    store<u64>(LV4 + (<usize>g << 3), lv4);
   }
   let off = 0;
   const sq = v128.load(SQ);
   for (let c = 0; c < KMAP_SIZE; c++) {
-    const pk = kmap + (<usize>c << 2);
-    if (load<i32>(pk) >= 0) continue;
+    const pc = kmap + (<usize>c << 2);
+    if (load<i32>(pc) >= 0) continue;
     // squared level distances to every point, 16 points at a time
     // (ggml's (2l+1) coordinates give 4x these: the same order)
     let m1: i32 = 255;
+    const c0 = i8x16.splat(<i8>level(c, 0)), c1 = i8x16.splat(<i8>level(c, 1));
+    const c2 = i8x16.splat(<i8>level(c, 2)), c3 = i8x16.splat(<i8>level(c, 3));
+    const c4 = i8x16.splat(<i8>level(c, 4)), c5 = i8x16.splat(<i8>level(c, 5));
+    const c6 = i8x16.splat(<i8>level(c, 6)), c7 = i8x16.splat(<i8>level(c, 7));
     for (let g = 0; g < gsize; g += 16) {
-      let acc = i8x16.splat(0);
-      for (let i = 0; i < 8; i++) {
-        const d = i8x16.sub(v128.load(LT + (<usize>i << 10) + g), i8x16.splat(<i8>level(c, i)));
-        acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(d)));
-      }
+      const lt = LT + g;
+      let acc = i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt), c0)));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 1024), c1))));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 2048), c2))));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 3072), c3))));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 4096), c4))));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 5120), c5))));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 6144), c6))));
+      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 7168), c7))));
       v128.store(DIST + g, acc);
       const m = <i32>i8x16.extract_lane_u(minU8(acc), 0);
       if (m < m1) m1 = m;
@@ -114,9 +124,9 @@ function build(
         if (d > m1 && d < m2) m2 = d;
       }
     }
-    store<i32>(pk, -(off + 1));
+    store<i32>(pc, -(off + 1));
     const head = off;
-    off++;
+    off += 4;
     let n = 0;
     let last: i32 = 0;
     for (let pass = 0; pass < nwant; pass++) {
@@ -137,6 +147,14 @@ function build(
       store<u16>(neigh + (<usize>off << 1), <u16>last);
       off++;
       n++;
+    }
+    // the 4-lane search's operands: per group of 4 entries, byte 4i+j = 4*l_i of entry j
+    for (let e = head + 4; e < off; e += 4) {
+      const dst = pk + (<usize>e << 3);
+      for (let j = 0; j < 4; j++) {
+        const lv = load<u64>(LV4 + (<usize>load<u16>(neigh + (<usize>(e + j) << 1)) << 3));
+        for (let i = 0; i < 8; i++) store<u8>(dst + 4 * i + j, <u8>(lv >> (8 * i)));
+      }
     }
   }
   if (off != cap) unreachable();

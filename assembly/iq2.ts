@@ -341,27 +341,47 @@ export function quantize_iq2_s(src: usize, dst: usize, nrows: i32, ncols: i32, q
 
 // ------------------------------------------------------------ dequantize
 
-/** 8 floats (db*grid[j]) * (sign j ? -1 : 1) of grid point g with sign byte s. */
-// @ts-ignore: decorator
-@inline function put8(y: usize, grid: usize, g: u32, s: u32, db: f32): void {
-  const p = grid + (<usize>g << 3);
-  for (let j = 0; j < 8; j++) {
-    const v: f32 = db * <f32>load<u8>(p + j);
-    store<f32>(y + (<usize>j << 2), (s >> j) & 1 ? v * <f32>-1 : v);
+// Dequantizer tables, built on first use: every grid point as 8 f32 and every
+// sign byte as 8 factors +-1 (C multiplies by -1.f or 1.f).
+const GRIDF_256: usize = memory.data(256 * 32, 16);
+const GRIDF_512: usize = memory.data(512 * 32, 16);
+const GRIDF_1024: usize = memory.data(1024 * 32, 16);
+const SIGNF: usize = memory.data(256 * 32, 16);
+let dqReady = false;
+
+function dqInit(): void {
+  for (let g = 0; g < 1024; g++) {
+    for (let j = 0; j < 8; j++) {
+      const o = (<usize>g << 5) + (<usize>j << 2);
+      if (g < 256) store<f32>(GRIDF_256 + o, <f32>load<u8>(GRID_256 + (<usize>g << 3) + j));
+      if (g < 512) store<f32>(GRIDF_512 + o, <f32>load<u8>(GRID_512 + (<usize>g << 3) + j));
+      store<f32>(GRIDF_1024 + o, <f32>load<u8>(GRID_1024 + (<usize>g << 3) + j));
+      if (g < 256) store<f32>(SIGNF + o, (g >> j) & 1 ? <f32>-1 : <f32>1);
+    }
   }
+  dqReady = true;
+}
+
+/** 8 floats (db*grid[j]) * (sign j ? -1 : 1) of grid point g (f32 row at gp) with sign byte s. */
+// @ts-ignore: decorator
+@inline function put8(y: usize, gp: usize, s: u32, dbv: v128): void {
+  const sp = SIGNF + (<usize>s << 5);
+  v128.store(y, f32x4.mul(f32x4.mul(dbv, v128.load(gp)), v128.load(sp)));
+  v128.store(y, f32x4.mul(f32x4.mul(dbv, v128.load(gp, 16)), v128.load(sp, 16)), 16);
 }
 
 export function dequantize_iq2_xxs(src: usize, dst: usize, n: i32): void {
+  if (!dqReady) dqInit();
   const nb = n >> 8;
   for (let i = 0; i < nb; i++) {
     const d = fp16ToFp32(load<u16>(src));
     for (let ib = 0; ib < 8; ib++) {
       const a0 = load<u32>(src + 2 + (<usize>ib << 3));
       const a1 = load<u32>(src + 2 + (<usize>ib << 3), 4);
-      const db: f32 = d * (<f32>0.5 + <f32>(a1 >> 28)) * <f32>0.25;
+      const dbv = f32x4.splat(d * (<f32>0.5 + <f32>(a1 >> 28)) * <f32>0.25);
       for (let l = 0; l < 4; l++) {
         const s = <u32>load<u8>(KSIGNS + ((a1 >> (7 * l)) & 127));
-        put8(dst, GRID_256, (a0 >> (8 * l)) & 255, s, db);
+        put8(dst, GRIDF_256 + (<usize>((a0 >> (8 * l)) & 255) << 5), s, dbv);
         dst += 32;
       }
     }
@@ -370,16 +390,18 @@ export function dequantize_iq2_xxs(src: usize, dst: usize, n: i32): void {
 }
 
 export function dequantize_iq2_xs(src: usize, dst: usize, n: i32): void {
+  if (!dqReady) dqInit();
   const nb = n >> 8;
   for (let i = 0; i < nb; i++) {
     const d = fp16ToFp32(load<u16>(src));
     for (let ib = 0; ib < 8; ib++) {
       const sc = <u32>load<u8>(src + 66 + ib);
-      const db0: f32 = d * (<f32>0.5 + <f32>(sc & 0xf)) * <f32>0.25;
-      const db1: f32 = d * (<f32>0.5 + <f32>(sc >> 4)) * <f32>0.25;
+      const db0 = f32x4.splat(d * (<f32>0.5 + <f32>(sc & 0xf)) * <f32>0.25);
+      const db1 = f32x4.splat(d * (<f32>0.5 + <f32>(sc >> 4)) * <f32>0.25);
+      const qs = src + 2 + (<usize>ib << 3);
       for (let l = 0; l < 4; l++) {
-        const q = <u32>load<u16>(src + 2 + (<usize>(4 * ib + l) << 1));
-        put8(dst, GRID_512, q & 511, <u32>load<u8>(KSIGNS + (q >> 9)), l < 2 ? db0 : db1);
+        const q = <u32>load<u16>(qs + (<usize>l << 1));
+        put8(dst, GRIDF_512 + (<usize>(q & 511) << 5), <u32>load<u8>(KSIGNS + (q >> 9)), l < 2 ? db0 : db1);
         dst += 32;
       }
     }
@@ -388,17 +410,19 @@ export function dequantize_iq2_xs(src: usize, dst: usize, n: i32): void {
 }
 
 export function dequantize_iq2_s(src: usize, dst: usize, n: i32): void {
+  if (!dqReady) dqInit();
   const nb = n >> 8;
   for (let i = 0; i < nb; i++) {
     const d = fp16ToFp32(load<u16>(src));
     for (let ib = 0; ib < 8; ib++) {
       const sc = <u32>load<u8>(src + 74 + ib);
-      const db0: f32 = d * (<f32>0.5 + <f32>(sc & 0xf)) * <f32>0.25;
-      const db1: f32 = d * (<f32>0.5 + <f32>(sc >> 4)) * <f32>0.25;
+      const db0 = f32x4.splat(d * (<f32>0.5 + <f32>(sc & 0xf)) * <f32>0.25);
+      const db1 = f32x4.splat(d * (<f32>0.5 + <f32>(sc >> 4)) * <f32>0.25);
       const qh = <u32>load<u8>(src + 66 + ib);
+      const qs = src + 2 + (<usize>ib << 2);
       for (let l = 0; l < 4; l++) {
-        const g = <u32>load<u8>(src + 2 + (<usize>(4 * ib + l))) | ((qh << (8 - 2 * l)) & 0x300);
-        put8(dst, GRID_1024, g, <u32>load<u8>(src + 34 + (<usize>(4 * ib + l))), l < 2 ? db0 : db1);
+        const g = <u32>load<u8>(qs + l) | ((qh << (8 - 2 * l)) & 0x300);
+        put8(dst, GRIDF_1024 + (<usize>g << 5), <u32>load<u8>(qs + 32 + l), l < 2 ? db0 : db1);
         dst += 32;
       }
     }

@@ -8,7 +8,6 @@ import { nearestInt } from "./common";
 export let gSumqx: f32 = 0;
 export let gSumq2: f32 = 0;
 
-const TERMS: usize = memory.data(64 * 4, 16);
 
 // @ts-ignore: decorator
 @inline function ldf(p: usize, i: i32): f32 {
@@ -164,24 +163,24 @@ export function bestNeighbour(neigh: usize, pk: usize, o: i32, xv: usize, wv: us
  * C's order, q the coordinates (2l+1) of grid point g_k of group k (its QF row).
  * wx holds w_i*x_i (C's left-to-right product, the same every trial).
  */
-export function sums(ng: i32, qf: usize, g: usize, w: usize, wx: usize): void {
+// @ts-ignore: decorator
+@inline export function sums(ng: i32, qf: usize, g: usize, w: usize, wx: usize): void {
+  let sx: f32 = 0, s2: f32 = 0;
   for (let k = 0; k < ng; k++) {
     const q = qf + (<usize>load<i32>(g + (<usize>k << 2)) << 5);
     const o = <usize>k << 5;
     const q0 = v128.load(q), q1 = v128.load(q, 16);
-    v128.store(TERMS + o, f32x4.mul(v128.load(wx + o), q0));
-    v128.store(TERMS + o, f32x4.mul(v128.load(wx + o, 16), q1), 16);
-    v128.store(TERMS + 128 + o, f32x4.mul(f32x4.mul(v128.load(w + o), q0), q0));
-    v128.store(TERMS + 128 + o, f32x4.mul(f32x4.mul(v128.load(w + o, 16), q1), q1), 16);
-  }
-  let sx: f32 = 0, s2: f32 = 0;
-  const n = ng << 3;
-  for (let i = 0; i < n; i++) {
-    sx += ldf(TERMS, i);
-    s2 += ldf(TERMS + 128, i);
+    sx = seq4(seq4(sx, f32x4.mul(v128.load(wx + o), q0)), f32x4.mul(v128.load(wx + o, 16), q1));
+    s2 = seq4(seq4(s2, f32x4.mul(f32x4.mul(v128.load(w + o), q0), q0)), f32x4.mul(f32x4.mul(v128.load(w + o, 16), q1), q1));
   }
   gSumqx = sx;
   gSumq2 = s2;
+}
+
+/** s + v[0] + v[1] + v[2] + v[3], left to right. */
+// @ts-ignore: decorator
+@inline function seq4(s: f32, v: v128): f32 {
+  return s + f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
 /**

@@ -90,73 +90,12 @@ function build(
     store<i32>(kmap + (<usize>c << 2), g);
     store<u64>(LV4 + (<usize>g << 3), lv4);
   }
+  // one call per key: V8 runs a long first call in its baseline tier, a
+  // function called thousands of times gets optimized (two call sites keep
+  // binaryen from inlining it back)
   let off = 0;
-  const sq = v128.load(SQ);
-  for (let c = 0; c < KMAP_SIZE; c++) {
-    const pc = kmap + (<usize>c << 2);
-    if (load<i32>(pc) >= 0) continue;
-    // squared level distances to every point, 16 points at a time
-    // (ggml's (2l+1) coordinates give 4x these: the same order)
-    let m1: i32 = 255;
-    const c0 = i8x16.splat(<i8>level(c, 0)), c1 = i8x16.splat(<i8>level(c, 1));
-    const c2 = i8x16.splat(<i8>level(c, 2)), c3 = i8x16.splat(<i8>level(c, 3));
-    const c4 = i8x16.splat(<i8>level(c, 4)), c5 = i8x16.splat(<i8>level(c, 5));
-    const c6 = i8x16.splat(<i8>level(c, 6)), c7 = i8x16.splat(<i8>level(c, 7));
-    for (let g = 0; g < gsize; g += 16) {
-      const lt = LT + g;
-      let acc = i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt), c0)));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 1024), c1))));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 2048), c2))));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 3072), c3))));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 4096), c4))));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 5120), c5))));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 6144), c6))));
-      acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 7168), c7))));
-      v128.store(DIST + g, acc);
-      const m = <i32>i8x16.extract_lane_u(minU8(acc), 0);
-      if (m < m1) m1 = m;
-    }
-    let m2 = m1;
-    if (nwant == 2) {
-      m2 = 255;
-      for (let g = 0; g < gsize; g++) {
-        const d = <i32>load<u8>(DIST + g);
-        if (d > m1 && d < m2) m2 = d;
-      }
-    }
-    store<i32>(pc, -(off + 1));
-    const head = off;
-    off += 4;
-    let n = 0;
-    let last: i32 = 0;
-    for (let pass = 0; pass < nwant; pass++) {
-      const want = pass == 0 ? m1 : m2;
-      if (pass == 1 && m2 == 255) break;
-      for (let g = 0; g < gsize; g++) {
-        if (<i32>load<u8>(DIST + g) != want) continue;
-        if (off >= cap) unreachable();
-        store<u16>(neigh + (<usize>off << 1), <u16>g);
-        off++;
-        n++;
-        last = g;
-      }
-    }
-    store<u16>(neigh + (<usize>head << 1), <u16>n);
-    while (n & 3) {
-      if (off >= cap) unreachable();
-      store<u16>(neigh + (<usize>off << 1), <u16>last);
-      off++;
-      n++;
-    }
-    // the 4-lane search's operands: per group of 4 entries, byte 4i+j = 4*l_i of entry j
-    for (let e = head + 4; e < off; e += 4) {
-      const dst = pk + (<usize>e << 3);
-      for (let j = 0; j < 4; j++) {
-        const lv = load<u64>(LV4 + (<usize>load<u16>(neigh + (<usize>(e + j) << 1)) << 3));
-        for (let i = 0; i < 8; i++) store<u8>(dst + 4 * i + j, <u8>(lv >> (8 * i)));
-      }
-    }
-  }
+  for (let c = 0; c < 3280; c++) off = buildList(c, off, gsize, nwant, kmap, neigh, pk, cap);
+  for (let c = 3280; c < KMAP_SIZE; c++) off = buildList(c, off, gsize, nwant, kmap, neigh, pk, cap);
   if (off != cap) unreachable();
 }
 
@@ -173,4 +112,81 @@ function build(
 function level(c: i32, i: i32): i32 {
   for (let k = 0; k < i; k++) c /= 3;
   return c % 3;
+}
+
+/** The neighbour list of key c (if off the grid) at u16 offset off; returns the next offset. */
+function buildList(c: i32, off: i32, gsize: i32, nwant: i32, kmap: usize, neigh: usize, pk: usize, cap: i32): i32 {
+  const sq = v128.load(SQ);
+  const pc = kmap + (<usize>c << 2);
+  if (load<i32>(pc) >= 0) return off;
+  // squared level distances to every point, 16 points at a time
+  // (ggml's (2l+1) coordinates give 4x these: the same order)
+  let m1: i32 = 255;
+  const c0 = i8x16.splat(<i8>level(c, 0)), c1 = i8x16.splat(<i8>level(c, 1));
+  const c2 = i8x16.splat(<i8>level(c, 2)), c3 = i8x16.splat(<i8>level(c, 3));
+  const c4 = i8x16.splat(<i8>level(c, 4)), c5 = i8x16.splat(<i8>level(c, 5));
+  const c6 = i8x16.splat(<i8>level(c, 6)), c7 = i8x16.splat(<i8>level(c, 7));
+  for (let g = 0; g < gsize; g += 16) {
+    const lt = LT + g;
+    let acc = i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt), c0)));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 1024), c1))));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 2048), c2))));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 3072), c3))));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 4096), c4))));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 5120), c5))));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 6144), c6))));
+    acc = i8x16.add(acc, i8x16.swizzle(sq, i8x16.abs(i8x16.sub(v128.load(lt, 7168), c7))));
+    v128.store(DIST + g, acc);
+    const m = <i32>i8x16.extract_lane_u(minU8(acc), 0);
+    if (m < m1) m1 = m;
+  }
+  // the second smallest distinct distance (nwant = 2)
+  let m2: i32 = 255;
+  if (nwant == 2) {
+    const above = i8x16.splat(<i8>m1);
+    const none = i8x16.splat(-1);
+    let mv = none;
+    for (let g = 0; g < gsize; g += 16) {
+      const v = v128.load(DIST + g);
+      mv = i8x16.min_u(mv, v128.bitselect(v, none, i8x16.gt_u(v, above)));
+    }
+    m2 = <i32>i8x16.extract_lane_u(minU8(mv), 0);
+  }
+  store<i32>(pc, -(off + 1));
+  const head = off;
+  off += 4;
+  let n = 0;
+  let last: i32 = 0;
+  for (let pass = 0; pass < nwant; pass++) {
+    if (pass == 1 && m2 == 255) break;
+    const want = i8x16.splat(<i8>(pass == 0 ? m1 : m2));
+    for (let g = 0; g < gsize; g += 16) {
+      let bits = i8x16.bitmask(i8x16.eq(v128.load(DIST + g), want));
+      while (bits) {
+        const j = g + <i32>ctz(bits);
+        bits &= bits - 1;
+        if (off >= cap) unreachable();
+        store<u16>(neigh + (<usize>off << 1), <u16>j);
+        off++;
+        n++;
+        last = j;
+      }
+    }
+  }
+  store<u16>(neigh + (<usize>head << 1), <u16>n);
+  while (n & 3) {
+    if (off >= cap) unreachable();
+    store<u16>(neigh + (<usize>off << 1), <u16>last);
+    off++;
+    n++;
+  }
+  // the 4-lane search's operands: per group of 4 entries, byte 4i+j = 4*l_i of entry j
+  for (let e = head + 4; e < off; e += 4) {
+    const dst = pk + (<usize>e << 3);
+    for (let j = 0; j < 4; j++) {
+      const lv = load<u64>(LV4 + (<usize>load<u16>(neigh + (<usize>(e + j) << 1)) << 3));
+      for (let i = 0; i < 8; i++) store<u8>(dst + 4 * i + j, <u8>(lv >> (8 * i)));
+    }
+  }
+  return off;
 }

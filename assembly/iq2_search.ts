@@ -228,30 +228,43 @@ export function makeQpScale(n: i32, nmax: i32, x: usize, w: usize): f32 {
   }
   if (max < <f32>1e-15) return 0;
   const fnmax = <f32>nmax;
-  let iscale: f32 = fnmax / max;
-  for (let i = 0; i < n; i++) store<u8>(QPL + i, <u8>nearestInt(iscale * ldf(x, i)));
-  const scale: f32 = <f32>1 / iscale;
-  let bestMse: f32 = 0;
+  const mx = f32x4.splat(max);
+  // The first fit (iscale = nmax/max, levels stored as uint8_t, no MIN) and
+  // the 8 trials is = -4..-1, 1..4 run side by side, one per lane; each lane
+  // sums over i = 0..n-1 in C's order. Lanes: va = [fit, -4, -3, -2],
+  // vb = [-1, 1, 2, 3], vc = [4, 4, 4, 4].
+  const ia = f32x4.div(f32x4(fnmax, <f32>0.1 * <f32>-4 + fnmax, <f32>0.1 * <f32>-3 + fnmax, <f32>0.1 * <f32>-2 + fnmax), mx);
+  const ib = f32x4.div(f32x4(<f32>0.1 * <f32>-1 + fnmax, <f32>0.1 * <f32>1 + fnmax, <f32>0.1 * <f32>2 + fnmax, <f32>0.1 * <f32>3 + fnmax), mx);
+  const ic = f32x4.div(f32x4.splat(<f32>0.1 * <f32>4 + fnmax), mx);
+  const one = f32x4.splat(1);
+  const sa = f32x4.div(one, ia), sb = f32x4.div(one, ib), sc = f32x4.div(one, ic);
+  const nm = i32x4.splat(nmax);
+  const fitLane = i32x4(-1, 0, 0, 0);
+  let ma = f32x4.splat(0), mb = ma, mc = ma;
   for (let i = 0; i < n; i++) {
-    const diff: f32 = ldf(x, i) - scale * <f32>load<u8>(QPL + i);
-    bestMse += ldf(w, i) * diff * diff;
+    const xs = f32x4.splat(ldf(x, i));
+    const ws = f32x4.splat(ldf(w, i));
+    let l = nearestIntV(f32x4.mul(ia, xs));
+    l = v128.bitselect(v128.and(l, i32x4.splat(255)), i32x4.min_s(l, nm), fitLane);
+    let d = f32x4.sub(xs, f32x4.mul(sa, f32x4.convert_i32x4_s(l)));
+    ma = f32x4.add(ma, f32x4.mul(f32x4.mul(ws, d), d));
+    l = i32x4.min_s(nearestIntV(f32x4.mul(ib, xs)), nm);
+    d = f32x4.sub(xs, f32x4.mul(sb, f32x4.convert_i32x4_s(l)));
+    mb = f32x4.add(mb, f32x4.mul(f32x4.mul(ws, d), d));
+    l = i32x4.min_s(nearestIntV(f32x4.mul(ic, xs)), nm);
+    d = f32x4.sub(xs, f32x4.mul(sc, f32x4.convert_i32x4_s(l)));
+    mc = f32x4.add(mc, f32x4.mul(f32x4.mul(ws, d), d));
   }
-  for (let is = -4; is <= 4; is++) {
-    if (is == 0) continue;
-    const iscaleIs: f32 = (<f32>0.1 * <f32>is + fnmax) / max;
-    const scaleIs: f32 = <f32>1 / iscaleIs;
-    let mse: f32 = 0;
-    for (let i = 0; i < n; i++) {
-      let l = nearestInt(iscaleIs * ldf(x, i));
-      l = l < nmax ? l : nmax;
-      const diff: f32 = ldf(x, i) - scaleIs * <f32>l;
-      mse += ldf(w, i) * diff * diff;
-    }
-    if (mse < bestMse) {
-      bestMse = mse;
-      iscale = iscaleIs;
-    }
-  }
+  let iscale = f32x4.extract_lane(ia, 0);
+  let bestMse = f32x4.extract_lane(ma, 0);
+  if (f32x4.extract_lane(ma, 1) < bestMse) { bestMse = f32x4.extract_lane(ma, 1); iscale = f32x4.extract_lane(ia, 1); }
+  if (f32x4.extract_lane(ma, 2) < bestMse) { bestMse = f32x4.extract_lane(ma, 2); iscale = f32x4.extract_lane(ia, 2); }
+  if (f32x4.extract_lane(ma, 3) < bestMse) { bestMse = f32x4.extract_lane(ma, 3); iscale = f32x4.extract_lane(ia, 3); }
+  if (f32x4.extract_lane(mb, 0) < bestMse) { bestMse = f32x4.extract_lane(mb, 0); iscale = f32x4.extract_lane(ib, 0); }
+  if (f32x4.extract_lane(mb, 1) < bestMse) { bestMse = f32x4.extract_lane(mb, 1); iscale = f32x4.extract_lane(ib, 1); }
+  if (f32x4.extract_lane(mb, 2) < bestMse) { bestMse = f32x4.extract_lane(mb, 2); iscale = f32x4.extract_lane(ib, 2); }
+  if (f32x4.extract_lane(mb, 3) < bestMse) { bestMse = f32x4.extract_lane(mb, 3); iscale = f32x4.extract_lane(ib, 3); }
+  if (f32x4.extract_lane(mc, 0) < bestMse) { iscale = f32x4.extract_lane(ic, 0); }
   let sumlx: f32 = 0;
   let suml2: f32 = 0;
   for (let i = 0; i < n; i++) {
@@ -288,4 +301,10 @@ export function makeQpScale(n: i32, nmax: i32, x: usize, w: usize): f32 {
     if (!nChanged) break;
   }
   return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+/** ggml's nearest_int on 4 lanes (the 1.5*2^23 bit trick). */
+// @ts-ignore: decorator
+@inline function nearestIntV(v: v128): v128 {
+  return i32x4.sub(v128.and(f32x4.add(v, f32x4.splat(12582912.0)), i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
 }

@@ -1,12 +1,15 @@
 // Every golden case of IQ2_XXS, IQ2_XS and IQ2_S: quantized bytes identical to
 // llama.cpp's ggml_quantize_chunk, dequantized floats bit-identical; plus the
 // tensors llama-quantize wrote as IQ2_XXS in a real (tiny MoE) model.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { checkGoldenCase, diffBlocks, goldenCases } from "./golden.js";
+import { checkGoldenCase, diffBlocks, goldenCases, readGoldenF32 } from "./golden.js";
 import { quantize, typeInfo } from "../src/quant/index.js";
 import { openSource, readImatrix } from "../src/io/source.js";
+import { closeQuantizePool, quantizeParallel } from "../src/quant/parallel.js";
+
+after(() => closeQuantizePool());
 
 // IQ2_XXS and IQ2_XS require an imatrix in ggml: only imatrix cases exist.
 const TYPES: ReadonlyArray<readonly [string, number]> = [["IQ2_XXS", 8], ["IQ2_XS", 8], ["IQ2_S", 14]];
@@ -70,4 +73,21 @@ test("moe-tiny-IQ2_XXS.gguf: its 2-D IQ2 tensors re-quantize byte for byte from 
     q.close();
   }
   assert.deepEqual(checked, [0, 1, 2, 3].map((b) => `blk.${b}.attn_q.weight`));
+});
+
+test("IQ2 types: worker threads (each building its own tables) give the same bytes as one thread", async () => {
+  // the golden real weights tiled to 256 x 1024: enough floats to use the pool
+  const c = goldenCases("IQ2_XXS").find((g) => g.imatrix?.includes("real_stories260K"))!;
+  const x0 = readGoldenF32(c.input);
+  const im0 = readGoldenF32(c.imatrix!);
+  const rows = 256, cols = 1024;
+  const x = new Float32Array(rows * cols);
+  for (let i = 0; i < x.length; i++) x[i] = x0[i % x0.length]! * (1 + (i % 7) / 8);
+  const im = new Float32Array(cols);
+  for (let i = 0; i < cols; i++) im[i] = im0[i % im0.length]!;
+  for (const type of ["IQ2_XXS", "IQ2_XS", "IQ2_S"]) {
+    const want = quantize(type, x, rows, cols, im);
+    const got = await quantizeParallel(type, x, rows, cols, im, 2);
+    assert.equal(diffBlocks(got, want, typeInfo(type).typeSize), undefined, type);
+  }
 });

@@ -122,17 +122,17 @@ function iq2xxsBlock(x: usize, y: usize, qw: usize): void {
       if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
         scale = sumqx / sumq2;
         best = scale * sumqx;
+        v128.store(GB, v128.load(GA));
       }
     }
-    // (the levels of the best trial are recomputed from its scale)
+    // The levels are recomputed from the final scale. Only a winning trial
+    // with a negative scale (sumqx < 0: possible with the parity-flipped
+    // value, never seen) keeps that trial's levels, as C keeps L = Laux.
     if (scale > 0) {
       const id: f32 = <f32>1 / scale;
       for (let k = 0; k < 4; k++) sti(GB, k, snap(k, id, scale, kmap, neigh, pk));
       sums(4, qf, GB, WEIGHT, WX);
       if (gSumq2 > 0) scale = gSumqx / gSumq2;
-    } else {
-      // levels of make_qp_quants' scale, never stored in practice: scale > 0 here
-      for (let k = 0; k < 4; k++) sti(GB, k, load<i32>(kmap));
     }
     let flip: u32 = 0;
     if (scale < 0) {

@@ -9,3 +9,4 @@ export * from "./study";   // the study's fused weight pass B (f64x2)
 export { matmul_f32, attention_f32, round_to_f16 } from "./forward"; // the forward pass: f32 matmul, causal attention
 export * from "./legacy_lowbit"; // NVFP4, Q1_0, Q2_0
 export * from "./iq3";     // IQ3_XXS, IQ3_S (grid tables built lazily, iq3_init.ts)
+export * from "./iq2";   // IQ2_XXS, IQ2_XS, IQ2_S

@@ -9,7 +9,7 @@ import { sweepParallel } from "../../analysis/sweep-parallel.js";
 import { ActivationDir } from "../../analysis/sweep-activations.js";
 import { loadForwardModel } from "../../analysis/forward/model.js";
 import { prepareKl } from "../../analysis/forward/kl.js";
-import { readTokens } from "../../analysis/forward/tokens.js";
+import { parseTokenWindow, readTokenWindow } from "../../analysis/forward/tokens.js";
 import { HEADLINE_MIXES, mixModelFromSource, parseMix, standardMix } from "../../analysis/mixes.js";
 import { plan, planTypes, tensorTypeLines } from "../../analysis/plan.js";
 import { measureAssignmentKl } from "../../analysis/plan-validate.js";
@@ -161,7 +161,7 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
     try {
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       (extra as { kl?: unknown }).kl = prepareKl(fm, toks, chunk);
     } finally {
       src0.close();
@@ -200,7 +200,7 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
       const fm = loadForwardModel(src);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       const hx = prepareKl(fm, toks, parseIntFlag("--chunk", flags.chunk, 256, 2));
       const im = flags.imatrix ? readImatrix(flags.imatrix) : undefined;
       const mm = mixModelFromSource(src);

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix, type Imatrix, type TensorSource } from "../../src/io/source.js";
 import { sweepModel } from "../../src/analysis/sweep.js";
-import { evaluate, fitGains, R_OUTPUT, R_WEIGHTS, type CalibrationReport, type RSelector } from "../../src/analysis/sensitivity-calibrate.js";
+import { calibrationRecords, evaluate, fitGains, R_OUTPUT, R_WEIGHTS, type CalibrationReport, type RSelector } from "../../src/analysis/sensitivity-calibrate.js";
 import { GAIN, GAIN_ACTIVATIONS, GAIN_WEIGHTS, predictKl, type GainCoefficients } from "../../src/analysis/sensitivity.js";
 import { mixModelFromSource, standardMix } from "../../src/analysis/mixes.js";
 import { plan, planTypes } from "../../src/analysis/plan.js";
@@ -80,7 +80,7 @@ function validation(S: SweepRecord[], T: SweepRecord[], Sout: SweepRecord[]): vo
   const d = tableDiff(GAIN, joint);
   out(`fitGains on both calibration sets reproduces the shipped GAIN table to ${d.d.toExponential(1)} (largest difference: ${d.key}); `
     + `per-model offsets (log10): stories260K ${(jointFit.offsets[0]! / Math.LN10).toFixed(3)}, tinyqwen ${(jointFit.offsets[1]! / Math.LN10).toFixed(3)}.`);
-  const keysS = new Set(S.map((r) => r.gainKey ?? r.kind)), keysT = new Set(T.map((r) => r.gainKey ?? r.kind));
+  const keysS = new Set(calibrationRecords(S).map((r) => r.gainKey ?? r.kind)), keysT = new Set(calibrationRecords(T).map((r) => r.gainKey ?? r.kind));
   const onlyInS = [...keysS].filter((k) => !keysT.has(k)), onlyInT = [...keysT].filter((k) => !keysS.has(k));
   out(`Gain keys measured only on stories260K: ${onlyInS.join(", ") || "none"}; only on tinyqwen: ${onlyInT.join(", ") || "none"} `
     + `(stories260K's ffn_down rows of 172 fall back to F16 and are left out), so the joint table's values for these keys come from one model alone.`);
@@ -207,6 +207,7 @@ function withTable(res: SweepResult, table: Table, weights: Table): SweepResult 
 }
 
 const MIXES = ["Q3_K_M", "Q4_K_M", "Q5_K_M"] as const;
+const typeNotes: string[] = [];
 const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 function planRows(c: Ctx, label: string, lomo: { table: Table; weights: Table } | null, lines: string[]): void {
@@ -227,6 +228,14 @@ function planRows(c: Ctx, label: string, lomo: { table: Table; weights: Table } 
       const sizeCell = !withIm ? `${b(mix)} (${fmtInt(size)} B)` : b(mix);
       lines.push(`| ${c.f.name} | ${label} | ${withIm ? "yes" : "no"} | ${sizeCell} | ${b(e2(klPlan))} | ${b(e2(klMix))} | ${b(f2(ratio))}${ratio > 1 ? " (worse)" : ""} | ${f2(lo)}–${f2(hi)} |`);
       log(`${c.f.name} ${label} imatrix=${withIm} ${mix}: plan ${klPlan} mix ${klMix}`);
+      if (mix === "Q4_K_M" && !lomo && !withIm) {
+        const byType = new Map<string, string[]>();
+        for (const [t, ty] of planTypes(p)) byType.set(ty, [...(byType.get(ty) ?? []), t.replace(/\.weight$/, "")]);
+        const q4 = new Map<string, string[]>();
+        for (const [t, ty] of mixAssignment(c, mix, swept)) q4.set(ty, [...(q4.get(ty) ?? []), t.replace(/\.weight$/, "")]);
+        const fmt = (m: Map<string, string[]>) => [...m].sort().map(([ty, ts]) => `${ty}: ${ts.join(" ")}`).join("; ");
+        typeNotes.push(`${c.f.name} plan at Q4_K_M's size, no imatrix — ${fmt(byType)}. Q4_K_M — ${fmt(q4)}.`);
+      }
     }
   }
 }
@@ -283,6 +292,7 @@ function plans(S: () => SweepRecord[], T: () => SweepRecord[]): void {
     out(`Additivity (shipped gains, imatrix, summed single-tensor prediction / measured KL of the whole mix): tinyqwen tokens 256–511: ${additivity(cT, ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K"])}; `
       + `stories260K tokens 4096–5119: ${additivity(cS, ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K"])}.`);
     out();
+    for (const n of typeNotes) out(n + "\n");
     out(`Mix size estimates: ${sizeCheck(TINYQWEN, cT, "models/tinyqwen-Q4_K_M.gguf")}; ${sizeCheck(STORIES, cS, "models/stories260K-Q4_K_M.gguf")}.`);
   } finally {
     cT.src.close();

@@ -36,6 +36,26 @@ test("calibration fixture: the documented data sets (stories260K 0..1023 × Q2_K
   assert.equal(evaluate(T, GAIN).n, 176);
 });
 
+test("the committed calibration measurements are what sweep --measure-kl measures now (two stories260K tensors)", () => {
+  // a consistency check of the fixture against the current code (the forward pass itself is checked
+  // against llama.cpp in forward-pass.test.ts): if this fails, rerun `npm run validate -- --write-fixture`
+  const src = openSource(fx("models/stories260K.gguf"));
+  try {
+    const fm = loadForwardModel(src);
+    const toks = readTokens(fx("activations/tokens_ctx128.i32"), fm.config.vocab, 1024);
+    const res = sweepModel(src, { types: ["Q2_K"], tensors: /^blk\.4\.(attn_v|ffn_up)\.weight$/, imatrix: readImatrix(fx("imatrix/imatrix.gguf")), kl: prepareKl(fm, toks, 128) });
+    assert.equal(res.records.length, 2);
+    for (const r of res.records) {
+      const c = S.find((x) => x.tensor === r.tensor && x.requestedType === r.requestedType)!;
+      assert.equal(c.type, r.type);
+      assert.ok(Math.abs(c.measuredKl! - r.measuredKl!) <= 1e-9 * r.measuredKl!, `${r.tensor}: fixture ${c.measuredKl} vs now ${r.measuredKl}`);
+      assert.ok(Math.abs(c.outputRelErr - r.outputRelErr) <= 1e-12 * r.outputRelErr, `${r.tensor}: r ${c.outputRelErr} vs ${r.outputRelErr}`);
+    }
+  } finally {
+    src.close();
+  }
+});
+
 test("the shipped GAIN and GAIN_WEIGHTS tables are fitGains on the committed measurements of both models", () => {
   const close = (shipped: Readonly<Record<string, GainCoefficients>>, fitted: Record<string, GainCoefficients>) => {
     for (const [k, g] of Object.entries(shipped)) {

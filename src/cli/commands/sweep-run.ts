@@ -9,7 +9,7 @@ import { sweepParallel } from "../../analysis/sweep-parallel.js";
 import { ActivationDir } from "../../analysis/sweep-activations.js";
 import { loadForwardModel } from "../../analysis/forward/model.js";
 import { prepareKl } from "../../analysis/forward/kl.js";
-import { readTokens } from "../../analysis/forward/tokens.js";
+import { parseTokenWindow, readTokenWindow } from "../../analysis/forward/tokens.js";
 import { mixModelFromSource, parseMix } from "../../analysis/mixes.js";
 import { plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
 import { sizeMix } from "../../analysis/plan-mixes.js";
@@ -160,7 +160,7 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
     try {
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       (extra as { kl?: unknown }).kl = prepareKl(fm, toks, chunk);
     } finally {
       src0.close();
@@ -203,7 +203,7 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
       const fm = loadForwardModel(src);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       const hx = prepareKl(fm, toks, parseIntFlag("--chunk", flags.chunk, 256, 2));
       const im = flags.imatrix ? readImatrix(flags.imatrix) : undefined;
       measured = [{ name: "plan", bytes: p.fileBytes, kl: measureAssignmentKl(src, hx, planTypes(p), im) }];

@@ -28,7 +28,7 @@ export function registerSweep(program: Command): void {
     .option("--flatten", "quantize-stats mode: each tensor as one flat row, no fallbacks (for comparing with llama.cpp's test-quantize-stats)")
     .option("--measure-kl <tokens.i32>", "also measure the real single-tensor KL with the reference forward pass on these tokens (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
-    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
     .action(async (model: string, flags: SweepFlags) => (await import("./sweep-run.js")).sweepAction(model, flags));
 
   addCommon(
@@ -47,6 +47,6 @@ export function registerSweep(program: Command): void {
     .option("--json", "JSON output")
     .option("--measure-kl <tokens.i32>", "also measure the plan's and the mixes' real KL with the reference forward pass (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
-    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
     .action(async (model: string, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));
 }

@@ -5,4 +5,5 @@
 export { heapBase } from "./common";
 export * from "./legacy";   // F16, BF16, Q4_0..Q8_0, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4
 export * from "./kquants";  // Q2_K..Q6_K
+export * from "./iq1";      // IQ1_S, IQ1_M
 export * from "./study";   // the study's fused weight pass B (f64x2)

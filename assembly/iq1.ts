@@ -1,0 +1,601 @@
+// IQ1_S (1.5625 bpw) and IQ1_M (1.75 bpw): ggml's 2048-point ternary grid
+// (iq1s_grid), quantized like quantize_row_iq1_s_impl / quantize_row_iq1_m_impl
+// (what ggml_quantize_chunk runs), bit for bit. Same ABI as the other kernels:
+// quantize_<type>(src, dst, nrows, ncols, qw | 0), dequantize_<type>(src, dst, n).
+//
+// Exactness notes (details in docs/codecs.md):
+// * the sort is C's qsort of (x, index) pairs compared by x only; glibc's
+//   merge sort keeps ties (and -0 == +0) in input order, i.e. a sort by
+//   (x, index), which is what sortBlock does;
+// * every float sum runs in C's order; SIMD only runs independent sums side by
+//   side (IQ1_M's four shift combinations in 4 lanes, IQ1_S's split points i2
+//   in 4 lanes, 4 grid neighbours in 4 lanes) or prefilters candidates with
+//   the exact test C applies, so a candidate that C would take is always
+//   re-checked in C's order.
+import { fp32ToFp16, fp16ToFp32, nearestInt } from "./common";
+import { IQ1S_GRID } from "./iq1_grid";
+import { iq1Init, KG, KMAP, NEIGH } from "./iq1_tables";
+
+const FLT_MAX: f32 = 3.4028234663852886e38;
+const EPS_S: f32 = 1e-12;
+const EPS_M: f32 = 1e-7;
+
+// x_p = {-1 + delta, delta, 1 + delta}, x_m = {-1 - delta, -delta, 1 - delta}, delta = 0.125
+const XP: usize = memory.data<f32>([-0.875, 0.125, 1.125, 0]);
+const XM: usize = memory.data<f32>([-1.125, -0.125, 0.875, 0]);
+
+const W: usize = memory.data(256 * 4, 16); // weights of the super-block
+const SX: usize = memory.data(40 * 4, 16); // cumulative sums (IQ1_S), padded for 4-lane loads
+const SW: usize = memory.data(40 * 4, 16);
+const KEYS: usize = memory.data(32 * 8, 16);
+const IDX: usize = memory.data(32 * 4, 16); // sorted position -> index in the block
+const LV: usize = memory.data(32, 16); // L, levels 0..2
+const SCALES: usize = memory.data(16 * 4, 16);
+const SHIFTS: usize = memory.data(16 * 4, 16);
+const INDEX: usize = memory.data(4 * 4, 16);
+const TERM: usize = memory.data(3 * 8 * 4, 16); // neighbour search: w*diff*diff per element and level
+const TX: usize = memory.data(16 * 3 * 16, 16); // IQ1_M: per sorted position and level, the 4-lane terms
+const TQ: usize = memory.data(16 * 3 * 16, 16);
+
+/** Flat index (row * blocks + block) of the first super-block whose neighbour search found nothing; -1 if none. */
+let failedBlock: i32 = -1;
+
+/** After a quantize call: the first super-block (row * ncols/256 + block) where ggml would abort, or -1. */
+export function iq1_failed_block(): i32 {
+  return failedBlock;
+}
+
+// @ts-ignore: decorator
+@inline function ldf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline function stf(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+
+// @ts-ignore: decorator
+@inline function ldi(p: usize, i: i32): i32 {
+  return load<i32>(p + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline function sti(p: usize, i: i32, v: i32): void {
+  store<i32>(p + (<usize>i << 2), v);
+}
+
+/** Digit j (0..2) of grid point g: (pg[j] - 1) / 2 in ggml's init grid. */
+// @ts-ignore: decorator
+@inline function digit(g: i32, j: i32): i32 {
+  return (<i32>load<u16>(KG + (<usize>g << 1)) >> (2 * j)) & 3;
+}
+
+/** Index of the first non-finite float among n at x, or -1. */
+function nonFinite(x: usize, n: i32): i32 {
+  const absMask = i32x4.splat(0x7fffffff);
+  const finiteMax = i32x4.splat(0x7f7fffff);
+  let acc = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) acc = v128.or(acc, i32x4.gt_s(v128.and(v128.load(x + (<usize>i << 2)), absMask), finiteMax));
+  if (!v128.any_true(acc)) return -1;
+  for (let i = 0; i < n; i++) if ((load<u32>(x + (<usize>i << 2)) & 0x7fffffff) > 0x7f7fffff) return i;
+  return -1;
+}
+
+/** max |x| over n (a multiple of 4) finite floats. */
+function absMax(x: usize, n: i32): f32 {
+  let m = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) m = i32x4.max_s(m, v128.and(v128.load(x + (<usize>i << 2)), i32x4.splat(0x7fffffff)));
+  m = i32x4.max_s(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  m = i32x4.max_s(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  return reinterpret<f32>(i32x4.extract_lane(m, 0));
+}
+
+/** sigma2 = 2*sum(x^2)/256 over the super-block, summed in order; weights qw*sqrt(sigma2 + x^2) or x^2. */
+function superWeights(x: usize, qw: usize): void {
+  let sumx2: f32 = 0;
+  for (let i = 0; i < 256; i++) {
+    const v = ldf(x, i);
+    sumx2 += v * v;
+  }
+  const sigma2: f32 = (<f32>2 * sumx2) / <f32>256;
+  const s2 = f32x4.splat(sigma2);
+  for (let i: usize = 0; i < 1024; i += 16) {
+    const v = v128.load(x + i);
+    const w = qw ? f32x4.mul(v128.load(qw + i), f32x4.sqrt(f32x4.add(s2, f32x4.mul(v, v)))) : f32x4.mul(v, v);
+    v128.store(W + i, w);
+  }
+}
+
+/**
+ * IDX[0..n) = the block's indices ordered by x, ties in index order (glibc's
+ * stable merge sort under iq1_sort_helper, which compares x only, so -0 == +0).
+ */
+function sortBlock(xb: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    let b = reinterpret<u32>(ldf(xb, i) + <f32>0); // -0 -> +0
+    b = (b & 0x80000000) ? ~b : b | 0x80000000; // order of the floats as unsigned ints
+    const key: u64 = (<u64>b << 32) | <u64>i;
+    let j = i;
+    while (j > 0) {
+      const prev = load<u64>(KEYS + (<usize>(j - 1) << 3));
+      if (prev <= key) break;
+      store<u64>(KEYS + (<usize>j << 3), prev);
+      j--;
+    }
+    store<u64>(KEYS + (<usize>j << 3), key);
+  }
+  for (let i = 0; i < n; i++) sti(IDX, i, <i32>(load<u64>(KEYS + (<usize>i << 3)) & 0xff));
+}
+
+/** Pattern number sum L[j] * 3^j of 8 levels at LV + o. */
+// @ts-ignore: decorator
+@inline function pattern(o: i32): i32 {
+  const p = LV + <usize>o;
+  return <i32>load<u8>(p) + 3 * (<i32>load<u8>(p, 1) + 3 * (<i32>load<u8>(p, 2) + 3 * (<i32>load<u8>(p, 3) +
+    3 * (<i32>load<u8>(p, 4) + 3 * (<i32>load<u8>(p, 5) + 3 * (<i32>load<u8>(p, 6) + 3 * <i32>load<u8>(p, 7)))))));
+}
+
+/**
+ * iq1_find_best_neighbour2: among the listed neighbours (count at nb, then
+ * grid indices), the first with the smallest sum_i w[i]*(scale*xx[digit] - x[i])^2
+ * (strict <, from FLT_MAX). Each term depends only on (i, digit), so the 24
+ * terms are computed once, exactly as C does; 4 neighbours are summed side by
+ * side, each in C's order i = 0..7. Returns -1 if no sum is below FLT_MAX.
+ */
+function bestNeighbour(nb: usize, x: usize, w: usize, scale: f32, xx: usize): i32 {
+  for (let i = 0; i < 8; i++) {
+    const wi = ldf(w, i);
+    const xi = ldf(x, i);
+    for (let q = 0; q < 3; q++) {
+      const diff: f32 = scale * ldf(xx, q) - xi;
+      stf(TERM, 3 * i + q, wi * diff * diff);
+    }
+  }
+  const n = <i32>load<u16>(nb);
+  const list = nb + 2;
+  let bestV = f32x4.splat(FLT_MAX);
+  let bestP = i32x4.splat(0x7fffffff);
+  let pos = i32x4(0, 1, 2, 3);
+  const one = i32x4.splat(1);
+  const two = i32x4.splat(2);
+  const three = i32x4.splat(3);
+  const nv = i32x4.splat(n);
+  for (let j = 0; j < n; j += 4) {
+    const p = list + (<usize>j << 1);
+    let codes = i32x4.splat(<i32>load<u16>(KG + (<usize>(load<u16>(p) & 2047) << 1)));
+    codes = i32x4.replace_lane(codes, 1, <i32>load<u16>(KG + (<usize>(load<u16>(p, 2) & 2047) << 1)));
+    codes = i32x4.replace_lane(codes, 2, <i32>load<u16>(KG + (<usize>(load<u16>(p, 4) & 2047) << 1)));
+    codes = i32x4.replace_lane(codes, 3, <i32>load<u16>(KG + (<usize>(load<u16>(p, 6) & 2047) << 1)));
+    let d2 = f32x4.splat(0);
+    for (let i = 0; i < 8; i++) {
+      const dg = v128.and(i32x4.shr_u(codes, 2 * i), three);
+      const t = TERM + (<usize>(3 * i) << 2);
+      let v = v128.bitselect(v128.load32_splat(t, 4), v128.load32_splat(t), i32x4.eq(dg, one));
+      v = v128.bitselect(v128.load32_splat(t, 8), v, i32x4.eq(dg, two));
+      d2 = f32x4.add(d2, v);
+    }
+    const take = v128.and(f32x4.lt(d2, bestV), i32x4.lt_s(pos, nv));
+    bestV = v128.bitselect(d2, bestV, take);
+    bestP = v128.bitselect(pos, bestP, take);
+    pos = i32x4.add(pos, i32x4.splat(4));
+  }
+  let v = f32x4.extract_lane(bestV, 0);
+  let at = i32x4.extract_lane(bestP, 0);
+  let v1 = f32x4.extract_lane(bestV, 1);
+  let a1 = i32x4.extract_lane(bestP, 1);
+  if (v1 < v || (v1 == v && a1 < at)) { v = v1; at = a1; }
+  v1 = f32x4.extract_lane(bestV, 2);
+  a1 = i32x4.extract_lane(bestP, 2);
+  if (v1 < v || (v1 == v && a1 < at)) { v = v1; at = a1; }
+  v1 = f32x4.extract_lane(bestV, 3);
+  a1 = i32x4.extract_lane(bestP, 3);
+  if (v1 < v || (v1 == v && a1 < at)) { v = v1; at = a1; }
+  if (at == 0x7fffffff) return -1;
+  return <i32>load<u16>(list + (<usize>at << 1));
+}
+
+// ---------------------------------------------------------------- IQ1_S
+
+// Best split so far (IQ1_S and IQ1_M searches).
+let bestScore: f32 = 0;
+let bestScale: f32 = 0;
+let bestI1: i32 = -1;
+let bestI2: i32 = -1;
+let bestK: i32 = 0;
+
+/** C's candidate test and update for split (i1, i2), shift sh, in C's order. */
+// @ts-ignore: decorator
+@inline function tryS(sumqx: f32, sumq2: f32, i1: i32, i2: i32, sh: i32): void {
+  if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+    bestScale = sumqx / sumq2;
+    bestScore = bestScale * sumqx;
+    bestI1 = i1;
+    bestI2 = i2;
+    bestK = sh;
+  }
+}
+
+/** Both shifts of split (i1, i2), scalar, exactly C's expressions. */
+function splitS(i1: i32, i2: i32): void {
+  const p0 = ldf(XP, 0), p1 = ldf(XP, 1), p2 = ldf(XP, 2);
+  const m0 = ldf(XM, 0), m1 = ldf(XM, 1), m2 = ldf(XM, 2);
+  const a = ldf(SX, i1) - ldf(SX, 0), b = ldf(SX, i2) - ldf(SX, i1), c = ldf(SX, 32) - ldf(SX, i2);
+  const aw = ldf(SW, i1) - ldf(SW, 0), bw = ldf(SW, i2) - ldf(SW, i1), cw = ldf(SW, 32) - ldf(SW, i2);
+  tryS(a * p0 + b * p1 + c * p2, aw * p0 * p0 + bw * p1 * p1 + cw * p2 * p2, i1, i2, 1);
+  tryS(a * m0 + b * m1 + c * m2, aw * m0 * m0 + bw * m1 * m1 + cw * m2 * m2, i1, i2, -1);
+}
+
+/**
+ * The exhaustive split search of one 32-block: for each i1, the split points
+ * i2 = i1..32 four at a time in lanes (each lane evaluates C's expressions);
+ * a group where no lane passes C's test against the current best cannot
+ * change anything, the others are replayed in C's order by splitS.
+ */
+function searchS(): void {
+  const p0 = ldf(XP, 0), p1 = f32x4.splat(ldf(XP, 1)), p2 = f32x4.splat(ldf(XP, 2));
+  const m0 = ldf(XM, 0), m1 = f32x4.splat(ldf(XM, 1)), m2 = f32x4.splat(ldf(XM, 2));
+  const tx = f32x4.splat(ldf(SX, 32)), tw = f32x4.splat(ldf(SW, 32));
+  const zero = f32x4.splat(0);
+  for (let i1 = 0; i1 <= 32; i1++) {
+    const a = ldf(SX, i1) - ldf(SX, 0);
+    const aw = ldf(SW, i1) - ldf(SW, 0);
+    const ap = f32x4.splat(a * p0), am = f32x4.splat(a * m0);
+    const awp = f32x4.splat(aw * p0 * p0), awm = f32x4.splat(aw * m0 * m0);
+    const s1 = f32x4.splat(ldf(SX, i1)), w1 = f32x4.splat(ldf(SW, i1));
+    for (let i2 = i1; i2 <= 32; i2 += 4) {
+      const sx = v128.load(SX + (<usize>i2 << 2));
+      const sw = v128.load(SW + (<usize>i2 << 2));
+      const b = f32x4.sub(sx, s1), c = f32x4.sub(tx, sx);
+      const bw = f32x4.sub(sw, w1), cw = f32x4.sub(tw, sw);
+      const qxp = f32x4.add(f32x4.add(ap, f32x4.mul(b, p1)), f32x4.mul(c, p2));
+      const q2p = f32x4.add(f32x4.add(awp, f32x4.mul(f32x4.mul(bw, p1), p1)), f32x4.mul(f32x4.mul(cw, p2), p2));
+      const qxm = f32x4.add(f32x4.add(am, f32x4.mul(b, m1)), f32x4.mul(c, m2));
+      const q2m = f32x4.add(f32x4.add(awm, f32x4.mul(f32x4.mul(bw, m1), m1)), f32x4.mul(f32x4.mul(cw, m2), m2));
+      const bs = f32x4.splat(bestScore);
+      const pass = v128.or(
+        v128.and(f32x4.gt(q2p, zero), f32x4.gt(f32x4.mul(qxp, qxp), f32x4.mul(bs, q2p))),
+        v128.and(f32x4.gt(q2m, zero), f32x4.gt(f32x4.mul(qxm, qxm), f32x4.mul(bs, q2m))),
+      );
+      if (v128.any_true(pass)) {
+        const end = i2 + 3 < 32 ? i2 + 3 : 32;
+        for (let j = i2; j <= end; j++) splitS(i1, j);
+      }
+    }
+  }
+}
+
+function iq1sSuper(x: usize, y: usize, qw: usize, flat: i32): void {
+  store<u16>(y, 0);
+  memory.fill(y + 2, 0, 48);
+  superWeights(x, qw);
+  let maxScale: f32 = 0;
+  for (let ib = 0; ib < 8; ib++) {
+    const xb = x + (<usize>ib << 7);
+    const wb = W + (<usize>ib << 7);
+    stf(SCALES, ib, 0);
+    sti(SHIFTS, ib, 1);
+    if (absMax(xb, 32) < EPS_S) continue;
+    sortBlock(xb, 32);
+    stf(SX, 0, 0);
+    stf(SW, 0, 0);
+    for (let j = 0; j < 32; j++) {
+      const i = ldi(IDX, j);
+      const wi = ldf(wb, i);
+      stf(SX, j + 1, ldf(SX, j) + wi * ldf(xb, i));
+      stf(SW, j + 1, ldf(SW, j) + wi);
+    }
+    bestScore = -FLT_MAX;
+    bestScale = 0;
+    bestI1 = -1;
+    bestI2 = -1;
+    bestK = 0;
+    searchS();
+    if (bestI1 < 0 || bestI2 < 0 || bestK == 0) continue;
+    let scale = bestScale;
+    let shift = bestK;
+    for (let j = 0; j < 32; j++) store<u8>(LV + <usize>ldi(IDX, j), j < bestI1 ? 0 : j < bestI2 ? 1 : 2);
+    if (scale < 0) {
+      for (let j = 0; j < 32; j++) store<u8>(LV + <usize>j, 2 - load<u8>(LV + <usize>j));
+      scale = -scale;
+      shift = -shift;
+    }
+    const xx = shift == 1 ? XP : XM;
+    let allOnGrid = true;
+    for (let k = 0; k < 4; k++) {
+      let g = ldi(KMAP, pattern(8 * k));
+      if (g < 0) {
+        allOnGrid = false;
+        g = bestNeighbour(NEIGH + (<usize>(-g - 1) << 1), xb + (<usize>k << 5), wb + (<usize>k << 5), scale, xx);
+        if (g < 0) {
+          if (failedBlock < 0) failedBlock = flat;
+          g = 0;
+        }
+      }
+      sti(INDEX, k, g);
+    }
+    if (!allOnGrid) {
+      let sumqx: f32 = 0, sumq2: f32 = 0;
+      for (let k = 0; k < 4; k++) {
+        const g = ldi(INDEX, k);
+        for (let j = 0; j < 8; j++) {
+          const w = ldf(wb, 8 * k + j);
+          const q = ldf(xx, digit(g, j));
+          sumqx += w * q * ldf(xb, 8 * k + j);
+          sumq2 += w * q * q;
+        }
+      }
+      if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+    }
+    let h: u32 = 0;
+    for (let k = 0; k < 4; k++) {
+      const g = ldi(INDEX, k);
+      store<u8>(y + 2 + <usize>(4 * ib + k), <u8>(g & 255));
+      h |= <u32>(g >> 8) << (3 * k);
+    }
+    store<u16>(y + 34 + (<usize>ib << 1), <u16>h);
+    stf(SCALES, ib, scale);
+    sti(SHIFTS, ib, shift);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) return;
+  const d: f32 = maxScale / <f32>15;
+  store<u16>(y, fp32ToFp16(d * <f32>1.125));
+  const id: f32 = <f32>1 / d;
+  for (let ib = 0; ib < 8; ib++) {
+    let l = nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - <f32>1));
+    l = l > 7 ? 7 : l;
+    l = l < 0 ? 0 : l;
+    if (ldi(SHIFTS, ib) == -1) l |= 8;
+    const p = y + 34 + (<usize>ib << 1);
+    store<u16>(p, <u16>(<u32>load<u16>(p) | (<u32>l << 12)));
+  }
+}
+
+export function quantize_iq1_s(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
+  iq1Init();
+  failedBlock = -1;
+  const nblock = ncols >> 8;
+  for (let r = 0; r < nrows; r++) {
+    for (let ibl = 0; ibl < nblock; ibl++) {
+      const x = src + ((<usize>(r * ncols + (ibl << 8))) << 2);
+      if (nonFinite(x, 256) >= 0) return r * ncols + (ibl << 8);
+      iq1sSuper(x, dst + (<usize>(r * nblock + ibl)) * 50, qw + (<usize>ibl << 10), r * nblock + ibl);
+    }
+  }
+  return -1;
+}
+
+export function dequantize_iq1_s(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 8;
+  for (let i = 0; i < nb; i++) {
+    const d = fp16ToFp32(load<u16>(src));
+    for (let ib = 0; ib < 8; ib++) {
+      const h = <i32>load<u16>(src + 34 + (<usize>ib << 1));
+      const dl = f32x4.splat(d * <f32>(((h >> 12) & 7) * 2 + 1));
+      const delta = f32x4.splat(h & 0x8000 ? <f32>-0.125 : <f32>0.125);
+      for (let l = 0; l < 4; l++) {
+        const g = <i32>load<u8>(src + 2 + <usize>(4 * ib + l)) | (((h >> (3 * l)) & 7) << 8);
+        const v = i16x8.extend_low_i8x16_s(v128.load64_zero(IQ1S_GRID + (<usize>g << 3)));
+        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v)), delta)));
+        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v)), delta)), 16);
+        dst += 32;
+      }
+    }
+    src += 50;
+  }
+}
+
+// ---------------------------------------------------------------- IQ1_M
+
+/** The 4 lanes' x_p/x_m level value g for an element in the first (lo) or second half of a 16-block. */
+// @ts-ignore: decorator
+@inline function laneLevels(lo: bool, g: i32): v128 {
+  const p = ldf(XP, g), m = ldf(XM, g);
+  // lanes are C's sumqx[0..3]: 0 (+,+), 1 (+,-), 2 (-,+), 3 (-,-)
+  return lo ? f32x4(p, p, m, m) : f32x4(p, m, p, m);
+}
+
+/** C's test and update over k = 0..3 in order, lanes of (sumqx, sumq2). */
+// @ts-ignore: decorator
+@inline function tryM(sx: v128, s2: v128, i1: i32, i2: i32): void {
+  tryS(f32x4.extract_lane(sx, 0), f32x4.extract_lane(s2, 0), i1, i2, 0);
+  tryS(f32x4.extract_lane(sx, 1), f32x4.extract_lane(s2, 1), i1, i2, 1);
+  tryS(f32x4.extract_lane(sx, 2), f32x4.extract_lane(s2, 2), i1, i2, 2);
+  tryS(f32x4.extract_lane(sx, 3), f32x4.extract_lane(s2, 3), i1, i2, 3);
+}
+
+/**
+ * The split search of one 16-block. C sums, for every (i1, i2), the terms of
+ * the sorted elements j = 0..15 (level 0 below i1, 1 below i2, 2 above) into
+ * four accumulators. The four are lanes here; the sum over j < i1 is the same
+ * for all i2 and the sum over j < i2 continues it, so both are carried along
+ * (same additions in the same order), and only the level-2 tail is redone.
+ */
+function searchM(xb: usize, wb: usize): void {
+  for (let j = 0; j < 16; j++) {
+    const i = ldi(IDX, j);
+    const w = f32x4.splat(ldf(wb, i));
+    const xv = f32x4.splat(ldf(xb, i));
+    for (let g = 0; g < 3; g++) {
+      const lv = laneLevels(i < 8, g);
+      const wl = f32x4.mul(w, lv);
+      const o = <usize>(j * 3 + g) << 4;
+      v128.store(TX + o, f32x4.mul(wl, xv));
+      v128.store(TQ + o, f32x4.mul(wl, lv));
+    }
+  }
+  const zero = f32x4.splat(0);
+  let px = zero, pq = zero;
+  for (let i1 = 0; i1 <= 16; i1++) {
+    let qx = px, qq = pq;
+    for (let i2 = i1; i2 <= 16; i2++) {
+      let rx = qx, rq = qq;
+      for (let j = i2; j < 16; j++) {
+        const o = <usize>(j * 3 + 2) << 4;
+        rx = f32x4.add(rx, v128.load(TX + o));
+        rq = f32x4.add(rq, v128.load(TQ + o));
+      }
+      const pass = v128.and(f32x4.gt(rq, zero), f32x4.gt(f32x4.mul(rx, rx), f32x4.mul(f32x4.splat(bestScore), rq)));
+      if (v128.any_true(pass)) tryM(rx, rq, i1, i2);
+      if (i2 < 16) {
+        const o = <usize>(i2 * 3 + 1) << 4;
+        qx = f32x4.add(qx, v128.load(TX + o));
+        qq = f32x4.add(qq, v128.load(TQ + o));
+      }
+    }
+    if (i1 < 16) {
+      const o = <usize>(i1 * 3) << 4;
+      px = f32x4.add(px, v128.load(TX + o));
+      pq = f32x4.add(pq, v128.load(TQ + o));
+    }
+  }
+}
+
+/** x_p or x_m for 8-group k of a 16-block with shift combination s. */
+// @ts-ignore: decorator
+@inline function levelsOf(s: i32, k: i32): usize {
+  return k == 0 ? (s < 2 ? XP : XM) : ((s & 1) == 0 ? XP : XM);
+}
+
+function iq1mSuper(x: usize, y: usize, qw: usize, flat: i32): void {
+  memory.fill(y, 0, 56);
+  superWeights(x, qw);
+  let maxScale: f32 = 0;
+  for (let ib = 0; ib < 16; ib++) {
+    const xb = x + (<usize>ib << 6);
+    const wb = W + (<usize>ib << 6);
+    stf(SCALES, ib, 0);
+    sti(SHIFTS, ib, 0);
+    if (absMax(xb, 16) < EPS_M) continue;
+    sortBlock(xb, 16);
+    bestScore = -FLT_MAX;
+    bestScale = 0;
+    bestI1 = -1;
+    bestI2 = -1;
+    bestK = -1;
+    searchM(xb, wb);
+    if (bestI1 < 0 || bestI2 < 0 || bestK < 0) continue;
+    let scale = bestScale;
+    let shift = bestK;
+    for (let j = 0; j < 16; j++) store<u8>(LV + <usize>ldi(IDX, j), j < bestI1 ? 0 : j < bestI2 ? 1 : 2);
+    if (scale < 0) {
+      for (let j = 0; j < 16; j++) store<u8>(LV + <usize>j, 2 - load<u8>(LV + <usize>j));
+      scale = -scale;
+      shift = 3 - shift;
+    }
+    let allOnGrid = true;
+    for (let k = 0; k < 2; k++) {
+      let g = ldi(KMAP, pattern(8 * k));
+      if (g < 0) {
+        allOnGrid = false;
+        g = bestNeighbour(NEIGH + (<usize>(-g - 1) << 1), xb + (<usize>k << 5), wb + (<usize>k << 5), scale, levelsOf(shift, k));
+        if (g < 0) {
+          if (failedBlock < 0) failedBlock = flat;
+          g = 0;
+        }
+      }
+      sti(INDEX, k, g);
+    }
+    if (!allOnGrid) {
+      let sumqx: f32 = 0, sumq2: f32 = 0;
+      for (let k = 0; k < 2; k++) {
+        const xx = levelsOf(shift, k);
+        const g = ldi(INDEX, k);
+        for (let j = 0; j < 8; j++) {
+          const w = ldf(wb, 8 * k + j);
+          const q = ldf(xx, digit(g, j));
+          sumqx += w * q * ldf(xb, 8 * k + j);
+          sumq2 += w * q * q;
+        }
+      }
+      if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+    }
+    const g0 = ldi(INDEX, 0), g1 = ldi(INDEX, 1);
+    store<u8>(y + <usize>(2 * ib), <u8>(g0 & 255));
+    store<u8>(y + <usize>(2 * ib + 1), <u8>(g1 & 255));
+    store<u8>(y + 32 + <usize>ib, <u8>((g0 >> 8) | ((g1 >> 8) << 4)));
+    stf(SCALES, ib, scale);
+    sti(SHIFTS, ib, shift);
+    maxScale = maxScale > scale ? maxScale : scale;
+  }
+  if (maxScale == 0) return;
+  const sc = y + 48;
+  let d: f32 = maxScale / <f32>15;
+  const id: f32 = <f32>1 / d;
+  let sumqx: f32 = 0, sumq2: f32 = 0;
+  for (let ib = 0; ib < 16; ib++) {
+    let l = nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - <f32>1));
+    l = l > 7 ? 7 : l;
+    l = l < 0 ? 0 : l;
+    const sp = sc + (<usize>(ib >> 2) << 1);
+    store<u16>(sp, <u16>(<u32>load<u16>(sp) | (<u32>l << (3 * (ib & 3)))));
+    const s = ldi(SHIFTS, ib);
+    const mask: u32 = s == 0 ? 0 : s == 1 ? 0x80 : s == 2 ? 0x08 : 0x88;
+    const qh = <u32>load<u8>(y + 32 + <usize>ib) | mask;
+    store<u8>(y + 32 + <usize>ib, <u8>qh);
+    const xb = x + (<usize>ib << 6);
+    const wb = W + (<usize>ib << 6);
+    const f = <f32>(l * 2 + 1);
+    for (let k = 0; k < 2; k++) {
+      const xx = levelsOf(s, k);
+      const g = <i32>load<u8>(y + <usize>(2 * ib + k)) + <i32>((qh << (8 - 4 * k)) & 0x700);
+      for (let j = 0; j < 8; j++) {
+        const w = ldf(wb, 8 * k + j);
+        const q = ldf(xx, digit(g, j)) * f;
+        sumqx += w * q * ldf(xb, 8 * k + j);
+        sumq2 += w * q * q;
+      }
+    }
+  }
+  if (sumq2 > 0) d = sumqx / sumq2;
+  const s16 = <u32>fp32ToFp16(d * <f32>1.1125);
+  store<u16>(sc, <u16>(<u32>load<u16>(sc) | ((s16 & 0x000f) << 12)));
+  store<u16>(sc + 2, <u16>(<u32>load<u16>(sc + 2) | ((s16 & 0x00f0) << 8)));
+  store<u16>(sc + 4, <u16>(<u32>load<u16>(sc + 4) | ((s16 & 0x0f00) << 4)));
+  store<u16>(sc + 6, <u16>(<u32>load<u16>(sc + 6) | (s16 & 0xf000)));
+}
+
+export function quantize_iq1_m(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
+  iq1Init();
+  failedBlock = -1;
+  const nblock = ncols >> 8;
+  for (let r = 0; r < nrows; r++) {
+    for (let ibl = 0; ibl < nblock; ibl++) {
+      const x = src + ((<usize>(r * ncols + (ibl << 8))) << 2);
+      if (nonFinite(x, 256) >= 0) return r * ncols + (ibl << 8);
+      iq1mSuper(x, dst + (<usize>(r * nblock + ibl)) * 56, qw ? qw + (<usize>ibl << 10) : 0, r * nblock + ibl);
+    }
+  }
+  return -1;
+}
+
+export function dequantize_iq1_m(src: usize, dst: usize, n: i32): void {
+  const nb = n >> 8;
+  for (let i = 0; i < nb; i++) {
+    const sc = src + 48;
+    const s0 = <u32>load<u16>(sc), s1 = <u32>load<u16>(sc, 2), s2 = <u32>load<u16>(sc, 4), s3 = <u32>load<u16>(sc, 6);
+    const d = fp16ToFp32(<u16>((s0 >> 12) | ((s1 >> 8) & 0x00f0) | ((s2 >> 4) & 0x0f00) | (s3 & 0xf000)));
+    for (let ib = 0; ib < 8; ib++) {
+      const s = <i32>load<u16>(sc + (<usize>(ib >> 1) << 1));
+      const sh = 6 * (ib & 1);
+      const dl1 = f32x4.splat(d * <f32>(((s >> sh) & 7) * 2 + 1));
+      const dl2 = f32x4.splat(d * <f32>(((s >> (sh + 3)) & 7) * 2 + 1));
+      const qh0 = <i32>load<u8>(src + 32 + <usize>(2 * ib));
+      const qh1 = <i32>load<u8>(src + 33 + <usize>(2 * ib));
+      const qs = src + <usize>(4 * ib);
+      for (let l = 0; l < 4; l++) {
+        const qh = l < 2 ? qh0 : qh1;
+        const g = <i32>load<u8>(qs + <usize>l) | ((l & 1) == 0 ? (qh << 8) & 0x700 : (qh << 4) & 0x700);
+        const neg = (l & 1) == 0 ? qh & 0x08 : qh & 0x80;
+        const delta = f32x4.splat(neg ? <f32>-0.125 : <f32>0.125);
+        const dl = l < 2 ? dl1 : dl2;
+        const v = i16x8.extend_low_i8x16_s(v128.load64_zero(IQ1S_GRID + (<usize>g << 3)));
+        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v)), delta)));
+        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v)), delta)), 16);
+        dst += 32;
+      }
+    }
+    src += 56;
+  }
+}

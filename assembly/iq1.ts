@@ -107,25 +107,86 @@ function superWeights(x: usize, qw: usize): void {
   }
 }
 
-/**
- * IDX[0..n) = the block's indices ordered by x, ties in index order (glibc's
- * stable merge sort under iq1_sort_helper, which compares x only, so -0 == +0).
- */
-function sortBlock(xb: usize, n: i32): void {
+/** Sortable unsigned keys of 4 floats: the float order, with -0 == +0. */
+// @ts-ignore: decorator
+@inline function sortKeys(v: v128): v128 {
+  const b = f32x4.add(v, f32x4.splat(0)); // -0 + 0 = +0
+  return v128.xor(b, v128.or(i32x4.shr_s(b, 31), i32x4.splat(0x80000000)));
+}
+
+/** Ranks with ties: (key, index) pairs compared lexicographically. */
+function rankTies(n: i32): void {
   for (let i = 0; i < n; i++) {
-    let b = reinterpret<u32>(ldf(xb, i) + <f32>0); // -0 -> +0
-    b = (b & 0x80000000) ? ~b : b | 0x80000000; // order of the floats as unsigned ints
-    const key: u64 = (<u64>b << 32) | <u64>i;
-    let j = i;
-    while (j > 0) {
-      const prev = load<u64>(KEYS + (<usize>(j - 1) << 3));
-      if (prev <= key) break;
-      store<u64>(KEYS + (<usize>j << 3), prev);
-      j--;
+    const ki = load<u32>(KEYS + (<usize>i << 2));
+    let r = 0;
+    for (let j = 0; j < n; j++) {
+      const kj = load<u32>(KEYS + (<usize>j << 2));
+      if (kj < ki || (kj == ki && j < i)) r++;
     }
-    store<u64>(KEYS + (<usize>j << 3), key);
+    sti(IDX, r, i);
   }
-  for (let i = 0; i < n; i++) sti(IDX, i, <i32>(load<u64>(KEYS + (<usize>i << 3)) & 0xff));
+}
+
+// @ts-ignore: decorator
+@inline function scatter4(r: v128, i: i32): void {
+  sti(IDX, i32x4.extract_lane(r, 0), i);
+  sti(IDX, i32x4.extract_lane(r, 1), i + 1);
+  sti(IDX, i32x4.extract_lane(r, 2), i + 2);
+  sti(IDX, i32x4.extract_lane(r, 3), i + 3);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/**
+ * IDX[0..32) = the block's indices ordered by x, ties in index order (glibc's
+ * stable merge sort under iq1_sort_helper, which compares x only, so -0 == +0).
+ * The rank of element i is the number of smaller keys, counted 4 lanes at a
+ * time; if the ranks are not a permutation there are ties, and rankTies
+ * breaks them by index.
+ */
+function sortBlock32(xb: usize): void {
+  const k0 = sortKeys(v128.load(xb)), k1 = sortKeys(v128.load(xb, 16));
+  const k2 = sortKeys(v128.load(xb, 32)), k3 = sortKeys(v128.load(xb, 48));
+  const k4 = sortKeys(v128.load(xb, 64)), k5 = sortKeys(v128.load(xb, 80));
+  const k6 = sortKeys(v128.load(xb, 96)), k7 = sortKeys(v128.load(xb, 112));
+  v128.store(KEYS, k0); v128.store(KEYS, k1, 16); v128.store(KEYS, k2, 32); v128.store(KEYS, k3, 48);
+  v128.store(KEYS, k4, 64); v128.store(KEYS, k5, 80); v128.store(KEYS, k6, 96); v128.store(KEYS, k7, 112);
+  let r0 = i32x4.splat(0), r1 = r0, r2 = r0, r3 = r0, r4 = r0, r5 = r0, r6 = r0, r7 = r0;
+  for (let j: usize = 0; j < 128; j += 4) {
+    const kj = v128.load32_splat(KEYS + j);
+    r0 = i32x4.sub(r0, i32x4.gt_u(k0, kj)); r1 = i32x4.sub(r1, i32x4.gt_u(k1, kj));
+    r2 = i32x4.sub(r2, i32x4.gt_u(k2, kj)); r3 = i32x4.sub(r3, i32x4.gt_u(k3, kj));
+    r4 = i32x4.sub(r4, i32x4.gt_u(k4, kj)); r5 = i32x4.sub(r5, i32x4.gt_u(k5, kj));
+    r6 = i32x4.sub(r6, i32x4.gt_u(k6, kj)); r7 = i32x4.sub(r7, i32x4.gt_u(k7, kj));
+  }
+  // distinct keys <=> ranks 0..31 <=> the ranks sum to 496 (ties lower the sum)
+  if (hsum(i32x4.add(i32x4.add(i32x4.add(r0, r1), i32x4.add(r2, r3)), i32x4.add(i32x4.add(r4, r5), i32x4.add(r6, r7)))) != 496) {
+    rankTies(32);
+    return;
+  }
+  scatter4(r0, 0); scatter4(r1, 4); scatter4(r2, 8); scatter4(r3, 12);
+  scatter4(r4, 16); scatter4(r5, 20); scatter4(r6, 24); scatter4(r7, 28);
+}
+
+/** sortBlock32 for a 16-block (IQ1_M). */
+function sortBlock16(xb: usize): void {
+  const k0 = sortKeys(v128.load(xb)), k1 = sortKeys(v128.load(xb, 16));
+  const k2 = sortKeys(v128.load(xb, 32)), k3 = sortKeys(v128.load(xb, 48));
+  v128.store(KEYS, k0); v128.store(KEYS, k1, 16); v128.store(KEYS, k2, 32); v128.store(KEYS, k3, 48);
+  let r0 = i32x4.splat(0), r1 = r0, r2 = r0, r3 = r0;
+  for (let j: usize = 0; j < 64; j += 4) {
+    const kj = v128.load32_splat(KEYS + j);
+    r0 = i32x4.sub(r0, i32x4.gt_u(k0, kj)); r1 = i32x4.sub(r1, i32x4.gt_u(k1, kj));
+    r2 = i32x4.sub(r2, i32x4.gt_u(k2, kj)); r3 = i32x4.sub(r3, i32x4.gt_u(k3, kj));
+  }
+  if (hsum(i32x4.add(i32x4.add(r0, r1), i32x4.add(r2, r3))) != 120) {
+    rankTies(16);
+    return;
+  }
+  scatter4(r0, 0); scatter4(r1, 4); scatter4(r2, 8); scatter4(r3, 12);
 }
 
 /** Pattern number sum L[j] * 3^j of 8 levels at LV + o. */
@@ -276,7 +337,7 @@ function iq1sSuper(x: usize, y: usize, qw: usize, flat: i32): void {
     stf(SCALES, ib, 0);
     sti(SHIFTS, ib, 1);
     if (absMax(xb, 32) < EPS_S) continue;
-    sortBlock(xb, 32);
+    sortBlock32(xb);
     stf(SX, 0, 0);
     stf(SW, 0, 0);
     for (let j = 0; j < 32; j++) {
@@ -468,7 +529,7 @@ function iq1mSuper(x: usize, y: usize, qw: usize, flat: i32): void {
     stf(SCALES, ib, 0);
     sti(SHIFTS, ib, 0);
     if (absMax(xb, 16) < EPS_M) continue;
-    sortBlock(xb, 16);
+    sortBlock16(xb);
     bestScore = -FLT_MAX;
     bestScale = 0;
     bestI1 = -1;

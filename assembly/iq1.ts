@@ -27,6 +27,10 @@ const XM: usize = memory.data<f32>([-1.125, -0.125, 0.875, 0]);
 const W: usize = memory.data(256 * 4, 16); // weights of the super-block
 const SX: usize = memory.data(40 * 4, 16); // cumulative sums (IQ1_S), padded for 4-lane loads
 const SW: usize = memory.data(40 * 4, 16);
+const CP: usize = memory.data(36 * 4, 16); // IQ1_S search: the i2 terms
+const CM: usize = memory.data(36 * 4, 16);
+const CWP: usize = memory.data(36 * 4, 16);
+const CWM: usize = memory.data(36 * 4, 16);
 const KEYS: usize = memory.data(32 * 8, 16);
 const IDX: usize = memory.data(32 * 4, 16); // sorted position -> index in the block
 const LV: usize = memory.data(32, 16); // L, levels 0..2
@@ -292,11 +296,22 @@ function splitS(i1: i32, i2: i32): void {
  * i2 = i1..32 four at a time in lanes (each lane evaluates C's expressions);
  * a group where no lane passes C's test against the current best cannot
  * change anything, the others are replayed in C's order by splitS.
+ * The terms that depend on i2 only are computed once per block (CP..CWM);
+ * x_p[1] = -x_m[1] = 2^-3, so b*x_m[1] == -(b*x_p[1]) and
+ * b*x_m[1]*x_m[1] == b*x_p[1]*x_p[1] bit for bit (rounding is symmetric).
  */
 function searchS(): void {
   const p0 = ldf(XP, 0), p1 = f32x4.splat(ldf(XP, 1)), p2 = f32x4.splat(ldf(XP, 2));
-  const m0 = ldf(XM, 0), m1 = f32x4.splat(ldf(XM, 1)), m2 = f32x4.splat(ldf(XM, 2));
+  const m0 = ldf(XM, 0), m2 = f32x4.splat(ldf(XM, 2));
   const tx = f32x4.splat(ldf(SX, 32)), tw = f32x4.splat(ldf(SW, 32));
+  for (let i: usize = 0; i < 36 * 4; i += 16) {
+    const c = f32x4.sub(tx, v128.load(SX + i));
+    const cw = f32x4.sub(tw, v128.load(SW + i));
+    v128.store(CP + i, f32x4.mul(c, p2));
+    v128.store(CM + i, f32x4.mul(c, m2));
+    v128.store(CWP + i, f32x4.mul(f32x4.mul(cw, p2), p2));
+    v128.store(CWM + i, f32x4.mul(f32x4.mul(cw, m2), m2));
+  }
   const zero = f32x4.splat(0);
   for (let i1 = 0; i1 <= 32; i1++) {
     const a = ldf(SX, i1) - ldf(SX, 0);
@@ -304,16 +319,15 @@ function searchS(): void {
     const ap = f32x4.splat(a * p0), am = f32x4.splat(a * m0);
     const awp = f32x4.splat(aw * p0 * p0), awm = f32x4.splat(aw * m0 * m0);
     const s1 = f32x4.splat(ldf(SX, i1)), w1 = f32x4.splat(ldf(SW, i1));
+    let bs = f32x4.splat(bestScore);
     for (let i2 = i1; i2 <= 32; i2 += 4) {
-      const sx = v128.load(SX + (<usize>i2 << 2));
-      const sw = v128.load(SW + (<usize>i2 << 2));
-      const b = f32x4.sub(sx, s1), c = f32x4.sub(tx, sx);
-      const bw = f32x4.sub(sw, w1), cw = f32x4.sub(tw, sw);
-      const qxp = f32x4.add(f32x4.add(ap, f32x4.mul(b, p1)), f32x4.mul(c, p2));
-      const q2p = f32x4.add(f32x4.add(awp, f32x4.mul(f32x4.mul(bw, p1), p1)), f32x4.mul(f32x4.mul(cw, p2), p2));
-      const qxm = f32x4.add(f32x4.add(am, f32x4.mul(b, m1)), f32x4.mul(c, m2));
-      const q2m = f32x4.add(f32x4.add(awm, f32x4.mul(f32x4.mul(bw, m1), m1)), f32x4.mul(f32x4.mul(cw, m2), m2));
-      const bs = f32x4.splat(bestScore);
+      const o = <usize>i2 << 2;
+      const bp = f32x4.mul(f32x4.sub(v128.load(SX + o), s1), p1);
+      const bq = f32x4.mul(f32x4.mul(f32x4.sub(v128.load(SW + o), w1), p1), p1);
+      const qxp = f32x4.add(f32x4.add(ap, bp), v128.load(CP + o));
+      const qxm = f32x4.add(f32x4.sub(am, bp), v128.load(CM + o));
+      const q2p = f32x4.add(f32x4.add(awp, bq), v128.load(CWP + o));
+      const q2m = f32x4.add(f32x4.add(awm, bq), v128.load(CWM + o));
       const pass = v128.or(
         v128.and(f32x4.gt(q2p, zero), f32x4.gt(f32x4.mul(qxp, qxp), f32x4.mul(bs, q2p))),
         v128.and(f32x4.gt(q2m, zero), f32x4.gt(f32x4.mul(qxm, qxm), f32x4.mul(bs, q2m))),
@@ -321,6 +335,7 @@ function searchS(): void {
       if (v128.any_true(pass)) {
         const end = i2 + 3 < 32 ? i2 + 3 : 32;
         for (let j = i2; j <= end; j++) splitS(i1, j);
+        bs = f32x4.splat(bestScore);
       }
     }
   }

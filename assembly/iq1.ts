@@ -14,7 +14,7 @@
 //   re-checked in C's order.
 import { fp32ToFp16, fp16ToFp32, nearestInt } from "./common";
 import { IQ1S_GRID } from "./iq1_grid";
-import { iq1Init, KG, KMAP, NEIGH } from "./iq1_tables";
+import { iq1Init, GRID4, KG, KMAP, NEIGH } from "./iq1_tables";
 
 const FLT_MAX: f32 = 3.4028234663852886e38;
 const EPS_S: f32 = 1e-12;
@@ -37,7 +37,7 @@ const LV: usize = memory.data(32, 16); // L, levels 0..2
 const SCALES: usize = memory.data(16 * 4, 16);
 const SHIFTS: usize = memory.data(16 * 4, 16);
 const INDEX: usize = memory.data(4 * 4, 16);
-const TERM: usize = memory.data(3 * 8 * 4, 16); // neighbour search: w*diff*diff per element and level
+const TERM: usize = memory.data(8 * 16, 16); // neighbour search: w*diff*diff per element (4 floats) and level
 const TX: usize = memory.data(16 * 3 * 16, 16); // IQ1_M: per sorted position and level, the 4-lane terms
 const TQ: usize = memory.data(16 * 3 * 16, 16);
 
@@ -205,41 +205,48 @@ function sortBlock16(xb: usize): void {
  * iq1_find_best_neighbour2: among the listed neighbours (count at nb, then
  * grid indices), the first with the smallest sum_i w[i]*(scale*xx[digit] - x[i])^2
  * (strict <, from FLT_MAX). Each term depends only on (i, digit), so the 24
- * terms are computed once, exactly as C does; 4 neighbours are summed side by
- * side, each in C's order i = 0..7. Returns -1 if no sum is below FLT_MAX.
+ * terms are computed once, exactly as C does, into one 4-float table per i;
+ * 4 neighbours are summed side by side, each in C's order i = 0..7, their
+ * terms picked from the tables by a byte swizzle. Returns -1 if no sum is
+ * below FLT_MAX.
  */
 function bestNeighbour(nb: usize, x: usize, w: usize, scale: f32, xx: usize): i32 {
+  const s0 = scale * ldf(xx, 0), s1 = scale * ldf(xx, 1), s2 = scale * ldf(xx, 2);
   for (let i = 0; i < 8; i++) {
     const wi = ldf(w, i);
     const xi = ldf(x, i);
-    for (let q = 0; q < 3; q++) {
-      const diff: f32 = scale * ldf(xx, q) - xi;
-      stf(TERM, 3 * i + q, wi * diff * diff);
-    }
+    const t = TERM + (<usize>i << 4);
+    let diff: f32 = s0 - xi;
+    store<f32>(t, wi * diff * diff);
+    diff = s1 - xi;
+    store<f32>(t, wi * diff * diff, 4);
+    diff = s2 - xi;
+    store<f32>(t, wi * diff * diff, 8);
   }
+  const t0 = v128.load(TERM), t1 = v128.load(TERM, 16), t2 = v128.load(TERM, 32), t3 = v128.load(TERM, 48);
+  const t4 = v128.load(TERM, 64), t5 = v128.load(TERM, 80), t6 = v128.load(TERM, 96), t7 = v128.load(TERM, 112);
   const n = <i32>load<u16>(nb);
   const list = nb + 2;
   let bestV = f32x4.splat(FLT_MAX);
   let bestP = i32x4.splat(0x7fffffff);
   let pos = i32x4(0, 1, 2, 3);
-  const one = i32x4.splat(1);
-  const two = i32x4.splat(2);
-  const three = i32x4.splat(3);
   const nv = i32x4.splat(n);
+  const offs = i32x4.splat(0x03020100);
   for (let j = 0; j < n; j += 4) {
     const p = list + (<usize>j << 1);
-    let codes = i32x4.splat(<i32>load<u16>(KG + (<usize>(load<u16>(p) & 2047) << 1)));
-    codes = i32x4.replace_lane(codes, 1, <i32>load<u16>(KG + (<usize>(load<u16>(p, 2) & 2047) << 1)));
-    codes = i32x4.replace_lane(codes, 2, <i32>load<u16>(KG + (<usize>(load<u16>(p, 4) & 2047) << 1)));
-    codes = i32x4.replace_lane(codes, 3, <i32>load<u16>(KG + (<usize>(load<u16>(p, 6) & 2047) << 1)));
+    let a = v128.load64_zero(GRID4 + (<usize>(load<u16>(p) & 2047) << 3));
+    a = v128.load64_lane(GRID4 + (<usize>(load<u16>(p, 2) & 2047) << 3), a, 1);
+    let b = v128.load64_zero(GRID4 + (<usize>(load<u16>(p, 4) & 2047) << 3));
+    b = v128.load64_lane(GRID4 + (<usize>(load<u16>(p, 6) & 2047) << 3), b, 1);
     let d2 = f32x4.splat(0);
-    for (let i = 0; i < 8; i++) {
-      const dg = v128.and(i32x4.shr_u(codes, 2 * i), three);
-      const t = TERM + (<usize>(3 * i) << 2);
-      let v = v128.bitselect(v128.load32_splat(t, 4), v128.load32_splat(t), i32x4.eq(dg, one));
-      v = v128.bitselect(v128.load32_splat(t, 8), v, i32x4.eq(dg, two));
-      d2 = f32x4.add(d2, v);
-    }
+    d2 = f32x4.add(d2, i8x16.swizzle(t0, i8x16.add(i8x16.shuffle(a, b, 0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t1, i8x16.add(i8x16.shuffle(a, b, 1, 1, 1, 1, 9, 9, 9, 9, 17, 17, 17, 17, 25, 25, 25, 25), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t2, i8x16.add(i8x16.shuffle(a, b, 2, 2, 2, 2, 10, 10, 10, 10, 18, 18, 18, 18, 26, 26, 26, 26), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t3, i8x16.add(i8x16.shuffle(a, b, 3, 3, 3, 3, 11, 11, 11, 11, 19, 19, 19, 19, 27, 27, 27, 27), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t4, i8x16.add(i8x16.shuffle(a, b, 4, 4, 4, 4, 12, 12, 12, 12, 20, 20, 20, 20, 28, 28, 28, 28), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t5, i8x16.add(i8x16.shuffle(a, b, 5, 5, 5, 5, 13, 13, 13, 13, 21, 21, 21, 21, 29, 29, 29, 29), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t6, i8x16.add(i8x16.shuffle(a, b, 6, 6, 6, 6, 14, 14, 14, 14, 22, 22, 22, 22, 30, 30, 30, 30), offs)));
+    d2 = f32x4.add(d2, i8x16.swizzle(t7, i8x16.add(i8x16.shuffle(a, b, 7, 7, 7, 7, 15, 15, 15, 15, 23, 23, 23, 23, 31, 31, 31, 31), offs)));
     const take = v128.and(f32x4.lt(d2, bestV), i32x4.lt_s(pos, nv));
     bestV = v128.bitselect(d2, bestV, take);
     bestP = v128.bitselect(pos, bestP, take);

@@ -17,6 +17,8 @@ const NEIGH_U16: i32 = 4513 + 327721;
 
 /** Per grid point: its 8 digits (grid value + 1, in 0..2), 2 bits each (ggml's kgrid_1bit_2048). */
 export const KG: usize = memory.data(NGRID * 2, 16);
+/** Per grid point: its 8 digits times 4, one byte each (byte offsets into a 4-float table). */
+export const GRID4: usize = memory.data(NGRID * 8, 16);
 export const KMAP: usize = memory.data(NPAT * 4, 16);
 export const NEIGH: usize = memory.data(NEIGH_U16 * 2, 16);
 /** Scratch of the init: thermometer codes of the grid, distances of one pattern. */
@@ -87,6 +89,7 @@ export function iq1Init(): void {
     for (let k = 0; k < 8; k++) {
       const digit = <i32>load<i8>(g + <usize>k) + 1;
       kg |= <u32>digit << (2 * k);
+      store<u8>(GRID4 + (<usize>j << 3) + <usize>k, <u8>(digit << 2));
       t += digit * p3;
       p3 *= 3;
     }

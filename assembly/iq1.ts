@@ -14,7 +14,7 @@
 //   re-checked in C's order.
 import { fp32ToFp16, fp16ToFp32, nearestInt } from "./common";
 import { IQ1S_GRID } from "./iq1_grid";
-import { iq1Init, GRID4, KG, KMAP, NEIGH } from "./iq1_tables";
+import { FGRID, iq1Init, iq1InitDequant, GRID4, KG, KMAP, NEIGH } from "./iq1_tables";
 
 const FLT_MAX: f32 = 3.4028234663852886e38;
 const EPS_S: f32 = 1e-12;
@@ -449,21 +449,29 @@ export function quantize_iq1_s(src: usize, dst: usize, nrows: i32, ncols: i32, q
   return -1;
 }
 
+/** 8 floats dl * (grid[j] + delta) of grid point g at dst; neg: 32 for -delta, else 0. */
+// @ts-ignore: decorator
+@inline function put8(dst: usize, g: i32, dl: v128, neg: usize): void {
+  const t = FGRID + (<usize>g << 6) + neg;
+  v128.store(dst, f32x4.mul(dl, v128.load(t)));
+  v128.store(dst, f32x4.mul(dl, v128.load(t, 16)), 16);
+}
+
 export function dequantize_iq1_s(src: usize, dst: usize, n: i32): void {
+  iq1InitDequant();
   const nb = n >> 8;
   for (let i = 0; i < nb; i++) {
     const d = fp16ToFp32(load<u16>(src));
-    for (let ib = 0; ib < 8; ib++) {
-      const h = <i32>load<u16>(src + 34 + (<usize>ib << 1));
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const h = <i32>load<u16>(src + 34 + (ib << 1));
       const dl = f32x4.splat(d * <f32>(((h >> 12) & 7) * 2 + 1));
-      const delta = f32x4.splat(h & 0x8000 ? <f32>-0.125 : <f32>0.125);
-      for (let l = 0; l < 4; l++) {
-        const g = <i32>load<u8>(src + 2 + <usize>(4 * ib + l)) | (((h >> (3 * l)) & 7) << 8);
-        const v = i16x8.extend_low_i8x16_s(v128.load64_zero(IQ1S_GRID + (<usize>g << 3)));
-        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v)), delta)));
-        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v)), delta)), 16);
-        dst += 32;
-      }
+      const delta: usize = (h >> 10) & 32;
+      const q = load<u32>(src + 2 + (ib << 2));
+      put8(dst, <i32>(q & 255) | ((h & 7) << 8), dl, delta);
+      put8(dst + 32, <i32>((q >> 8) & 255) | ((h & 0x38) << 5), dl, delta);
+      put8(dst + 64, <i32>((q >> 16) & 255) | ((h & 0x1c0) << 2), dl, delta);
+      put8(dst + 96, <i32>(q >> 24) | ((h & 0xe00) >> 1), dl, delta);
+      dst += 128;
     }
     src += 50;
   }
@@ -654,30 +662,23 @@ export function quantize_iq1_m(src: usize, dst: usize, nrows: i32, ncols: i32, q
 }
 
 export function dequantize_iq1_m(src: usize, dst: usize, n: i32): void {
+  iq1InitDequant();
   const nb = n >> 8;
   for (let i = 0; i < nb; i++) {
     const sc = src + 48;
     const s0 = <u32>load<u16>(sc), s1 = <u32>load<u16>(sc, 2), s2 = <u32>load<u16>(sc, 4), s3 = <u32>load<u16>(sc, 6);
     const d = fp16ToFp32(<u16>((s0 >> 12) | ((s1 >> 8) & 0x00f0) | ((s2 >> 4) & 0x0f00) | (s3 & 0xf000)));
-    for (let ib = 0; ib < 8; ib++) {
-      const s = <i32>load<u16>(sc + (<usize>(ib >> 1) << 1));
-      const sh = 6 * (ib & 1);
-      const dl1 = f32x4.splat(d * <f32>(((s >> sh) & 7) * 2 + 1));
-      const dl2 = f32x4.splat(d * <f32>(((s >> (sh + 3)) & 7) * 2 + 1));
-      const qh0 = <i32>load<u8>(src + 32 + <usize>(2 * ib));
-      const qh1 = <i32>load<u8>(src + 33 + <usize>(2 * ib));
-      const qs = src + <usize>(4 * ib);
-      for (let l = 0; l < 4; l++) {
-        const qh = l < 2 ? qh0 : qh1;
-        const g = <i32>load<u8>(qs + <usize>l) | ((l & 1) == 0 ? (qh << 8) & 0x700 : (qh << 4) & 0x700);
-        const neg = (l & 1) == 0 ? qh & 0x08 : qh & 0x80;
-        const delta = f32x4.splat(neg ? <f32>-0.125 : <f32>0.125);
-        const dl = l < 2 ? dl1 : dl2;
-        const v = i16x8.extend_low_i8x16_s(v128.load64_zero(IQ1S_GRID + (<usize>g << 3)));
-        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(v)), delta)));
-        v128.store(dst, f32x4.mul(dl, f32x4.add(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(v)), delta)), 16);
-        dst += 32;
-      }
+    for (let ib: usize = 0; ib < 8; ib++) {
+      const s = <i32>load<u16>(sc + ((ib >> 1) << 1)) >> (6 * <i32>(ib & 1));
+      const dl1 = f32x4.splat(d * <f32>((s & 7) * 2 + 1));
+      const dl2 = f32x4.splat(d * <f32>(((s >> 3) & 7) * 2 + 1));
+      const qh = <i32>load<u16>(src + 32 + (ib << 1)); // qh[0] | qh[1] << 8
+      const q = load<u32>(src + (ib << 2));
+      put8(dst, <i32>(q & 255) | ((qh << 8) & 0x700), dl1, (qh << 2) & 32);
+      put8(dst + 32, <i32>((q >> 8) & 255) | ((qh << 4) & 0x700), dl1, (qh >> 2) & 32);
+      put8(dst + 64, <i32>((q >> 16) & 255) | (qh & 0x700), dl2, (qh >> 6) & 32);
+      put8(dst + 96, <i32>(q >> 24) | ((qh >> 4) & 0x700), dl2, (qh >> 10) & 32);
+      dst += 128;
     }
     src += 56;
   }

@@ -19,6 +19,8 @@ const NEIGH_U16: i32 = 4513 + 327721;
 export const KG: usize = memory.data(NGRID * 2, 16);
 /** Per grid point: its 8 digits times 4, one byte each (byte offsets into a 4-float table). */
 export const GRID4: usize = memory.data(NGRID * 8, 16);
+/** Per grid point: (float)grid[j] + IQ1S_DELTA, then (float)grid[j] - IQ1S_DELTA, 8 floats each (dequantization). */
+export const FGRID: usize = memory.data(NGRID * 64, 16);
 export const KMAP: usize = memory.data(NPAT * 4, 16);
 export const NEIGH: usize = memory.data(NEIGH_U16 * 2, 16);
 /** Scratch of the init: thermometer codes of the grid, distances of one pattern. */
@@ -26,6 +28,19 @@ const THERM: usize = memory.data(NGRID * 2, 16);
 const DIST: usize = memory.data(NGRID, 16);
 
 let ready = false;
+let fgridReady = false;
+
+/** Builds FGRID (once per instance): the sums C's dequantizers compute, (float)grid + delta. */
+export function iq1InitDequant(): void {
+  if (fgridReady) return;
+  for (let j = 0; j < NGRID * 8; j++) {
+    const g = <f32>load<i8>(IQ1S_GRID + <usize>j);
+    const t = FGRID + (<usize>(j >> 3) << 6) + (<usize>(j & 7) << 2);
+    store<f32>(t, g + <f32>0.125);
+    store<f32>(t, g + <f32>-0.125, 32);
+  }
+  fgridReady = true;
+}
 
 /**
  * Squared distances of all grid points to one pattern, as 1/4 of ggml's

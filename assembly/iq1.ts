@@ -41,13 +41,15 @@ const TERM: usize = memory.data(8 * 16, 16); // neighbour search: w*diff*diff pe
 const TX: usize = memory.data(16 * 3 * 16, 16); // IQ1_M: per sorted position and level, the 4-lane terms
 const TQ: usize = memory.data(16 * 3 * 16, 16);
 
-/** Flat index (row * blocks + block) of the first super-block whose neighbour search found nothing; -1 if none. */
-let failedBlock: i32 = -1;
-
-/** After a quantize call: the first super-block (row * ncols/256 + block) where ggml would abort, or -1. */
-export function iq1_failed_block(): i32 {
-  return failedBlock;
-}
+/**
+ * Set when no grid neighbour has a finite error (float overflow: |x| around
+ * 1e9 and above). C then scans the whole grid reading xval[i] for i up to 2047,
+ * past the block, and GGML_ASSERTs when that finds nothing either; its result
+ * is undefined, so the quantize kernels stop and return ABORTS - (index of the
+ * block's first float), and the host reports it (kernelCodec.ts).
+ */
+let aborted = false;
+const ABORTS: i32 = -3;
 
 // @ts-ignore: decorator
 @inline function ldf(p: usize, i: i32): f32 {
@@ -348,7 +350,7 @@ function searchS(): void {
   }
 }
 
-function iq1sSuper(x: usize, y: usize, qw: usize, flat: i32): void {
+function iq1sSuper(x: usize, y: usize, qw: usize): void {
   store<u16>(y, 0);
   memory.fill(y + 2, 0, 48);
   superWeights(x, qw);
@@ -391,7 +393,7 @@ function iq1sSuper(x: usize, y: usize, qw: usize, flat: i32): void {
         allOnGrid = false;
         g = bestNeighbour(NEIGH + (<usize>(-g - 1) << 1), xb + (<usize>k << 5), wb + (<usize>k << 5), scale, xx);
         if (g < 0) {
-          if (failedBlock < 0) failedBlock = flat;
+          aborted = true;
           g = 0;
         }
       }
@@ -437,13 +439,14 @@ function iq1sSuper(x: usize, y: usize, qw: usize, flat: i32): void {
 
 export function quantize_iq1_s(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   iq1Init();
-  failedBlock = -1;
+  aborted = false;
   const nblock = ncols >> 8;
   for (let r = 0; r < nrows; r++) {
     for (let ibl = 0; ibl < nblock; ibl++) {
       const x = src + ((<usize>(r * ncols + (ibl << 8))) << 2);
       if (nonFinite(x, 256) >= 0) return r * ncols + (ibl << 8);
-      iq1sSuper(x, dst + (<usize>(r * nblock + ibl)) * 50, qw + (<usize>ibl << 10), r * nblock + ibl);
+      iq1sSuper(x, dst + (<usize>(r * nblock + ibl)) * 50, qw + (<usize>ibl << 10));
+      if (aborted) return ABORTS - (r * ncols + (ibl << 8));
     }
   }
   return -1;
@@ -549,7 +552,7 @@ function searchM(xb: usize, wb: usize): void {
   return k == 0 ? (s < 2 ? XP : XM) : ((s & 1) == 0 ? XP : XM);
 }
 
-function iq1mSuper(x: usize, y: usize, qw: usize, flat: i32): void {
+function iq1mSuper(x: usize, y: usize, qw: usize): void {
   memory.fill(y, 0, 56);
   superWeights(x, qw);
   let maxScale: f32 = 0;
@@ -582,7 +585,7 @@ function iq1mSuper(x: usize, y: usize, qw: usize, flat: i32): void {
         allOnGrid = false;
         g = bestNeighbour(NEIGH + (<usize>(-g - 1) << 1), xb + (<usize>k << 5), wb + (<usize>k << 5), scale, levelsOf(shift, k));
         if (g < 0) {
-          if (failedBlock < 0) failedBlock = flat;
+          aborted = true;
           g = 0;
         }
       }
@@ -649,13 +652,14 @@ function iq1mSuper(x: usize, y: usize, qw: usize, flat: i32): void {
 
 export function quantize_iq1_m(src: usize, dst: usize, nrows: i32, ncols: i32, qw: usize): i32 {
   iq1Init();
-  failedBlock = -1;
+  aborted = false;
   const nblock = ncols >> 8;
   for (let r = 0; r < nrows; r++) {
     for (let ibl = 0; ibl < nblock; ibl++) {
       const x = src + ((<usize>(r * ncols + (ibl << 8))) << 2);
       if (nonFinite(x, 256) >= 0) return r * ncols + (ibl << 8);
-      iq1mSuper(x, dst + (<usize>(r * nblock + ibl)) * 56, qw ? qw + (<usize>ibl << 10) : 0, r * nblock + ibl);
+      iq1mSuper(x, dst + (<usize>(r * nblock + ibl)) * 56, qw ? qw + (<usize>ibl << 10) : 0);
+      if (aborted) return ABORTS - (r * ncols + (ibl << 8));
     }
   }
   return -1;

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkGoldenCase, goldenCases, readGoldenF32 } from "./golden.js";
 import { quantize, typeInfo } from "../src/quant/index.js";
+import { KernelWorkspace } from "../src/quant/workspace.js";
 
 const COUNTS: Record<string, number> = { IQ1_S: 8, IQ1_M: 14 };
 
@@ -33,4 +34,19 @@ test("IQ1_S/IQ1_M: NaN/Inf input and a row length that is not a multiple of 256 
     assert.throws(() => quantize(type, x, 2, 512, im), new RegExp(`${type}: input has NaN at row 1, column 300;`));
     assert.throws(() => quantize(type, new Float32Array(320), 1, 320, new Float32Array(320)), /row length 320 is not a multiple of the block size 256/);
   }
+});
+
+test("IQ1_M: where ggml's neighbour search overflows float32 (llama.cpp aborts) the error names the block", () => {
+  // without an imatrix the weights are x^2, so x ~ 1e15 makes every w*diff*diff +Inf
+  const x = new Float32Array(2 * 512);
+  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 1.7) * 0.02;
+  for (let i = 512 + 256; i < 1024; i++) x[i] = Math.sin(i * 1.7) * 1e15;
+  const want = /^IQ1_M: row 1, columns 256\.\.511: ggml's search finds no grid point with a finite error .* llama\.cpp aborts on this input$/;
+  assert.throws(() => quantize("IQ1_M", x, 2, 512), (e: Error) => e.name === "QuantscopeError" && want.test(e.message));
+  const ws = new KernelWorkspace(1 << 20);
+  const xs = ws.floats(x.length);
+  xs.set(x);
+  assert.throws(() => ws.quantize("IQ1_M", xs, 2, 512, ws.bytes(2 * 2 * 56)), (e: Error) => e.name === "QuantscopeError" && want.test(e.message));
+  // the first row alone is fine
+  assert.equal(quantize("IQ1_M", x.subarray(0, 512), 1, 512).length, 2 * 56);
 });

@@ -290,21 +290,19 @@ let bestK: i32 = 0;
   }
 }
 
-/** Both shifts of split (i1, i2), scalar, exactly C's expressions. */
-function splitS(i1: i32, i2: i32): void {
-  const p0 = ldf(XP, 0), p1 = ldf(XP, 1), p2 = ldf(XP, 2);
-  const m0 = ldf(XM, 0), m1 = ldf(XM, 1), m2 = ldf(XM, 2);
-  const a = ldf(SX, i1) - ldf(SX, 0), b = ldf(SX, i2) - ldf(SX, i1), c = ldf(SX, 32) - ldf(SX, i2);
-  const aw = ldf(SW, i1) - ldf(SW, 0), bw = ldf(SW, i2) - ldf(SW, i1), cw = ldf(SW, 32) - ldf(SW, i2);
-  tryS(a * p0 + b * p1 + c * p2, aw * p0 * p0 + bw * p1 * p1 + cw * p2 * p2, i1, i2, 1);
-  tryS(a * m0 + b * m1 + c * m2, aw * m0 * m0 + bw * m1 * m1 + cw * m2 * m2, i1, i2, -1);
+/** C's two tests (x_p, then x_m) for the split (i1, i2). */
+// @ts-ignore: decorator
+@inline function tryPM(qxp: f32, q2p: f32, qxm: f32, q2m: f32, i1: i32, i2: i32): void {
+  tryS(qxp, q2p, i1, i2, 1);
+  tryS(qxm, q2m, i1, i2, -1);
 }
 
 /**
  * The exhaustive split search of one 32-block: for each i1, the split points
  * i2 = i1..32 four at a time in lanes (each lane evaluates C's expressions);
  * a group where no lane passes C's test against the current best cannot
- * change anything, the others are replayed in C's order by splitS.
+ * change anything, the others are replayed in C's order, lane by lane (each
+ * lane holds exactly the value C computes).
  * The terms that depend on i2 only are computed once per block (CP..CWM);
  * x_p[1] = -x_m[1] = 2^-3, so b*x_m[1] == -(b*x_p[1]) and
  * b*x_m[1]*x_m[1] == b*x_p[1]*x_p[1] bit for bit (rounding is symmetric).
@@ -342,8 +340,10 @@ function searchS(): void {
         v128.and(f32x4.gt(q2m, zero), f32x4.gt(f32x4.mul(qxm, qxm), f32x4.mul(bs, q2m))),
       );
       if (v128.any_true(pass)) {
-        const end = i2 + 3 < 32 ? i2 + 3 : 32;
-        for (let j = i2; j <= end; j++) splitS(i1, j);
+        tryPM(f32x4.extract_lane(qxp, 0), f32x4.extract_lane(q2p, 0), f32x4.extract_lane(qxm, 0), f32x4.extract_lane(q2m, 0), i1, i2);
+        if (i2 + 1 <= 32) tryPM(f32x4.extract_lane(qxp, 1), f32x4.extract_lane(q2p, 1), f32x4.extract_lane(qxm, 1), f32x4.extract_lane(q2m, 1), i1, i2 + 1);
+        if (i2 + 2 <= 32) tryPM(f32x4.extract_lane(qxp, 2), f32x4.extract_lane(q2p, 2), f32x4.extract_lane(qxm, 2), f32x4.extract_lane(q2m, 2), i1, i2 + 2);
+        if (i2 + 3 <= 32) tryPM(f32x4.extract_lane(qxp, 3), f32x4.extract_lane(q2p, 3), f32x4.extract_lane(qxm, 3), f32x4.extract_lane(q2m, 3), i1, i2 + 3);
         bs = f32x4.splat(bestScore);
       }
     }

@@ -6,7 +6,7 @@
 // Exactness notes (details in docs/codecs.md):
 // * the sort is C's qsort of (x, index) pairs compared by x only; glibc's
 //   merge sort keeps ties (and -0 == +0) in input order, i.e. a sort by
-//   (x, index), which is what sortBlock does;
+//   (x, index), which is what sortBlock32/sortBlock16 do;
 // * every float sum runs in C's order; SIMD only runs independent sums side by
 //   side (IQ1_M's four shift combinations in 4 lanes, IQ1_S's split points i2
 //   in 4 lanes, 4 grid neighbours in 4 lanes) or prefilters candidates with
@@ -31,7 +31,7 @@ const CP: usize = memory.data(36 * 4, 16); // IQ1_S search: the i2 terms
 const CM: usize = memory.data(36 * 4, 16);
 const CWP: usize = memory.data(36 * 4, 16);
 const CWM: usize = memory.data(36 * 4, 16);
-const KEYS: usize = memory.data(32 * 8, 16);
+const KEYS: usize = memory.data(32 * 4, 16); // sortable keys of a block
 const IDX: usize = memory.data(32 * 4, 16); // sorted position -> index in the block
 const LV: usize = memory.data(32, 16); // L, levels 0..2
 const SCALES: usize = memory.data(16 * 4, 16);

@@ -319,7 +319,6 @@ function searchS(): void {
     v128.store(CWP + i, f32x4.mul(f32x4.mul(cw, p2), p2));
     v128.store(CWM + i, f32x4.mul(f32x4.mul(cw, m2), m2));
   }
-  const zero = f32x4.splat(0);
   for (let i1 = 0; i1 <= 32; i1++) {
     const a = ldf(SX, i1) - ldf(SX, 0);
     const aw = ldf(SW, i1) - ldf(SW, 0);
@@ -335,10 +334,9 @@ function searchS(): void {
       const qxm = f32x4.add(f32x4.sub(am, bp), v128.load(CM + o));
       const q2p = f32x4.add(f32x4.add(awp, bq), v128.load(CWP + o));
       const q2m = f32x4.add(f32x4.add(awm, bq), v128.load(CWM + o));
-      const pass = v128.or(
-        v128.and(f32x4.gt(q2p, zero), f32x4.gt(f32x4.mul(qxp, qxp), f32x4.mul(bs, q2p))),
-        v128.and(f32x4.gt(q2m, zero), f32x4.gt(f32x4.mul(qxm, qxm), f32x4.mul(bs, q2m))),
-      );
+      // C's test without its sumq2 > 0 half: a weaker filter, still exact, as
+      // the replay applies the whole test
+      const pass = v128.or(f32x4.gt(f32x4.mul(qxp, qxp), f32x4.mul(bs, q2p)), f32x4.gt(f32x4.mul(qxm, qxm), f32x4.mul(bs, q2m)));
       if (v128.any_true(pass)) {
         tryPM(f32x4.extract_lane(qxp, 0), f32x4.extract_lane(q2p, 0), f32x4.extract_lane(qxm, 0), f32x4.extract_lane(q2m, 0), i1, i2);
         if (i2 + 1 <= 32) tryPM(f32x4.extract_lane(qxp, 1), f32x4.extract_lane(q2p, 1), f32x4.extract_lane(qxm, 1), f32x4.extract_lane(q2m, 1), i1, i2 + 1);
@@ -530,8 +528,7 @@ function searchM(xb: usize, wb: usize): void {
         rx = f32x4.add(rx, v128.load(TX + o));
         rq = f32x4.add(rq, v128.load(TQ + o));
       }
-      const pass = v128.and(f32x4.gt(rq, zero), f32x4.gt(f32x4.mul(rx, rx), f32x4.mul(f32x4.splat(bestScore), rq)));
-      if (v128.any_true(pass)) tryM(rx, rq, i1, i2);
+      if (v128.any_true(f32x4.gt(f32x4.mul(rx, rx), f32x4.mul(f32x4.splat(bestScore), rq)))) tryM(rx, rq, i1, i2);
       if (i2 < 16) {
         const o = <usize>(i2 * 3 + 1) << 4;
         qx = f32x4.add(qx, v128.load(TX + o));

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { checkGoldenCase, goldenCases, readGoldenF32 } from "./golden.js";
 import { quantize, typeInfo } from "../src/quant/index.js";
 import { KernelWorkspace } from "../src/quant/workspace.js";
+import { closeQuantizePool, quantizeParallel } from "../src/quant/parallel.js";
 
 const COUNTS: Record<string, number> = { IQ1_S: 8, IQ1_M: 14 };
 
@@ -49,4 +50,20 @@ test("IQ1_M: where ggml's neighbour search overflows float32 (llama.cpp aborts) 
   assert.throws(() => ws.quantize("IQ1_M", xs, 2, 512, ws.bytes(2 * 2 * 56)), (e: Error) => e.name === "QuantscopeError" && want.test(e.message));
   // the first row alone is fine
   assert.equal(quantize("IQ1_M", x.subarray(0, 512), 1, 512).length, 2 * 56);
+});
+
+test("IQ1_S/IQ1_M: quantizeParallel == quantize, and the overflow error names the row of the whole tensor", async () => {
+  const rows = 64, cols = 4096; // 256 Ki floats: enough to go parallel
+  const x = new Float32Array(rows * cols).map((_, i) => Math.sin(i * 0.37) * 0.02 + Math.cos(i * 1.3) * 0.01);
+  const im = new Float32Array(cols).map((_, i) => 1 + (i % 7));
+  try {
+    for (const type of ["IQ1_S", "IQ1_M"]) {
+      const par = await quantizeParallel(type, x, rows, cols, im, 2);
+      assert.ok(Buffer.from(par).equals(Buffer.from(quantize(type, x, rows, cols, im))), type);
+    }
+    for (let i = 0; i < 256; i++) x[40 * cols + 512 + i] = 1e15 * Math.sin(i);
+    await assert.rejects(quantizeParallel("IQ1_M", x, rows, cols, undefined, 2), /^QuantscopeError: IQ1_M: row 40, columns 512\.\.767: ggml's search/);
+  } finally {
+    closeQuantizePool();
+  }
 });

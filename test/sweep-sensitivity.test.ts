@@ -48,7 +48,10 @@ test("the committed calibration measurements are what sweep --measure-kl measure
     for (const r of res.records) {
       const c = S.find((x) => x.tensor === r.tensor && x.requestedType === r.requestedType)!;
       assert.equal(c.type, r.type);
-      assert.ok(Math.abs(c.measuredKl! - r.measuredKl!) <= 1e-9 * r.measuredKl!, `${r.tensor}: fixture ${c.measuredKl} vs now ${r.measuredKl}`);
+      // The fixture was measured when the forward pass summed matmuls in f64 JS loops; they now run
+      // in f32 WASM SIMD lanes, which moves a measured KL by ~5e-5 relative (seen: 4.7e-5). 1e-3
+      // still catches any change of method (a different token window or type moves it by > 1e-2).
+      assert.ok(Math.abs(c.measuredKl! - r.measuredKl!) <= 1e-3 * r.measuredKl!, `${r.tensor}: fixture ${c.measuredKl} vs now ${r.measuredKl}`);
       assert.ok(Math.abs(c.outputRelErr - r.outputRelErr) <= 1e-12 * r.outputRelErr, `${r.tensor}: r ${c.outputRelErr} vs ${r.outputRelErr}`);
     }
   } finally {

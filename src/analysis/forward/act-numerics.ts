@@ -75,14 +75,14 @@ export function roundActivations(x: Float32Array, T: number, n: number, type: Ac
       }
       if (!amax) continue; // zeros
       const iscale = f(-127 / max), d = f(1 / iscale);
-      for (let j = 0; j < block; j++) y[b + j] = f(d * Math.min(127, nearestEven(f(iscale * x[b + j]!))));
+      for (let j = 0; j < block; j++) y[b + j] = f(d * (Math.min(127, nearestEven(f(iscale * x[b + j]!))) + 0)); // int8: no -0
     } else {
       // x86 quantize_row_q8_0/q8_1: d = amax/127 stored as fp16, id = 127/amax, round half to even
       let amax = 0;
       for (let j = 0; j < block; j++) amax = Math.max(amax, Math.abs(x[b + j]!));
       const d = halfToFloat(floatToHalf(f(amax / 127)));
       const id = amax !== 0 ? f(127 / amax) : 0;
-      for (let j = 0; j < block; j++) y[b + j] = f(d * nearestEven(f(x[b + j]! * id)));
+      for (let j = 0; j < block; j++) y[b + j] = f(d * (nearestEven(f(x[b + j]! * id)) + 0)); // int8: no -0
     }
   }
   return y;

@@ -4,6 +4,19 @@
 // the arithmetic.
 import { Arena } from "../../quant/wasm.js";
 import { kernels } from "../../quant/wasm.js";
+import { activationTypeOf, roundActivations, type ActivationType } from "./act-numerics.js";
+
+// q, k and v share one input: round it once per activation type
+let lastInput: Float32Array | undefined, lastType: ActivationType | undefined, lastRounded: Float32Array | undefined;
+function roundedInput(x: Float32Array, T: number, n: number, t: ActivationType): Float32Array {
+  if (t === "F32") return x;
+  if (x !== lastInput || t !== lastType) {
+    lastInput = x;
+    lastType = t;
+    lastRounded = roundActivations(x, T, n, t);
+  }
+  return lastRounded!;
+}
 
 type MatmulKernel = (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
 let kernel: MatmulKernel | undefined;
@@ -11,6 +24,7 @@ let kernel: MatmulKernel | undefined;
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. */
 export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
   kernel ??= kernels()["matmul_f32"] as MatmulKernel;
+  x = roundedInput(x, T, n, activationTypeOf(W));
   const arena = new Arena();
   const px = arena.alloc(T * n * 4), pw = arena.alloc(m * n * 4), py = arena.alloc(T * m * 4);
   arena.f32(px, T * n).set(x.subarray(0, T * n));

@@ -47,9 +47,14 @@ export { formatStudyJson } from "./report/study-json.js";
 export { sweepModel, DEFAULT_SWEEP_TYPES } from "./analysis/sweep.js";
 export { predictKl } from "./analysis/sensitivity.js";
 export { plan, tensorTypeLines } from "./analysis/plan.js";
-export { standardMix, mixModelFromSource, STANDARD_MIXES } from "./analysis/mixes.js";
+export { standardMix, sizedMix, mixModelFromSource, parseMix, STANDARD_MIXES, FTYPES } from "./analysis/mixes.js";
+export { summarizeMix } from "./analysis/mix-summary.js";
+export { quantizedLayout, quantizedFileSize, imatrixKv } from "./analysis/mix-size.js";
 export type * from "./analysis/sweep-types.js";
 
 // Diagnosis and reports
 export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis.js";
+export { diagnoseExperts, EXPERT_THRESHOLDS } from "./analysis/diagnosis-experts.js";
+export { collectExpertEvidence, type ExpertTensorEvidence } from "./analysis/diagnosis-experts-evidence.js";
+export { expertTokenGroups, EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "./analysis/expert-tokens.js";
 export { buildReport, writeReport } from "./report/report-build.js";

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { fallbackType, standardMix, useMoreBits, mixModelFromSource, type MixModel, type MixTensor } from "../src/analysis/mixes.js";
+import { FTYPES, fallbackType, parseMix, requiresImatrix, standardMix, useMoreBits, mixModelFromSource, type MixModel, type MixTensor } from "../src/analysis/mixes.js";
 
 const FIX = new URL("../../shared/fixtures/", import.meta.url);
 const fx = (p: string) => fileURLToPath(new URL(p, FIX));
@@ -58,8 +58,9 @@ for (const section of ["### without imatrix", "### with --imatrix"]) {
     const table = peerTable(section);
     const model = stories260K();
     let checked = 0;
-    for (const mix of ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K"]) {
-      const got = standardMix(mix, model, { hasImatrix: section.includes("imatrix.gguf") });
+    const mixes = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_XS", "TQ1_0", "TQ2_0", "IQ2_XXS"];
+    for (const mix of mixes) {
+      const got = standardMix(mix, model, { hasImatrix: section.includes("--imatrix") });
       const byName = new Map(got.map((a) => [a.tensor, a.type]));
       for (const [kind, row] of table) {
         const want = row.get(mix);
@@ -75,9 +76,72 @@ for (const section of ["### without imatrix", "### with --imatrix"]) {
         checked++;
       }
     }
-    assert.equal(checked, 5 * 10);
+    assert.equal(checked, mixes.length * 10);
   });
 }
+
+// Issue 12: the "with --imatrix" case used to repeat the other (the section test looked for
+// "imatrix.gguf", which the heading does not contain), and standardMix ignored its options.
+// Where llama.cpp's rules (src/llama-quant.cpp, llama_tensor_get_type_impl) read has_imatrix, by
+// hand for a 16-layer model with n_gqa = 1 (n/8 = 2: layers 0 and 1 are the "first eighth"):
+//   IQ3_XXS attn_v:   n_gqa < 4 -> has_imatrix ? IQ3_XXS : IQ3_S            (every layer)
+//   IQ3_XXS ffn_down: !has_imatrix -> layer < n/8 ? Q4_K : Q3_K           (every layer; default IQ3_XXS with)
+//   IQ4_NL / IQ4_XS ffn_down: layer < n/8 && !has_imatrix -> Q5_K         (layers 0, 1)
+//   Q4_0 / Q5_0 ffn_down: has_imatrix && layer < n/8 -> Q4_1 / Q5_1       (layers 0, 1)
+// Every other (ftype, tensor) must be the same with and without.
+function dense16(): MixModel {
+  const t: MixTensor[] = [
+    { name: "token_embd.weight", shape: [256, 1000], type: "F16" },
+    { name: "output.weight", shape: [256, 1000], type: "F16" },
+    { name: "output_norm.weight", shape: [256], type: "F32" },
+  ];
+  for (let l = 0; l < 16; l++) {
+    for (const k of ["attn_q", "attn_k", "attn_v", "attn_output"]) t.push({ name: `blk.${l}.${k}.weight`, shape: [256, 256], type: "F16" });
+    t.push({ name: `blk.${l}.ffn_gate.weight`, shape: [256, 512], type: "F16" }, { name: `blk.${l}.ffn_up.weight`, shape: [256, 512], type: "F16" });
+    t.push({ name: `blk.${l}.ffn_down.weight`, shape: [512, 256], type: "F16" }, { name: `blk.${l}.attn_norm.weight`, shape: [256], type: "F32" });
+  }
+  return { arch: "llama", nLayer: 16, nHead: 8, nHeadKv: 8, nExpert: 0, tensors: t };
+}
+
+test("--imatrix changes exactly the tensors llama.cpp's has_imatrix rules name (16 layers, n_gqa 1)", () => {
+  const want: string[] = [];
+  for (let l = 0; l < 16; l++) {
+    want.push(`IQ3_XXS blk.${l}.attn_v.weight IQ3_XXS/IQ3_S`);
+    want.push(`IQ3_XXS blk.${l}.ffn_down.weight IQ3_XXS/${l < 2 ? "Q4_K" : "Q3_K"}`);
+  }
+  for (let l = 0; l < 2; l++) {
+    want.push(`IQ4_NL blk.${l}.ffn_down.weight IQ4_NL/Q5_K`, `IQ4_XS blk.${l}.ffn_down.weight IQ4_XS/Q5_K`);
+    want.push(`Q4_0 blk.${l}.ffn_down.weight Q4_1/Q4_0`, `Q5_0 blk.${l}.ffn_down.weight Q5_1/Q5_0`);
+  }
+  const got: string[] = [];
+  const model = dense16();
+  for (const f of FTYPES) {
+    const without = new Map(standardMix(f, model, { hasImatrix: false }).map((a) => [a.tensor, a.type]));
+    for (const a of standardMix(f, model, { hasImatrix: true })) {
+      if (a.type !== without.get(a.tensor)) got.push(`${f} ${a.tensor} ${a.type}/${without.get(a.tensor)}`);
+    }
+  }
+  assert.deepEqual(got.sort(), want.sort());
+});
+
+test("tensor_requires_imatrix: IQ1/IQ2/IQ3_XXS types, Q2_K only in Q2_K_S, never token_embd/output", () => {
+  for (const t of ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS"]) {
+    assert.equal(requiresImatrix("blk.0.attn_q.weight", t), true, t);
+    assert.equal(requiresImatrix("output.weight", t), false, t);
+    assert.equal(requiresImatrix("token_embd.weight", t), false, t);
+  }
+  for (const t of ["IQ3_S", "IQ4_NL", "IQ4_XS", "Q2_K", "Q4_K", "TQ1_0", "Q1_0"]) assert.equal(requiresImatrix("blk.0.attn_q.weight", t, "Q2_K"), false, t);
+  assert.equal(requiresImatrix("blk.0.attn_q.weight", "Q2_K", "Q2_K_S"), true);
+  // Q2_K_S on a 16-layer model: Q2_K tensors need the imatrix, its Q4_K ffn_down (first eighth) do not.
+  const need = standardMix("Q2_K_S", dense16()).filter((a) => a.requiresImatrix).map((a) => a.tensor);
+  assert.ok(need.includes("blk.5.attn_q.weight") && !need.includes("blk.0.ffn_down.weight") && !need.includes("output.weight"));
+});
+
+test("unknown ftype: one line listing the valid names", () => {
+  assert.throws(() => parseMix("Q4_K_X"), (e: Error) => !e.message.includes("\n") && /unknown ftype "Q4_K_X" \(valid: Q1_0, Q2_0, .* Q8_0; aliases Q3_K, Q4_K, Q5_K\)/.test(e.message));
+  assert.equal(parseMix("q4_k"), "Q4_K_M");
+  assert.equal(parseMix("iq2_xxs"), "IQ2_XXS");
+});
 
 test("stories260K Q4_K_M attn_v: Q6_K->Q8_0 exactly on layers 2 and 4 (use_more_bits with n=5)", () => {
   const got = standardMix("Q4_K_M", stories260K());

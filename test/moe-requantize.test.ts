@@ -78,14 +78,15 @@ for (const file of ["moe-tiny-Q4_K_M.gguf", "moe-tiny-IQ2_XXS.gguf"]) {
       assert.equal(r.experts, 12, "all 12 expert tensors (4 blocks x gate/up/down) checked");
       assert.equal(r.withIm, 4 * 7, "attn_q/k/v/output + 3 expert tensors per block used the imatrix");
     } else {
-      assert.equal(withCodec.length, 35, "51 tensors, 16 of them IQ2_XXS");
-      assert.equal(r.withIm, 4 * 3, "attn_k/v/output use the imatrix (attn_q and the experts are IQ2_XXS)");
+      assert.equal(without.length, 0, "every type in the IQ2_XXS file has a codec");
+      assert.equal(withCodec.length, 51, "51 tensors, 16 of them IQ2_XXS");
+      assert.equal(r.withIm, 4 * 3 + 16, "attn_k/v/output, and the 16 IQ2_XXS tensors (attn_q, experts), use the imatrix");
     }
   });
 
   if (file.includes("IQ2_XXS")) {
-    // IQ2_XXS is written by another branch: until it is merged this test is an explicit skip, never a pass.
-    test(`${file}: the IQ2_XXS tensors (12 expert tensors + 4 attn_q) are reproduced byte for byte`, { skip: missing.length ? `codecs not merged yet: ${missing.join(", ")} (${without.length} tensors)` : false }, (t) => {
+    test(`${file}: the IQ2_XXS tensors (12 expert tensors + 4 attn_q) are reproduced byte for byte`, (t) => {
+      assert.equal(missing.length, 0, `codecs missing: ${missing.join(", ")}`);
       const iq = [...types].filter(([, ty]) => ty === "IQ2_XXS").map(([n]) => n);
       assert.equal(iq.length, 16);
       const r = check(iq);

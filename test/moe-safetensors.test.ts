@@ -94,6 +94,13 @@ test("bad HF expert layouts are refused with the file and tensor named: a missin
   const gap = join(dir, "gap.safetensors");
   writeFileSync(gap, encodeSafetensors([0, 1, 3].map((e) => ({ name: `model.layers.0.mlp.experts.${e}.up_proj.weight`, dtype: "F16" as const, shape: [32, 64], data }))));
   assert.throws(() => openSource(gap), /gap\.safetensors: tensor "model\.layers\.0\.mlp\.experts\.3\.up_proj\.weight" at byte 8: expert 3 of model\.layers\.0\.mlp\.experts\.\*\.up_proj\.weight, but expert 2 is missing/);
+  // Found by the fuzzer: no expert 0 (the shape check then had nothing to compare with), and one expert twice.
+  const noZero = join(dir, "nozero.safetensors");
+  writeFileSync(noZero, encodeSafetensors([1, 2, 3].map((e) => ({ name: `model.layers.0.mlp.experts.${e}.up_proj.weight`, dtype: "F16" as const, shape: [32, 64], data }))));
+  assert.throws(() => openSource(noZero), /nozero\.safetensors: tensor "model\.layers\.0\.mlp\.experts\.3\.up_proj\.weight" at byte 8: expert 3 of .*, but expert 0 is missing/);
+  const twice = join(dir, "twice.safetensors");
+  writeFileSync(twice, encodeSafetensors(["0", "1", "01"].map((e) => ({ name: `model.layers.0.mlp.experts.${e}.up_proj.weight`, dtype: "F16" as const, shape: [32, 64], data }))));
+  assert.throws(() => openSource(twice), /twice\.safetensors: tensor "model\.layers\.0\.mlp\.experts\.01\.up_proj\.weight" at byte 8: is expert 1 of .*, like "model\.layers\.0\.mlp\.experts\.1\.up_proj\.weight"/);
   const odd = join(dir, "odd.safetensors");
   writeFileSync(odd, encodeSafetensors([
     { name: "model.layers.0.mlp.experts.0.up_proj.weight", dtype: "F16", shape: [32, 64], data },

@@ -6,8 +6,10 @@
 // exchanges to use the bytes the granule rounding leaves over.
 import { QuantscopeError } from "../io/errors.js";
 import { typeInfo } from "../quant/index.js";
+import { findCodec, codecNames } from "../quant/registry.js";
 import { ggmlTypeByName } from "../ggml/types.js";
-import { fallbackType, standardMix, tensorBytes, type MixModel, type StandardMix } from "./mixes.js";
+import { fallbackType, requiresImatrix, tensorBytes, type MixModel, type StandardMix } from "./mixes.js";
+import { mixMenu, nearestMixes, sizeMix, type BuildableMix } from "./plan-mixes.js";
 import type { SweepRecord, SweepResult } from "./sweep-types.js";
 
 export interface PlanCandidate {
@@ -16,6 +18,8 @@ export interface PlanCandidate {
   readonly bytes: number;
   /** Predicted KL (nats/token). */
   readonly damage: number;
+  /** Unpadded bytes when `bytes` was padded to the file's alignment (PlanOptions.alignment). */
+  readonly rawBytes?: number;
 }
 
 export interface PlanChoice {
@@ -31,11 +35,17 @@ export interface PlanChoice {
 
 export interface MixSummary {
   readonly mix: string;
+  /** File size. */
   readonly bytes: number;
   readonly bpw: number;
+  /** Sum of the swept tensors' predicted KLs; NaN when a type of the mix has no sweep record. */
   readonly predictedKl: number;
-  /** Tensors whose type in the mix has no sweep record (damage counted as 0). */
+  /** Tensors whose type in the mix has no sweep record. */
   readonly unknown: number;
+  /** Why predictedKl is n/a: "type IQ3_S not supported" (no codec) or "type X not swept". */
+  readonly klNote?: string;
+  /** llama-quantize's type and bytes for every tensor of the model. */
+  readonly tensors: readonly { readonly tensor: string; readonly type: string; readonly bytes: number }[];
 }
 
 export interface PlanResult {
@@ -66,7 +76,24 @@ export interface PlanOptions {
   readonly hasImatrix?: boolean;
   /** The model's tensor list for the standard-mix comparison. */
   readonly mixModel?: MixModel;
+  /** Ftypes to compare with; default: the 2 just below and the 2 just above the target among all 32. */
   readonly mixes?: readonly (StandardMix | string)[];
+  /** Exact file size from every tensor's bytes (GGUF: mix-size.ts); else tensor bytes + overheadBytes. */
+  readonly fileSize?: (tensorBytes: readonly number[]) => number;
+  /** GGUF data alignment: each tensor costs its bytes rounded up to it, so the file fits --target-size exactly. */
+  readonly alignment?: number;
+}
+
+/**
+ * The plan's default candidate types: every type with a registered codec that
+ * llama-quantize can write per tensor (quantized ggml types; its
+ * --tensor-type parser accepts any ggml type name), minus the imatrix-only
+ * ones when there is no imatrix. IQ types join as their codecs are merged.
+ */
+export function planCandidateTypes(hasImatrix: boolean): string[] {
+  return codecNames()
+    .filter((n) => (ggmlTypeByName(n)?.blockSize ?? 1) > 1)
+    .filter((n) => hasImatrix || !requiresImatrix("blk.0.x.weight", n));
 }
 
 /** Candidates of one tensor from its sweep records, deduplicated by effective type, cheapest first. */
@@ -74,18 +101,17 @@ export function candidatesOf(records: readonly SweepRecord[], hasImatrix: boolea
   const best = new Map<string, PlanCandidate>();
   for (const r of records) {
     if (r.skipped || !Number.isFinite(r.sensitivity)) continue;
-    if (!hasImatrix && needsImatrix(r.type)) continue;
+    if (!hasImatrix && needsImatrix(r.tensor, r.type)) continue;
     const old = best.get(r.type);
     if (!old || r.sensitivity < old.damage) best.set(r.type, { type: r.type, bytes: r.bytes, damage: r.sensitivity });
   }
   return [...best.values()].sort((a, b) => a.bytes - b.bytes || a.damage - b.damage);
 }
 
-// llama-quantize refuses these without an imatrix (tensor_requires_imatrix), even where ggml would not.
-const IMATRIX_REQUIRED = new Set(["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS"]);
-
-function needsImatrix(type: string): boolean {
-  if (IMATRIX_REQUIRED.has(type.toUpperCase())) return true;
+// llama-quantize refuses these without an imatrix (tensor_requires_imatrix: IQ1/IQ2/IQ3_XXS, not for
+// token_embd/output), and a codec that cannot quantize without one could not have been swept.
+function needsImatrix(tensor: string, type: string): boolean {
+  if (requiresImatrix(tensor, type)) return true;
   try { return typeInfo(type).imatrix === "required"; } catch { return false; }
 }
 
@@ -143,6 +169,10 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
     byTensor.set(r.tensor, l);
   }
   const passengerBytes = sweep.passengers.reduce((s, p) => s + p.bytes, 0);
+  // What a tensor costs in the file: its bytes padded to the alignment (when given).
+  const al = opts.alignment ?? 1;
+  const padded = (c: PlanCandidate): PlanCandidate => (al > 1 && c.bytes % al ? { ...c, bytes: Math.ceil(c.bytes / al) * al, rawBytes: c.bytes } : c);
+  const passengerCost = sweep.passengers.reduce((s, p) => s + Math.ceil(p.bytes / al) * al, 0);
   const passengerElems = sweep.passengers.reduce((s, p) => s + p.elements, 0);
   const notes: string[] = [];
   const slots: Slot[] = [];
@@ -158,10 +188,10 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
       const rec = recs.find((r) => r.type === fb.type && !r.skipped);
       const damage = rec ? rec.sensitivity : NaN;
       if (!rec) notes.push(`pinned ${tensor} to ${fb.type}: not swept, damage unknown (counted as 0)`);
-      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [{ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage }] });
+      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [padded({ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage })] });
       continue;
     }
-    const frontier = paretoFrontier(candidatesOf(recs, opts.hasImatrix ?? false));
+    const frontier = paretoFrontier(candidatesOf(recs, opts.hasImatrix ?? false).map(padded));
     if (frontier.length === 0) throw new QuantscopeError(`no usable type for ${tensor} among the swept types (${recs.map((r) => r.requestedType).join(", ")})`);
     slots.push({ tensor, elements, pinned: false, choice: 0, frontier });
   }
@@ -170,13 +200,13 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
   if (opts.targetSize !== undefined) budget = opts.targetSize - overhead;
   else if (opts.targetBpw !== undefined) budget = (opts.targetBpw * totalElems) / 8;
   else throw new QuantscopeError("plan needs --target-bpw or --target-size");
-  const budgetFor = budget - passengerBytes;
+  const budgetFor = budget - passengerCost;
   const bytesOf = () => slots.reduce((s, x) => s + x.frontier[x.choice]!.bytes, 0);
   const minBytes = slots.reduce((s, x) => s + x.frontier[0]!.bytes, 0);
   if (minBytes > budgetFor) {
     throw new QuantscopeError(
-      `budget too small: the cheapest types already need ${fmtBytes(minBytes + passengerBytes + overhead)} ` +
-      `(${((8 * (minBytes + passengerBytes)) / totalElems).toFixed(3)} bpw), the target is ${fmtBytes(budget + overhead)}`,
+      `budget too small: the cheapest types already need ${fmtBytes(minBytes + passengerCost + overhead)} ` +
+      `(${((8 * (minBytes + passengerCost)) / totalElems).toFixed(3)} bpw), the target is ${fmtBytes(budget + overhead)}`,
     );
   }
   const lambda = lagrangian(slots, budgetFor);
@@ -187,14 +217,24 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
   const choices: PlanChoice[] = slots.map((s) => {
     const c = s.frontier[s.choice]!;
     return {
-      tensor: s.tensor, type: c.type, bytes: c.bytes, bpw: (8 * c.bytes) / s.elements, elements: s.elements,
+      tensor: s.tensor, type: c.type, bytes: c.rawBytes ?? c.bytes, bpw: (8 * (c.rawBytes ?? c.bytes)) / s.elements, elements: s.elements,
       damage: c.damage, pinned: s.pinned, why: whyOf(s),
     };
   });
   const bytes = choices.reduce((s, c) => s + c.bytes, 0) + passengerBytes;
-  const mixes = (opts.mixModel ? (opts.mixes ?? []) : []).map((m) => mixSummary(m, opts.mixModel!, byTensor, sweep, overhead, totalElems));
+  const fileBytes = opts.fileSize ? opts.fileSize([...choices.map((c) => c.bytes), ...sweep.passengers.map((p) => p.bytes)]) : bytes + overhead;
+  const sizing = { hasImatrix: opts.hasImatrix ?? false, overheadBytes: overhead, fileSize: opts.fileSize };
+  let compared: BuildableMix[] = [];
+  if (opts.mixModel && opts.mixes) compared = opts.mixes.map((m) => sizeMix(m, opts.mixModel!, sizing));
+  else if (opts.mixModel) {
+    const menu = mixMenu(opts.mixModel, sizing);
+    compared = nearestMixes(menu.mixes, budget + overhead);
+    notes.push(`compared with the ftypes just below and above the target among the ${menu.mixes.length} llama-quantize builds for this model (--compare to choose)` +
+      (menu.unbuildable.length ? `; not buildable: ${menu.unbuildable.map((u) => u.mix).join(", ")}` : ""));
+  }
+  const mixes = compared.map((m) => mixSummary(m, byTensor, totalElems));
   return {
-    model: sweep.model, budgetBytes: budget + overhead, bytes, fileBytes: bytes + overhead,
+    model: sweep.model, budgetBytes: budget + overhead, bytes, fileBytes,
     bpw: (8 * bytes) / totalElems,
     predictedKl: choices.reduce((s, c) => s + dmg(c), 0),
     choices, mixes, notes, lambda,
@@ -331,20 +371,25 @@ function whyOf(s: Slot): string {
   return `${next.type} would save ${fmtKl(c.damage - next.damage)} for +${fmtBytes(next.bytes - c.bytes)} (${fmtKl(per)}/KiB: not worth it at this budget)`;
 }
 
-function mixSummary(mix: string, model: MixModel, byTensor: Map<string, SweepRecord[]>, sweep: SweepResult, overhead: number, totalElems: number): MixSummary {
-  const assign = standardMix(mix, model);
-  let bytes = 0, kl = 0, unknown = 0;
-  for (const a of assign) {
-    const t = model.tensors.find((x) => x.name === a.tensor)!;
-    bytes += ggmlTypeByName(a.type) ? tensorBytes(a.type, t.shape) : 0;
+/** A mix's size and summed predicted KL; n/a (NaN, with the reason) when one of its types has no sweep record. */
+function mixSummary(m: BuildableMix, byTensor: Map<string, SweepRecord[]>, totalElems: number): MixSummary {
+  let kl = 0, unknown = 0;
+  const missing = new Set<string>();
+  for (const a of m.tensors) {
     const recs = byTensor.get(a.tensor);
     if (!recs) continue; // passenger (norm) or not swept
     const r = recs.find((x) => x.type === a.type && !x.skipped);
     if (r) kl += r.sensitivity;
-    else if (a.type !== "F16" && a.type !== "F32" && a.type !== "BF16") unknown++;
+    else if (a.type !== "F16" && a.type !== "F32" && a.type !== "BF16") { unknown++; missing.add(a.type); }
   }
-  void sweep;
-  return { mix, bytes: bytes + overhead, bpw: (8 * bytes) / totalElems, predictedKl: kl, unknown };
+  const types = [...missing];
+  const unsupported = types.filter((t) => !findCodec(t));
+  const klNote = unsupported.length ? `type ${unsupported.join(", ")} not supported`
+    : types.length ? `type ${types.join(", ")} not swept (add it to --types)` : undefined;
+  return {
+    mix: m.mix, bytes: m.fileBytes, bpw: (8 * m.bytes) / totalElems, predictedKl: klNote ? NaN : kl, unknown, klNote,
+    tensors: m.tensors.map((a) => ({ tensor: a.tensor, type: a.type, bytes: a.bytes })),
+  };
 }
 
 export function fmtBytes(n: number): string {

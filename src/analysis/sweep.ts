@@ -5,7 +5,7 @@ import type { Imatrix, TensorSource } from "../io/source.js";
 import type { Matrix } from "../io/f32bin.js";
 import { QuantscopeError } from "../io/errors.js";
 import { expertTokens } from "../io/imatrix.js";
-import { dequantize, quantize, typeInfo } from "../quant/index.js";
+import { dequantize, dequantizeInto, quantize, quantizedSize, quantizeInto, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
 import { gainKey, predictKl } from "./sensitivity.js";
@@ -172,8 +172,46 @@ export function roundTrip(type: string, src: Float32Array, rows: number, cols: n
   return dequantize(type, q, rows, cols);
 }
 
-/** Measures one (tensor, type) pair. `sums` is rowSums(ctx), shared across types. */
-export function measure(ctx: TensorContext, requested: string, sums = rowSums(ctx), kl?: KlHarness): SweepRecord {
+/**
+ * Arrays measure() reuses from one (tensor, type) pair to the next. A fresh
+ * tensor-sized array per pair costs one page fault per 4 KiB on first touch
+ * (10-40 us each in a VM: more than the quantization itself for the fast
+ * types); grown arrays are kept, so a sweep maps them once.
+ */
+export class MeasureScratch {
+  private q = new Uint8Array(0);
+  private deq = new Float32Array(0);
+  private abs = new Float32Array(0);
+  bytes(n: number): Uint8Array {
+    if (this.q.length < n) this.q = new Uint8Array(n);
+    return this.q.subarray(0, n);
+  }
+  dequantized(n: number): Float32Array {
+    if (this.deq.length < n) this.deq = new Float32Array(n);
+    return this.deq.subarray(0, n);
+  }
+  absErrors(n: number): Float32Array {
+    if (this.abs.length < n) this.abs = new Float32Array(n);
+    return this.abs.subarray(0, n);
+  }
+}
+
+/** roundTrip() into scratch arrays (valid until the scratch is used again). */
+function roundTripScratch(type: string, src: Float32Array, rows: number, cols: number, imatrix: Float32Array | undefined, scratch: MeasureScratch): Float32Array {
+  const out = scratch.dequantized(src.length);
+  if (type === "F32") {
+    out.set(src);
+    return out;
+  }
+  const q = quantizeInto(type, src, rows, cols, scratch.bytes(quantizedSize(type, rows, cols)), imatrix);
+  return dequantizeInto(type, q, rows, cols, out);
+}
+
+/**
+ * Measures one (tensor, type) pair. `sums` is rowSums(ctx), shared across types;
+ * `scratch` holds the working arrays (pass one per sweep to reuse them).
+ */
+export function measure(ctx: TensorContext, requested: string, sums = rowSums(ctx), kl?: KlHarness, scratch = new MeasureScratch()): SweepRecord {
   const { W, rows } = ctx;
   const N = ctx.totalRows;
   const shapeNe = [W.cols, N];
@@ -205,8 +243,8 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   let deq: Float32Array;
   try {
     deq = ctx.flatten
-      ? roundTrip(type, src, 1, src.length, undefined)
-      : roundTrip(type, src, rows.length, W.cols, useIm ? ctx.imatrix! : undefined);
+      ? roundTripScratch(type, src, 1, src.length, undefined, scratch)
+      : roundTripScratch(type, src, rows.length, W.cols, useIm ? ctx.imatrix! : undefined, scratch);
   } catch (e) {
     if (!(e instanceof QuantscopeError)) throw e;
     return skipped(base, type, e.message);
@@ -214,7 +252,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   const n = W.cols;
   const k = rows.length;
   const e2 = new Float64Array(k), ve2 = new Float64Array(k), xe2 = new Float64Array(k);
-  const abs = new Float32Array(src.length);
+  const abs = scratch.absErrors(src.length);
   const v = ctx.imatrix;
   const X = ctx.activations;
   const errBlock = X ? new Float32Array(BLOCK_ROWS * n) : null;

@@ -7,6 +7,9 @@ import { registerQuantize } from "./commands/quantize.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerSweep } from "./commands/sweep.js";
 import { registerReport } from "./commands/report.js";
+import { registerTokenize } from "./commands/tokenize.js";
+import { registerMeasure } from "./commands/measure.js";
+import { registerMix } from "./commands/mix.js";
 
 const program = new Command("quantscope")
   .description("Why is this tensor hard to quantize, what does each llama.cpp type cost it, and which mix to use.")
@@ -16,5 +19,8 @@ registerQuantize(program);
 registerInspect(program);
 registerSweep(program);
 registerReport(program);
+registerTokenize(program);
+registerMeasure(program);
+registerMix(program);
 
 await runCli(program, process.argv);

@@ -5,6 +5,7 @@
 // facts from the GGUF metadata, validated against the tensors' shapes.
 import { fileError, printable, QuantscopeError } from "./errors.js";
 import type { Matrix, TensorInfo, TensorSource } from "./source.js";
+import { GgufSource } from "./gguf.js";
 
 /** Number of expert matrices in a tensor: ne2 (1 for 1-D / 2-D tensors). */
 export function expertCount(info: TensorInfo): number {
@@ -63,11 +64,16 @@ export interface MoeFacts {
   totalBytes: number;
 }
 
+/** Header offset of a metadata key (GGUF sources), for error messages. */
+function kvOffset(src: TensorSource, key: string): number | undefined {
+  return src instanceof GgufSource ? src.kvs().find((k) => k.key === key)?.offset : undefined;
+}
+
 function metaInt(src: TensorSource, key: string): number | undefined {
   const v = src.metadata.get(key);
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    throw fileError(src.path, `must be a non-negative integer, is ${printable(String(v))}`, undefined, key);
+    throw fileError(src.path, `must be a non-negative integer, is ${printable(String(v))}`, kvOffset(src, key), key);
   }
   return v;
 }
@@ -99,7 +105,7 @@ export function moeFacts(src: TensorSource): MoeFacts | undefined {
   }
   const expertsUsed = pre ? metaInt(src, `${pre}expert_used_count`) : undefined;
   if (expertsUsed !== undefined && (expertsUsed < 1 || expertsUsed > experts)) {
-    throw fileError(src.path, `${expertsUsed} experts used per token is outside 1..${experts} (expert_count)`, undefined, `${pre}expert_used_count`);
+    throw fileError(src.path, `${expertsUsed} experts used per token is outside 1..${experts} (expert_count)`, kvOffset(src, `${pre}expert_used_count`), `${pre}expert_used_count`);
   }
   const sharedExperts = pre ? metaInt(src, `${pre}expert_shared_count`) : undefined;
   const expertFfn = pre ? metaInt(src, `${pre}expert_feed_forward_length`) : undefined;

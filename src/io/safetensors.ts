@@ -174,28 +174,32 @@ export class SafetensorsSource implements TensorSource {
       if (!p) { out.push(t); continue; }
       const g = groups.get(p.merged) ?? { group: p.group, parts: new Map<number, TensorInfo>() };
       groups.set(p.merged, g);
+      const other = g.parts.get(p.expert);
+      if (other) throw fileError(t.file ?? this.path, `is expert ${p.expert} of ${p.group}, like "${other.originalName}"`, 8, `tensor "${t.originalName}"`);
       g.parts.set(p.expert, t);
     }
     for (const [name, g] of groups) {
       const n = g.parts.size;
-      const first = g.parts.get(0);
       const where = (t: TensorInfo) => ({ file: t.file ?? this.path, field: `tensor "${t.originalName}"` });
       for (const [e, t] of g.parts) {
         if (e >= n) {
           const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !g.parts.has(i));
           throw fileError(where(t).file, `expert ${e} of ${g.group}, but expert${missing.length === 1 ? "" : "s"} ${missing.slice(0, 5).join(", ")} ${missing.length === 1 ? "is" : "are"} missing (experts must be numbered 0..n-1)`, 8, where(t).field);
         }
-        if (t.shape.length !== 2 || t.type !== first!.type || t.shape[0] !== first!.shape[0] || t.shape[1] !== first!.shape[1]) {
-          throw fileError(where(t).file, `${t.type} [${[...t.shape].reverse().join(", ")}] differs from expert 0's ${first!.type} [${[...first!.shape].reverse().join(", ")}]; experts of ${g.group} must be 2-D of one shape and dtype`, 8, where(t).field);
+      }
+      const first = g.parts.get(0)!;
+      for (const t of g.parts.values()) {
+        if (t.shape.length !== 2 || t.type !== first.type || t.shape[0] !== first.shape[0] || t.shape[1] !== first.shape[1]) {
+          throw fileError(where(t).file, `${t.type} [${[...t.shape].reverse().join(", ")}] differs from expert 0's ${first.type} [${[...first.shape].reverse().join(", ")}]; experts of ${g.group} must be 2-D of one shape and dtype`, 8, where(t).field);
         }
       }
       if (this.entries.has(name)) {
         throw fileError(this.path, `${g.group} would merge into ${name}, which the file also holds`, 8, `tensor "${this.entries.get(name)!.info.originalName}"`);
       }
       const parts = Array.from({ length: n }, (_, e) => g.parts.get(e)!);
-      const [cols, rows] = first!.shape as [number, number];
+      const [cols, rows] = first.shape as [number, number];
       const info: TensorInfo = {
-        name, originalName: g.group, shape: [cols, rows, n], cols, rows: rows * n, type: first!.type,
+        name, originalName: g.group, shape: [cols, rows, n], cols, rows: rows * n, type: first.type,
         byteSize: parts.reduce((a, t) => a + t.byteSize, 0),
       };
       this.entries.set(name, { info, file: -1, parts: parts.map((t) => ({ info: t, file: this.entries.get(t.name)!.file })) });

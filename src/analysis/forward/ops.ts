@@ -1,10 +1,16 @@
 // Numeric building blocks of the reference forward pass: plain loops over
-import { floatToHalf, halfToFloat } from "../../ggml/float-convert.js";
 // Float32Array, row-major, one token per row. Accumulation is in float64
-// where it is cheap (norms, softmax) and float32-friendly elsewhere.
+// where it is cheap (norms, softmax); matmuls run in WASM SIMD with f32 lanes.
+import { floatToHalf, halfToFloat } from "../../ggml/float-convert.js";
+import { matmulWasm } from "./matmul-wasm.js";
 
-/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m). */
-export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
+/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM. */
+export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y?: Float32Array): Float32Array {
+  return matmulWasm(x, T, n, W, m, y);
+}
+
+/** The same product in plain JS with float64 accumulators: the reference the WASM kernel is tested against. */
+export function matmulReference(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
   // Four tokens per pass share each weight load; float64 accumulators.
   let t = 0;
   for (; t + 3 < T; t += 4) {

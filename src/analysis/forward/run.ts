@@ -5,7 +5,8 @@
 // llama-imatrix / llama-perplexity), each chunk starting at position 0.
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "./model.js";
-import { causalAttention, matmul, rmsNorm, rope, roundToF16, swiglu } from "./ops.js";
+import { matmul, rmsNorm, rope, swiglu } from "./ops.js";
+import { attentionWasm } from "./matmul-wasm.js";
 
 /** Matmul inputs, named like the activation dumps (act_blkN_<kind>). */
 export type CaptureKind = "attn_input" | "attn_output_input" | "ffn_input" | "ffn_down_input";
@@ -62,8 +63,7 @@ export function runLayer(model: ForwardModel, h: Float32Array, T: number, chunk:
     const qs = q.slice(s * qd, (s + n) * qd), ks = k.slice(s * kd, (s + n) * kd), vs = v.slice(s * kd, (s + n) * kd);
     rope(qs, n, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(ks, n, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    if (opts.kvF16 ?? true) { roundToF16(ks); roundToF16(vs); }
-    att.set(causalAttention(qs, ks, vs, n, c.nHead, c.nHeadKv, c.headDim), s * qd);
+    att.set(attentionWasm(qs, ks, vs, n, c.nHead, c.nHeadKv, c.headDim, opts.kvF16 ?? true), s * qd);
   }
   opts.capture?.(l, "attn_output_input", att, qd);
   const o = matmul(att, T, qd, weight(model, p + "attn_output.weight", opts), c.nEmbd);

@@ -9,9 +9,12 @@ import { sweepParallel } from "../../analysis/sweep-parallel.js";
 import { ActivationDir } from "../../analysis/sweep-activations.js";
 import { loadForwardModel } from "../../analysis/forward/model.js";
 import { prepareKl } from "../../analysis/forward/kl.js";
-import { readTokens } from "../../analysis/forward/tokens.js";
-import { HEADLINE_MIXES, mixModelFromSource, parseMix, standardMix } from "../../analysis/mixes.js";
-import { plan, planTypes, tensorTypeLines } from "../../analysis/plan.js";
+import { parseTokenWindow, readTokenWindow } from "../../analysis/forward/tokens.js";
+import { mixModelFromSource, parseMix } from "../../analysis/mixes.js";
+import { plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
+import { sizeMix } from "../../analysis/plan-mixes.js";
+import { imatrixKv, quantizedFileSize, quantizedLayout } from "../../analysis/mix-size.js";
+import { GgufSource } from "../../io/gguf.js";
 import { measureAssignmentKl } from "../../analysis/plan-validate.js";
 import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
 import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
@@ -96,37 +99,33 @@ async function runSweep(model: string, flags: CommonFlags, extra: Partial<SweepO
   }
 }
 
-/** "4125568", "4m", "3.9MiB", or a standard mix name ("Q4_K_M": its size on this model). */
-function parseSize(s: string, src: TensorSource, overhead: number): number {
+/** "4125568", "4m", "3.9MiB", or an ftype name ("Q4_K_M": the size of llama-quantize's file for this model). */
+function parseSize(s: string, src: TensorSource, sizing: FileSizing, hasImatrix: boolean): number {
   const m = /^([0-9]*\.?[0-9]+)\s*(b|k|kib|m|mib|g|gib)?$/i.exec(s.trim());
   if (m) {
     const mul: Record<string, number> = { b: 1, k: 1024, kib: 1024, m: 1 << 20, mib: 1 << 20, g: 1 << 30, gib: 1 << 30 };
     return Math.floor(Number(m[1]) * mul[(m[2] ?? "b").toLowerCase()]!);
   }
+  let mix: string;
   try {
-    const mix = parseMix(s);
-    const mm = mixModelFromSource(src);
-    const shapes = new Map(mm.tensors.map((t) => [t.name, t.shape]));
-    let bytes = overhead;
-    for (const a of standardMix(mix, mm)) {
-      const n = shapes.get(a.tensor)!.reduce((x, y) => x * y, 1);
-      const info = src.tensors().find((t) => t.name === a.tensor)!;
-      bytes += typeBytes(a.type, n, info.byteSize);
-    }
-    return bytes;
-  } catch (e) {
-    if (e instanceof QuantscopeError) throw new QuantscopeError(`--target-size: "${s}" is neither a size (e.g. 4125568, 3.9m) nor a standard mix name`);
-    throw e;
+    mix = parseMix(s);
+  } catch {
+    throw new QuantscopeError(`--target-size: "${s}" is neither a size (e.g. 4125568, 3.9m) nor an ftype name (Q1_0 ... Q8_0, e.g. Q4_K_M)`);
   }
+  return sizeMix(mix, mixModelFromSource(src), { hasImatrix, ...sizing }).fileBytes;
 }
 
-function typeBytes(type: string, n: number, fallback: number): number {
-  const table: Record<string, [number, number]> = {
-    F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q4_0: [32, 18], Q4_1: [32, 20], Q5_0: [32, 22], Q5_1: [32, 24], Q8_0: [32, 34],
-    Q2_K: [256, 84], Q3_K: [256, 110], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210],
-  };
-  const t = table[type];
-  return t ? (n / t[0]) * t[1] : fallback;
+/** How a quantized file's size follows from its tensors' bytes: exact from a GGUF source's header, else bytes + overhead. */
+interface FileSizing {
+  readonly overheadBytes: number;
+  readonly fileSize?: (tensorBytes: readonly number[]) => number;
+  readonly alignment?: number;
+}
+
+function fileSizing(src: TensorSource, imatrixPath: string | undefined): FileSizing {
+  if (!(src instanceof GgufSource)) return { overheadBytes: overheadOf(src) };
+  const layout = quantizedLayout(src.headers, imatrixPath ? imatrixKv(imatrixPath, readImatrix(imatrixPath)) : undefined);
+  return { overheadBytes: quantizedFileSize(layout, []), fileSize: (b) => quantizedFileSize(layout, b), alignment: layout.alignment };
 }
 
 /** Non-tensor bytes of the source file (GGUF header, metadata, padding); 0 for folders. */
@@ -152,7 +151,7 @@ function parsePins(list: string[] | undefined): Map<string, string> {
 
 
 export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string; shard?: string; output?: string };
-export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
+export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
 
 export async function sweepAction(model: string, flags: SweepFlags): Promise<void> {
   const extra: Partial<SweepOptions> = { flatten: flags.flatten ?? false, ...(flags.shard !== undefined ? { shard: parseShard(flags.shard) } : {}) };
@@ -162,7 +161,7 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
     try {
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       (extra as { kl?: unknown }).kl = prepareKl(fm, toks, chunk);
     } finally {
       src0.close();
@@ -212,15 +211,19 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
     if (!(targetBpw > 0 && targetBpw <= 32)) throw new QuantscopeError(`--target-bpw must be a number in (0, 32], got "${flags.targetBpw}"`);
   }
   const pins = parsePins(flags.pin);
-  const mixes = (flags.mixes ? flags.mixes.split(",") : [...HEADLINE_MIXES]).map((m) => parseMix(m.trim()));
+  const compare = flags.compare ?? flags.mixes;
+  const mixes = compare ? compare.split(",").map((m) => parseMix(m.trim())) : undefined;
+  if (!flags.from) flags.types ??= planCandidateTypes(!!flags.imatrix).join(",");
   const { res, src } = flags.from ? sweepFromFiles(model, flags) : await runSweep(model!, flags);
   const hasImatrix = flags.from ? res.provenance!.options.imatrixSha256 !== null : !!flags.imatrix;
   try {
-    const overhead = overheadOf(src);
+    const sizing = fileSizing(src, flags.imatrix);
     const p = plan(res, {
       targetBpw,
-      targetSize: flags.targetSize !== undefined ? parseSize(flags.targetSize, src, overhead) : undefined,
-      overheadBytes: overhead,
+      targetSize: flags.targetSize !== undefined ? parseSize(flags.targetSize, src, sizing, !!flags.imatrix) : undefined,
+      overheadBytes: sizing.overheadBytes,
+      fileSize: sizing.fileSize,
+      alignment: sizing.alignment,
       pins,
       hasImatrix,
       mixModel: mixModelFromSource(src),
@@ -230,14 +233,14 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
       const fm = loadForwardModel(src);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       const hx = prepareKl(fm, toks, parseIntFlag("--chunk", flags.chunk, 256, 2));
       const im = flags.imatrix ? readImatrix(flags.imatrix) : undefined;
-      const mm = mixModelFromSource(src);
       measured = [{ name: "plan", bytes: p.fileBytes, kl: measureAssignmentKl(src, hx, planTypes(p), im) }];
       for (const m of p.mixes) {
-        const types = new Map(standardMix(m.mix, mm).filter((a) => p.choices.some((c) => c.tensor === a.tensor)).map((a) => [a.tensor, a.type] as [string, string]));
-        measured.push({ name: m.mix, bytes: m.bytes, kl: measureAssignmentKl(src, hx, types, im) });
+        // A mix with a type quantscope has no codec for cannot be measured either.
+        const types = new Map(m.tensors.filter((a) => p.choices.some((c) => c.tensor === a.tensor)).map((a) => [a.tensor, a.type] as [string, string]));
+        measured.push({ name: m.mix, bytes: m.bytes, kl: m.klNote?.includes("not supported") ? NaN : measureAssignmentKl(src, hx, types, im) });
       }
     }
     process.stdout.write(flags.json ? formatPlanJson(measured ? { ...p, measured } : p) : formatPlanText(p, measured));

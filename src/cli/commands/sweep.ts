@@ -3,12 +3,11 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { DEFAULT_SWEEP_TYPES } from "../../analysis/sweep-types.js";
-import { HEADLINE_MIXES } from "../../analysis/mixes.js";
 import type { PlanFlags, SweepFlags } from "./sweep-run.js";
 
 function addCommon(cmd: Command): Command {
   return cmd
-    .option("--types <list>", `candidate types, comma separated (default ${DEFAULT_SWEEP_TYPES.join(",")})`)
+    .option("--types <list>", `candidate types, comma separated (sweep default ${DEFAULT_SWEEP_TYPES.join(",")}; plan default: every type with a codec, imatrix-only ones with --imatrix)`)
     .option("--imatrix <file>", "llama-imatrix output (.gguf or .dat): used by the quantizer and for activation-aware errors")
     .option("--activations <dir>", "folder of f32bin activations (act_blkN_<input>.f32bin or <tensor>.f32bin)")
     .option("--tensors <regex>", "only tensors whose name matches")
@@ -29,7 +28,7 @@ export function registerSweep(program: Command): void {
     .option("--flatten", "quantize-stats mode: each tensor as one flat row, no fallbacks (for comparing with llama.cpp's test-quantize-stats)")
     .option("--measure-kl <tokens.i32>", "also measure the real single-tensor KL with the reference forward pass on these tokens (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
-    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
     .option("--shard <K/N>", "measure only part K of N (size-balanced, deterministic); merge the parts with plan --from")
     .option("-o, --output <file>", "write the result to this file instead of stdout")
     .action(async (model: string, flags: SweepFlags) => (await import("./sweep-run.js")).sweepAction(model, flags));
@@ -42,14 +41,15 @@ export function registerSweep(program: Command): void {
   )
     .option("--from <sweep.json...>", "plan from saved sweep JSON files (the shards of sweep --shard K/N --json; quote globs: 'sweep-*.json') instead of sweeping")
     .option("--target-bpw <x>", "bits per weight over all tensors")
-    .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a standard mix name (e.g. Q4_K_M = its size)")
+    .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a llama-quantize ftype (e.g. Q4_K_M = the size of its file for this model)")
     .option("--pin <name=type...>", "force a type, e.g. --pin token_embd=Q4_K --pin output=Q6_K (name or kind)")
-    .option("--mixes <list>", `standard mixes to compare with (default ${HEADLINE_MIXES.join(",")})`)
+    .option("--compare <list>", "llama-quantize ftypes to compare with, e.g. Q4_K_M,IQ4_XS (default: the 2 just below and the 2 just above the target size, among all 32)")
+    .addOption(new Option("--mixes <list>", "old name of --compare").hideHelp())
     .addOption(new Option("--emit <what>", "write a file for llama-quantize").choices(["tensor-types"]))
     .option("-o, --output <file>", "file for --emit (default: stdout after the table)")
     .option("--json", "JSON output")
     .option("--measure-kl <tokens.i32>", "also measure the plan's and the mixes' real KL with the reference forward pass (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
-    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
     .action(async (model: string | undefined, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));
 }

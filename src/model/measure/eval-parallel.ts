@@ -1,0 +1,51 @@
+// Evaluation over worker threads: chunks are handed out one at a time, each
+// worker holding its own copy of the model(s); scores come back per chunk and
+// are summed in chunk order, so the figures equal the single-thread run's.
+import { runChunkPool } from "./chunk-pool.js";
+import type { Chunking } from "./chunks.js";
+import { EvalAccumulator, evaluate, type ChunkScores, type EvalResult } from "./eval.js";
+import { checkEvalPaths, loadEvalSetup, type EvalPaths } from "./eval-setup.js";
+import { parseTensorTypeFile, simulatedTypes, type SimulatedType } from "./simulate.js";
+import { openSource } from "../../io/source.js";
+import { forwardConfig } from "../../analysis/forward/model.js";
+
+export interface EvalWorkerInit {
+  readonly paths: EvalPaths;
+  readonly tokens: Int32Array;
+  readonly chunking: Chunking;
+  readonly bos?: number;
+}
+
+export interface EvalRun extends EvalResult {
+  readonly simulated?: readonly SimulatedType[];
+}
+
+export async function evaluatePaths(
+  paths: EvalPaths, tokens: Int32Array, c: Chunking, bos: number | undefined, jobs: number,
+  onChunk?: (done: number, total: number, runningPpl: number) => void,
+): Promise<EvalRun> {
+  checkEvalPaths(paths);
+  const threads = Math.max(1, Math.min(jobs, c.count));
+  // User errors (unsupported architecture, bad rules) surface here, before any worker starts.
+  let simulated: readonly SimulatedType[] | undefined;
+  const src = openSource(paths.model);
+  try {
+    forwardConfig(src);
+    if (paths.tensorTypes) simulated = simulatedTypes(src, parseTensorTypeFile(paths.tensorTypes), paths.ftype);
+  } finally {
+    src.close();
+  }
+  // the simulated type list is wanted in any case (JSON output); it is cheap next to the evaluation
+  if (threads === 1) {
+    const setup = loadEvalSetup(paths);
+    return { ...evaluate(setup.side, tokens, c, { bos, base: setup.base, onChunk }), simulated };
+  }
+  const t0 = performance.now();
+  const acc = new EvalAccumulator();
+  const init: EvalWorkerInit = { paths, tokens, chunking: c, bos };
+  await runChunkPool<ChunkScores>("eval-worker", init, c.count, threads, (i, scores) => {
+    acc.add(scores);
+    onChunk?.(i + 1, c.count, acc.runningPpl());
+  });
+  return { ...acc.result(c, (performance.now() - t0) / 1000, threads), simulated };
+}

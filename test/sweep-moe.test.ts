@@ -26,6 +26,10 @@ const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx
 const TYPE_TABLE: Record<string, [number, number]> = {
   F32: [1, 4], F16: [1, 2], Q4_0: [32, 18], Q4_1: [32, 20], Q5_0: [32, 22], Q5_1: [32, 24], Q8_0: [32, 34],
   Q2_K: [256, 84], Q3_K: [256, 110], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210],
+  // ggml-common.h block sizes of the other types the plan's menu may choose
+  IQ4_NL: [32, 18], IQ4_XS: [256, 136], IQ3_XXS: [256, 98], IQ3_S: [256, 110], IQ2_XXS: [256, 66], IQ2_XS: [256, 74],
+  IQ2_S: [256, 82], IQ1_S: [256, 50], IQ1_M: [256, 56], TQ1_0: [256, 54], TQ2_0: [256, 66], MXFP4: [32, 17],
+  NVFP4: [64, 36], Q1_0: [128, 18], Q2_0: [64, 18], BF16: [1, 2],
 };
 const bytesOf = (type: string, ne: number[]) => {
   const [b, s] = TYPE_TABLE[type.toUpperCase()]!;
@@ -122,7 +126,11 @@ test("plan --target-bpw 2.7 --emit tensor-types on moe-tiny: a file llama-quanti
     const srcTensorBytes = src.tensors().reduce((s, t) => s + bytesOf(t.type, t.shape), 0);
     const overhead = statSync(MODEL).size - srcTensorBytes;
     const predicted = src.tensors().reduce((s, t) => s + bytesOf(typeOf.get(t.name) ?? "F32", t.shape), 0) + overhead;
-    assert.equal(p.fileBytes, predicted);
+    // this estimate leaves out what llama-quantize adds (its quantize.* / general.file_type keys and each
+    // tensor's 32-byte padding: a few hundred bytes), which the plan models (exact against 64 real files
+    // in mixes-csv.test.ts): within 0.1 %
+    assert.ok(Math.abs(p.fileBytes - predicted) <= 1e-3 * predicted, `plan ${p.fileBytes} vs ${predicted}`);
+    assert.ok(p.fileBytes >= predicted, "padding and added keys only add bytes");
     assert.ok(p.bpw <= 2.7 + 1e-9, `bpw ${p.bpw}`);
   } finally {
     src.close();

@@ -24,10 +24,16 @@ let kernel: MatmulKernel | undefined;
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. */
 export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
   kernel ??= kernels()["matmul_f32"] as MatmulKernel;
-  x = roundedInput(x, T, n, activationTypeOf(W));
+  const act = activationTypeOf(W);
+  if (act !== "F16") x = roundedInput(x, T, n, act);
   const arena = new Arena();
   const px = arena.alloc(T * n * 4), pw = arena.alloc(m * n * 4), py = arena.alloc(T * m * 4);
   arena.f32(px, T * n).set(x.subarray(0, T * n));
+  if (act === "F16") {
+    // F16 activations (F16 weights): rounded in place by the WASM kernel, much faster than the JS routine
+    roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
+    roundF16(px, T * n);
+  }
   arena.f32(pw, m * n).set(W.subarray(0, m * n));
   kernel(px, T, n, pw, m, py, 0, m);
   y.set(arena.f32(py, T * m));

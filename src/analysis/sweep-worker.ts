@@ -6,6 +6,7 @@ import { isQuantscopeError } from "../io/errors.js";
 import { ActivationDir } from "./sweep-activations.js";
 import { MeasureScratch, measure, rowSums, tensorContext, type SweepOptions } from "./sweep.js";
 import type { WorkerInit } from "./sweep-parallel.js";
+import { readCalib } from "../model/calibrate/calib-file.js";
 
 const init = workerData as WorkerInit;
 const src = openSource(init.model);
@@ -14,6 +15,7 @@ const opts: SweepOptions = {
   imatrix: init.imatrix ? readImatrix(init.imatrix) : undefined,
   activations: init.activations ? new ActivationDir(init.activations) : undefined,
   sample: init.sample, seed: init.seed, flatten: init.flatten,
+  calib: init.calib ? readCalib(init.calib) ?? undefined : undefined,
 };
 
 const scratch = new MeasureScratch(); // reused across this worker's tensors

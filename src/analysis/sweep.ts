@@ -13,6 +13,8 @@ import type { ActivationDir } from "./sweep-activations.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
+import type { CalibData } from "../model/calibrate/calib-file.js";
+import { predictKlFromCalib, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
 
 import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
 export { DEFAULT_SWEEP_TYPES };
@@ -36,6 +38,8 @@ export interface SweepOptions {
   readonly onProgress?: (done: number, total: number, label: string) => void;
   /** Measure the real single-tensor KL with the reference forward pass (exact sweeps only). */
   readonly kl?: KlHarness;
+  /** Calibration statistics (quantscope calibrate): predKL from them, source "calib" (docs/sensitivity.md). */
+  readonly calib?: CalibData;
 }
 
 /** Tensors a sweep measures: 2-D weights llama-quantize would quantize. */
@@ -79,6 +83,8 @@ export interface TensorContext {
   readonly qkNorm: boolean;
   /** No output.weight: token_embd doubles as the output head (its errors then reach the logits directly). */
   readonly tiedEmbeddings: boolean;
+  /** This tensor's calibration statistics, when the sweep has them. */
+  readonly calib?: TensorCalib | null;
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -268,7 +274,8 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  const sens = (r2: number) => predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
+  const calibKl = ctx.calib && !ctx.flatten ? predictKlFromCalib(ctx.calib, src, deq, rows, n, N) : undefined;
+  const sens = (r2: number) => calibKl ?? predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
@@ -277,6 +284,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     imatrixMse: imMse ? imMse.value : null,
     outputRelErr: Math.sqrt(out2.value), outputErrorSource: source,
     sensitivity: sens(out2.value),
+    sensitivitySource: calibKl !== undefined ? "calib" : source === "none" ? "weights" : source,
     usedImatrix: useIm,
     ...(measuredKl !== undefined ? { measuredKl } : {}),
     ...(sampled ? {
@@ -336,6 +344,7 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
     tiedEmbeddings: hasTiedEmbeddings(src),
+    calib: opts.calib ? tensorCalib(opts.calib, name, totalRows, cols) : null,
   };
 }
 

@@ -19,10 +19,13 @@ import { measureAssignmentKl } from "../../analysis/plan-validate.js";
 import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
 import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
 import type { SweepResult } from "../../analysis/sweep-types.js";
+import { readCalib } from "../../model/calibrate/calib-file.js";
 
 export interface CommonFlags {
   types?: string;
   imatrix?: string;
+  /** Calibration statistics for predKL (quantscope calibrate); defaults to --imatrix when that file has them. */
+  calib?: string;
   activations?: string;
   tensors?: string;
   sample?: string;
@@ -64,7 +67,23 @@ function sweepOptions(flags: CommonFlags): SweepOptions & { jobs: number } {
     sample: parseFraction(flags.sample),
     seed: parseIntFlag("--seed", flags.seed, 1, 0),
     jobs: parseIntFlag("--jobs", flags.jobs, 2),
+    calib: calibOf(flags),
   };
+}
+
+/** --calib FILE (must hold gradient statistics), else the --imatrix file when it has them. */
+function calibOf(flags: CommonFlags) {
+  if (flags.calib) {
+    const c = readCalib(flags.calib);
+    if (!c) throw new QuantscopeError(`${flags.calib}: --calib needs a file from quantscope calibrate (this one has no <name>.out_grad2 gradient statistics)`);
+    return c;
+  }
+  if (flags.imatrix && !flags.imatrix.endsWith(".dat")) {
+    const c = readCalib(flags.imatrix);
+    if (c) flags.calib = flags.imatrix;
+    return c ?? undefined;
+  }
+  return undefined;
 }
 
 /** A cli-progress bar on stderr when it is a terminal, silent otherwise. */
@@ -90,7 +109,7 @@ async function runSweep(model: string, flags: CommonFlags, extra: Partial<SweepO
   const bar = progress(flags.progress !== false);
   try {
     const res = await sweepParallel(src, { ...opts, ...extra, onProgress: bar.onProgress }, {
-      model, imatrix: flags.imatrix, activations: flags.activations, jobs: opts.jobs,
+      model, imatrix: flags.imatrix, activations: flags.activations, jobs: opts.jobs, calib: flags.calib,
     });
     return { res, src };
   } finally {

@@ -1,0 +1,70 @@
+// Predicted single-tensor KL from calibration statistics (docs/sensitivity.md).
+// To second order, quantizing W (rows o, columns j) to Ŵ = W − E changes the
+// logits by J·(E x) and KL(p‖q) ≈ ½ E_ŷ[(Σ_t g_tᵀ E x_t)²] / T, with g the
+// gradient of the log-likelihood of labels ŷ drawn from the model itself.
+// Treating the quantization errors as zero-mean and uncorrelated between
+// entries and positions, and g_o² independent of x_j² over tokens, gives
+//   KL ≈ ½ Σ_o Σ_j ḡ²_o · x̄²_j · E_oj²     (ḡ², x̄²: means per token)
+// with no fitted constant. token_embd (a row lookup) gets
+//   KL ≈ ½ Σ_v r_v Σ_j c_j E_vj²,  r_v = Σ_{t: id_t = v} E‖g_t‖² / T,  c_j = share of column j,
+// plus the head term when it doubles as the output head (tied embeddings).
+import type { CalibData } from "./calib-file.js";
+import { EMBED } from "./collect.js";
+
+/**
+ * "fisher": F_oj ≈ R_o·C_j/ΣC from the row and column sums of the squared
+ * whole-chunk weight gradient (keeps the correlation of g·x across positions);
+ * "diagonal": F_oj ≈ ḡ²_o·x̄²_j·T (positions treated as independent).
+ */
+export type CalibMode = "fisher" | "diagonal";
+
+/** One rank-one term of the per-entry Fisher approximation F_rc = row[r] · col[c]. */
+export interface CalibTerm {
+  readonly row: Float32Array;
+  readonly col: Float32Array;
+}
+
+/** What a tensor's prediction needs: one term, two for tied embeddings. */
+export interface TensorCalib {
+  readonly terms: readonly CalibTerm[];
+}
+
+/** The terms of a tensor, or null when the calibration file has no statistics for it (the gain table is then used). */
+export function tensorCalib(calib: CalibData, name: string, rows: number, cols: number, mode: CalibMode = "fisher"): TensorCalib | null {
+  const terms: CalibTerm[] = [];
+  const x = calib.inMean2.get(name), g = calib.gradMean2.get(name), f = calib.fisher.get(name);
+  if (f && mode === "fisher") {
+    if (f.cols.length !== cols || f.rows.length !== rows) return null;
+    terms.push({ row: f.rows, col: f.cols });
+  } else if (x && g) {
+    if (x.length !== cols || g.length !== rows) return null;
+    terms.push({ row: g, col: x });
+  }
+  const fe = calib.fisher.get(EMBED);
+  if (name === "token_embd.weight" && fe && mode === "fisher") {
+    if (fe.rows.length !== rows || fe.cols.length !== cols) return null;
+    terms.push({ row: fe.rows, col: fe.cols });
+  } else if (name === "token_embd.weight") {
+    if (!calib.embRow || !calib.embCol || calib.embRow.length !== rows || calib.embCol.length !== cols) return null;
+    terms.push({ row: calib.embRow, col: calib.embCol });
+  }
+  return terms.length ? { terms } : null;
+}
+
+/**
+ * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
+ * (`rows[i]` = tensor row of data row i), scaled by totalRows / measured rows
+ * when rows were sampled.
+ */
+export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): number {
+  let kl = 0;
+  for (const { row, col } of calib.terms) {
+    for (let i = 0; i < rows.length; i++) {
+      const o = i * cols;
+      let s = 0;
+      for (let j = 0; j < cols; j++) { const e = W[o + j]! - Wq[o + j]!; s += col[j]! * e * e; }
+      kl += row[rows[i]!]! * s;
+    }
+  }
+  return (0.5 * kl * totalRows) / rows.length;
+}

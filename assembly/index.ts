@@ -8,3 +8,4 @@ export * from "./kquants";  // Q2_K..Q6_K
 export * from "./study";   // the study's fused weight pass B (f64x2)
 export { matmul_f32, attention_f32, round_to_f16 } from "./forward"; // the forward pass: f32 matmul, causal attention
 export * from "./legacy_lowbit"; // NVFP4, Q1_0, Q2_0
+export { attention_back_f32 } from "./calib_backward"; // quantscope calibrate: attention backward

@@ -17,7 +17,7 @@ import { openSource, readImatrix } from "../src/io/source.js";
 import { loadForwardModel, type ForwardModel } from "../src/analysis/forward/model.js";
 import { forward } from "../src/analysis/forward/run.js";
 import { prepareKl } from "../src/analysis/forward/kl.js";
-import { backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
+import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
 import { CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
 import { sweepModel } from "../src/analysis/sweep.js";
@@ -91,6 +91,20 @@ test("calibrate: backward pass matches finite differences (llama, qwen3 + QK-nor
   const tied = new Map(s.weights);
   tied.delete("output.weight");
   checkGradients({ config: s.config, weights: tied }, "stories260K tied");
+});
+
+test("calibrate: WASM attention backward equals the float64 JS reference", () => {
+  const r = rng(3);
+  for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6]] as const) {
+    const q = Float32Array.from({ length: T * nHead * d }, () => r() * 2 - 1);
+    const k = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);
+    const v = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);
+    const dout = Float32Array.from({ length: T * nHead * d }, () => r() * 2 - 1);
+    const a = attentionBackWasm(q, k, v, dout, T, nHead, nKv, d), b = attentionBack(q, k, v, dout, T, nHead, nKv, d);
+    for (const key of ["dq", "dk", "dv"] as const) {
+      for (let i = 0; i < a[key].length; i++) assert.ok(Math.abs(a[key][i]! - b[key][i]!) < 1e-5 * (1 + Math.abs(b[key][i]!)), `${key}[${i}] ${a[key][i]} vs ${b[key][i]}`);
+    }
+  }
 });
 
 test("calibrate: the file is an imatrix (in_sum2 as quantscope imatrix computes) with gradient statistics", () => {

@@ -10,7 +10,9 @@
 // forward pass and treated as the identity in the backward pass.
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "../../analysis/forward/model.js";
-import { matmul, rmsNorm, rope, roundToF16 } from "../../analysis/forward/ops.js";
+import { matmul, rmsNorm, rope } from "../../analysis/forward/ops.js";
+import { attentionWasm } from "../../analysis/forward/matmul-wasm.js";
+import { Arena, kernels } from "../../quant/wasm.js";
 
 /** Called for each weight matrix with its input rows and output gradients. */
 export type MatmulHook = (name: string, x: Float32Array, cols: number, g: Float32Array, rows: number) => void;
@@ -103,8 +105,34 @@ export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: num
   }
 }
 
+/** Rounds to the nearest IEEE half in place (the WASM kernel of ops.roundToF16). */
+function roundF16Wasm(x: Float32Array): void {
+  const f = kernels()["round_to_f16"] as (p: number, n: number) => void;
+  const arena = new Arena();
+  const p = arena.alloc(x.length * 4);
+  arena.f32(p, x.length).set(x);
+  f(p, x.length);
+  x.set(arena.f32(p, x.length));
+}
+
+type AttentionBackKernel = (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, p: number, dp: number) => void;
+let attentionBackKernel: AttentionBackKernel | undefined;
+
+/** attentionBack() in WASM SIMD (assembly/calib_backward.ts), f32. */
+export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+  attentionBackKernel ??= kernels()["attention_back_f32"] as AttentionBackKernel;
+  const arena = new Arena();
+  const qn = T * nHead * d, kn = T * nKv * d;
+  const pq = arena.alloc(qn * 4), pk = arena.alloc(kn * 4), pv = arena.alloc(kn * 4), po = arena.alloc(qn * 4);
+  const pdq = arena.alloc(qn * 4), pdk = arena.alloc(kn * 4), pdv = arena.alloc(kn * 4), pp = arena.alloc(T * 4), pdp = arena.alloc(T * 4);
+  arena.f32(pq, qn).set(q); arena.f32(pk, kn).set(k); arena.f32(pv, kn).set(v); arena.f32(po, qn).set(dout);
+  arena.f32(pdq, qn).fill(0); arena.f32(pdk, kn).fill(0); arena.f32(pdv, kn).fill(0);
+  attentionBackKernel(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pp, pdp);
+  return { dq: arena.f32(pdq, qn).slice(), dk: arena.f32(pdk, kn).slice(), dv: arena.f32(pdv, kn).slice() };
+}
+
 /** Causal attention of one sequence (float64 softmax), like ops.causalAttention. */
-function attention(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number): Float32Array {
+export function attention(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number): Float32Array {
   const out = new Float32Array(T * nHead * d);
   const group = nHead / nKv, scale = 1 / Math.sqrt(d);
   const p = new Float64Array(T);
@@ -139,8 +167,8 @@ function scores(q: Float32Array, k: Float32Array, t: number, h: number, kh: numb
   for (let s = 0; s <= t; s++) p[s] = p[s]! / sum;
 }
 
-/** Backward of attention(): gradients of q, k, v from the output gradient dout. */
-function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+/** Backward of attention(): gradients of q, k, v from the output gradient dout (plain JS, float64: the reference of attentionBackWasm). */
+export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
   const dq = new Float32Array(q.length), dk = new Float64Array(k.length), dv = new Float64Array(v.length);
   const group = nHead / nKv, scale = 1 / Math.sqrt(d);
   const p = new Float64Array(T), dp = new Float64Array(T);
@@ -199,8 +227,8 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     const k = c.qkNorm ? rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps) : k0.slice();
     rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    if (opts.kvF16 ?? true) { roundToF16(k); roundToF16(v); }
-    const att = attention(q, k, v, T, c.nHead, c.nHeadKv, c.headDim);
+    if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
+    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false); // k, v already rounded
     const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E);
     const h1 = new Float32Array(T * E);
     for (let i = 0; i < h1.length; i++) h1[i] = hIn[i]! + o[i]!;
@@ -255,7 +283,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
     const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd);
-    const { dq, dk, dv } = attentionBack(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
+    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq) : dq;

@@ -178,6 +178,21 @@ test("calibrate: tinyqwen block 0 at Q2_K ranks like llama.cpp's KLD (ffn_down m
     const top = res.records.find((r) => r.kind === "ffn_down")!.sensitivity;
     const second = [...res.records].sort((a, b) => b.sensitivity - a.sensitivity)[1]!.sensitivity;
     assert.ok(top > 1.5 * second, `ffn_down ${top} is not far ahead of ${second}`);
+    // row-sampled sweeps: the 95 % intervals cover the exact prediction (at least 80 % of 20 intervals)
+    const calib = readCalib(file)!;
+    const opt = { types: ["Q2_K", "Q4_K"], calib, tensors: /^blk\.0\.(ffn_up|attn_q)/ };
+    const exact = new Map(sweepModel(src, opt).records.map((r) => [r.tensor + r.type, r.sensitivity]));
+    let covered = 0, total = 0;
+    for (let seed = 1; seed <= 5; seed++) {
+      for (const r of sweepModel(src, { ...opt, sample: 0.5, seed }).records) {
+        const [lo, hi] = r.ci95!.sensitivity;
+        const x = exact.get(r.tensor + r.type)!;
+        assert.ok(lo < hi, `${r.tensor} ${r.type}: empty interval`);
+        if (lo <= x && x <= hi) covered++;
+        total++;
+      }
+    }
+    assert.ok(covered >= 0.8 * total, `${covered}/${total} intervals cover the exact prediction`);
   } finally {
     src.close();
   }

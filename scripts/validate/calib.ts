@@ -1,5 +1,6 @@
 // Validation of the calibration-based predicted KL (docs/sensitivity.md):
-// for each model, calibrate on chunks from the END of its calibration text,
+// for each model, calibrate on chunks spread over its calibration text after
+// the first 512 tokens,
 // measure the single-tensor KL of every matrix (token_embd and output
 // included) at Q2_K..Q6_K with the reference forward pass on tokens the
 // calibration did not see, and score the predictions: Spearman overall and
@@ -75,10 +76,16 @@ async function main(): Promise<void> {
     const tok = tokenizerOf(src);
     const text = Int32Array.from(tok.encode(readTextFile(c.text)));
     const m = loadForwardModel(src);
-    // KL tokens: the first 512 of the fixture's token file (the start of the text), or the text's first 512; calibration: the last CHUNKS chunks
+    // KL tokens: the first 512 of the fixture's token file (the start of the text), or the text's first 512; calibration: see below
     const kt = c.klTokens ? readTokens(c.klTokens, m.config.vocab, 512) : text.slice(0, 512);
-    const n = Math.min(CHUNKS, Math.floor((text.length - 512) / c.ctx));
-    const tail = text.slice(text.length - n * c.ctx);
+    // CHUNKS chunks spread evenly over the text after the first 512 tokens (a representative sample, disjoint from the KL tokens)
+    const avail = Math.floor((text.length - 512) / c.ctx);
+    const n = Math.min(CHUNKS, avail);
+    const tail = new Int32Array(n * c.ctx);
+    for (let i = 0; i < n; i++) {
+      const at = 512 + Math.floor((i * avail) / n) * c.ctx;
+      tail.set(text.subarray(at, at + c.ctx), i * c.ctx);
+    }
     const t0 = performance.now();
     const st = await calibratePaths(c.model, tail, { nCtx: c.ctx, count: n, available: n }, tok.vocab.addBos ? tok.vocab.bos : undefined, { seed: 1 }, 2);
     const secs = (performance.now() - t0) / 1000;

@@ -85,6 +85,8 @@ export interface TensorContext {
   readonly tiedEmbeddings: boolean;
   /** This tensor's calibration statistics, when the sweep has them. */
   readonly calib?: TensorCalib | null;
+  /** Tensor row index of each row of W when rows were sampled (W holds only those). */
+  readonly tensorRows?: Int32Array;
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -274,8 +276,8 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
   const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  const calibKl = ctx.calib && !ctx.flatten ? predictKlFromCalib(ctx.calib, src, deq, rows, n, N) : undefined;
-  const sens = (r2: number) => calibKl ?? predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
+  const calibKl = ctx.calib && !ctx.flatten ? predictKlFromCalib(ctx.calib, src, deq, ctx.tensorRows ?? rows, n, N) : undefined;
+  const sens = (r2: number) => calibKl?.value ?? predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
@@ -292,7 +294,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
         rmse: sq(mse), relRmse: sq(rel2),
         ...(imMse ? { imatrixMse: [imMse.lo, imMse.hi] as Ci95 } : {}),
         outputRelErr: sq(out2),
-        sensitivity: [sens(out2.lo), sens(out2.hi)] as Ci95,
+        sensitivity: (calibKl ? [calibKl.lo, calibKl.hi] : [sens(out2.lo), sens(out2.hi)]) as Ci95,
         medianAbsErr: [medCi!.lo, medCi!.hi] as Ci95,
         p95AbsErr: [p95Ci!.lo, p95Ci!.hi] as Ci95,
       },
@@ -324,10 +326,11 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
   const fraction = opts.flatten ? 1 : opts.sample ?? 1;
   if (!(fraction > 0 && fraction <= 1)) throw new QuantscopeError(`--sample must be in (0, 1], got ${fraction}`);
   let W: Matrix;
+  let pick: Int32Array | undefined;
   if (fraction >= 1) W = src.read(name);
   else {
     // read only the sampled rows, in runs of consecutive indices
-    const pick = sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
+    pick = sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
     const data = new Float32Array(pick.length * cols);
     for (let i = 0; i < pick.length;) {
       let j = i + 1;
@@ -345,6 +348,7 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
     qkNorm: hasQkNorm(src),
     tiedEmbeddings: hasTiedEmbeddings(src),
     calib: opts.calib ? tensorCalib(opts.calib, name, totalRows, cols) : null,
+    ...(pick ? { tensorRows: pick } : {}),
   };
 }
 

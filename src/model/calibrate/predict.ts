@@ -53,18 +53,27 @@ export function tensorCalib(calib: CalibData, name: string, rows: number, cols: 
 
 /**
  * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
- * (`rows[i]` = tensor row of data row i), scaled by totalRows / measured rows
- * when rows were sampled.
+ * (`rows[i]` = tensor row of data row i); when rows were sampled, the
+ * estimate totalRows × mean over the sampled rows, with a 95 % interval.
  */
-export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): number {
-  let kl = 0;
+export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): { value: number; lo: number; hi: number } {
+  const k = rows.length;
+  const per = new Float64Array(k);
   for (const { row, col } of calib.terms) {
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < k; i++) {
       const o = i * cols;
       let s = 0;
       for (let j = 0; j < cols; j++) { const e = W[o + j]! - Wq[o + j]!; s += col[j]! * e * e; }
-      kl += row[rows[i]!]! * s;
+      per[i] += 0.5 * row[rows[i]!]! * s;
     }
   }
-  return (0.5 * kl * totalRows) / rows.length;
+  let sum = 0;
+  for (let i = 0; i < k; i++) sum += per[i]!;
+  const value = (sum * totalRows) / k;
+  if (k >= totalRows || k < 2) return { value, lo: value, hi: value };
+  const mean = sum / k;
+  let v = 0;
+  for (let i = 0; i < k; i++) v += (per[i]! - mean) ** 2;
+  const se = totalRows * Math.sqrt(((1 - k / totalRows) * v) / (k - 1) / k);
+  return { value, lo: Math.max(0, value - 1.96 * se), hi: value + 1.96 * se };
 }

@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -198,7 +198,15 @@ test("calibrate: tinyqwen block 0 at Q2_K ranks like llama.cpp's KLD (ffn_down m
   }
 });
 
-test("calibrate CLI: one-line errors for bad input", () => {
+test("calibrate CLI: -j 1 and -j 2 write the same file; one-line errors for bad input", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+  const files = ["1", "2"].map((j) => {
+    const out = join(dir, `j${j}.gguf`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "32", "--chunks", "2", "-j", j, "-o", out, "--no-progress"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(out);
+  });
+  assert.ok(files[0]!.equals(files[1]!), "-j 1 and -j 2 files differ");
   const bad = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "--samples", "0"], { encoding: "utf8" });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr.trim(), /^quantscope: --samples must be a positive integer, got "0"$/m);

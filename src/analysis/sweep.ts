@@ -14,7 +14,7 @@ import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
 import type { CalibData } from "../model/calibrate/calib-file.js";
-import { predictKlFromCalib, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
+import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
 
 import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
 export { DEFAULT_SWEEP_TYPES };
@@ -420,6 +420,8 @@ export function sweepNotes(records: readonly SweepRecord[], opts: SweepOptions):
     const est = records.filter((r) => r.outputErrorSource !== "activations" && !r.skipped).length;
     if (est) notes.push(`${est} records had no activation file and use the ${opts.imatrix ? "imatrix estimate" : "weight-space relative RMSE"}`);
   }
+  const pred = predSourceNote(records);
+  if (pred) notes.push(pred);
   if ((opts.sample ?? 1) < 1) notes.push(`sampled ${(opts.sample! * 100).toFixed(1)} % of rows (seed ${opts.seed ?? 1}); maxAbsErr is over sampled rows only; CIs are 95 %`);
   return notes;
 }

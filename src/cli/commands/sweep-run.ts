@@ -20,6 +20,7 @@ import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
 import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
 import type { SweepResult } from "../../analysis/sweep-types.js";
 import { readCalib } from "../../model/calibrate/calib-file.js";
+import { predSourceNote } from "../../model/calibrate/predict.js";
 
 export interface CommonFlags {
   types?: string;
@@ -218,6 +219,8 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
       mixModel: mixModelFromSource(src),
       mixes,
     });
+    const pred = predSourceNote(res.records);
+    if (pred) (p.notes as string[]).push(pred);
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {

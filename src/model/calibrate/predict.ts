@@ -77,3 +77,17 @@ export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Floa
   const se = totalRows * Math.sqrt(((1 - k / totalRows) * v) / (k - 1) / k);
   return { value, lo: Math.max(0, value - 1.96 * se), hi: value + 1.96 * se };
 }
+
+/** One line saying what predicted the records' KL (for sweep and plan notes); null when no record says. */
+export function predSourceNote(records: readonly { tensor: string; skipped?: string; sensitivitySource?: string }[]): string | null {
+  const by = new Map<string, Set<string>>();
+  for (const r of records) {
+    if (r.skipped || !r.sensitivitySource) continue;
+    const s = by.get(r.sensitivitySource) ?? new Set<string>();
+    s.add(r.tensor);
+    by.set(r.sensitivitySource, s);
+  }
+  if (by.size === 0) return null;
+  const label: Record<string, string> = { calib: "calibration statistics (docs/sensitivity.md)", activations: "gain table on activation errors", imatrix: "gain table on imatrix errors", weights: "gain table on weight errors" };
+  return "predicted KL from " + [...by].map(([k, s]) => `${label[k] ?? k} for ${s.size} tensor${s.size > 1 ? "s" : ""}`).join(", ");
+}

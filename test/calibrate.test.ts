@@ -207,6 +207,12 @@ test("calibrate CLI: -j 1 and -j 2 write the same file; one-line errors for bad 
     return readFileSync(out);
   });
   assert.ok(files[0]!.equals(files[1]!), "-j 1 and -j 2 files differ");
+  // --imatrix with gradient statistics: the quantizer gets in_sum2, the prediction the gradients
+  const sw = spawnSync(process.execPath, ["--import", "tsx", CLI, "sweep", fx("models/stories260K.gguf"), "--imatrix", join(dir, "j1.gguf"), "--types", "Q4_0", "--tensors", "^blk\\.0\\.attn_q", "--json", "--no-progress"], { encoding: "utf8" });
+  assert.equal(sw.status, 0, sw.stderr);
+  const rec = JSON.parse(sw.stdout).records[0];
+  assert.equal(rec.sensitivitySource, "calib");
+  assert.equal(rec.usedImatrix, true);
   const bad = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "--samples", "0"], { encoding: "utf8" });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr.trim(), /^quantscope: --samples must be a positive integer, got "0"$/m);

@@ -131,25 +131,6 @@ export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Ar
   return { dq: arena.f32(pdq, qn).slice(), dk: arena.f32(pdk, kn).slice(), dv: arena.f32(pdv, kn).slice() };
 }
 
-/** Causal attention of one sequence (float64 softmax), like ops.causalAttention. */
-export function attention(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number): Float32Array {
-  const out = new Float32Array(T * nHead * d);
-  const group = nHead / nKv, scale = 1 / Math.sqrt(d);
-  const p = new Float64Array(T);
-  for (let h = 0; h < nHead; h++) {
-    const kh = Math.floor(h / group);
-    for (let t = 0; t < T; t++) {
-      scores(q, k, t, h, kh, nHead, nKv, d, scale, p);
-      const oo = (t * nHead + h) * d;
-      for (let s = 0; s <= t; s++) {
-        const ps = p[s]!, vo = (s * nKv + kh) * d;
-        for (let j = 0; j < d; j++) out[oo + j] += ps * v[vo + j]!;
-      }
-    }
-  }
-  return out;
-}
-
 /** Softmax probabilities of query t of head h over keys 0..t, into p. */
 function scores(q: Float32Array, k: Float32Array, t: number, h: number, kh: number, nHead: number, nKv: number, d: number, scale: number, p: Float64Array): void {
   const qo = (t * nHead + h) * d;

@@ -4,6 +4,8 @@
 // (section 3), and the sweep's records for every candidate type. Then the
 // standard mixes are priced with those records.
 import { QuantscopeError } from "../io/errors.js";
+import type { CalibData } from "../model/calibrate/calib-file.js";
+import { predSourceNote, tensorCalib } from "../model/calibrate/predict.js";
 import type { Matrix } from "../io/f32bin.js";
 import type { Imatrix, TensorSource } from "../io/source.js";
 import { ggmlTypeByName } from "../ggml/types.js";
@@ -28,6 +30,8 @@ export { DEFAULT_OUTPUT_TOKENS };
 export interface CollectOptions {
   readonly activations?: ActivationDir;
   readonly imatrix?: Imatrix;
+  /** Calibration statistics (quantscope calibrate): predicted KL from them (docs/sensitivity.md). */
+  readonly calib?: CalibData;
   /** Only tensors whose name matches. */
   readonly tensors?: RegExp;
   readonly types?: readonly string[];
@@ -75,6 +79,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     const ctx: TensorContext = {
       name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W, imatrix: importance, activations: Xm,
       totalRows: W.rows, rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true, qkNorm, tiedEmbeddings,
+      calib: opts.calib ? tensorCalib(opts.calib, name, W.rows, W.cols) : null,
     };
     const sums = rowSums(ctx);
     const mine = types.map((t) => measure(ctx, t, sums));
@@ -88,6 +93,8 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     tensors.push(ev);
   });
   opts.onProgress?.(swept.length, swept.length, "");
+  const predNote = opts.calib ? predSourceNote(records) : null;
+  if (predNote) notes.push(predNote);
   if (synthetic) notes.push("no imatrix given: the quantizer's importance is E[x²] from the activations (what llama-imatrix would compute from them)");
   if (!opts.activations && !opts.imatrix) notes.push("no activations or imatrix: output errors are weight-space errors, and activation charts are left out");
   const skipped = records.filter((r) => r.skipped);

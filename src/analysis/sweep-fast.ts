@@ -118,6 +118,7 @@ export function sweepTensorFast(
   if (opts.flatten || opts.kl) return null;
   if (opts.activations && opts.activations.fileFor(name) !== null) return null;
   const meta = tensorMeta(src, name, nLayers, opts);
+  if (meta.calib) return null; // calibration-based predictions need the error per element: measure() computes them
   const C = meta.W.cols, N = meta.totalRows;
   const pick = measuredRows(N, opts, index);
   const k = pick ? pick.length : N;

@@ -14,6 +14,8 @@ export interface SweepPaths {
   readonly imatrix?: string;
   readonly activations?: string;
   readonly jobs: number;
+  /** Calibration statistics file (quantscope calibrate). */
+  readonly calib?: string;
   /** Override MIN_PARALLEL_WORK (tests). */
   readonly minWork?: number;
 }
@@ -30,6 +32,7 @@ export interface WorkerInit {
   readonly seed?: number;
   readonly flatten?: boolean;
   readonly nLayers: number;
+  readonly calib?: string;
 }
 
 export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths: SweepPaths): Promise<SweepResult> {
@@ -47,7 +50,7 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
   const nLayers = layerCount(src);
   const init: WorkerInit = {
     model: paths.model, imatrix: paths.imatrix, activations: paths.activations, types,
-    sample: opts.sample, seed: opts.seed, flatten: opts.flatten, nLayers,
+    sample: opts.sample, seed: opts.seed, flatten: opts.flatten, nLayers, calib: paths.calib,
   };
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   const url = new URL(`./sweep-worker${ext}`, import.meta.url);

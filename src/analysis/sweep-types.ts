@@ -68,6 +68,8 @@ export interface SweepRecord {
    * `type`. See src/analysis/sensitivity.ts and docs/sweep.md.
    */
   readonly sensitivity: number;
+  /** What predicted `sensitivity`: calibration statistics (docs/sensitivity.md) or the gain table on outputRelErr from activations / imatrix / weights. */
+  readonly sensitivitySource?: "calib" | "activations" | "imatrix" | "weights";
   /**
    * KL divergence actually measured with quantscope's reference forward pass
    * (only with `sweep --measure-kl`, small llama/qwen models).

@@ -7,6 +7,7 @@ import { ActivationDir } from "./sweep-activations.js";
 import type { SweepOptions } from "./sweep.js";
 import { measureTensor } from "./sweep-fast.js";
 import type { WorkerInit } from "./sweep-parallel.js";
+import { readCalib } from "../model/calibrate/calib-file.js";
 
 const init = workerData as WorkerInit;
 const src = openSource(init.model);
@@ -15,6 +16,7 @@ const opts: SweepOptions = {
   imatrix: init.imatrix ? readImatrix(init.imatrix) : undefined,
   activations: init.activations ? new ActivationDir(init.activations) : undefined,
   sample: init.sample, seed: init.seed, flatten: init.flatten,
+  calib: init.calib ? readCalib(init.calib) ?? undefined : undefined,
 };
 
 parentPort!.on("message", (m: { index: number; global: number; name: string }) => {

@@ -16,6 +16,8 @@ import { provenance, shardPartition, type ShardSpec } from "./sweep-shards.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
+import type { CalibData } from "../model/calibrate/calib-file.js";
+import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
 
 import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
 export { DEFAULT_SWEEP_TYPES };
@@ -50,6 +52,8 @@ export interface SweepOptions {
   readonly kl?: KlHarness;
   /** Measure only this part of the tensors (`--shard K/N`, see sweep-shards.ts). */
   readonly shard?: ShardSpec;
+  /** Calibration statistics (quantscope calibrate): predKL from them, source "calib" (docs/sensitivity.md). */
+  readonly calib?: CalibData;
 }
 
 /** The tensors of a sweep, the ones this run measures (all, or its shard's) with their index in the whole list, and the passengers. */
@@ -110,6 +114,10 @@ export interface TensorContext {
   readonly experts?: number;
   /** Tokens per expert from the imatrix counts (expert tensors with an imatrix). */
   readonly expertTokens?: readonly number[];
+  /** This tensor's calibration statistics, when the sweep has them. */
+  readonly calib?: TensorCalib | null;
+  /** Tensor row index of each row of W when rows were sampled (W holds only those). */
+  readonly tensorRows?: Int32Array;
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -278,7 +286,10 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     }
   }
   const measuredKl = kl && k === N && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  return finishRecord(ctx, base, type, fallback, useIm, bytes, { e2, ve2, xe2: X ? xe2 : null, max, ranks: (r) => ranksOfNonNegative(abs, r) }, sums, measuredKl);
+  // calibration statistics are per tensor row: map the measured rows back to the tensor's
+  const tensorRows = ctx.tensorRows ? Int32Array.from(rows, (r) => ctx.tensorRows![r]!) : rows;
+  const calibKl = ctx.calib && !ctx.flatten ? predictKlFromCalib(ctx.calib, src, deq, tensorRows, n, N) : undefined;
+  return finishRecord(ctx, base, type, fallback, useIm, bytes, { e2, ve2, xe2: X ? xe2 : null, max, ranks: (r) => ranksOfNonNegative(abs, r) }, sums, measuredKl, calibKl);
 }
 
 /** What one (tensor, type) round trip left behind, per measured row. */
@@ -298,6 +309,7 @@ type RecordBase = Pick<SweepRecord, "tensor" | "kind" | "gainKey" | "layer" | "n
 export function finishRecord(
   ctx: Pick<TensorContext, "kind" | "layer" | "nLayers" | "qkNorm" | "imatrix" | "totalRows" | "W">, base: RecordBase,
   type: string, fallback: boolean, useIm: boolean, bytes: number, es: ErrorSums, sums: RowSums, measuredKl?: number,
+  calibKl?: { value: number; lo: number; hi: number },
 ): SweepRecord {
   const info = ggmlTypeByName(type)!;
   const N = ctx.totalRows;
@@ -327,7 +339,7 @@ export function finishRecord(
     median = v[0]!; p95 = v[1]!;
     if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
-  const sens = (r2: number) => predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
+  const sens = (r2: number) => calibKl?.value ?? predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
@@ -336,6 +348,7 @@ export function finishRecord(
     imatrixMse: imMse ? imMse.value : null,
     outputRelErr: Math.sqrt(out2.value), outputErrorSource: source,
     sensitivity: sens(out2.value),
+    sensitivitySource: calibKl !== undefined ? "calib" : source === "none" ? "weights" : source,
     usedImatrix: useIm,
     ...(measuredKl !== undefined ? { measuredKl } : {}),
     ...(sampled ? {
@@ -343,7 +356,7 @@ export function finishRecord(
         rmse: sq(mse), relRmse: sq(rel2),
         ...(imMse ? { imatrixMse: [imMse.lo, imMse.hi] as Ci95 } : {}),
         outputRelErr: sq(out2),
-        sensitivity: [sens(out2.lo), sens(out2.hi)] as Ci95,
+        sensitivity: (calibKl ? [calibKl.lo, calibKl.hi] : [sens(out2.lo), sens(out2.hi)]) as Ci95,
         medianAbsErr: [medCi!.lo, medCi!.hi] as Ci95,
         p95AbsErr: [p95Ci!.lo, p95Ci!.hi] as Ci95,
       },
@@ -392,6 +405,7 @@ export function tensorMeta(src: TensorSource, name: string, nLayers: number, opt
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
     tiedEmbeddings: hasTiedEmbeddings(src),
+    calib: opts.calib ? tensorCalib(opts.calib, name, totalRows, cols) : null,
   };
 }
 
@@ -430,6 +444,7 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
     ...meta, W,
     activations: opts.activations?.forTensor(name, cols) ?? null,
     rows: Int32Array.from({ length: W.rows }, (_, i) => i),
+    ...(pick ? { tensorRows: pick } : {}), // the tensor row of each sampled row (calibration statistics are per row)
   };
 }
 
@@ -502,6 +517,8 @@ export function sweepNotes(records: readonly SweepRecord[], opts: { imatrix?: un
     const est = records.filter((r) => r.outputErrorSource !== "activations" && !r.skipped).length;
     if (est) notes.push(`${est} records had no activation file and use the ${opts.imatrix ? "imatrix estimate" : "weight-space relative RMSE"}`);
   }
+  const pred = predSourceNote(records);
+  if (pred) notes.push(pred);
   if ((opts.sample ?? 1) < 1) notes.push(`sampled ${(opts.sample! * 100).toFixed(1)} % of rows (seed ${opts.seed ?? 1}); maxAbsErr is over sampled rows only; CIs are 95 %`);
   return notes;
 }

@@ -20,10 +20,14 @@ import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
 import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
 import type { SweepResult } from "../../analysis/sweep-types.js";
 import { expandPatterns, imatrixSha256, mergeShards, modelIdentity, parseShard, readSweepJson } from "../../analysis/sweep-shards.js";
+import { readCalib } from "../../model/calibrate/calib-file.js";
+import { predSourceNote } from "../../model/calibrate/predict.js";
 
 export interface CommonFlags {
   types?: string;
   imatrix?: string;
+  /** Calibration statistics for predKL (quantscope calibrate); defaults to --imatrix when that file has them. */
+  calib?: string;
   activations?: string;
   tensors?: string;
   sample?: string;
@@ -65,7 +69,23 @@ function sweepOptions(flags: CommonFlags): SweepOptions & { jobs: number } {
     sample: parseFraction(flags.sample),
     seed: parseIntFlag("--seed", flags.seed, 1, 0),
     jobs: parseIntFlag("--jobs", flags.jobs, 2),
+    calib: calibOf(flags),
   };
+}
+
+/** --calib FILE (must hold gradient statistics), else the --imatrix file when it has them. */
+function calibOf(flags: CommonFlags) {
+  if (flags.calib) {
+    const c = readCalib(flags.calib);
+    if (!c) throw new QuantscopeError(`${flags.calib}: --calib needs a file from quantscope calibrate (this one has no <name>.out_grad2 gradient statistics)`);
+    return c;
+  }
+  if (flags.imatrix && !flags.imatrix.endsWith(".dat")) {
+    const c = readCalib(flags.imatrix);
+    if (c) flags.calib = flags.imatrix;
+    return c ?? undefined;
+  }
+  return undefined;
 }
 
 /** A cli-progress bar on stderr when it is a terminal, silent otherwise. */
@@ -91,7 +111,7 @@ async function runSweep(model: string, flags: CommonFlags, extra: Partial<SweepO
   const bar = progress(flags.progress !== false);
   try {
     const res = await sweepParallel(src, { ...opts, ...extra, onProgress: bar.onProgress }, {
-      model, imatrix: flags.imatrix, activations: flags.activations, jobs: opts.jobs,
+      model, imatrix: flags.imatrix, activations: flags.activations, jobs: opts.jobs, calib: flags.calib,
     });
     return { res, src };
   } finally {
@@ -229,6 +249,8 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
       mixModel: mixModelFromSource(src),
       mixes,
     });
+    const pred = predSourceNote(res.records);
+    if (pred) (p.notes as string[]).push(pred);
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {

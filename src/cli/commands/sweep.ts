@@ -9,6 +9,7 @@ function addCommon(cmd: Command): Command {
   return cmd
     .option("--types <list>", `candidate types, comma separated (sweep default ${DEFAULT_SWEEP_TYPES.join(",")}; plan default: every type with a codec, imatrix-only ones with --imatrix)`)
     .option("--imatrix <file>", "llama-imatrix output (.gguf or .dat): used by the quantizer and for activation-aware errors")
+    .option("--calib <file>", "calibration statistics from quantscope calibrate: predKL from them (source calib), the quantizer does not use them")
     .option("--activations <dir>", "folder of f32bin activations (act_blkN_<input>.f32bin or <tensor>.f32bin)")
     .option("--tensors <regex>", "only tensors whose name matches")
     .option("--sample <fraction>", "quantize a seeded random fraction of rows; estimates get 95 % CIs")

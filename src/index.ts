@@ -17,6 +17,7 @@ export {
   type ImatrixUse,
 } from "./quant/index.js";
 export { quantizeParallel } from "./quant/parallel.js";
+export { quantizeTensor, quantizeTensorParallel, dequantizeTensor, roundTripTensor, tensorImatrix, tensorBytes, tensorSlices, type TensorImatrix, type TensorSlices } from "./quant/tensor.js";
 export { KernelWorkspace } from "./quant/workspace.js";
 export { ggmlTypeById, ggmlTypeByName, allGgmlTypes, bitsPerWeight, type GgmlTypeInfo } from "./ggml/types.js";
 
@@ -30,6 +31,8 @@ export {
   type Imatrix,
   type ImatrixEntry,
 } from "./io/source.js";
+export { expertImatrix, expertTokens } from "./io/imatrix.js";
+export { expertCount, expertRows, expertRowRange, isExpertTensor, readExpert, readExpertRaw, moeFacts, type MoeFacts } from "./io/experts.js";
 export { readF32Bin, readF32BinHeader, encodeF32Bin, type Matrix } from "./io/f32bin.js";
 export { QuantscopeError, isQuantscopeError } from "./io/errors.js";
 
@@ -51,4 +54,7 @@ export type * from "./analysis/sweep-types.js";
 
 // Diagnosis and reports
 export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis.js";
+export { diagnoseExperts, EXPERT_THRESHOLDS } from "./analysis/diagnosis-experts.js";
+export { collectExpertEvidence, type ExpertTensorEvidence } from "./analysis/diagnosis-experts-evidence.js";
+export { expertTokenGroups, EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "./analysis/expert-tokens.js";
 export { buildReport, writeReport } from "./report/report-build.js";

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KernelWorkspace } from "../src/quant/workspace.js";
-import { quantize, dequantize, supportedTypes, quantizedSize } from "../src/quant/index.js";
+import { quantize, dequantize, supportedTypes, quantizedSize, typeInfo } from "../src/quant/index.js";
 import { goldenCases, readGoldenF32 } from "./golden.js";
 
 test("workspace quantize/dequantize == public API for every type (golden inputs, with and without imatrix)", () => {
@@ -16,6 +16,10 @@ test("workspace quantize/dequantize == public API for every type (golden inputs,
   for (const type of supportedTypes()) {
     const q = ws.bytes(quantizedSize(type, c.rows, c.cols));
     for (const w of [undefined, im]) {
+      if (!w && typeInfo(type).imatrix === "required") {
+        assert.throws(() => ws.quantize(type, x, c.rows, c.cols, q), /requires an importance matrix/);
+        continue;
+      }
       const want = quantize(type, x0, c.rows, c.cols, w);
       ws.quantize(type, x, c.rows, c.cols, q, w);
       assert.ok(Buffer.from(q).equals(Buffer.from(want)), `${type} ${w ? "imatrix" : ""}`);

@@ -374,20 +374,20 @@ test("CLI binary: a corrupt file gives one line on stderr and exit code 2 (spawn
 test("types without a codec are listed by inspect but reading them names the type, tensor and file; unsupported safetensors dtypes are refused by name", async () => {
   const path = join(tmp, "iq.gguf");
   writeFileSync(path, encodeGguf([{ key: "general.architecture", type: GgufValueType.STRING, value: "llama" }], [
-    { name: "blk.0.ffn_up.weight", shape: [256, 2], type: "IQ2_XXS", data: new Uint8Array(2 * 66) },
+    { name: "blk.0.ffn_up.weight", shape: [256, 2], type: "Q8_1", data: new Uint8Array(2 * 8 * 36) },
     { name: "blk.0.ffn_norm.weight", shape: [256], type: "F32", data: new Uint8Array(1024) },
   ]));
   const src = openSource(path);
   try {
-    assert.equal(src.tensor("blk.0.ffn_up.weight").type, "IQ2_XXS");
-    assert.throws(() => src.read("blk.0.ffn_up.weight"), (e: unknown) => isQuantscopeError(e) && e.file === path && /tensor "blk\.0\.ffn_up\.weight" type at byte \d+: tensor "blk\.0\.ffn_up\.weight": type IQ2_XXS is not supported/.test(e.message));
+    assert.equal(src.tensor("blk.0.ffn_up.weight").type, "Q8_1");
+    assert.throws(() => src.read("blk.0.ffn_up.weight"), (e: unknown) => isQuantscopeError(e) && e.file === path && /tensor "blk\.0\.ffn_up\.weight" type at byte \d+: tensor "blk\.0\.ffn_up\.weight": type Q8_1 is not supported/.test(e.message));
     assert.equal(src.read("blk.0.ffn_norm.weight").data.length, 256);
   } finally {
     src.close();
   }
   const r = await cliInProcess("inspect", path);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /blk\.0\.ffn_up\.weight +256 x 2 +IQ2_XXS +2\.06 +132/);
+  assert.match(r.out, /blk\.0\.ffn_up\.weight +256 x 2 +Q8_1 +9\.00 +576/);
   const st = join(tmp, "i8.safetensors");
   // Same length replacement ("F32" -> "I8 ") keeps the header size field valid.
   const stBytes = encodeSafetensors([{ name: "x", dtype: "F32", shape: [2], data: new Uint8Array(8) }]).toString("latin1").replace('"F32"', '"I8" ');

@@ -4,6 +4,8 @@
 // (section 3), and the sweep's records for every candidate type. Then the
 // standard mixes are priced with those records.
 import { QuantscopeError } from "../io/errors.js";
+import type { CalibData } from "../model/calibrate/calib-file.js";
+import { predSourceNote, tensorCalib } from "../model/calibrate/predict.js";
 import type { Matrix } from "../io/f32bin.js";
 import type { Imatrix, TensorSource } from "../io/source.js";
 import { ggmlTypeByName } from "../ggml/types.js";
@@ -16,6 +18,7 @@ import { groupStats } from "./study/section3-groups.js";
 import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
 import { plansAtMixSizes } from "./diagnosis-plans.js";
 import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./diagnosis-stats.js";
+import { collectExpertEvidence } from "./diagnosis-experts-evidence.js";
 
 /** The type whose per-column error the charts and the diagnosis use (the lowest K-quant, where choices matter most). */
 export const REFERENCE_TYPE = "Q2_K";
@@ -27,6 +30,8 @@ export { DEFAULT_OUTPUT_TOKENS };
 export interface CollectOptions {
   readonly activations?: ActivationDir;
   readonly imatrix?: Imatrix;
+  /** Calibration statistics (quantscope calibrate): predicted KL from them (docs/sensitivity.md). */
+  readonly calib?: CalibData;
   /** Only tensors whose name matches. */
   readonly tensors?: RegExp;
   readonly types?: readonly string[];
@@ -38,7 +43,8 @@ export interface CollectOptions {
 export function collectReportData(src: TensorSource, model: string, opts: CollectOptions = {}): ReportData {
   const t0 = performance.now();
   const notes: string[] = [];
-  const { swept } = sweepableTensors(src, opts.tensors);
+  // 2-D tensors here; the 3-D expert tensors (which the sweep now also measures) are covered below
+  const swept = sweepableTensors(src, opts.tensors).swept.filter((n) => src.tensor(n).shape.length === 2);
   if (swept.length === 0) {
     throw new QuantscopeError(`${model}: no 2-D weight tensors${opts.tensors ? ` match /${opts.tensors.source}/` : ""}`);
   }
@@ -73,6 +79,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     const ctx: TensorContext = {
       name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W, imatrix: importance, activations: Xm,
       totalRows: W.rows, rows: Int32Array.from({ length: W.rows }, (_, r) => r), flatten: false, quantizeWithImatrix: true, qkNorm, tiedEmbeddings,
+      calib: opts.calib ? tensorCalib(opts.calib, name, W.rows, W.cols) : null,
     };
     const sums = rowSums(ctx);
     const mine = types.map((t) => measure(ctx, t, sums));
@@ -86,10 +93,16 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
     tensors.push(ev);
   });
   opts.onProgress?.(swept.length, swept.length, "");
+  const predNote = opts.calib ? predSourceNote(records) : null;
+  if (predNote) notes.push(predNote);
   if (synthetic) notes.push("no imatrix given: the quantizer's importance is E[x²] from the activations (what llama-imatrix would compute from them)");
   if (!opts.activations && !opts.imatrix) notes.push("no activations or imatrix: output errors are weight-space errors, and activation charts are left out");
   const skipped = records.filter((r) => r.skipped);
   for (const r of skipped.slice(0, 5)) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
+
+  // MoE: the 3-D expert tensors, expert by expert (the sweep and the plans above cover the 2-D tensors).
+  const experts = collectExpertEvidence(src, { imatrix: opts.imatrix, tensors: opts.tensors, type: REFERENCE_TYPE });
+  if (experts.length && !opts.imatrix) notes.push(`${experts.length} expert tensors: without --imatrix the report cannot tell which experts saw few tokens or carry outlier activations`);
 
   const standard = mixes.map((m) => priceMix(m.label, m.entries, records, src));
   const hasImportance = !!opts.imatrix || !!opts.activations;
@@ -97,6 +110,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   return {
     model, tensors, records, notes, plans,
     imatrix: opts.imatrix?.path,
+    ...(experts.length ? { experts } : {}),
     seconds: (performance.now() - t0) / 1000,
   };
 }

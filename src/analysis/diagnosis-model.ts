@@ -5,6 +5,7 @@
 // HTML stays small whatever the model size.
 
 import type { SweepRecord } from "./sweep-types.js";
+import type { ExpertTensorEvidence } from "./diagnosis-experts-evidence.js";
 
 /** Equal-width histogram: counts[i] covers [lo + i*width, lo + (i+1)*width). */
 export interface Histogram {
@@ -140,6 +141,8 @@ export interface ReportData {
   readonly imatrix?: string;
   /** One-line notes about what could not be measured and why. */
   readonly notes: string[];
+  /** Mixture-of-experts tensors (3-D), per expert; absent or empty for dense models. */
+  readonly experts?: ExpertTensorEvidence[];
   /** Seconds spent collecting the evidence. */
   readonly seconds?: number;
 }

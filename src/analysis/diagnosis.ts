@@ -3,6 +3,7 @@
 // lists every rule). Pure function of the collected evidence.
 import type { ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
 import { argsortDesc, pearson, sum } from "./diagnosis-stats.js";
+import { diagnoseExperts } from "./diagnosis-experts.js";
 
 export type Severity = "high" | "medium" | "info";
 
@@ -29,6 +30,8 @@ export interface Diagnosis {
   readonly perTensor: ReadonlyMap<string, Finding[]>;
   /** Tensor names ranked by predicted damage at the reference type, worst first. */
   readonly ranking: { tensor: string; score: number; scoreName: string }[];
+  /** Expert-level findings for MoE tensors (diagnosis-experts.ts), by severity; empty for dense models. */
+  readonly experts: Finding[];
 }
 
 /** Every threshold the rules use (documented in docs/report.md). */
@@ -315,10 +318,21 @@ export function diagnose(data: ReportData): Diagnosis {
       value: change, threshold: 0, evidence: { plan: p.label, mix: mix.label, planBpw: p.bpw, mixBpw: mix.bpw, changed: diffs } });
   }
 
+  // MoE: one model-level line over the expert findings (the findings themselves have their own section).
+  const experts = diagnoseExperts(data.experts ?? []);
+  if (data.experts?.length) {
+    const n = (id: string) => experts.filter((x) => x.id === id).length;
+    const e = data.experts;
+    m({ id: "experts-model", severity: experts.some((x) => x.severity !== "info") ? "medium" : "info",
+      text: `${e.length} expert tensors of ${e[0]!.experts} experts: ${n("expert-few-tokens")} layer${n("expert-few-tokens") === 1 ? "" : "s"} with experts the imatrix barely saw, ${n("expert-act-outlier")} tensor${n("expert-act-outlier") === 1 ? "" : "s"} with experts whose input carries outlier activation power, ${n("expert-hard")} with experts much harder to quantize than their siblings${data.imatrix ? "" : " (no imatrix: token counts and activations unknown)"}.`,
+      value: experts.length, threshold: 0,
+      evidence: { tensors: e.length, experts: e[0]!.experts, findings: experts.length } });
+  }
+
   // Highest-severity tensor findings are echoed in the summary (at most 5).
   const all = [...perTensor.values()].flat().filter((x) => x.severity === "high");
   summary.push(...all.slice(0, 5));
-  return { summary, perTensor, ranking };
+  return { summary, perTensor, ranking, experts };
 }
 
 /** Compact number: 3 significant digits, exponent for tiny values. */

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { TensorSource } from "../io/source.js";
 import { QuantscopeError } from "../io/errors.js";
 import { typeInfo } from "../quant/index.js";
-import { DEFAULT_SWEEP_TYPES, layerCount, sweepableTensors, sweepModel, sweepResult, type SweepOptions } from "./sweep.js";
+import { DEFAULT_SWEEP_TYPES, layerCount, sweepModel, sweepResult, sweepWork, type SweepOptions } from "./sweep.js";
 import type { SweepRecord, SweepResult } from "./sweep-types.js";
 
 /** What a worker needs to rebuild the inputs: paths, not objects. */
@@ -14,6 +14,8 @@ export interface SweepPaths {
   readonly imatrix?: string;
   readonly activations?: string;
   readonly jobs: number;
+  /** Calibration statistics file (quantscope calibrate). */
+  readonly calib?: string;
   /** Override MIN_PARALLEL_WORK (tests). */
   readonly minWork?: number;
 }
@@ -30,10 +32,12 @@ export interface WorkerInit {
   readonly seed?: number;
   readonly flatten?: boolean;
   readonly nLayers: number;
+  readonly calib?: string;
 }
 
 export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths: SweepPaths): Promise<SweepResult> {
-  const { swept, passengers } = sweepableTensors(src, opts.tensors);
+  const { all, mine, passengers } = sweepWork(src, opts);
+  const swept = mine.map((t) => t.name);
   // Workers cost a start-up (module loading; seconds under tsx): below a
   // few tens of millions of weight x type quantizations one thread is faster.
   const nTypes = (opts.types ?? DEFAULT_SWEEP_TYPES).length;
@@ -46,7 +50,7 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
   const nLayers = layerCount(src);
   const init: WorkerInit = {
     model: paths.model, imatrix: paths.imatrix, activations: paths.activations, types,
-    sample: opts.sample, seed: opts.seed, flatten: opts.flatten, nLayers,
+    sample: opts.sample, seed: opts.seed, flatten: opts.flatten, nLayers, calib: paths.calib,
   };
   const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   const url = new URL(`./sweep-worker${ext}`, import.meta.url);
@@ -72,7 +76,7 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
         : new Worker(url, { workerData: init });
       workers.push(w);
       const feed = () => {
-        if (next < swept.length) { const i = next++; w.postMessage({ index: i, name: swept[i] }); }
+        if (next < swept.length) { const i = next++; w.postMessage({ index: i, global: mine[i]!.index, name: swept[i] }); }
         else { void w.terminate(); if (--live === 0 && !failed) resolve(); }
       };
       w.on("message", (m: { index: number; records?: SweepRecord[]; error?: { message: string; user: boolean } }) => {
@@ -86,5 +90,5 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
       feed();
     }
   });
-  return sweepResult(src, opts, nLayers, types, results.flat(), passengers, t0);
+  return sweepResult(src, opts, nLayers, types, results.flat(), passengers, t0, { all, mine: swept });
 }

@@ -1,6 +1,8 @@
 // Result types of `quantscope sweep` (and the inputs of `plan`). Plain data:
 // every record is JSON-serialisable as is, one record per (tensor, type).
 
+import type { ShardInfo, SweepProvenance } from "./sweep-shards.js";
+
 /** Where a tensor's relative output error came from. */
 export type OutputErrorSource =
   /** ‖X(W−Ŵ)ᵀ‖_F / ‖XWᵀ‖_F on real activation rows X. */
@@ -66,6 +68,8 @@ export interface SweepRecord {
    * `type`. See src/analysis/sensitivity.ts and docs/sweep.md.
    */
   readonly sensitivity: number;
+  /** What predicted `sensitivity`: calibration statistics (docs/sensitivity.md) or the gain table on outputRelErr from activations / imatrix / weights. */
+  readonly sensitivitySource?: "calib" | "activations" | "imatrix" | "weights";
   /**
    * KL divergence actually measured with quantscope's reference forward pass
    * (only with `sweep --measure-kl`, small llama/qwen models).
@@ -75,6 +79,18 @@ export interface SweepRecord {
   readonly usedImatrix: boolean;
   /** Fraction of rows measured (1 = exact). */
   readonly sampleFraction: number;
+  /**
+   * 3-D expert tensors (blk.N.ffn_{gate,up,down}_exps): each expert's slice,
+   * quantized as llama-quantize does (slice by slice, with that expert's
+   * imatrix vector). The record's own metrics are over all experts.
+   */
+  readonly experts?: readonly ExpertMetrics[];
+  /**
+   * Set when `sensitivity` is not a gain fitted for this kind of tensor (expert
+   * tensors: no MoE model was in the fit), saying what was borrowed and how
+   * uncertain the prediction is.
+   */
+  readonly sensitivityBasis?: SensitivityBasis;
   /** 95 % confidence intervals of the sampled estimates (only when sampleFraction < 1). */
   readonly ci95?: {
     readonly rmse: Ci95;
@@ -85,6 +101,34 @@ export interface SweepRecord {
     readonly medianAbsErr: Ci95;
     readonly p95AbsErr: Ci95;
   };
+}
+
+/** One expert's slice of a 3-D expert tensor under one type. */
+export interface ExpertMetrics {
+  readonly expert: number;
+  /** Rows of this expert that were measured (ne1 when exact). */
+  readonly rows: number;
+  /** Tokens routed to this expert in the imatrix's calibration (its counts), or null without an imatrix. */
+  readonly tokens: number | null;
+  readonly rmse: number;
+  readonly relRmse: number;
+  readonly maxAbsErr: number;
+  /** With this expert's imatrix vector; null without an imatrix. */
+  readonly imatrixMse: number | null;
+  /** Imatrix estimate of the expert's relative output error (relRmse without an imatrix). */
+  readonly outputRelErr: number;
+}
+
+export interface SensitivityBasis {
+  /** The gain used, e.g. "ffn_down (dense FFN gain)". */
+  readonly gain: string;
+  /** false: not fitted on any model of this kind. */
+  readonly fitted: boolean;
+  /** The prediction is believed within this factor either way (a judgement, not a fitted interval). */
+  readonly uncertaintyFactor: number;
+  /** [sensitivity / factor, sensitivity × factor]. */
+  readonly range: Ci95;
+  readonly note: string;
 }
 
 /** A tensor the sweep did not quantize (1-D, not a weight matrix, filtered out…). */
@@ -112,6 +156,10 @@ export interface SweepResult {
   /** Human-readable notes (skips, fallbacks, approximations). */
   readonly notes: readonly string[];
   readonly seconds: number;
+  /** Which part of the tensors this result holds (1/1 unless `sweep --shard K/N`). */
+  readonly shard?: ShardInfo;
+  /** Model identity, options and version, so shards can be checked against each other before merging. */
+  readonly provenance?: SweepProvenance;
 }
 
 /** Candidate types of a sweep when --types is not given. */

@@ -4,8 +4,10 @@ import { parentPort, workerData } from "node:worker_threads";
 import { openSource, readImatrix } from "../io/source.js";
 import { isQuantscopeError } from "../io/errors.js";
 import { ActivationDir } from "./sweep-activations.js";
-import { MeasureScratch, measure, rowSums, tensorContext, type SweepOptions } from "./sweep.js";
+import type { SweepOptions } from "./sweep.js";
+import { measureTensor } from "./sweep-fast.js";
 import type { WorkerInit } from "./sweep-parallel.js";
+import { readCalib } from "../model/calibrate/calib-file.js";
 
 const init = workerData as WorkerInit;
 const src = openSource(init.model);
@@ -14,15 +16,12 @@ const opts: SweepOptions = {
   imatrix: init.imatrix ? readImatrix(init.imatrix) : undefined,
   activations: init.activations ? new ActivationDir(init.activations) : undefined,
   sample: init.sample, seed: init.seed, flatten: init.flatten,
+  calib: init.calib ? readCalib(init.calib) ?? undefined : undefined,
 };
 
-const scratch = new MeasureScratch(); // reused across this worker's tensors
-
-parentPort!.on("message", (m: { index: number; name: string }) => {
+parentPort!.on("message", (m: { index: number; global: number; name: string }) => {
   try {
-    const ctx = tensorContext(src, m.name, init.nLayers, opts, m.index);
-    const sums = rowSums(ctx);
-    const records = init.types.map((t) => measure(ctx, t, sums, undefined, scratch));
+    const records = measureTensor(src, m.name, init.nLayers, opts, m.global, init.types);
     parentPort!.postMessage({ index: m.index, records });
   } catch (e) {
     parentPort!.postMessage({ index: m.index, error: { message: (e as Error).message ?? String(e), user: isQuantscopeError(e) } });

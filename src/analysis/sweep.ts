@@ -4,18 +4,32 @@
 import type { Imatrix, TensorSource } from "../io/source.js";
 import type { Matrix } from "../io/f32bin.js";
 import { QuantscopeError } from "../io/errors.js";
+import { expertTokens } from "../io/imatrix.js";
 import { dequantize, dequantizeInto, quantize, quantizedSize, quantizeInto, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
 import { gainKey, predictKl } from "./sensitivity.js";
 import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
+import { measureTensor } from "./sweep-fast.js";
+import { provenance, shardPartition, type ShardSpec } from "./sweep-shards.js";
 import { measureKl, type KlHarness } from "./forward/kl.js";
 import { matmul } from "./forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
+import type { CalibData } from "../model/calibrate/calib-file.js";
+import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
 
 import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
 export { DEFAULT_SWEEP_TYPES };
+
+/**
+ * How far a predicted KL of an expert tensor may be off, either way: the gain
+ * is the dense FFN kind's, fitted on two dense models whose cross-model error
+ * was already a factor ~3.5 (docs/sweep.md), and routing (each token sees k of
+ * E experts, weighted by the router) is not modelled. A judgement, documented
+ * in docs/sweep.md, not a fitted interval.
+ */
+export const EXPERT_UNCERTAINTY = 10;
 
 export interface SweepOptions {
   readonly types?: readonly string[];
@@ -36,6 +50,22 @@ export interface SweepOptions {
   readonly onProgress?: (done: number, total: number, label: string) => void;
   /** Measure the real single-tensor KL with the reference forward pass (exact sweeps only). */
   readonly kl?: KlHarness;
+  /** Measure only this part of the tensors (`--shard K/N`, see sweep-shards.ts). */
+  readonly shard?: ShardSpec;
+  /** Calibration statistics (quantscope calibrate): predKL from them, source "calib" (docs/sensitivity.md). */
+  readonly calib?: CalibData;
+}
+
+/** The tensors of a sweep, the ones this run measures (all, or its shard's) with their index in the whole list, and the passengers. */
+export function sweepWork(src: TensorSource, opts: SweepOptions): { all: string[]; mine: { name: string; index: number }[]; passengers: SweepPassenger[] } {
+  const { swept, passengers } = sweepableTensors(src, opts.tensors);
+  if (swept.length === 0) throw new QuantscopeError(`${src.path}: no 2-D weight tensors to sweep${opts.tensors ? ` match ${opts.tensors}` : ""}`);
+  let mine = swept.map((name, index) => ({ name, index }));
+  if (opts.shard) {
+    const part = new Set(shardPartition(swept.map((name) => { const t = src.tensor(name); return { name, elements: t.rows * t.cols }; }), opts.shard.count)[opts.shard.index - 1]);
+    mine = mine.filter((t) => part.has(t.name));
+  }
+  return { all: swept, mine, passengers };
 }
 
 /** Tensors a sweep measures: 2-D weights llama-quantize would quantize. */
@@ -44,7 +74,8 @@ export function sweepableTensors(src: TensorSource, filter?: RegExp): { swept: s
   const passengers: SweepPassenger[] = [];
   for (const t of src.tensors()) {
     const elements = t.shape.reduce((a, b) => a * b, 1);
-    const quantizable = t.shape.length === 2 && allowsQuantization(t.name, t.shape.length);
+    // 2-D weights, and 3-D expert tensors (ne = [cols, rows per expert, experts]), as llama-quantize quantizes them
+    const quantizable = (t.shape.length === 2 || t.shape.length === 3) && allowsQuantization(t.name, t.shape.length);
     if (quantizable && (!filter || filter.test(t.name))) swept.push(t.name);
     else {
       // Not quantized by llama-quantize: 1-D tensors are written as F32 in a K-mix file.
@@ -79,6 +110,14 @@ export interface TensorContext {
   readonly qkNorm: boolean;
   /** No output.weight: token_embd doubles as the output head (its errors then reach the logits directly). */
   readonly tiedEmbeddings: boolean;
+  /** Experts of a 3-D expert tensor (ne2); 1 for a 2-D tensor. `imatrix` then holds cols × experts values. */
+  readonly experts?: number;
+  /** Tokens per expert from the imatrix counts (expert tensors with an imatrix). */
+  readonly expertTokens?: readonly number[];
+  /** This tensor's calibration statistics, when the sweep has them. */
+  readonly calib?: TensorCalib | null;
+  /** Tensor row index of each row of W when rows were sampled (W holds only those). */
+  readonly tensorRows?: Int32Array;
 }
 
 /** Per-row sums used by all ratio estimators (one entry per measured row). */
@@ -246,13 +285,46 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
       projectedEnergies(X, errBlock!.subarray(0, m * n), m, n, xe2, r - m + 1);
     }
   }
+  const measuredKl = kl && k === N && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
+  // calibration statistics are per tensor row: map the measured rows back to the tensor's
+  const tensorRows = ctx.tensorRows ? Int32Array.from(rows, (r) => ctx.tensorRows![r]!) : rows;
+  const calibKl = ctx.calib && !ctx.flatten ? predictKlFromCalib(ctx.calib, src, deq, tensorRows, n, N) : undefined;
+  return finishRecord(ctx, base, type, fallback, useIm, bytes, { e2, ve2, xe2: X ? xe2 : null, max, ranks: (r) => ranksOfNonNegative(abs, r) }, sums, measuredKl, calibKl);
+}
+
+/** What one (tensor, type) round trip left behind, per measured row. */
+export interface ErrorSums {
+  readonly e2: Float64Array;
+  readonly ve2: Float64Array;
+  /** Σ_t (x_t·e)² per row, with activations; else null. */
+  readonly xe2: Float64Array | null;
+  readonly max: number;
+  /** Order statistics (0-based ranks) of |E| over the measured elements. */
+  ranks(r: number[]): number[];
+}
+
+type RecordBase = Pick<SweepRecord, "tensor" | "kind" | "gainKey" | "layer" | "nLayers" | "rows" | "cols" | "requestedType" | "sampleFraction">;
+
+/** The record from the per-row error sums (shared by the TypeScript and the WASM error passes). */
+export function finishRecord(
+  ctx: Pick<TensorContext, "kind" | "layer" | "nLayers" | "qkNorm" | "imatrix" | "totalRows" | "W">, base: RecordBase,
+  type: string, fallback: boolean, useIm: boolean, bytes: number, es: ErrorSums, sums: RowSums, measuredKl?: number,
+  calibKl?: { value: number; lo: number; hi: number },
+): SweepRecord {
+  const info = ggmlTypeByName(type)!;
+  const N = ctx.totalRows;
+  const { e2, ve2, xe2, max } = es;
+  const k = e2.length;
+  const n = ctx.W.cols;
+  const v = ctx.imatrix;
+  const key = base.gainKey;
   const cols = new Float64Array(k).fill(n);
   const mse = ratioCi(e2, cols, N);
   const rel2 = ratioCi(e2, sums.w2, N);
   const imMse = v ? ratioCi(ve2, cols, N) : null;
   let out2: { value: number; lo: number; hi: number };
   let source: OutputErrorSource;
-  if (X) { out2 = ratioCi(xe2, sums.xw2, N); source = "activations"; }
+  if (xe2) { out2 = ratioCi(xe2, sums.xw2, N); source = "activations"; }
   else if (v) { out2 = ratioCi(ve2, sums.vw2, N); source = "imatrix"; }
   else { out2 = rel2; source = "none"; }
   const sampled = k < N;
@@ -260,15 +332,14 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
   let medCi: { lo: number; hi: number } | null = null, p95Ci: { lo: number; hi: number } | null = null;
   {
     // estimates (and, for a sample, their interval ends) in one histogram pass
-    const n = abs.length;
+    const n = k * ctx.W.cols;
     const ranks = [quantileIndex(n, 0.5), quantileIndex(n, 0.95)];
     if (sampled) ranks.push(...quantileCiIndices(n, 0.5), ...quantileCiIndices(n, 0.95));
-    const v = ranksOfNonNegative(abs, ranks);
+    const v = es.ranks(ranks);
     median = v[0]!; p95 = v[1]!;
     if (sampled) { medCi = { lo: v[2]!, hi: v[3]! }; p95Ci = { lo: v[4]!, hi: v[5]! }; }
   }
-  const measuredKl = kl && !sampled && !ctx.flatten ? measureKl(kl, new Map([[ctx.name, deq]])) : undefined;
-  const sens = (r2: number) => predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
+  const sens = (r2: number) => calibKl?.value ?? predictKl({ kind: key === "output" ? "output" : ctx.kind, layer: ctx.layer, nLayers: ctx.nLayers, outputRelErr: Math.sqrt(r2), source, qkNorm: ctx.qkNorm });
   const sq = (x: { lo: number; hi: number }): Ci95 => [Math.sqrt(x.lo), Math.sqrt(x.hi)];
   return {
     ...base, type, fallback, bpw: (info.typeSize * 8) / info.blockSize, bytes,
@@ -277,6 +348,7 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
     imatrixMse: imMse ? imMse.value : null,
     outputRelErr: Math.sqrt(out2.value), outputErrorSource: source,
     sensitivity: sens(out2.value),
+    sensitivitySource: calibKl !== undefined ? "calib" : source === "none" ? "weights" : source,
     usedImatrix: useIm,
     ...(measuredKl !== undefined ? { measuredKl } : {}),
     ...(sampled ? {
@@ -284,12 +356,21 @@ export function measure(ctx: TensorContext, requested: string, sums = rowSums(ct
         rmse: sq(mse), relRmse: sq(rel2),
         ...(imMse ? { imatrixMse: [imMse.lo, imMse.hi] as Ci95 } : {}),
         outputRelErr: sq(out2),
-        sensitivity: [sens(out2.lo), sens(out2.hi)] as Ci95,
+        sensitivity: (calibKl ? [calibKl.lo, calibKl.hi] : [sens(out2.lo), sens(out2.hi)]) as Ci95,
         medianAbsErr: [medCi!.lo, medCi!.hi] as Ci95,
         p95AbsErr: [p95Ci!.lo, p95Ci!.hi] as Ci95,
       },
     } : {}),
   };
+}
+
+/** One skipped record per type (for tensors no path can measure with these options). */
+export function skippedRecords(ctx: TensorContext, types: readonly string[], why: string): SweepRecord[] {
+  const key = ctx.tiedEmbeddings && ctx.kind === "token_embd" ? "output" : gainKey(ctx.kind, ctx.qkNorm);
+  return types.map((t) => skipped({
+    tensor: ctx.name, kind: ctx.kind, gainKey: key, layer: ctx.layer, nLayers: ctx.nLayers, rows: ctx.totalRows, cols: ctx.W.cols,
+    requestedType: t.toUpperCase(), sampleFraction: 1,
+  }, t.toUpperCase(), why));
 }
 
 function skipped(base: Omit<SweepRecord, "type" | "fallback" | "skipped" | "bpw" | "bytes" | "rmse" | "relRmse" | "maxAbsErr" | "medianAbsErr" | "p95AbsErr" | "imatrixMse" | "outputRelErr" | "outputErrorSource" | "sensitivity" | "usedImatrix">, type: string, why: string): SweepRecord {
@@ -300,42 +381,70 @@ function skipped(base: Omit<SweepRecord, "type" | "fallback" | "skipped" | "bpw"
   };
 }
 
-/** Builds the per-tensor context (reads the tensor, finds its imatrix and activations). */
-export function tensorContext(src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index = 0): TensorContext {
+/** The per-tensor context without its weights (W is an empty placeholder of the right width). */
+export function tensorMeta(src: TensorSource, name: string, nLayers: number, opts: SweepOptions): TensorContext {
   const info = src.tensor(name);
   const cols = info.cols, totalRows = info.rows;
-  const kind = tensorCategory(name);
   let im: Float32Array | null = null;
+  const experts = info.shape.length >= 3 ? info.shape[2]! : 1;
   const entry = opts.imatrix?.entries.get(name);
+  let tokens: number[] | undefined;
   if (entry) {
-    if (entry.values.length !== cols) {
-      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${cols} columns`);
+    if (entry.values.length !== cols * experts) {
+      throw new QuantscopeError(`${opts.imatrix!.path}: imatrix entry ${name} has ${entry.values.length} values, the tensor has ${cols} columns${experts > 1 ? ` x ${experts} experts` : ""}`);
     }
     im = entry.values;
+    if (experts > 1) tokens = Array.from({ length: experts }, (_, e) => expertTokens(entry, e));
   }
   const fraction = opts.flatten ? 1 : opts.sample ?? 1;
   if (!(fraction > 0 && fraction <= 1)) throw new QuantscopeError(`--sample must be in (0, 1], got ${fraction}`);
-  let W: Matrix;
-  if (fraction >= 1) W = src.read(name);
-  else {
-    // read only the sampled rows, in runs of consecutive indices
-    const pick = sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
-    const data = new Float32Array(pick.length * cols);
-    for (let i = 0; i < pick.length;) {
-      let j = i + 1;
-      while (j < pick.length && pick[j] === pick[j - 1]! + 1) j++;
-      data.set(src.readRows(name, pick[i]!, j - i).data, i * cols);
-      i = j;
-    }
-    W = { rows: pick.length, cols, data };
-  }
   return {
-    name, kind, layer: layerOf(name), nLayers, W, totalRows, imatrix: im,
-    activations: opts.activations?.forTensor(name, cols) ?? null,
-    rows: Int32Array.from({ length: W.rows }, (_, i) => i), flatten: opts.flatten ?? false,
+    experts, ...(tokens ? { expertTokens: tokens } : {}),
+    name, kind: tensorCategory(name), layer: layerOf(name), nLayers, W: { rows: 0, cols, data: new Float32Array(0) }, totalRows, imatrix: im,
+    activations: null, rows: new Int32Array(0), flatten: opts.flatten ?? false,
     quantizeWithImatrix: opts.quantizeWithImatrix ?? true,
     qkNorm: hasQkNorm(src),
     tiedEmbeddings: hasTiedEmbeddings(src),
+    calib: opts.calib ? tensorCalib(opts.calib, name, totalRows, cols) : null,
+  };
+}
+
+/** The rows a sweep measures (all when exact; a seeded sample otherwise), sorted. */
+export function measuredRows(totalRows: number, opts: SweepOptions, index: number): Int32Array | null {
+  const fraction = opts.flatten ? 1 : opts.sample ?? 1;
+  if (fraction >= 1) return null;
+  return sampleRows(totalRows, fraction, ((opts.seed ?? 1) * 2654435761 + index) >>> 0);
+}
+
+/** Reads the given rows (sorted) into `into`, in runs of consecutive indices. */
+export function readPickedRows(src: TensorSource, name: string, pick: Int32Array, cols: number, into: Float32Array): void {
+  for (let i = 0; i < pick.length;) {
+    let j = i + 1;
+    while (j < pick.length && pick[j] === pick[j - 1]! + 1) j++;
+    const dst = into.subarray(i * cols, j * cols);
+    const m = src.readRows(name, pick[i]!, j - i, dst);
+    if (m.data.buffer !== dst.buffer || m.data.byteOffset !== dst.byteOffset) dst.set(m.data.subarray(0, dst.length));
+    i = j;
+  }
+}
+
+/** Builds the per-tensor context (reads the tensor, finds its imatrix and activations). */
+export function tensorContext(src: TensorSource, name: string, nLayers: number, opts: SweepOptions, index = 0): TensorContext {
+  const meta = tensorMeta(src, name, nLayers, opts);
+  const cols = meta.W.cols;
+  const pick = measuredRows(meta.totalRows, opts, index);
+  let W: Matrix;
+  if (!pick) W = src.read(name);
+  else {
+    const data = new Float32Array(pick.length * cols);
+    readPickedRows(src, name, pick, cols, data);
+    W = { rows: pick.length, cols, data };
+  }
+  return {
+    ...meta, W,
+    activations: opts.activations?.forTensor(name, cols) ?? null,
+    rows: Int32Array.from({ length: W.rows }, (_, i) => i),
+    ...(pick ? { tensorRows: pick } : {}), // the tensor row of each sampled row (calibration statistics are per row)
   };
 }
 
@@ -357,33 +466,28 @@ export function layerCount(src: TensorSource): number {
   return src.tensors().reduce((m, t) => Math.max(m, (layerOf(t.name) ?? -1) + 1), 0);
 }
 
-/** Sweeps a model (single thread; see sweep-parallel.ts for the two-core driver). */
+/** Sweeps a model (single thread; see sweep-parallel.ts for the two-core driver, sweep-fast.ts for the per-tensor work). */
 export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepResult {
   const t0 = performance.now();
   const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);
-  const { swept, passengers } = sweepableTensors(src, opts.tensors);
-  if (swept.length === 0) throw new QuantscopeError(`${src.path}: no 2-D weight tensors to sweep${opts.tensors ? ` match ${opts.tensors}` : ""}`);
+  const { all, mine, passengers } = sweepWork(src, opts);
   const nLayers = layerCount(src);
   const records: SweepRecord[] = [];
-  const total = swept.length * types.length;
+  const total = mine.length * types.length;
   let done = 0;
-  const scratch = new MeasureScratch();
-  swept.forEach((name, i) => {
-    const ctx = tensorContext(src, name, nLayers, opts, i);
-    const sums = rowSums(ctx);
-    for (const t of types) {
-      opts.onProgress?.(done, total, `${name} ${t}`);
-      records.push(measure(ctx, t, sums, opts.kl, scratch));
-      done++;
-    }
-  });
+  for (const { name, index } of mine) {
+    opts.onProgress?.(done, total, name);
+    records.push(...measureTensor(src, name, nLayers, opts, index, types));
+    done += types.length;
+  }
   opts.onProgress?.(total, total, "done");
-  return sweepResult(src, opts, nLayers, types, records, passengers, t0);
+  return sweepResult(src, opts, nLayers, types, records, passengers, t0, { all, mine: mine.map((t) => t.name) });
 }
 
 /** The SweepResult around measured records (shared by the single- and multi-threaded sweeps). */
 export function sweepResult(
   src: TensorSource, opts: SweepOptions, nLayers: number, types: string[], records: SweepRecord[], passengers: SweepPassenger[], t0: number,
+  work?: { all: string[]; mine: string[] },
 ): SweepResult {
   return {
     model: src.path,
@@ -392,13 +496,19 @@ export function sweepResult(
     sampleFraction: opts.sample ?? 1, seed: opts.seed ?? 1, records, passengers,
     notes: sweepNotes(records, opts),
     seconds: (performance.now() - t0) / 1000,
+    ...(work ? {
+      shard: { index: opts.shard?.index ?? 1, count: opts.shard?.count ?? 1, tensors: work.mine, all: work.all },
+      provenance: provenance(src, opts, types, { measureKl: !!opts.kl }),
+    } : {}),
   };
 }
 
-export function sweepNotes(records: readonly SweepRecord[], opts: SweepOptions): string[] {
+export function sweepNotes(records: readonly SweepRecord[], opts: { imatrix?: unknown; activations?: unknown; sample?: number; seed?: number }): string[] {
   const notes: string[] = [];
   const fb = records.filter((r) => r.fallback);
   if (fb.length) notes.push(`${fb.length} (tensor, type) pairs use llama-quantize's fallback type because the row length does not fit the block (marked "fallback")`);
+  const ex = new Set(records.filter((r) => r.experts).map((r) => r.tensor));
+  if (ex.size) notes.push(`${ex.size} expert tensors (3-D ffn_*_exps) were quantized expert by expert with each expert's imatrix vector, as llama-quantize does; per-expert metrics are in the JSON. Their predKL borrows the dense FFN gain (no MoE model was in the fit): trust it within a factor ~${EXPERT_UNCERTAINTY} only (sensitivityBasis)`);
   const sk = records.filter((r) => r.skipped);
   for (const r of sk) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
   if (!opts.activations && opts.imatrix) notes.push("outputRelErr is the imatrix estimate (diagonal approximation: cross-correlations between input columns ignored)");
@@ -407,6 +517,8 @@ export function sweepNotes(records: readonly SweepRecord[], opts: SweepOptions):
     const est = records.filter((r) => r.outputErrorSource !== "activations" && !r.skipped).length;
     if (est) notes.push(`${est} records had no activation file and use the ${opts.imatrix ? "imatrix estimate" : "weight-space relative RMSE"}`);
   }
+  const pred = predSourceNote(records);
+  if (pred) notes.push(pred);
   if ((opts.sample ?? 1) < 1) notes.push(`sampled ${(opts.sample! * 100).toFixed(1)} % of rows (seed ${opts.seed ?? 1}); maxAbsErr is over sampled rows only; CIs are 95 %`);
   return notes;
 }

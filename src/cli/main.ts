@@ -9,6 +9,7 @@ import { registerSweep } from "./commands/sweep.js";
 import { registerReport } from "./commands/report.js";
 import { registerTokenize } from "./commands/tokenize.js";
 import { registerMeasure } from "./commands/measure.js";
+import { registerCalibrate } from "../model/calibrate/cli.js";
 import { registerMix } from "./commands/mix.js";
 
 const program = new Command("quantscope")
@@ -21,6 +22,7 @@ registerSweep(program);
 registerReport(program);
 registerTokenize(program);
 registerMeasure(program);
+registerCalibrate(program);
 registerMix(program);
 
 await runCli(program, process.argv);

@@ -5,6 +5,7 @@ import { QuantscopeError, fileError } from "./errors.js";
 import { F32BIN_HEADER_BYTES } from "./f32bin.js";
 import { encodeNpy } from "./npy.js";
 import type { TensorSource } from "./source.js";
+import { expertRowRange } from "./experts.js";
 
 const CHUNK_VALUES = 1 << 24; // 64 MiB of float32 per read
 
@@ -17,11 +18,12 @@ export function dumpFormatFor(out: string): DumpFormat {
   throw new QuantscopeError(`--out ${out}: the file name must end in .f32bin or .npy`);
 }
 
-/** Returns rows x cols written. */
-export function dumpTensor(src: TensorSource, name: string, out: string): { rows: number; cols: number; bytes: number } {
+/** Returns rows x cols written. With `expert`, only that expert's ne1 x ne0 slice of a 3-D tensor. */
+export function dumpTensor(src: TensorSource, name: string, out: string, expert?: number): { rows: number; cols: number; bytes: number } {
   const fmt = dumpFormatFor(out);
   const t = src.tensor(name);
-  const { rows, cols } = t;
+  const { start: first, count: rows } = expert === undefined ? { start: 0, count: t.rows } : expertRowRange(t, expert);
+  const { cols } = t;
   let header: Buffer;
   if (fmt === "f32bin") {
     header = Buffer.alloc(F32BIN_HEADER_BYTES);
@@ -42,7 +44,7 @@ export function dumpTensor(src: TensorSource, name: string, out: string): { rows
     bytes += writeSync(fd, header);
     const step = Math.max(1, Math.floor(CHUNK_VALUES / Math.max(1, cols)));
     for (let r = 0; r < rows; r += step) {
-      const m = src.readRows(t.name, r, Math.min(step, rows - r));
+      const m = src.readRows(t.name, first + r, Math.min(step, rows - r));
       const buf = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
       if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
         const le = Buffer.alloc(buf.length);

@@ -17,6 +17,8 @@ import { SafetensorsSource, encodeSafetensors } from "./safetensors.js";
 import { F32BinSource } from "./f32bin-source.js";
 import { readF32Bin, encodeF32Bin } from "./f32bin.js";
 import { imatrixStatistics } from "../analysis/imatrix-stats.js";
+import { expertTokenGroups } from "../analysis/expert-tokens.js";
+import { moeFacts, readExpert, expertCount } from "./experts.js";
 import type { TensorSource } from "./source.js";
 
 export const FUZZ_PARSERS = ["gguf", "safetensors", "imatrix", "npy", "f32bin"] as const;
@@ -144,12 +146,32 @@ export function fuzzSeeds(parser: FuzzParser, fixtures: string): FuzzSeed[] {
         { key: "test.f64", type: GgufValueType.FLOAT64, value: 0.5 },
       ], [{ name: "t", shape: [32, 2], type: "F32", data: new Uint8Array(256).fill(0x3f) }], 64);
       seeds.push({ name: "nested arrays + alignment 64", bytes: nested, fields: ggufFields(nested) });
+      // MoE: expert metadata and a small 3-D expert tensor (2 rows of each of moe-tiny's 8 experts).
+      const moe = new GgufSource(fx("moe/moe-tiny-f16.gguf"));
+      try {
+        const kvs = moe.kvs().filter((k) => !k.key.startsWith("tokenizer."));
+        const rows = new Uint8Array(8 * 2 * 512);
+        for (let e = 0; e < 8; e++) rows.set(moe.readRaw("blk.0.ffn_up_exps.weight", e * 256, 2), e * 2 * 512);
+        const bytes = encodeGguf(kvs, [{ name: "blk.0.ffn_up_exps.weight", shape: [256, 2, 8], type: "F16", data: rows }]);
+        seeds.push({ name: "moe-tiny metadata + a [256, 2, 8] expert tensor", bytes, fields: ggufFields(bytes) });
+      } finally {
+        moe.close();
+      }
       return seeds;
     }
     case "imatrix": {
       const g = readFileSync(fx("imatrix/imatrix.gguf"));
       const d = readFileSync(fx("imatrix/imatrix.dat"));
-      return [{ name: "imatrix.gguf", bytes: g, fields: ggufFields(g) }, { name: "imatrix.dat", bytes: d, fields: datFields(d) }];
+      // MoE: per-expert in_sum2 [cols, experts] and counts [1, experts] of one layer, plus a dense entry.
+      const src = new GgufSource(fx("moe/moe-tiny-imatrix.gguf"));
+      let moe: Buffer;
+      try {
+        const names = ["blk.1.ffn_up_exps.weight.in_sum2", "blk.1.ffn_up_exps.weight.counts", "blk.1.attn_q.weight.in_sum2", "blk.1.attn_q.weight.counts"];
+        moe = encodeGguf(src.kvs(), names.map((n) => { const t = src.tensor(n); return { name: n, shape: t.shape, type: t.type, data: src.readRaw(n) }; }));
+      } finally {
+        src.close();
+      }
+      return [{ name: "imatrix.gguf", bytes: g, fields: ggufFields(g) }, { name: "imatrix.dat", bytes: d, fields: datFields(d) }, { name: "moe imatrix (per-expert counts)", bytes: moe, fields: ggufFields(moe) }];
     }
     case "safetensors": {
       const src = new GgufSource(fx("models/tinyqwen-f16.gguf"));
@@ -161,7 +183,14 @@ export function fuzzSeeds(parser: FuzzParser, fixtures: string): FuzzSeed[] {
           { name: "model.layers.0.self_attn.k_proj.weight", dtype: "F16", shape: [4, 256], data: k },
           { name: "model.layers.0.self_attn.q_norm.weight", dtype: "BF16", shape: [2, 32], data: new Uint8Array(128).fill(0x3f) },
         ], { format: "pt" });
-        return [{ name: "tinyqwen slice .safetensors", bytes, fields: [{ offset: 0, size: 8, name: "header_size" }] }];
+        // MoE: three experts of one projection, merged into a 3-D tensor by the reader.
+        const experts = encodeSafetensors([0, 1, 2].map((e) => ({
+          name: `model.layers.0.mlp.experts.${e}.up_proj.weight`, dtype: "F16" as const, shape: [2, 256], data: k.subarray(e * 512, (e + 2) * 512),
+        })));
+        return [
+          { name: "tinyqwen slice .safetensors", bytes, fields: [{ offset: 0, size: 8, name: "header_size" }] },
+          { name: "per-expert MoE .safetensors", bytes: experts, fields: [{ offset: 0, size: 8, name: "header_size" }] },
+        ];
       } finally {
         src.close();
       }
@@ -292,8 +321,10 @@ export function mutate(parser: FuzzParser, seed: FuzzSeed, rng: Rng): { bytes: B
 // ------------------------------------------------------------ exercise
 
 function readSome(src: TensorSource): void {
+  moeFacts(src);
   for (const t of src.tensors().slice(0, 6)) {
     src.tensor(t.name);
+    if (expertCount(t) > 1 && t.rows > 0 && t.cols > 0 && t.byteSize <= 1 << 20) readExpert(src, t.name, expertCount(t) - 1);
     if (t.rows > 0 && t.cols > 0) {
       src.readRows(t.name, 0, Math.min(t.rows, 2));
       if (t.byteSize <= 1 << 20) src.read(t.name);
@@ -308,7 +339,7 @@ export function exercise(parser: FuzzParser, path: string): void {
     case "safetensors": { const s = new SafetensorsSource(path); try { readSome(s); } finally { s.close(); } return; }
     case "npy": { const s = new NpySource(path); try { readSome(s); } finally { s.close(); } return; }
     case "f32bin": { const s = new F32BinSource(path); try { readSome(s); } finally { s.close(); } readF32Bin(path); return; }
-    case "imatrix": imatrixStatistics(readImatrix(path)); return;
+    case "imatrix": { const im = readImatrix(path); imatrixStatistics(im); expertTokenGroups(im); return; }
   }
 }
 

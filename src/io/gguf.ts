@@ -96,13 +96,14 @@ export class GgufSource implements TensorSource {
     return this.index.get(name);
   }
 
-  readRaw(name: string, start = 0, count?: number): Uint8Array {
+  readRaw(name: string, start = 0, count?: number, into?: Uint8Array): Uint8Array {
     const t = this.index.get(name);
     const n = count ?? t.rows - start;
     checkRowRange(this.path, t, start, n);
     const rb = rowBytes(ggmlTypeByName(t.type)!, t.cols);
     const file = this.files[this.fileOf.get(t.name)!]!;
-    return file.read(Number(t.offset!) + start * rb, n * rb, `tensor "${t.name}" data`);
+    const dst = into && into.length >= n * rb ? into.subarray(0, n * rb) : undefined;
+    return file.read(Number(t.offset!) + start * rb, n * rb, `tensor "${t.name}" data`, dst);
   }
 
   readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {

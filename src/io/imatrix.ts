@@ -58,12 +58,19 @@ function readGgufImatrix(path: string): Imatrix {
       if (ct.cols * ct.rows !== nMat) {
         throw fileError(path, `has ${ct.cols * ct.rows} counts for ${nMat} matrices in ${s.name}`, ct.offset, `tensor "${cname}"`);
       }
-      const raw = src.read(s.name).data;
-      const counts = Array.from(src.read(cname).data);
-      for (let i = 0; i < counts.length; i++) {
-        if (!(counts[i]! >= 0) || !Number.isFinite(counts[i]!)) throw fileError(path, `count ${counts[i]} is not a non-negative number`, ct.offset, `tensor "${cname}"`);
+      if (ct.shape.length > 1 && ct.cols !== 1) {
+        throw fileError(path, `counts shape [${ct.shape.join(", ")}] should be [1, ${nMat}] (one count per expert)`, ct.offset, `tensor "${cname}"`);
       }
-      entries.set(name, makeEntry(name, raw, counts, s.cols, counts.reduce((a, b) => a + b, 0)));
+      const stored = src.read(cname).data;
+      // common_imatrix_load rounds each count to an integer (std::lround); llama-quantize divides by it as float.
+      const counts = Array.from(stored, (c) => Math.round(c));
+      for (let i = 0; i < counts.length; i++) {
+        if (!(stored[i]! >= 0) || !Number.isFinite(stored[i]!)) throw fileError(path, `count ${stored[i]} of matrix ${i} is not a non-negative number`, ct.offset, `tensor "${cname}"`);
+      }
+      const raw = src.read(s.name).data;
+      const entry = makeEntry(name, raw, counts, s.cols, counts.reduce((a, b) => a + b, 0), 1);
+      if (nMat > 1) entry.experts = nMat;
+      entries.set(name, entry);
     }
     const ds = src.metadata.get("imatrix.datasets");
     const cc = src.metadata.get("imatrix.chunk_count");
@@ -79,14 +86,42 @@ function readGgufImatrix(path: string): Imatrix {
   }
 }
 
-/** values_j = raw_j / divisor of its matrix, float32 division; 0 where the divisor is 0. */
-function makeEntry(name: string, raw: Float32Array, divisors: number[], cols: number, count: number): ImatrixEntryRaw {
+/**
+ * values_j = raw_j / divisor of its matrix, float32 division, as llama-quantize's
+ * load_imatrix: where the divisor is 0 (an expert no token was routed to) every
+ * value of that matrix is `ifZero` (GGUF: 1, i.e. no weighting; never reached for
+ * .dat, whose ncall must be > 0).
+ */
+function makeEntry(name: string, raw: Float32Array, divisors: number[], cols: number, count: number, ifZero: number): ImatrixEntryRaw {
   const values = new Float32Array(raw.length);
   for (let m = 0; m < divisors.length; m++) {
     const d = Math.fround(divisors[m]!);
-    for (let j = m * cols; j < (m + 1) * cols; j++) values[j] = d > 0 ? raw[j]! / d : 0;
+    for (let j = m * cols; j < (m + 1) * cols; j++) values[j] = d > 0 ? raw[j]! / d : ifZero;
   }
-  return { name, values, count, raw, divisors };
+  return { name, values, count, counts: divisors.slice(), raw, divisors };
+}
+
+/**
+ * Expert `expert`'s importance vector (a view, length cols) of an entry for a tensor
+ * with `cols` columns: values[expert*cols, (expert+1)*cols). Expert 0 of a dense entry
+ * is the whole vector. Errors name the entry when the sizes do not fit.
+ */
+export function expertImatrix(entry: ImatrixEntry, cols: number, expert: number): Float32Array {
+  const n = entry.values.length / cols;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new QuantscopeError(`imatrix entry ${entry.name} has ${entry.values.length} values, not a multiple of the tensor's ${cols} columns`);
+  }
+  if (!Number.isInteger(expert) || expert < 0 || expert >= n) {
+    throw new QuantscopeError(`imatrix entry ${entry.name} has ${n} expert vector${n === 1 ? "" : "s"} of ${cols}; there is no expert ${expert}`);
+  }
+  return entry.values.subarray(expert * cols, (expert + 1) * cols);
+}
+
+/** Tokens expert `expert` saw (GGUF counts; a .dat or dense entry has one count for all). */
+export function expertTokens(entry: ImatrixEntry, expert: number): number {
+  const c = entry.counts;
+  if (!c || c.length <= 1) return entry.count;
+  return c[expert] ?? 0;
 }
 
 function readDatImatrix(f: PositionedFile): Imatrix {
@@ -113,7 +148,7 @@ function readDatImatrix(f: PositionedFile): Imatrix {
     const bytes = c.bytes(nval * 4, `${field} values`);
     const raw = new Float32Array(nval);
     for (let j = 0; j < nval; j++) raw[j] = bytes.readFloatLE(j * 4);
-    entries.set(name, makeEntry(name, raw, [ncall], nval, ncall));
+    entries.set(name, makeEntry(name, raw, [ncall], nval, ncall, 0));
   }
   let chunkCount: number | undefined;
   const datasets: string[] = [];

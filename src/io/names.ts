@@ -14,6 +14,17 @@ const LAYER_MAP: ReadonlyArray<readonly [string, string]> = [
   ["mlp.gate_proj", "ffn_gate"],
   ["mlp.up_proj", "ffn_up"],
   ["mlp.down_proj", "ffn_down"],
+  // MoE (Qwen2/3-MoE, DeepSeek, Mixtral): router and shared experts. The experts
+  // themselves (mlp.experts.E.*) are merged into 3-D tensors, see hfExpertPart.
+  ["mlp.gate", "ffn_gate_inp"],
+  ["block_sparse_moe.gate", "ffn_gate_inp"],
+  ["mlp.shared_expert.gate_proj", "ffn_gate_shexp"],
+  ["mlp.shared_expert.up_proj", "ffn_up_shexp"],
+  ["mlp.shared_expert.down_proj", "ffn_down_shexp"],
+  ["mlp.shared_expert_gate", "ffn_gate_inp_shexp"],
+  ["mlp.shared_experts.gate_proj", "ffn_gate_shexp"],
+  ["mlp.shared_experts.up_proj", "ffn_up_shexp"],
+  ["mlp.shared_experts.down_proj", "ffn_down_shexp"],
   ["input_layernorm", "attn_norm"],
   ["post_attention_layernorm", "ffn_norm"],
   ["self_attn.rotary_emb.inv_freq", "rope_freqs"],
@@ -57,4 +68,26 @@ export function ggufToHf(gguf: string): string {
     if (hit) return `${hit[0]}.${s[2]}`;
   }
   return gguf;
+}
+
+const HF_EXPERT = /^model\.layers\.(\d+)\.(mlp|block_sparse_moe)\.experts\.(\d+)\.(gate_proj|up_proj|down_proj|w1|w2|w3)\.weight$/;
+/** Mixtral's w1/w2/w3 are gate/down/up. */
+const EXPERT_PROJ: Record<string, string> = {
+  gate_proj: "ffn_gate_exps", w1: "ffn_gate_exps", up_proj: "ffn_up_exps", w3: "ffn_up_exps", down_proj: "ffn_down_exps", w2: "ffn_down_exps",
+};
+
+/**
+ * A Hugging Face per-expert weight (model.layers.N.mlp.experts.E.gate_proj.weight,
+ * Mixtral's block_sparse_moe.experts.E.w1.weight): the GGUF 3-D tensor it belongs
+ * to (blk.N.ffn_gate_exps.weight, as convert_hf_to_gguf.py stacks them), its expert
+ * index, and a name for the whole group (E replaced by "*").
+ */
+export function hfExpertPart(hf: string): { merged: string; expert: number; group: string } | undefined {
+  const m = HF_EXPERT.exec(hf);
+  if (!m) return undefined;
+  return {
+    merged: `blk.${m[1]}.${EXPERT_PROJ[m[4]!]}.weight`,
+    expert: Number(m[3]),
+    group: `model.layers.${m[1]}.${m[2]}.experts.*.${m[4]}.weight`,
+  };
 }

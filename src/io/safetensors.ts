@@ -6,8 +6,8 @@ import { dirname, join } from "node:path";
 import { fileError, QuantscopeError } from "./errors.js";
 import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
-import { readDecodedRows } from "./decode.js";
-import { hfToGguf } from "./names.js";
+import { outputBuffer, readDecodedRows } from "./decode.js";
+import { hfExpertPart, hfToGguf } from "./names.js";
 import type { Matrix } from "./f32bin.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
 
@@ -19,7 +19,8 @@ const DTYPES: Record<string, { type: string; bytes: number }> = {
 /** The index JSON is small; refuse anything absurd before reading it whole. */
 const MAX_INDEX_BYTES = 64 << 20;
 
-interface Entry { info: TensorInfo; file: number; }
+/** A tensor in one shard, or (parts) a 3-D expert tensor merged from per-expert 2-D tensors, expert e = parts[e]. */
+interface Entry { info: TensorInfo; file: number; parts?: { info: TensorInfo; file: number }[]; }
 
 export interface SafetensorsHeader {
   tensors: TensorInfo[];
@@ -148,7 +149,77 @@ export class SafetensorsSource implements TensorSource {
       throw e;
     }
     this.metadata = meta;
-    this.index = new TensorIndex(path, infos);
+    let merged: TensorInfo[];
+    try {
+      merged = this.mergeExperts(infos);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.index = new TensorIndex(path, merged);
+  }
+
+  /**
+   * Hugging Face MoE checkpoints store each expert as its own 2-D tensor; llama.cpp's
+   * converter stacks them into one 3-D tensor per layer and projection. Expose them
+   * the same way (blk.N.ffn_{gate,up,down}_exps.weight, ne = [cols, rows, experts]) so
+   * every analysis sees the GGUF's tensors. Experts must be numbered 0..n-1 and share
+   * shape and dtype.
+   */
+  private mergeExperts(infos: TensorInfo[]): TensorInfo[] {
+    const groups = new Map<string, { group: string; parts: Map<number, TensorInfo> }>();
+    const out: TensorInfo[] = [];
+    for (const t of infos) {
+      const p = hfExpertPart(t.originalName);
+      if (!p) { out.push(t); continue; }
+      const g = groups.get(p.merged) ?? { group: p.group, parts: new Map<number, TensorInfo>() };
+      groups.set(p.merged, g);
+      const other = g.parts.get(p.expert);
+      if (other) throw fileError(t.file ?? this.path, `is expert ${p.expert} of ${p.group}, like "${other.originalName}"`, 8, `tensor "${t.originalName}"`);
+      g.parts.set(p.expert, t);
+    }
+    for (const [name, g] of groups) {
+      const n = g.parts.size;
+      const where = (t: TensorInfo) => ({ file: t.file ?? this.path, field: `tensor "${t.originalName}"` });
+      for (const [e, t] of g.parts) {
+        if (e >= n) {
+          const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !g.parts.has(i));
+          throw fileError(where(t).file, `expert ${e} of ${g.group}, but expert${missing.length === 1 ? "" : "s"} ${missing.slice(0, 5).join(", ")} ${missing.length === 1 ? "is" : "are"} missing (experts must be numbered 0..n-1)`, 8, where(t).field);
+        }
+      }
+      const first = g.parts.get(0)!;
+      for (const t of g.parts.values()) {
+        if (t.shape.length !== 2 || t.type !== first.type || t.shape[0] !== first.shape[0] || t.shape[1] !== first.shape[1]) {
+          throw fileError(where(t).file, `${t.type} [${[...t.shape].reverse().join(", ")}] differs from expert 0's ${first.type} [${[...first.shape].reverse().join(", ")}]; experts of ${g.group} must be 2-D of one shape and dtype`, 8, where(t).field);
+        }
+      }
+      if (this.entries.has(name)) {
+        throw fileError(this.path, `${g.group} would merge into ${name}, which the file also holds`, 8, `tensor "${this.entries.get(name)!.info.originalName}"`);
+      }
+      const parts = Array.from({ length: n }, (_, e) => g.parts.get(e)!);
+      const [cols, rows] = first.shape as [number, number];
+      const info: TensorInfo = {
+        name, originalName: g.group, shape: [cols, rows, n], cols, rows: rows * n, type: first.type,
+        byteSize: parts.reduce((a, t) => a + t.byteSize, 0),
+      };
+      this.entries.set(name, { info, file: -1, parts: parts.map((t) => ({ info: t, file: this.entries.get(t.name)!.file })) });
+      for (const t of parts) this.entries.delete(t.name);
+      out.push(info);
+    }
+    return out;
+  }
+
+  /** The stored pieces holding rows [start, start+count): one for a plain tensor, one per expert touched for a merged one. */
+  private pieces(e: Entry, start: number, count: number): { info: TensorInfo; file: number; start: number; count: number; at: number }[] {
+    if (!e.parts) return [{ info: e.info, file: e.file, start, count, at: 0 }];
+    const per = e.info.shape[1]!;
+    const out = [];
+    for (let r = start; r < start + count;) {
+      const x = Math.floor(r / per), local = r - x * per, n = Math.min(per - local, start + count - r);
+      out.push({ ...e.parts[x]!, start: local, count: n, at: r - start });
+      r += n;
+    }
+    return out;
   }
 
   tensors(): TensorInfo[] { return this.index.list; }
@@ -158,17 +229,30 @@ export class SafetensorsSource implements TensorSource {
     const t = this.index.get(name);
     const n = count ?? t.rows - start;
     checkRowRange(this.path, t, start, n);
-    const eb = t.type === "F32" ? 4 : 2;
-    const f = this.files[this.entries.get(t.name)!.file]!;
-    return f.read(Number(t.offset!) + start * t.cols * eb, n * t.cols * eb, `tensor "${t.originalName}" data`);
+    const rb = t.cols * (t.type === "F32" ? 4 : 2);
+    const pieces = this.pieces(this.entries.get(t.name)!, start, n);
+    const read = (p: (typeof pieces)[number]) => this.files[p.file]!.read(Number(p.info.offset!) + p.start * rb, p.count * rb, `tensor "${p.info.originalName}" data`);
+    if (pieces.length === 1) return read(pieces[0]!);
+    const out = new Uint8Array(n * rb);
+    for (const p of pieces) out.set(read(p), p.at * rb);
+    return out;
   }
 
   readRows(name: string, start: number, count: number, into?: Float32Array): Matrix {
     const t = this.index.get(name);
     checkRowRange(this.path, t, start, count);
     if (count * t.cols > 0x3fffffff) throw new QuantscopeError(`${this.path}: ${count} rows of ${t.name} are too many to hold at once; read fewer rows`);
-    const f = this.files[this.entries.get(t.name)!.file]!;
-    return { rows: count, cols: t.cols, data: readDecodedRows(f, Number(t.offset!), t.cols * (t.type === "F32" ? 4 : 2), start, count, t, this.path, into) };
+    const rb = t.cols * (t.type === "F32" ? 4 : 2);
+    const pieces = this.pieces(this.entries.get(t.name)!, start, count);
+    if (pieces.length === 1) {
+      const p = pieces[0]!;
+      return { rows: count, cols: t.cols, data: readDecodedRows(this.files[p.file]!, Number(p.info.offset!), rb, p.start, p.count, p.info, this.path, into) };
+    }
+    const data = outputBuffer(count * t.cols, into);
+    for (const p of pieces) {
+      readDecodedRows(this.files[p.file]!, Number(p.info.offset!), rb, p.start, p.count, p.info, this.path, data.subarray(p.at * t.cols, (p.at + p.count) * t.cols));
+    }
+    return { rows: count, cols: t.cols, data };
   }
 
   read(name: string, into?: Float32Array): Matrix {

@@ -41,20 +41,37 @@ export interface TensorSource {
    */
   read(name: string, into?: Float32Array): Matrix;
   readRows(name: string, start: number, count: number, into?: Float32Array): Matrix;
-  /** Raw stored bytes of rows [start, start+count) (ggml blocks for quantized types). */
-  readRaw?(name: string, start?: number, count?: number): Uint8Array;
+  /**
+   * Raw stored bytes of rows [start, start+count) (ggml blocks for quantized types).
+   * Readers that support `into` read into it and return a view of it (reusing one
+   * buffer avoids page-faulting a fresh allocation per call); others ignore it.
+   */
+  readRaw?(name: string, start?: number, count?: number, into?: Uint8Array): Uint8Array;
   close(): void;
 }
 
 export interface ImatrixEntry {
   name: string;
-  /** Per-column mean of x^2 = in_sum2/counts, float32 division. */
+  /**
+   * Per-column mean of x^2 = in_sum2/counts, float32 division, exactly the
+   * importance vector llama-quantize builds. For an expert tensor (MoE) this
+   * holds every expert's vector back to back: length cols x experts, expert e
+   * at [e*cols, (e+1)*cols) (see expertImatrix in io/imatrix.ts); an expert
+   * that saw no tokens gets 1 in every column, as llama-quantize sets it.
+   */
   values: Float32Array;
   /**
    * Tokens the values were averaged over (GGUF: the counts tensor, summed over
    * experts). A legacy .dat does not store tokens: there this is ncall (chunks).
    */
   count: number;
+  /** Number of expert matrices (the counts tensor has one count per expert); absent for dense weights. */
+  experts?: number;
+  /**
+   * Tokens per expert (GGUF counts, rounded to integers as llama.cpp does), length `experts`;
+   * for dense weights [count]. Absent on entries not made by readImatrix.
+   */
+  counts?: number[];
 }
 
 export interface Imatrix {

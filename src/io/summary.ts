@@ -4,6 +4,8 @@ import { bitsPerWeight, ggmlTypeByName } from "../ggml/types.js";
 import { statSync } from "node:fs";
 import { GgufSource } from "./gguf.js";
 import type { Imatrix, SourceFormat, TensorSource } from "./source.js";
+import { moeFacts } from "./experts.js";
+import { expertTokenGroups, type ExpertTokenGroup } from "../analysis/expert-tokens.js";
 
 /** llama_ftype names (llama.h), as general.file_type stores them. */
 const FILE_TYPES: Record<number, string> = {
@@ -47,6 +49,13 @@ export interface ModelSummary {
   fileBytes: number;
   /** Tensor bits / weights. */
   bpw: number;
+  /** Mixture-of-experts facts (absent for dense models). */
+  moe?: {
+    experts: number; expertsUsed?: number; sharedExperts?: number; expertFfn?: number;
+    expertTensors: number; expertBytes: number; expertElements: number;
+    /** expertBytes / tensorBytes. */
+    expertShare: number;
+  };
 }
 
 function num(v: unknown): number | undefined {
@@ -92,6 +101,14 @@ export function summarizeModel(src: TensorSource, fileBytes: number): ModelSumma
     };
   });
   const gguf = src instanceof GgufSource ? src : undefined;
+  const m = moeFacts(src);
+  const expertSet = new Set(m?.expertTensors);
+  const moe = m && {
+    experts: m.experts, expertsUsed: m.expertsUsed, sharedExperts: m.sharedExperts, expertFfn: m.expertFfn,
+    expertTensors: m.expertTensors.length, expertBytes: m.expertBytes,
+    expertElements: rows.filter((r) => expertSet.has(r.name)).reduce((a, r) => a + r.elements, 0),
+    expertShare: tensorBytes ? m.expertBytes / tensorBytes : 0,
+  };
   return {
     path: src.path,
     format: src.format,
@@ -116,6 +133,7 @@ export function summarizeModel(src: TensorSource, fileBytes: number): ModelSumma
     tensorBytes,
     fileBytes: gguf ? gguf.fileSize : dataFileBytes(tensors) || fileBytes,
     bpw: totalElements ? (tensorBytes * 8) / totalElements : 0,
+    ...(moe ? { moe } : {}),
   };
 }
 
@@ -125,13 +143,19 @@ export interface ImatrixSummary {
   datasets: string[];
   chunkCount?: number;
   chunkSize?: number;
-  entries: { name: string; columns: number; count: number }[];
+  /** columns = values per expert; for MoE entries also the expert count and tokens per expert. */
+  entries: { name: string; columns: number; count: number; experts?: number; counts?: number[] }[];
+  /** Tokens per expert, grouped by layer (MoE GGUF imatrix only; empty otherwise). */
+  expertTokens: ExpertTokenGroup[];
 }
 
 export function summarizeImatrix(im: Imatrix): ImatrixSummary {
   return {
     path: im.path, format: im.format, datasets: im.datasets, chunkCount: im.chunkCount, chunkSize: im.chunkSize,
-    entries: [...im.entries.values()].map((e) => ({ name: e.name, columns: e.values.length, count: e.count })),
+    entries: [...im.entries.values()].map((e) => (e.experts
+      ? { name: e.name, columns: e.values.length / e.experts, count: e.count, experts: e.experts, counts: e.counts }
+      : { name: e.name, columns: e.values.length, count: e.count })),
+    expertTokens: expertTokenGroups(im),
   };
 }
 

@@ -13,6 +13,8 @@ const DEQUANT_CHUNK_FLOATS = 1 << 16;
 /** Returns -1 (input screened, clean), UNCHECKED, or the index of a float in the first block holding NaN/Inf. */
 type QuantKernel = (src: number, dst: number, rows: number, cols: number, imatrix: number) => number;
 const UNCHECKED = -2;
+/** Kernels return KERNEL_ABORTS - i where llama.cpp itself aborts (GGML_ASSERT) on the block holding float i. */
+export const KERNEL_ABORTS = -3;
 type DequantKernel = (src: number, dst: number, n: number) => void;
 type FiniteCheck = (src: number, n: number) => number;
 
@@ -47,6 +49,16 @@ function nonFiniteError(type: string, src: Float32Array, index: number, cols: nu
   );
 }
 
+/** The error for a block where ggml's own search fails and llama.cpp aborts (the result is undefined). */
+export function kernelAbortError(type: string, index: number, cols: number): QuantscopeError {
+  const info = ggmlTypeByName(type)!;
+  const c = index % cols;
+  return new QuantscopeError(
+    `${type}: row ${Math.floor(index / cols)}, columns ${c}..${c + info.blockSize - 1}: ggml's search finds no ` +
+      `grid point with a finite error (float overflow: the values are too large), and llama.cpp aborts on this input`,
+  );
+}
+
 function firstNonFiniteFrom(src: Float32Array, from: number): number {
   for (let i = from; i < src.length; i++) if (!Number.isFinite(src[i])) return i;
   return from;
@@ -71,6 +83,7 @@ export function quantizeWithKernel(
     const n = Math.min(chunkRows, rows - r0);
     arena.f32(pSrc, n * cols).set(src.subarray(r0 * cols, (r0 + n) * cols));
     let bad = quant(pSrc, pDst, n, cols, pIm);
+    if (bad <= KERNEL_ABORTS) throw kernelAbortError(spec.name, r0 * cols + KERNEL_ABORTS - bad, cols);
     if (bad === UNCHECKED) bad = check ? check(pSrc, n * cols) : -1;
     if (bad >= 0 && check) throw nonFiniteError(spec.name, src, firstNonFiniteFrom(src, r0 * cols + bad), cols);
     out.set(arena.u8(pDst, n * rb), r0 * rb);

@@ -8,6 +8,7 @@ import { rowBytes } from "../ggml/types.js";
 import { codecFor, quantizedSize } from "./index.js";
 import { LEGACY_SPECS } from "./codecs/legacy.js";
 import { newKernelInstance, type KernelExports } from "./wasm.js";
+import { KERNEL_ABORTS, kernelAbortError } from "./kernelCodec.js";
 
 type QuantKernel = (src: number, dst: number, rows: number, cols: number, imatrix: number) => number;
 type DequantKernel = (src: number, dst: number, n: number) => void;
@@ -85,6 +86,7 @@ export class KernelWorkspace {
         }
       }
       const r = this.fn<QuantKernel>(`quantize_${c.info.name.toLowerCase()}`)(pSrc, pOut, rows, cols, pIm);
+      if (r <= KERNEL_ABORTS) throw kernelAbortError(c.info.name, KERNEL_ABORTS - r, cols);
       if (!CONVERTING.has(c.info.name) && !(r === -1 && SCREENING.has(c.info.name))) {
         const bad = this.fn<FiniteCheck>("firstNonFinite")(pSrc, rows * cols);
         if (bad >= 0) {

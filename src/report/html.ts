@@ -9,7 +9,7 @@ import type { ReportData } from "../analysis/diagnosis-model.js";
 import { modelCharts } from "./charts/model.js";
 import { detailFor, slug, type Chart } from "./charts/spec.js";
 import { tensorCharts } from "./charts/tensor.js";
-import { curveTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
+import { curveTable, expertsTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
 import { HTML_STYLE } from "./html-style.js";
 
 const require = createRequire(import.meta.url);
@@ -69,7 +69,7 @@ export function renderHtml(data: ReportData, diag: Diagnosis, opts: { generatedA
   const worst = new Map<string, string>();
   for (const [t, fs] of diag.perTensor) worst.set(t, fs.find((f) => f.severity === "high") ? "high" : fs.find((f) => f.severity === "medium") ? "medium" : "info");
 
-  const nav = `<nav id="nav" aria-label="Tensors"><a class="nav-top" href="#summary">Summary</a><ul>${data.tensors
+  const nav = `<nav id="nav" aria-label="Tensors"><a class="nav-top" href="#summary">Summary</a>${data.experts?.length ? `<a class="nav-top" href="#experts">Experts</a>` : ""}<ul>${data.tensors
     .map((t) => `<li><a href="#${tensorAnchor(t.name)}" data-tensor="${escapeHtml(t.name)}" class="sev-${worst.get(t.name)}"><span class="dot"></span>${escapeHtml(t.name)}</a></li>`)
     .join("")}</ul></nav>`;
 
@@ -79,6 +79,9 @@ ${diag.ranking.length ? `<h3>Most sensitive tensors</h3>${tableHtml(rankingTable
 ${plans ? `<h3>Plans and standard mixes</h3>${tableHtml(plans)}` : ""}
 <div class="charts">${model.map(chartHtml).join("")}</div>
 ${data.notes.length ? `<h3>Notes</h3><ul class="notes">${data.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : ""}</section>`;
+
+  const et = expertsTable(data);
+  const experts = et ? `<section id="experts"><h2>Experts</h2><p class="muted">Each expert of a 3-D expert tensor, quantized at ${escapeHtml(data.experts![0]!.type)} as llama-quantize does it (with its own imatrix slice).</p>${findingsHtml(diag.experts, false)}${tableHtml(et)}</section>` : "";
 
   const sections = data.tensors.map((t) => {
     const tc = tensorCharts(t, { width: "container", detail: detailFor(data.tensors.length) });
@@ -99,6 +102,7 @@ ${findingsHtml(diag.perTensor.get(t.name) ?? [], false)}
 <body>
 <header><h1>quantscope report</h1><p class="muted">${escapeHtml(data.model)} · ${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${escapeHtml(data.imatrix)}` : ""}${opts.generatedAt ? ` · ${escapeHtml(opts.generatedAt)}` : ""}</p></header>
 <div class="layout">${nav}<main>${summary}
+${experts}
 ${sections}
 <footer class="muted">Rules and thresholds behind every finding: docs/report.md. Charts: drag to pan, wheel to zoom, double-click to reset; hover for values.</footer></main></div>
 ${bundles}

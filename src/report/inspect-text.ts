@@ -1,7 +1,8 @@
 // Text for `quantscope inspect`: the model summary and tensor table, and for
 // an imatrix the statistics table laid out exactly like
 // llama-imatrix --show-statistics.
-import type { ImatrixStatistics } from "../analysis/imatrix-stats.js";
+import { splitTensorName, type ImatrixStatistics } from "../analysis/imatrix-stats.js";
+import { EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "../analysis/expert-tokens.js";
 import type { ImatrixSummary, ModelSummary } from "../io/summary.js";
 
 // C printf's %.Nf rounds exact ties to even (JavaScript's toFixed rounds
@@ -74,6 +75,15 @@ export function formatModelSummary(s: ModelSummary): string {
   if (k.vocab !== undefined) dims.push(`vocab ${k.vocab}`);
   if (dims.length) out.push(`  dims:          ${dims.join(", ")}`);
   if (k.fileType !== undefined) out.push(`  file type:     ${k.fileType}`);
+  if (s.moe) {
+    const m = s.moe;
+    const parts = [`${m.experts}`];
+    if (m.expertsUsed !== undefined) parts.push(`${m.expertsUsed} used per token`);
+    if (m.sharedExperts) parts.push(`${m.sharedExperts} shared`);
+    if (m.expertFfn !== undefined) parts.push(`expert FFN ${m.expertFfn}`);
+    out.push(`  experts:       ${parts.join(", ")}`);
+    out.push(`  expert share:  ${m.expertTensors} expert tensors hold ${(m.expertShare * 100).toFixed(1)}% of tensor bytes (${humanBytes(m.expertBytes)}, ${m.expertElements.toLocaleString("en-US")} weights)`);
+  }
   out.push(`  metadata keys: ${s.metadataCount}`);
   out.push("");
   const rows: string[][] = [["tensor", "shape (ne0 x ne1)", "type", "bpw", "bytes", "share"]];
@@ -102,12 +112,41 @@ export function formatImatrixSummary(s: ImatrixSummary, stats: ImatrixStatistics
   out.push(`  entries:       ${s.entries.length}`);
   out.push("");
   const unit = s.format === "gguf" ? "tokens" : "ncall";
-  const rows: string[][] = [["tensor", "columns", unit]];
-  for (const e of s.entries) rows.push([e.name, String(e.columns), String(e.count)]);
-  out.push(...table(rows, [false, true, true]).map((l) => "  " + l));
+  const moe = s.entries.some((e) => e.experts);
+  const rows: string[][] = [["tensor", "columns", unit, ...(moe ? ["experts"] : [])]];
+  for (const e of s.entries) rows.push([e.name, String(e.columns), String(e.count), ...(moe ? [e.experts ? String(e.experts) : ""] : [])]);
+  out.push(...table(rows, [false, true, true, true]).map((l) => "  " + l));
+  if (s.expertTokens.length) out.push("", ...formatExpertTokens(s.expertTokens));
   let text = out.join("\n") + "\n";
   if (stats) text += formatImatrixStatistics(stats, label);
   return text;
+}
+
+/** Tokens routed to each expert per layer, and a warning per layer for experts that saw few or none. */
+export function formatExpertTokens(groups: ExpertTokenGroup[]): string[] {
+  const out = ["  tokens per expert (MoE; an expert's importance vector is averaged over its tokens):"];
+  for (const g of groups) {
+    const short = g.tensors.map((t) => splitTensorName(t).shortName).join(", ");
+    const n = g.counts.length;
+    const list = n <= 16 ? g.counts.join(" ") : (() => {
+      const sorted = [...g.counts].sort((a, b) => a - b);
+      return `min ${sorted[0]}, median ${sorted[n >> 1]}, max ${sorted[n - 1]}`;
+    })();
+    out.push(`    blk ${g.layer} (${short}): ${list}`);
+  }
+  const warn: string[] = [];
+  for (const g of groups) {
+    const where = `blk ${g.layer} (${g.tensors.length === 1 ? g.tensors[0] : `${g.tensors.length} tensors`})`;
+    if (g.none.length) {
+      warn.push(`  warning: ${where}: expert${g.none.length === 1 ? "" : "s"} ${g.none.join(", ")} saw no tokens: no importance data (llama-quantize quantizes ${g.none.length === 1 ? "it" : "them"} unweighted, as without an imatrix)`);
+    }
+    if (g.few.length) {
+      const ex = g.few.map((x) => `${x} (${g.counts[x]})`).join(", ");
+      warn.push(`  warning: ${where}: expert${g.few.length === 1 ? "" : "s"} ${ex} saw fewer than ${Math.round(EXPERT_TOKEN_THRESHOLDS.fewTokensShare * 100)}% of an even share (${Math.round(g.evenShare)} tokens): ${g.few.length === 1 ? "its" : "their"} importance vector is noisy`);
+    }
+  }
+  if (warn.length) out.push("", ...warn);
+  return out;
 }
 
 /** Every metadata key, one per line. */

@@ -9,7 +9,7 @@ import type { Chart } from "./charts/spec.js";
 import { modelCharts } from "./charts/model.js";
 import { tensorCharts } from "./charts/tensor.js";
 import { renderChartImages } from "./report-render.js";
-import { curveTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
+import { curveTable, expertsTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
 
 const WIDTH = 640;
 /** Per-tensor charts only for this many tensors (the most sensitive): a Markdown file is pasted, not browsed. */
@@ -50,6 +50,11 @@ export function renderMarkdown(data: ReportData, diag: Diagnosis, image: (c: Cha
   if (plans) out.push("### Plans and standard mixes", "", tableMarkdown(plans), "");
   for (const c of modelCharts(data, diag, { width: WIDTH })) out.push(`### ${c.title}`, "", image(c), "", `_${c.caption}_`, "");
   if (data.notes.length) out.push("### Notes", "", ...data.notes.map((n) => `- ${n}`), "");
+  const et = expertsTable(data);
+  if (et) {
+    out.push("## Experts", "", `_Each expert of a 3-D expert tensor, quantized at ${data.experts![0]!.type} as llama-quantize does it (with its own imatrix slice)._`, "");
+    out.push(findingsMarkdown(diag.experts, true), "", tableMarkdown(et), "");
+  }
   out.push("## Tensors", "", ...data.tensors.map((t) => `- [${t.name}](#${githubAnchor(t.name)})`), "");
   const charted = new Set(data.tensors.length <= MD_CHART_TENSORS ? data.tensors.map((t) => t.name) : diag.ranking.slice(0, MD_CHART_TENSORS).map((r) => r.tensor));
   if (charted.size < data.tensors.length) out.push(`_Charts for the ${charted.size} most sensitive tensors; the HTML report has them for every tensor._`, "");

@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { diagnose, type Diagnosis } from "../analysis/diagnosis.js";
 import { readImatrix } from "../io/imatrix.js";
+import { QuantscopeError } from "../io/errors.js";
+import { readCalib, type CalibData } from "../model/calibrate/calib-file.js";
 import { collectReportData, type CollectOptions } from "../analysis/diagnosis-evidence.js";
 import type { ReportData } from "../analysis/diagnosis-model.js";
 import { isStudyDir, openReportModel } from "./report-source.js";
@@ -13,11 +15,22 @@ import { writeMarkdown } from "./markdown.js";
 
 export interface BuildOptions {
   readonly imatrix?: string;
+  /** Calibration statistics for the predicted KL (default: the imatrix file when it holds them). */
+  readonly calib?: string;
   readonly activations?: string;
   readonly tensors?: RegExp;
   readonly types?: readonly string[];
   readonly outputTokens?: number;
   readonly onProgress?: CollectOptions["onProgress"];
+}
+
+function calibFor(opts: BuildOptions): CalibData | undefined {
+  if (opts.calib) {
+    const c = readCalib(opts.calib);
+    if (!c) throw new QuantscopeError(`${opts.calib}: --calib needs a file from quantscope calibrate (this one has no <name>.out_grad2 gradient statistics)`);
+    return c;
+  }
+  return opts.imatrix && !opts.imatrix.endsWith(".dat") ? readCalib(opts.imatrix) ?? undefined : undefined;
 }
 
 export interface BuiltReport {
@@ -32,6 +45,7 @@ export function buildReport(model: string, opts: BuildOptions = {}): BuiltReport
       // The study's folder holds its own activations unless told otherwise.
       activations: opts.activations ? new ActivationDir(opts.activations) : isStudyDir(model) ? new ActivationDir(model) : undefined,
       imatrix: opts.imatrix ? readImatrix(opts.imatrix) : undefined,
+      calib: calibFor(opts),
       tensors: opts.tensors,
       types: opts.types,
       outputTokens: opts.outputTokens,

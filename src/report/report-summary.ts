@@ -7,7 +7,9 @@ export function summaryText(r: BuiltReport, w: WrittenReport, seconds: number, m
   const lines: string[] = [];
   lines.push(`quantscope report: ${r.data.model} (${r.data.tensors.length} tensors)`);
   const top = [
-    ...r.diagnosis.summary,
+    ...r.diagnosis.summary.filter((f) => f.tensor === "model"),
+    ...r.diagnosis.experts.filter((f) => f.severity !== "info"),
+    ...r.diagnosis.summary.filter((f) => f.tensor !== "model"),
     ...[...r.diagnosis.perTensor.values()].flat().filter((f) => f.severity === "medium"),
   ];
   const seen = new Set<string>();

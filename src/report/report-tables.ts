@@ -48,6 +48,29 @@ export function curveTable(t: TensorEvidence): Table | undefined {
   };
 }
 
+/** One row per MoE expert tensor: tokens per expert, activation concentration and error spread over its experts. */
+export function expertsTable(data: ReportData): Table | undefined {
+  const ev = data.experts;
+  if (!ev || ev.length === 0) return undefined;
+  const argmax = (v: number[]) => v.reduce((a, x, i) => (Number.isFinite(x) && !(x <= v[a]!) ? i : a), 0);
+  const argmin = (v: number[]) => v.reduce((a, x, i) => (x < v[a]! ? i : a), 0);
+  return {
+    header: ["tensor", "experts", "tokens min (expert) / max", "top-1 % activation share, max (expert)", `rel. RMSE min / max (expert) at ${ev[0]!.type}`],
+    rows: ev.map((t) => {
+      const tk = t.tokens;
+      const sh = t.actTop1Share;
+      const lo = argmin(t.relRmse), hi = argmax(t.relRmse);
+      return [
+        t.name, String(t.experts),
+        tk ? `${tk[argmin(tk)]} (${argmin(tk)}) / ${tk[argmax(tk)]}` : "–",
+        sh ? `${pct(sh[argmax(sh)], 1)} (${argmax(sh)})` : "–",
+        `${pct(t.relRmse[lo], 1)} / ${pct(t.relRmse[hi], 1)} (${hi})`,
+      ];
+    }),
+    numeric: [false, true, true, true, true],
+  };
+}
+
 export function plansTable(data: ReportData): Table | undefined {
   if (data.plans.length === 0) return undefined;
   return {

@@ -23,7 +23,7 @@ export function formatSweepText(res: SweepResult): string {
   out.push("");
   const head = [
     pad("tensor", 28), pad("type", 13), pad("bpw", 5, true), pad("rmse", 9, true), pad("rel", 8, true), pad("max|e|", 9, true),
-    pad("med|e|", 9, true), pad("p95|e|", 9, true), pad("imatMSE", 9, true), pad("outRel", 8, true), pad("src", 4), pad("predKL", 9, true),
+    pad("med|e|", 9, true), pad("p95|e|", 9, true), pad("imatMSE", 9, true), pad("outRel", 8, true), pad("src", 4), pad("predKL", 9, true), pad("from", 11),
   ];
   const measured = res.records.some((r) => r.measuredKl !== undefined);
   if (measured) head.push(pad("measKL", 9, true));
@@ -39,7 +39,7 @@ export function formatSweepText(res: SweepResult): string {
       pad(num(r.relRmse), 8, true), pad(num(r.maxAbsErr), 9, true), pad(num(r.medianAbsErr), 9, true), pad(num(r.p95AbsErr), 9, true),
       pad(num(r.imatrixMse), 9, true), pad(num(r.outputRelErr), 8, true),
       pad(r.outputErrorSource === "activations" ? "act" : r.outputErrorSource === "imatrix" ? "imat" : "w", 4),
-      pad(num(r.sensitivity), 9, true) + ci(r, "sensitivity"),
+      pad((r.sensitivityBasis ? "~" : "") + num(r.sensitivity), 9, true) + ci(r, "sensitivity"), pad(r.sensitivitySource ?? "-", 11),
     ];
     if (measured) row.push(pad(num(r.measuredKl), 9, true));
     out.push(row.join(" "));
@@ -47,6 +47,8 @@ export function formatSweepText(res: SweepResult): string {
   out.push("");
   out.push("* = llama-quantize's fallback type (row length does not fit the block).  src: act = measured on activations, imat = imatrix estimate, w = weight-space.");
   out.push("predKL = predicted KL divergence (nats/token) of the next-token distribution with only this tensor quantized; see docs/sweep.md.");
+  if (res.records.some((r) => r.sensitivityBasis)) out.push("~ = borrowed gain (expert tensors: the dense FFN gain, no MoE fit): uncertain within the factor in the JSON's sensitivityBasis.");
+  out.push("from = what predicted it: calib = calibration statistics (docs/sensitivity.md), else the gain table on outRel from activations / imatrix / weights.");
   for (const n of res.notes) out.push(`note: ${n}`);
   out.push(`${res.records.length} records in ${res.seconds.toFixed(2)} s`);
   return out.join("\n") + "\n";

@@ -6,6 +6,29 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { Arena } from "../../quant/wasm.js";
 import { kernels } from "../../quant/wasm.js";
+import { activationTypeOf, roundActivations, type ActivationType } from "./act-numerics.js";
+
+// q, k and v share one input: round it once per activation type
+let lastInput: Float32Array | undefined, lastType: ActivationType | undefined, lastRounded: Float32Array | undefined;
+function roundedInput(x: Float32Array, T: number, n: number, t: ActivationType): Float32Array {
+  if (t === "F32") return x;
+  if (x !== lastInput || t !== lastType) {
+    lastInput = x;
+    lastType = t;
+    lastRounded = t === "F16" ? roundF16Wasm(x.subarray(0, T * n)) : roundActivations(x, T, n, t);
+  }
+  return lastRounded!;
+}
+
+/** F16 rounding through the WASM kernel (the JS routine is several times slower). */
+function roundF16Wasm(x: Float32Array): Float32Array {
+  roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
+  const arena = new Arena();
+  const p = arena.alloc(x.length * 4);
+  arena.f32(p, x.length).set(x);
+  roundF16(p, x.length);
+  return arena.f32(p, x.length).slice();
+}
 
 type MatmulKernel = (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
 let kernel: MatmulKernel | undefined;
@@ -55,12 +78,19 @@ function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float
 
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. */
 export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
+  const act = activationTypeOf(W);
   const fk = fmaKernel();
-  if (fk) return matmulFma(fk, x, T, n, W, m, y);
+  if (fk) return matmulFma(fk, act === "F32" ? x : roundedInput(x, T, n, act), T, n, W, m, y);
   kernel ??= kernels()["matmul_f32"] as MatmulKernel;
+  if (act !== "F16") x = roundedInput(x, T, n, act);
   const arena = new Arena();
   const px = arena.alloc(T * n * 4), pw = arena.alloc(m * n * 4), py = arena.alloc(T * m * 4);
   arena.f32(px, T * n).set(x.subarray(0, T * n));
+  if (act === "F16") {
+    // F16 activations (F16 weights): rounded in place by the WASM kernel, much faster than the JS routine
+    roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
+    roundF16(px, T * n);
+  }
   arena.f32(pw, m * n).set(W.subarray(0, m * n));
   kernel(px, T, n, pw, m, py, 0, m);
   y.set(arena.f32(py, T * m));

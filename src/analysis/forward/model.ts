@@ -3,6 +3,7 @@
 // (llama, qwen2/qwen3 style) are supported; others get a clear error.
 import { QuantscopeError } from "../../io/errors.js";
 import type { TensorSource } from "../../io/source.js";
+import { registerWeightType } from "./act-numerics.js";
 
 export interface ForwardConfig {
   readonly arch: string;
@@ -27,6 +28,8 @@ export interface ForwardConfig {
 
 export interface ForwardModel {
   readonly config: ForwardConfig;
+  /** How matmul inputs are rounded (see LoadOptions). */
+  readonly numerics?: "exact" | "llama";
   /** Float32 data of every tensor by GGUF name (matrices row-major: rows = ne1). */
   readonly weights: ReadonlyMap<string, Float32Array>;
 }
@@ -77,7 +80,16 @@ export function forwardConfig(src: TensorSource): ForwardConfig {
 }
 
 /** Loads every tensor as float32 (fine for the small models this pass is meant for). */
-export function loadForwardModel(src: TensorSource, maxParams = 200e6): ForwardModel {
+export interface LoadOptions {
+  /**
+   * "llama": matmul inputs are rounded the way llama.cpp's CPU backend rounds them for each weight's
+   * storage type (act-numerics.ts), so measured KL matches llama-perplexity's; "exact" (default):
+   * f32 activations, the weight error alone.
+   */
+  readonly numerics?: "exact" | "llama";
+}
+
+export function loadForwardModel(src: TensorSource, maxParams = 200e6, opts: LoadOptions = {}): ForwardModel {
   const config = forwardConfig(src);
   const infos = src.tensors();
   const total = infos.reduce((s, t) => s + t.rows * t.cols, 0);
@@ -85,6 +97,10 @@ export function loadForwardModel(src: TensorSource, maxParams = 200e6): ForwardM
     throw new QuantscopeError(`${src.path}: ${total} parameters; the reference forward pass is limited to ${maxParams} (it is for small validation models)`);
   }
   const weights = new Map<string, Float32Array>();
-  for (const t of infos) weights.set(t.name, src.read(t.name).data);
-  return { config, weights };
+  for (const t of infos) {
+    const w = src.read(t.name).data;
+    if (opts.numerics === "llama" && t.shape.length >= 2) registerWeightType(w, t.type);
+    weights.set(t.name, w);
+  }
+  return { config, weights, numerics: opts.numerics ?? "exact" };
 }

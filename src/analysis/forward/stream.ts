@@ -13,6 +13,7 @@ import type { TensorSource } from "../../io/source.js";
 import { forwardConfig, type ForwardConfig, type ForwardModel } from "./model.js";
 import { matmul, rmsNorm } from "./ops.js";
 import { runLayer, type RunOptions } from "./run.js";
+import { registerWeightType } from "./act-numerics.js";
 
 /** Total parameters of a source (what decides between in-memory and streamed passes). */
 export function sourceParams(src: TensorSource): number {
@@ -24,6 +25,8 @@ export interface StreamOptions {
   readonly headCacheBytes?: number;
   /** Rows of the head per block when streaming it (default: about 64 MiB of float32). */
   readonly headBlockRows?: number;
+  /** Matmul input rounding (see LoadOptions in model.ts); default "exact". */
+  readonly numerics?: "exact" | "llama";
 }
 
 /** Time spent by the streamed models of this thread (for benchmarks): reading/dequantizing, layers, head (CPU time is the process's: meaningful with one thread). */
@@ -40,6 +43,8 @@ export class StreamedModel {
   private headBlock: Float32Array | undefined;
   private readonly headBlockRows: number;
   private loaded = -1;
+  private readonly numerics: "exact" | "llama";
+  private readonly headType: string;
 
   constructor(readonly src: TensorSource, opts: StreamOptions = {}) {
     this.config = forwardConfig(src);
@@ -48,7 +53,12 @@ export class StreamedModel {
     this.headName = names.has("output.weight") ? "output.weight" : "token_embd.weight";
     const V = this.config.vocab, E = this.config.nEmbd;
     const headBytes = V * E * 4;
-    if (headBytes <= (opts.headCacheBytes ?? 256 * 2 ** 20)) this.headCache = this.timedRead(() => src.read(this.headName).data);
+    this.numerics = opts.numerics ?? "exact";
+    this.headType = src.tensor(this.headName).type;
+    if (headBytes <= (opts.headCacheBytes ?? 256 * 2 ** 20)) {
+      this.headCache = this.timedRead(() => src.read(this.headName).data);
+      if (this.numerics === "llama") registerWeightType(this.headCache, this.headType);
+    }
     this.headBlockRows = Math.max(1, Math.min(V, opts.headBlockRows ?? Math.floor((64 * 2 ** 20) / (4 * E))));
   }
 
@@ -69,7 +79,9 @@ export class StreamedModel {
         let buf = this.buffers.get(key);
         if (!buf || buf.length < n) { buf = new Float32Array(n); this.buffers.set(key, buf); }
         const data = this.timedRead(() => this.src.read(t.name, buf).data);
-        this.layer.set(t.name, data.length === n ? data : data.subarray(0, n));
+        const w = data.length === n ? data : data.subarray(0, n);
+        if (this.numerics === "llama" && t.shape.length >= 2) registerWeightType(w, t.type);
+        this.layer.set(t.name, w);
       }
       for (const [k, v] of this.globals) this.layer.set(k, v);
       this.loaded = l;
@@ -111,6 +123,7 @@ export class StreamedModel {
     for (let r0 = 0; r0 < V; r0 += B) {
       const n = Math.min(B, V - r0);
       const w = this.timedRead(() => this.src.readRows(this.headName, r0, n, this.headBlock).data);
+      if (this.numerics === "llama") registerWeightType(w, this.headType);
       matmul(x, T, E, w, n, y);
       for (let t = 0; t < T; t++) out.set(y.subarray(t * n, (t + 1) * n), t * V + r0);
     }

@@ -1,7 +1,7 @@
 // Token files for the forward pass: raw int32 little-endian ids (the
 // fixtures' *.i32), validated against the vocabulary.
 import { readFileSync } from "node:fs";
-import { fileError } from "../../io/errors.js";
+import { fileError, QuantscopeError } from "../../io/errors.js";
 
 export function readTokens(path: string, vocab: number, maxTokens = Infinity): Int32Array {
   let buf: Buffer;
@@ -19,4 +19,32 @@ export function readTokens(path: string, vocab: number, maxTokens = Infinity): I
     out[i] = id;
   }
   return out;
+}
+
+/** A token window: `N` = the first N tokens (at most), `START:COUNT` = exactly tokens START .. START+COUNT−1. */
+export interface TokenWindow {
+  readonly start: number;
+  readonly count: number;
+  /** true for START:COUNT: the file must hold the whole window. */
+  readonly exact: boolean;
+}
+
+/** Parses `--kl-tokens` (`N` or `START:COUNT`); undefined gives the first `dflt` tokens. */
+export function parseTokenWindow(spec: string | undefined, dflt = 512): TokenWindow {
+  if (spec === undefined) return { start: 0, count: dflt, exact: false };
+  const m = /^\s*(?:(\d+)\s*:\s*)?(\d+)\s*$/.exec(spec);
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || !(count >= 1) || !Number.isSafeInteger(count) || !Number.isSafeInteger(Number(m[1] ?? 0))) {
+    throw new QuantscopeError(`--kl-tokens expects N or START:COUNT (e.g. 512 or 4096:1024), got "${spec}"`);
+  }
+  return { start: m[1] === undefined ? 0 : Number(m[1]), count, exact: m[1] !== undefined };
+}
+
+/** The tokens of a window of a token file (see parseTokenWindow). */
+export function readTokenWindow(path: string, vocab: number, w: TokenWindow): Int32Array {
+  const toks = readTokens(path, vocab, w.start + w.count).subarray(w.start);
+  if (w.exact && toks.length < w.count) {
+    throw fileError(path, `holds ${w.start + toks.length} tokens, too few for the window ${w.start}:${w.count} (tokens ${w.start}..${w.start + w.count - 1})`);
+  }
+  return toks.slice();
 }

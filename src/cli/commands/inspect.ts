@@ -5,6 +5,7 @@ import { openSource, readImatrix } from "../../io/source.js";
 import { looksLikeImatrix } from "../../io/imatrix.js";
 import { summarizeImatrix, summarizeModel, metadataForDisplay } from "../../io/summary.js";
 import { dumpTensor } from "../../io/dump.js";
+import { QuantscopeError } from "../../io/errors.js";
 import { imatrixStatistics } from "../../analysis/imatrix-stats.js";
 import { formatImatrixSummary, formatMetadata, formatModelSummary } from "../../report/inspect-text.js";
 
@@ -55,10 +56,16 @@ export function registerInspect(program: Command): void {
     .argument("<file>", "model file or folder")
     .requiredOption("--tensor <name>", "tensor name (GGUF name, or the file's own name)")
     .requiredOption("--out <path>", "output file, ending in .f32bin or .npy")
-    .action((file: string, opts: { tensor: string; out: string }) => {
+    .option("--expert <E>", "only expert E (0-based) of a 3-D MoE expert tensor: its rows x cols slice")
+    .action((file: string, opts: { tensor: string; out: string; expert?: string }) => {
+      let expert: number | undefined;
+      if (opts.expert !== undefined) {
+        expert = Number(opts.expert);
+        if (!/^\d+$/.test(opts.expert) || !Number.isSafeInteger(expert)) throw new QuantscopeError(`--expert must be a non-negative integer, got "${opts.expert}"`);
+      }
       const src = openSource(file);
       try {
-        const r = dumpTensor(src, opts.tensor, opts.out);
+        const r = dumpTensor(src, opts.tensor, opts.out, expert);
         process.stdout.write(`${opts.out}: ${r.rows} x ${r.cols} float32 (${r.bytes} bytes)\n`);
       } finally {
         src.close();

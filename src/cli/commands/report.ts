@@ -9,6 +9,7 @@ import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis-defaults.js";
 
 interface ReportFlags {
   imatrix?: string;
+  calib?: string;
   activations?: string;
   tensors?: string;
   types?: string;
@@ -31,6 +32,7 @@ export function registerReport(program: Command): void {
     .description("Plain-language diagnosis of each weight tensor, with an interactive single-file HTML report (and Markdown)")
     .argument("<MODEL>", "model file (GGUF, ...) or the study's folder layout (blk_N_*_weight.f32bin + act_blkN_*.f32bin)")
     .option("--imatrix <FILE>", "llama.cpp importance matrix (.gguf or .dat)")
+    .option("--calib <FILE>", "calibration statistics from quantscope calibrate: the predicted KL comes from them (docs/sensitivity.md)")
     .option("--activations <DIR>", "folder of act_blk<N>_<site>.f32bin activations (default: MODEL itself when it is a study folder)")
     .option("--tensors <REGEX>", "only tensors whose name matches")
     .option("--types <LIST>", "candidate types for the error-vs-bpw curves", "Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,Q8_0")
@@ -48,6 +50,7 @@ export function registerReport(program: Command): void {
       let started = false;
       const built = buildReport(model, {
         imatrix: flags.imatrix,
+        calib: flags.calib,
         activations: flags.activations,
         tensors: flags.tensors !== undefined ? parseRegex(flags.tensors) : undefined,
         outputTokens: tokens,

@@ -9,7 +9,7 @@ import { sweepParallel } from "../../analysis/sweep-parallel.js";
 import { ActivationDir } from "../../analysis/sweep-activations.js";
 import { loadForwardModel } from "../../analysis/forward/model.js";
 import { prepareKl } from "../../analysis/forward/kl.js";
-import { readTokens } from "../../analysis/forward/tokens.js";
+import { parseTokenWindow, readTokenWindow } from "../../analysis/forward/tokens.js";
 import { mixModelFromSource, parseMix } from "../../analysis/mixes.js";
 import { plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
 import { sizeMix } from "../../analysis/plan-mixes.js";
@@ -19,10 +19,15 @@ import { measureAssignmentKl } from "../../analysis/plan-validate.js";
 import { formatSweepJson, formatSweepText } from "../../report/sweep-text.js";
 import { formatPlanJson, formatPlanText, type MeasuredKl } from "../../report/plan-text.js";
 import type { SweepResult } from "../../analysis/sweep-types.js";
+import { expandPatterns, imatrixSha256, mergeShards, modelIdentity, parseShard, readSweepJson } from "../../analysis/sweep-shards.js";
+import { readCalib } from "../../model/calibrate/calib-file.js";
+import { predSourceNote } from "../../model/calibrate/predict.js";
 
 export interface CommonFlags {
   types?: string;
   imatrix?: string;
+  /** Calibration statistics for predKL (quantscope calibrate); defaults to --imatrix when that file has them. */
+  calib?: string;
   activations?: string;
   tensors?: string;
   sample?: string;
@@ -64,7 +69,23 @@ function sweepOptions(flags: CommonFlags): SweepOptions & { jobs: number } {
     sample: parseFraction(flags.sample),
     seed: parseIntFlag("--seed", flags.seed, 1, 0),
     jobs: parseIntFlag("--jobs", flags.jobs, 2),
+    calib: calibOf(flags),
   };
+}
+
+/** --calib FILE (must hold gradient statistics), else the --imatrix file when it has them. */
+function calibOf(flags: CommonFlags) {
+  if (flags.calib) {
+    const c = readCalib(flags.calib);
+    if (!c) throw new QuantscopeError(`${flags.calib}: --calib needs a file from quantscope calibrate (this one has no <name>.out_grad2 gradient statistics)`);
+    return c;
+  }
+  if (flags.imatrix && !flags.imatrix.endsWith(".dat")) {
+    const c = readCalib(flags.imatrix);
+    if (c) flags.calib = flags.imatrix;
+    return c ?? undefined;
+  }
+  return undefined;
 }
 
 /** A cli-progress bar on stderr when it is a terminal, silent otherwise. */
@@ -90,7 +111,7 @@ async function runSweep(model: string, flags: CommonFlags, extra: Partial<SweepO
   const bar = progress(flags.progress !== false);
   try {
     const res = await sweepParallel(src, { ...opts, ...extra, onProgress: bar.onProgress }, {
-      model, imatrix: flags.imatrix, activations: flags.activations, jobs: opts.jobs,
+      model, imatrix: flags.imatrix, activations: flags.activations, jobs: opts.jobs, calib: flags.calib,
     });
     return { res, src };
   } finally {
@@ -149,18 +170,18 @@ function parsePins(list: string[] | undefined): Map<string, string> {
 }
 
 
-export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
-export type PlanFlags = CommonFlags & { targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
+export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string; shard?: string; output?: string };
+export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
 
 export async function sweepAction(model: string, flags: SweepFlags): Promise<void> {
-  const extra: Partial<SweepOptions> = { flatten: flags.flatten ?? false };
+  const extra: Partial<SweepOptions> = { flatten: flags.flatten ?? false, ...(flags.shard !== undefined ? { shard: parseShard(flags.shard) } : {}) };
   if (flags.measureKl) {
     if (flags.sample) throw new QuantscopeError("--measure-kl needs an exact sweep (drop --sample)");
     const src0 = openSource(model);
     try {
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       (extra as { kl?: unknown }).kl = prepareKl(fm, toks, chunk);
     } finally {
       src0.close();
@@ -169,10 +190,38 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
   }
   const { res, src } = await runSweep(model, flags, extra);
   src.close();
-  process.stdout.write(flags.json ? formatSweepJson(res) : formatSweepText(res));
+  const text = flags.json ? formatSweepJson(res) : formatSweepText(res);
+  if (flags.output) {
+    writeFileSync(flags.output, text);
+    const sh = res.shard && res.shard.count > 1 ? ` (shard ${res.shard.index}/${res.shard.count}: ${res.shard.tensors.length} of ${res.shard.all.length} tensors)` : "";
+    process.stderr.write(`wrote ${res.records.length} records${sh} to ${flags.output}\n`);
+  } else {
+    process.stdout.write(text);
+  }
 }
 
-export async function planAction(model: string, flags: PlanFlags): Promise<void> {
+/** The merged sweep of `plan --from FILES` and the model it was run on (opened, identity checked). */
+function sweepFromFiles(model: string | undefined, flags: PlanFlags): { res: SweepResult; src: TensorSource } {
+  for (const f of ["types", "activations", "tensors", "sample", "seed"] as const) {
+    if (flags[f] !== undefined) throw new QuantscopeError(`plan --from: --${f} comes from the sweep files; drop it`);
+  }
+  const parts = expandPatterns(flags.from!).map((path) => ({ path, res: readSweepJson(path) }));
+  const path = model ?? parts[0]!.res.provenance!.model.path;
+  const src = openSource(path);
+  try {
+    const res = mergeShards(parts, modelIdentity(src));
+    if (flags.imatrix && imatrixSha256(readImatrix(flags.imatrix)) !== res.provenance!.options.imatrixSha256) {
+      throw new QuantscopeError(`${flags.imatrix}: not the imatrix the sweep files were measured with`);
+    }
+    return { res, src };
+  } catch (e) {
+    src.close();
+    throw e;
+  }
+}
+
+export async function planAction(model: string | undefined, flags: PlanFlags): Promise<void> {
+  if (model === undefined && !flags.from) throw new QuantscopeError("plan needs a MODEL (or --from sweep files)");
   if ((flags.targetBpw === undefined) === (flags.targetSize === undefined)) {
     throw new QuantscopeError("plan needs exactly one of --target-bpw X or --target-size BYTES");
   }
@@ -184,8 +233,9 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
   const pins = parsePins(flags.pin);
   const compare = flags.compare ?? flags.mixes;
   const mixes = compare ? compare.split(",").map((m) => parseMix(m.trim())) : undefined;
-  flags.types ??= planCandidateTypes(!!flags.imatrix).join(",");
-  const { res, src } = await runSweep(model, flags);
+  if (!flags.from) flags.types ??= planCandidateTypes(!!flags.imatrix).join(",");
+  const { res, src } = flags.from ? sweepFromFiles(model, flags) : await runSweep(model!, flags);
+  const hasImatrix = flags.from ? res.provenance!.options.imatrixSha256 !== null : !!flags.imatrix;
   try {
     const sizing = fileSizing(src, flags.imatrix);
     const p = plan(res, {
@@ -195,15 +245,17 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
       fileSize: sizing.fileSize,
       alignment: sizing.alignment,
       pins,
-      hasImatrix: !!flags.imatrix,
+      hasImatrix,
       mixModel: mixModelFromSource(src),
       mixes,
     });
+    const pred = predSourceNote(res.records);
+    if (pred) (p.notes as string[]).push(pred);
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
       const fm = loadForwardModel(src);
-      const toks = readTokens(flags.measureKl, fm.config.vocab, parseIntFlag("--kl-tokens", flags.klTokens, 512));
+      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
       const hx = prepareKl(fm, toks, parseIntFlag("--chunk", flags.chunk, 256, 2));
       const im = flags.imatrix ? readImatrix(flags.imatrix) : undefined;
       measured = [{ name: "plan", bytes: p.fileBytes, kl: measureAssignmentKl(src, hx, planTypes(p), im) }];
@@ -217,7 +269,7 @@ export async function planAction(model: string, flags: PlanFlags): Promise<void>
     if (flags.emit === "tensor-types") {
       if (flags.output) {
         writeFileSync(flags.output, lines);
-        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ? `--imatrix ${flags.imatrix} ` : ""}--tensor-type-file ${flags.output} ${model} out.gguf Q4_K_M\n`);
+        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ?? res.imatrix ? `--imatrix ${flags.imatrix ?? res.imatrix} ` : ""}--tensor-type-file ${flags.output} ${src.path} out.gguf Q4_K_M\n`);
       } else if (!flags.json) {
         process.stdout.write("\n" + lines);
       }

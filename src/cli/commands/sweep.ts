@@ -9,6 +9,7 @@ function addCommon(cmd: Command): Command {
   return cmd
     .option("--types <list>", `candidate types, comma separated (sweep default ${DEFAULT_SWEEP_TYPES.join(",")}; plan default: every type with a codec, imatrix-only ones with --imatrix)`)
     .option("--imatrix <file>", "llama-imatrix output (.gguf or .dat): used by the quantizer and for activation-aware errors")
+    .option("--calib <file>", "calibration statistics from quantscope calibrate: predKL from them (source calib), the quantizer does not use them")
     .option("--activations <dir>", "folder of f32bin activations (act_blkN_<input>.f32bin or <tensor>.f32bin)")
     .option("--tensors <regex>", "only tensors whose name matches")
     .option("--sample <fraction>", "quantize a seeded random fraction of rows; estimates get 95 % CIs")
@@ -28,15 +29,18 @@ export function registerSweep(program: Command): void {
     .option("--flatten", "quantize-stats mode: each tensor as one flat row, no fallbacks (for comparing with llama.cpp's test-quantize-stats)")
     .option("--measure-kl <tokens.i32>", "also measure the real single-tensor KL with the reference forward pass on these tokens (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
-    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
+    .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
+    .option("--shard <K/N>", "measure only part K of N (size-balanced, deterministic); merge the parts with plan --from")
+    .option("-o, --output <file>", "write the result to this file instead of stdout")
     .action(async (model: string, flags: SweepFlags) => (await import("./sweep-run.js")).sweepAction(model, flags));
 
   addCommon(
     program
       .command("plan")
       .description("choose one type per tensor minimising the predicted KL under a size budget")
-      .argument("<model>", "GGUF / safetensors model"),
+      .argument("[model]", "GGUF / safetensors model (with --from: defaults to the model the shards recorded)"),
   )
+    .option("--from <sweep.json...>", "plan from saved sweep JSON files (the shards of sweep --shard K/N --json; quote globs: 'sweep-*.json') instead of sweeping")
     .option("--target-bpw <x>", "bits per weight over all tensors")
     .option("--target-size <bytes>", "file size: bytes, k/m/g (KiB/MiB/GiB), or a llama-quantize ftype (e.g. Q4_K_M = the size of its file for this model)")
     .option("--pin <name=type...>", "force a type, e.g. --pin token_embd=Q4_K --pin output=Q6_K (name or kind)")
@@ -47,6 +51,6 @@ export function registerSweep(program: Command): void {
     .option("--json", "JSON output")
     .option("--measure-kl <tokens.i32>", "also measure the plan's and the mixes' real KL with the reference forward pass (small llama/qwen models)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
-    .option("--kl-tokens <n>", "use at most this many tokens for --measure-kl (default 512)")
-    .action(async (model: string, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));
+    .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
+    .action(async (model: string | undefined, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));
 }

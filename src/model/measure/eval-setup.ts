@@ -15,6 +15,8 @@ export interface EvalPaths {
   readonly tensorTypes?: string;
   readonly ftype?: string;
   readonly imatrix?: string;
+  /** Forward numerics (default "llama": activations rounded as llama.cpp's CPU matmuls do). */
+  readonly numerics?: "exact" | "llama";
 }
 
 export interface EvalSetup {
@@ -32,7 +34,7 @@ export function loadEvalSetup(p: EvalPaths, onTensor?: (done: number, total: num
   checkEvalPaths(p);
   const src = openSource(p.model);
   try {
-    const model = loadForwardModel(src);
+    const model = loadForwardModel(src, undefined, { numerics: p.numerics ?? "llama" });
     if (p.tensorTypes) {
       const simulated = simulatedTypes(src, parseTensorTypeFile(p.tensorTypes), p.ftype);
       const overrides = simulateQuantization(model, src, simulated, p.imatrix ? readImatrix(p.imatrix) : undefined, onTensor);
@@ -41,7 +43,7 @@ export function loadEvalSetup(p: EvalPaths, onTensor?: (done: number, total: num
     if (!p.base) return { side: { model } };
     const bsrc = openSource(p.base);
     try {
-      const base = loadForwardModel(bsrc);
+      const base = loadForwardModel(bsrc, undefined, { numerics: p.numerics ?? "llama" });
       if (base.config.vocab !== model.config.vocab) {
         throw new QuantscopeError(`${p.base}: vocabulary of ${base.config.vocab} tokens differs from ${p.model}'s ${model.config.vocab}`);
       }

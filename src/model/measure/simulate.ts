@@ -11,6 +11,7 @@ import { findCodec } from "../../quant/registry.js";
 import { dequantize, quantize } from "../../quant/index.js";
 import { allowsQuantization, fallbackType, mixModelFromSource, parseMix, standardMix } from "../../analysis/mixes.js";
 import type { ForwardModel } from "../../analysis/forward/model.js";
+import { registerWeightType } from "../../analysis/forward/act-numerics.js";
 
 export interface TensorTypeRule {
   readonly pattern: string;
@@ -103,7 +104,9 @@ export function simulateQuantization(
       throw new QuantscopeError(`${s.tensor}: ${s.type} needs an importance matrix entry for this tensor (llama-quantize refuses too); pass --imatrix`);
     }
     const q = quantize(s.type, w, info.rows, info.cols, im);
-    overrides.set(s.tensor, dequantize(s.type, q, info.rows, info.cols));
+    const w2 = dequantize(s.type, q, info.rows, info.cols);
+    if (model.numerics === "llama") registerWeightType(w2, s.type); // llama.cpp's activation rounding for that type
+    overrides.set(s.tensor, w2);
     onTensor?.(i + 1, todo.length);
   });
   return overrides;

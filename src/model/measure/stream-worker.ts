@@ -9,8 +9,9 @@ import type { StreamedModel } from "../../analysis/forward/stream.js";
 const init = workerData as StreamWorkerInit;
 let side: StreamedModel | undefined, base: StreamedModel | undefined;
 serveChunks((b) => {
-  side ??= openStreamed(init.model);
-  if (init.base) base ??= openStreamed(init.base);
+  const numerics = init.mode === "eval" ? "llama" : "exact"; // as in runStreamed's own thread
+  side ??= openStreamed(init.model, numerics);
+  if (init.base) base ??= openStreamed(init.base, numerics);
   const chunks = batchChunks(init.chunking, init.batch, b);
   return init.mode === "eval"
     ? streamedScores(side, base, init.tokens, init.chunking, chunks, init.bos)

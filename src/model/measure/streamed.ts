@@ -107,8 +107,8 @@ export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chu
 }
 
 /** Opens a streamed model by path (worker threads do this themselves). */
-export function openStreamed(path: string): StreamedModel {
-  return new StreamedModel(openSource(path));
+export function openStreamed(path: string, numerics: "exact" | "llama" = "exact"): StreamedModel {
+  return new StreamedModel(openSource(path), { numerics });
 }
 
 export interface StreamWorkerInit {
@@ -137,8 +137,10 @@ export async function runStreamed<R>(init: Omit<StreamWorkerInit, "batch">, plan
   const nBatch = Math.ceil(c.count / plan.batch);
   const full: StreamWorkerInit = { ...init, batch: plan.batch };
   if (plan.threads === 1) {
-    const side = openStreamed(init.model);
-    const base = init.base ? openStreamed(init.base) : undefined;
+    // eval rounds matmul inputs as llama.cpp does (as the in-memory eval); imatrix keeps exact inputs
+    const numerics = init.mode === "eval" ? "llama" : "exact";
+    const side = openStreamed(init.model, numerics);
+    const base = init.base ? openStreamed(init.base, numerics) : undefined;
     try {
       for (let b = 0; b < nBatch; b++) {
         const chunks = batchChunks(c, plan.batch, b);

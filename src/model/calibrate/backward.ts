@@ -1,0 +1,284 @@
+// Forward + backward pass of the reference model over one sequence, for the
+// calibration statistics (docs/sensitivity.md). The forward pass is the same
+// computation as src/analysis/forward/run.ts (pre-norm blocks, RoPE,
+// optional QK-norm, GQA, SwiGLU), but keeps what the backward pass needs;
+// attention runs here in plain JS because the backward pass needs its
+// probabilities. The backward pass propagates a cotangent of the logits
+// (T × vocab) down to the embedding and reports, for every weight matrix,
+// its input x (T × cols) and the gradient g = ∂L/∂y of its output (T × rows).
+// The F16 rounding of K and V (llama.cpp's KV cache) is applied in the
+// forward pass and treated as the identity in the backward pass.
+import { QuantscopeError } from "../../io/errors.js";
+import type { ForwardModel } from "../../analysis/forward/model.js";
+import { matmul, rmsNorm, rope } from "../../analysis/forward/ops.js";
+import { attentionWasm } from "../../analysis/forward/matmul-wasm.js";
+import { Arena, kernels } from "../../quant/wasm.js";
+
+/** Called for each weight matrix with its input rows and output gradients. */
+export type MatmulHook = (name: string, x: Float32Array, cols: number, g: Float32Array, rows: number) => void;
+
+export interface BackwardResult {
+  /** Gradient of the loss with respect to the residual stream at the input of layer 0 (T × nEmbd): the embedding rows' gradient. */
+  readonly dEmbed: Float32Array;
+}
+
+interface LayerCache {
+  hIn: Float32Array; x: Float32Array;
+  q0: Float32Array; k0: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array;
+  att: Float32Array; h1: Float32Array; f: Float32Array; gt: Float32Array; up: Float32Array; a: Float32Array;
+}
+
+export interface ForwardCache {
+  readonly T: number;
+  readonly layers: LayerCache[];
+  /** Residual stream after the last block. */
+  readonly hOut: Float32Array;
+  /** Final-norm output (the head's input). */
+  readonly xf: Float32Array;
+  readonly logits: Float32Array;
+}
+
+function w(model: ForwardModel, name: string): Float32Array {
+  const t = model.weights.get(name);
+  if (!t) throw new QuantscopeError(`calibrate: tensor ${name} is missing`);
+  return t;
+}
+
+/** Name of the output head (token_embd when the embeddings are tied). */
+export function headName(model: ForwardModel): string {
+  return model.weights.has("output.weight") ? "output.weight" : "token_embd.weight";
+}
+
+const transposes = new WeakMap<Float32Array, Float32Array>();
+
+/** Wᵀ (cols × rows) of a rows × cols matrix, cached per array. */
+function transposed(W: Float32Array, rows: number, cols: number): Float32Array {
+  let t = transposes.get(W);
+  if (!t) {
+    t = new Float32Array(rows * cols);
+    for (let o = 0; o < rows; o++) for (let j = 0; j < cols; j++) t[j * rows + o] = W[o * cols + j]!;
+    transposes.set(W, t);
+  }
+  return t;
+}
+
+/** dX (T × cols) = dY (T × rows) · W (rows × cols). */
+function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number): Float32Array {
+  return matmul(dy, T, rows, transposed(W, rows, cols), cols);
+}
+
+/** Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient dy. */
+export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, eps: number, dy: Float32Array): Float32Array {
+  const dx = new Float32Array(x.length);
+  for (let o = 0; o < x.length; o += n) {
+    let ss = 0, dot = 0;
+    for (let j = 0; j < n; j++) {
+      const xi = x[o + j]!;
+      ss += xi * xi;
+      dot += xi * dy[o + j]! * (g ? g[j]! : 1);
+    }
+    const s = 1 / Math.sqrt(ss / n + eps);
+    const c = (s * s * s * dot) / n;
+    for (let j = 0; j < n; j++) dx[o + j] = s * dy[o + j]! * (g ? g[j]! : 1) - x[o + j]! * c;
+  }
+  return dx;
+}
+
+/** Inverse rotation of ops.rope (its transpose), in place: the backward pass of RoPE. */
+export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
+  const half = ropeDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = Math.pow(theta, (-2 * i) / ropeDim);
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nHead; h++) {
+      const o = (t * nHead + h) * headDim;
+      for (let i = 0; i < half; i++) {
+        const a = t * inv[i]!;
+        const c = Math.cos(a), s = Math.sin(a);
+        const i0 = mode === "normal" ? o + 2 * i : o + i;
+        const i1 = mode === "normal" ? o + 2 * i + 1 : o + i + half;
+        const x0 = x[i0]!, x1 = x[i1]!;
+        x[i0] = x0 * c + x1 * s;
+        x[i1] = -x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+/** Rounds to the nearest IEEE half in place (the WASM kernel of ops.roundToF16). */
+function roundF16Wasm(x: Float32Array): void {
+  const f = kernels()["round_to_f16"] as (p: number, n: number) => void;
+  const arena = new Arena();
+  const p = arena.alloc(x.length * 4);
+  arena.f32(p, x.length).set(x);
+  f(p, x.length);
+  x.set(arena.f32(p, x.length));
+}
+
+type AttentionBackKernel = (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, p: number, dp: number) => void;
+let attentionBackKernel: AttentionBackKernel | undefined;
+
+/** attentionBack() in WASM SIMD (assembly/calib_backward.ts), f32. */
+export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+  attentionBackKernel ??= kernels()["attention_back_f32"] as AttentionBackKernel;
+  const arena = new Arena();
+  const qn = T * nHead * d, kn = T * nKv * d;
+  const pq = arena.alloc(qn * 4), pk = arena.alloc(kn * 4), pv = arena.alloc(kn * 4), po = arena.alloc(qn * 4);
+  const pdq = arena.alloc(qn * 4), pdk = arena.alloc(kn * 4), pdv = arena.alloc(kn * 4), pp = arena.alloc(T * 4), pdp = arena.alloc(T * 4);
+  arena.f32(pq, qn).set(q); arena.f32(pk, kn).set(k); arena.f32(pv, kn).set(v); arena.f32(po, qn).set(dout);
+  arena.f32(pdq, qn).fill(0); arena.f32(pdk, kn).fill(0); arena.f32(pdv, kn).fill(0);
+  attentionBackKernel(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pp, pdp);
+  return { dq: arena.f32(pdq, qn).slice(), dk: arena.f32(pdk, kn).slice(), dv: arena.f32(pdv, kn).slice() };
+}
+
+/** Softmax probabilities of query t of head h over keys 0..t, into p. */
+function scores(q: Float32Array, k: Float32Array, t: number, h: number, kh: number, nHead: number, nKv: number, d: number, scale: number, p: Float64Array): void {
+  const qo = (t * nHead + h) * d;
+  let max = -Infinity;
+  for (let s = 0; s <= t; s++) {
+    const ko = (s * nKv + kh) * d;
+    let dot = 0;
+    for (let j = 0; j < d; j++) dot += q[qo + j]! * k[ko + j]!;
+    dot *= scale;
+    p[s] = dot;
+    if (dot > max) max = dot;
+  }
+  let sum = 0;
+  for (let s = 0; s <= t; s++) { const e = Math.exp(p[s]! - max); p[s] = e; sum += e; }
+  for (let s = 0; s <= t; s++) p[s] = p[s]! / sum;
+}
+
+/** Backward of attention(): gradients of q, k, v from the output gradient dout (plain JS, float64: the reference of attentionBackWasm). */
+export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+  const dq = new Float32Array(q.length), dk = new Float64Array(k.length), dv = new Float64Array(v.length);
+  const group = nHead / nKv, scale = 1 / Math.sqrt(d);
+  const p = new Float64Array(T), dp = new Float64Array(T);
+  for (let h = 0; h < nHead; h++) {
+    const kh = Math.floor(h / group);
+    for (let t = 0; t < T; t++) {
+      scores(q, k, t, h, kh, nHead, nKv, d, scale, p);
+      const oo = (t * nHead + h) * d;
+      let dot = 0;
+      for (let s = 0; s <= t; s++) {
+        const vo = (s * nKv + kh) * d;
+        let a = 0;
+        for (let j = 0; j < d; j++) { a += dout[oo + j]! * v[vo + j]!; dv[vo + j] += p[s]! * dout[oo + j]!; }
+        dp[s] = a;
+        dot += p[s]! * a;
+      }
+      for (let s = 0; s <= t; s++) {
+        const ds = p[s]! * (dp[s]! - dot) * scale;
+        if (ds === 0) continue;
+        const ko = (s * nKv + kh) * d;
+        for (let j = 0; j < d; j++) { dq[oo + j] += ds * k[ko + j]!; dk[ko + j] += ds * q[oo + j]!; }
+      }
+    }
+  }
+  return { dq, dk: Float32Array.from(dk), dv: Float32Array.from(dv) };
+}
+
+function silu(z: number): number { return z / (1 + Math.exp(-z)); }
+
+export interface ForwardCacheOptions {
+  /** Round K and V to F16 like llama.cpp's KV cache (default true). */
+  readonly kvF16?: boolean;
+}
+
+/** Forward pass over one sequence (positions 0..T−1), keeping what the backward pass needs. */
+export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: ForwardCacheOptions = {}): ForwardCache {
+  const c = model.config;
+  const T = tokens.length, E = c.nEmbd;
+  const emb = w(model, "token_embd.weight");
+  let h = new Float32Array(T * E);
+  for (let t = 0; t < T; t++) {
+    const id = tokens[t]!;
+    if (id < 0 || id >= c.vocab) throw new QuantscopeError(`calibrate: token id ${id} outside the vocabulary (0..${c.vocab - 1})`);
+    h.set(emb.subarray(id * E, (id + 1) * E), t * E);
+  }
+  const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
+  const layers: LayerCache[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `blk.${l}.`;
+    const hIn = h;
+    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps);
+    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd);
+    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd);
+    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd);
+    const q = c.qkNorm ? rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps) : q0.slice();
+    const k = c.qkNorm ? rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps) : k0.slice();
+    rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
+    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false); // k, v already rounded
+    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E);
+    const h1 = new Float32Array(T * E);
+    for (let i = 0; i < h1.length; i++) h1[i] = hIn[i]! + o[i]!;
+    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps);
+    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf);
+    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf);
+    const a = new Float32Array(gt.length);
+    for (let i = 0; i < a.length; i++) a[i] = silu(gt[i]!) * up[i]!;
+    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E);
+    const h2 = new Float32Array(T * E);
+    for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + dn[i]!;
+    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a });
+    h = h2;
+  }
+  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps);
+  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab);
+  return { T, layers, hOut: h, xf, logits };
+}
+
+/**
+ * Backward pass from dLogits (T × vocab, ∂L/∂logits): calls `hook` for every
+ * weight matrix (head first, then the blocks from the last down) and returns
+ * the gradient at the embedding.
+ */
+export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Float32Array, hook: MatmulHook): BackwardResult {
+  const c = model.config;
+  const { T } = cache;
+  const E = c.nEmbd, F = c.nFf, qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
+  const head = headName(model);
+  hook(head, cache.xf, E, dLogits, c.vocab);
+  const dxf = matmulBack(dLogits, T, w(model, head), c.vocab, E);
+  let dh = rmsNormBack(cache.hOut, E, w(model, "output_norm.weight"), c.eps, dxf);
+  for (let l = c.nLayer - 1; l >= 0; l--) {
+    const L = cache.layers[l]!;
+    const p = `blk.${l}.`;
+    // FFN
+    hook(p + "ffn_down.weight", L.a, F, dh, E);
+    const da = matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F);
+    const dgt = new Float32Array(da.length), dup = new Float32Array(da.length);
+    for (let i = 0; i < da.length; i++) {
+      const z = L.gt[i]!, sg = 1 / (1 + Math.exp(-z));
+      dup[i] = da[i]! * z * sg;
+      dgt[i] = da[i]! * L.up[i]! * sg * (1 + z * (1 - sg));
+    }
+    hook(p + "ffn_gate.weight", L.f, E, dgt, F);
+    hook(p + "ffn_up.weight", L.f, E, dup, F);
+    const df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E);
+    const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E);
+    for (let i = 0; i < df.length; i++) df[i] += dfu[i]!;
+    const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df);
+    for (let i = 0; i < dh1.length; i++) dh1[i] += dh[i]!;
+    // attention
+    hook(p + "attn_output.weight", L.att, qd, dh1, E);
+    const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd);
+    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
+    ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq) : dq;
+    const dk0 = c.qkNorm ? rmsNormBack(L.k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, dk) : dk;
+    hook(p + "attn_q.weight", L.x, E, dq0, qd);
+    hook(p + "attn_k.weight", L.x, E, dk0, kd);
+    hook(p + "attn_v.weight", L.x, E, dv, kd);
+    const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E);
+    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E);
+    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E);
+    for (let i = 0; i < dx.length; i++) dx[i] += dxk[i]! + dxv[i]!;
+    const dIn = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx);
+    for (let i = 0; i < dIn.length; i++) dIn[i] += dh1[i]!;
+    dh = dIn;
+  }
+  return { dEmbed: dh };
+}

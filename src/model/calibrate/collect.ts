@@ -1,0 +1,220 @@
+// Calibration statistics (docs/sensitivity.md): per chunk, one forward pass
+// and `samples` backward passes, each from labels drawn from the model's own
+// next-token distribution (ŷ_t ~ p_t, loss −Σ_t log p_t(ŷ_t), so the logit
+// gradient p_t − e_ŷ has covariance diag(p_t) − p_t p_tᵀ, the softmax Fisher
+// = the Hessian of KL(p‖q) at q = p). Per weight matrix it accumulates
+//   in_sum2[j]   = Σ_t x_tj²            (llama-imatrix's statistic)
+//   out_grad2[o] = Σ_t E[g_to²]         (g = ∂L/∂y, mean over the samples)
+// and for token_embd, whose input is a one-hot row selection,
+//   row_grad2[v] = Σ_{t: id_t = v} E[‖g_t‖²],  col_grad2[j] = Σ_t E[g_tj²]
+// with g_t the gradient at the residual stream's input. Chunks are computed
+// independently (seeded by their index) and added in chunk order, so the
+// result does not depend on the number of threads.
+import type { ForwardModel } from "../../analysis/forward/model.js";
+import { chunkInput, type Chunking } from "../measure/chunks.js";
+import { matmul } from "../../analysis/forward/ops.js";
+import { backward, forwardCached, headName } from "./backward.js";
+
+export interface CalibChunk {
+  /** Weight name -> Σ x² per column (f64). */
+  readonly inSum2: Record<string, Float64Array>;
+  /** Weight name -> Σ E[g²] per output row (f64). */
+  readonly outGrad2: Record<string, Float64Array>;
+  readonly embRowGrad2: Float64Array;
+  readonly embColGrad2: Float64Array;
+  /** Weight name -> row / column sums of the squared whole-sequence weight gradient (dW_oj = Σ_t g_to x_tj)², mean over the samples. */
+  readonly fisherRows: Record<string, Float64Array>;
+  readonly fisherCols: Record<string, Float64Array>;
+  readonly tokens: number;
+  readonly nll: number;
+  readonly scored: number;
+}
+
+export interface CalibrateOptions {
+  /** Backward passes per chunk, each with fresh sampled labels (default 1). */
+  readonly samples?: number;
+  /** Seed of the label sampler (default 1). */
+  readonly seed?: number;
+}
+
+/** Small deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Key of the embedding lookup's statistics (token_embd.weight may also be the tied head). */
+export const EMBED = "token_embd.weight#lookup";
+
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c]!;
+  return t;
+}
+
+/** Adds the row and column sums of dW² (rows × cols). */
+function addMarginals(dW: Float32Array, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
+  for (let o = 0; o < rows; o++) {
+    let s = 0;
+    for (let j = 0; j < cols; j++) { const q = dW[o * cols + j]! * dW[o * cols + j]! * scale; s += q; c[j] += q; }
+    r[o] += s;
+  }
+}
+
+/** Softmax probabilities of each row of logits (T × V), f64. */
+function softmax(logits: Float32Array, T: number, V: number): Float64Array {
+  const p = new Float64Array(T * V);
+  for (let t = 0; t < T; t++) {
+    const o = t * V;
+    let max = -Infinity;
+    for (let i = 0; i < V; i++) if (logits[o + i]! > max) max = logits[o + i]!;
+    let s = 0;
+    for (let i = 0; i < V; i++) { const e = Math.exp(logits[o + i]! - max); p[o + i] = e; s += e; }
+    for (let i = 0; i < V; i++) p[o + i] = p[o + i]! / s;
+  }
+  return p;
+}
+
+function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number, scale = 1): void {
+  for (let t = 0; t < T; t++) {
+    const o = t * n;
+    for (let j = 0; j < n; j++) { const x = data[o + j]!; acc[j] += scale * x * x; }
+  }
+}
+
+/** The statistics of one token sequence (positions 0..T−1). */
+export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: number, opts: CalibrateOptions = {}, next?: Int32Array): CalibChunk {
+  const c = model.config;
+  const T = input.length, V = c.vocab, E = c.nEmbd;
+  const samples = opts.samples ?? 1;
+  const cache = forwardCached(model, input);
+  const p = softmax(cache.logits, T, V);
+  let nll = 0, scored = 0;
+  if (next) {
+    // llama-imatrix's running perplexity: second half of the chunk
+    for (let t = T >> 1; t < T - 1; t++) { nll -= Math.log(p[t * V + next[t + 1]!]!); scored++; }
+  }
+  const inSum2: Record<string, Float64Array> = {}, outGrad2: Record<string, Float64Array> = {};
+  const fisherRows: Record<string, Float64Array> = {}, fisherCols: Record<string, Float64Array> = {};
+  const embRowGrad2 = new Float64Array(V), embColGrad2 = new Float64Array(E);
+  const random = rng(seed);
+  for (let k = 0; k < samples; k++) {
+    const d = new Float32Array(T * V);
+    for (let t = 0; t < T; t++) {
+      const o = t * V;
+      let u = random(), y = V - 1;
+      for (let i = 0; i < V; i++) { u -= p[o + i]!; if (u < 0) { y = i; break; } }
+      for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
+      d[o + y] -= 1;
+    }
+    const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows) => {
+      if (k === 0) addSquares((inSum2[name] = new Float64Array(cols)), x, T, cols);
+      addSquares((outGrad2[name] ??= new Float64Array(rows)), g, T, rows, 1 / samples);
+      const dW = matmul(transpose(g, T, rows), rows, T, transpose(x, T, cols), cols);
+      addMarginals(dW, rows, cols, (fisherRows[name] ??= new Float64Array(rows)), (fisherCols[name] ??= new Float64Array(cols)), 1 / samples);
+    });
+    // token_embd: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t
+    const dE = new Map<number, Float64Array>();
+    for (let t = 0; t < T; t++) {
+      let s = 0;
+      const row = dE.get(input[t]!) ?? new Float64Array(E);
+      dE.set(input[t]!, row);
+      for (let j = 0; j < E; j++) { const g = dEmbed[t * E + j]!; s += g * g; row[j] += g; embColGrad2[j] += (g * g) / samples; }
+      embRowGrad2[input[t]!] += s / samples;
+    }
+    const er = (fisherRows[EMBED] ??= new Float64Array(V)), ec = (fisherCols[EMBED] ??= new Float64Array(E));
+    for (const [v, row] of dE) {
+      for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
+    }
+  }
+  return { inSum2, outGrad2, embRowGrad2, embColGrad2, fisherRows, fisherCols, tokens: T, nll, scored };
+}
+
+/** Chunk i of a token stream (BOS first when given), seeded by (seed, i). */
+export function calibrateChunk(model: ForwardModel, tokens: Int32Array, c: Chunking, i: number, bos: number | undefined, opts: CalibrateOptions = {}): CalibChunk {
+  const input = chunkInput(tokens, c, i, bos);
+  const seed = (Math.imul((opts.seed ?? 1) >>> 0, 0x9e3779b1) + i * 0x85ebca6b) >>> 0;
+  return calibrateSequence(model, input, seed, opts, tokens.subarray(i * c.nCtx, (i + 1) * c.nCtx));
+}
+
+/** Calibration statistics of a model (sums over all tokens). */
+export interface CalibStats {
+  readonly inSum2: Map<string, Float32Array>;
+  readonly outGrad2: Map<string, Float32Array>;
+  readonly embRowGrad2: Float32Array;
+  readonly embColGrad2: Float32Array;
+  /** Row / column sums of Σ_chunks dW² (whole-chunk weight gradients); key EMBED for the embedding lookup. */
+  readonly fisherRows: Map<string, Float32Array>;
+  readonly fisherCols: Map<string, Float32Array>;
+  /** Tokens accumulated. */
+  readonly tokens: number;
+  readonly chunks: number;
+  readonly chunkSize: number;
+  readonly samples: number;
+  /** Name of the output head (token_embd.weight when the embeddings are tied). */
+  readonly head: string;
+  /** Running perplexity as llama-imatrix prints it (NaN when unknown). */
+  readonly ppl: number;
+}
+
+export class CalibAccumulator {
+  private inSum2 = new Map<string, Float64Array>();
+  private outGrad2 = new Map<string, Float64Array>();
+  private fisherRows = new Map<string, Float64Array>();
+  private fisherCols = new Map<string, Float64Array>();
+  private embRow: Float64Array | null = null;
+  private embCol: Float64Array | null = null;
+  private tokens = 0;
+  private nll = 0;
+  private scored = 0;
+  private chunks = 0;
+  add(ch: CalibChunk): void {
+    const addTo = (m: Map<string, Float64Array>, rec: Record<string, Float64Array>) => {
+      for (const [k, v] of Object.entries(rec)) {
+        const a = m.get(k);
+        if (!a) m.set(k, Float64Array.from(v));
+        else for (let i = 0; i < v.length; i++) a[i] += v[i]!;
+      }
+    };
+    addTo(this.inSum2, ch.inSum2);
+    addTo(this.outGrad2, ch.outGrad2);
+    addTo(this.fisherRows, ch.fisherRows);
+    addTo(this.fisherCols, ch.fisherCols);
+    if (!this.embRow) { this.embRow = Float64Array.from(ch.embRowGrad2); this.embCol = Float64Array.from(ch.embColGrad2); }
+    else {
+      for (let i = 0; i < ch.embRowGrad2.length; i++) this.embRow[i] += ch.embRowGrad2[i]!;
+      for (let i = 0; i < ch.embColGrad2.length; i++) this.embCol![i] += ch.embColGrad2[i]!;
+    }
+    this.tokens += ch.tokens;
+    this.nll += ch.nll;
+    this.scored += ch.scored;
+    this.chunks++;
+  }
+  runningPpl(): number {
+    return this.scored > 0 ? Math.exp(this.nll / this.scored) : NaN;
+  }
+  result(chunkSize: number, samples: number, head: string): CalibStats {
+    const f32 = (m: Map<string, Float64Array>) => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)] as [string, Float32Array]));
+    return {
+      inSum2: f32(this.inSum2), outGrad2: f32(this.outGrad2), fisherRows: f32(this.fisherRows), fisherCols: f32(this.fisherCols),
+      embRowGrad2: Float32Array.from(this.embRow ?? []), embColGrad2: Float32Array.from(this.embCol ?? []),
+      tokens: this.tokens, chunks: this.chunks, chunkSize, samples, head, ppl: this.runningPpl(),
+    };
+  }
+}
+
+/** Single-thread collection. */
+export function collectCalibration(model: ForwardModel, tokens: Int32Array, c: Chunking, bos: number | undefined, opts: CalibrateOptions = {}, onChunk?: (done: number, total: number) => void): CalibStats {
+  const acc = new CalibAccumulator();
+  for (let i = 0; i < c.count; i++) {
+    acc.add(calibrateChunk(model, tokens, c, i, bos, opts));
+    onChunk?.(i + 1, c.count);
+  }
+  return acc.result(c.nCtx, opts.samples ?? 1, headName(model));
+}

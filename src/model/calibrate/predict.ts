@@ -1,0 +1,93 @@
+// Predicted single-tensor KL from calibration statistics (docs/sensitivity.md).
+// To second order, quantizing W (rows o, columns j) to Ŵ = W − E changes the
+// logits by J·(E x) and KL(p‖q) ≈ ½ E_ŷ[(Σ_t g_tᵀ E x_t)²] / T, with g the
+// gradient of the log-likelihood of labels ŷ drawn from the model itself.
+// Treating the quantization errors as zero-mean and uncorrelated between
+// entries and positions, and g_o² independent of x_j² over tokens, gives
+//   KL ≈ ½ Σ_o Σ_j ḡ²_o · x̄²_j · E_oj²     (ḡ², x̄²: means per token)
+// with no fitted constant. token_embd (a row lookup) gets
+//   KL ≈ ½ Σ_v r_v Σ_j c_j E_vj²,  r_v = Σ_{t: id_t = v} E‖g_t‖² / T,  c_j = share of column j,
+// plus the head term when it doubles as the output head (tied embeddings).
+import type { CalibData } from "./calib-file.js";
+import { EMBED } from "./collect.js";
+
+/**
+ * "fisher": F_oj ≈ R_o·C_j/ΣC from the row and column sums of the squared
+ * whole-chunk weight gradient (keeps the correlation of g·x across positions);
+ * "diagonal": F_oj ≈ ḡ²_o·x̄²_j·T (positions treated as independent).
+ */
+export type CalibMode = "fisher" | "diagonal";
+
+/** One rank-one term of the per-entry Fisher approximation F_rc = row[r] · col[c]. */
+export interface CalibTerm {
+  readonly row: Float32Array;
+  readonly col: Float32Array;
+}
+
+/** What a tensor's prediction needs: one term, two for tied embeddings. */
+export interface TensorCalib {
+  readonly terms: readonly CalibTerm[];
+}
+
+/** The terms of a tensor, or null when the calibration file has no statistics for it (the gain table is then used). */
+export function tensorCalib(calib: CalibData, name: string, rows: number, cols: number, mode: CalibMode = "fisher"): TensorCalib | null {
+  const terms: CalibTerm[] = [];
+  const x = calib.inMean2.get(name), g = calib.gradMean2.get(name), f = calib.fisher.get(name);
+  if (f && mode === "fisher") {
+    if (f.cols.length !== cols || f.rows.length !== rows) return null;
+    terms.push({ row: f.rows, col: f.cols });
+  } else if (x && g) {
+    if (x.length !== cols || g.length !== rows) return null;
+    terms.push({ row: g, col: x });
+  }
+  const fe = calib.fisher.get(EMBED);
+  if (name === "token_embd.weight" && fe && mode === "fisher") {
+    if (fe.rows.length !== rows || fe.cols.length !== cols) return null;
+    terms.push({ row: fe.rows, col: fe.cols });
+  } else if (name === "token_embd.weight") {
+    if (!calib.embRow || !calib.embCol || calib.embRow.length !== rows || calib.embCol.length !== cols) return null;
+    terms.push({ row: calib.embRow, col: calib.embCol });
+  }
+  return terms.length ? { terms } : null;
+}
+
+/**
+ * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
+ * (`rows[i]` = tensor row of data row i); when rows were sampled, the
+ * estimate totalRows × mean over the sampled rows, with a 95 % interval.
+ */
+export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): { value: number; lo: number; hi: number } {
+  const k = rows.length;
+  const per = new Float64Array(k);
+  for (const { row, col } of calib.terms) {
+    for (let i = 0; i < k; i++) {
+      const o = i * cols;
+      let s = 0;
+      for (let j = 0; j < cols; j++) { const e = W[o + j]! - Wq[o + j]!; s += col[j]! * e * e; }
+      per[i] += 0.5 * row[rows[i]!]! * s;
+    }
+  }
+  let sum = 0;
+  for (let i = 0; i < k; i++) sum += per[i]!;
+  const value = (sum * totalRows) / k;
+  if (k >= totalRows || k < 2) return { value, lo: value, hi: value };
+  const mean = sum / k;
+  let v = 0;
+  for (let i = 0; i < k; i++) v += (per[i]! - mean) ** 2;
+  const se = totalRows * Math.sqrt(((1 - k / totalRows) * v) / (k - 1) / k);
+  return { value, lo: Math.max(0, value - 1.96 * se), hi: value + 1.96 * se };
+}
+
+/** One line saying what predicted the records' KL (for sweep and plan notes); null when no record says. */
+export function predSourceNote(records: readonly { tensor: string; skipped?: string; sensitivitySource?: string }[]): string | null {
+  const by = new Map<string, Set<string>>();
+  for (const r of records) {
+    if (r.skipped || !r.sensitivitySource) continue;
+    const s = by.get(r.sensitivitySource) ?? new Set<string>();
+    s.add(r.tensor);
+    by.set(r.sensitivitySource, s);
+  }
+  if (by.size === 0) return null;
+  const label: Record<string, string> = { calib: "calibration statistics (docs/sensitivity.md)", activations: "gain table on activation errors", imatrix: "gain table on imatrix errors", weights: "gain table on weight errors" };
+  return "predicted KL from " + [...by].map(([k, s]) => `${label[k] ?? k} for ${s.size} tensor${s.size > 1 ? "s" : ""}`).join(", ");
+}

@@ -1,0 +1,222 @@
+// quantscope calibrate (docs/sensitivity.md):
+// - the backward pass against finite differences of the independent forward
+//   pass in src/analysis/forward/run.ts (llama, qwen3 with QK-norm, tied head);
+// - the calibration file is an imatrix llama-quantize reads (same in_sum2 as `quantscope imatrix`);
+// - predicted KL from calibration statistics against measured single-tensor KL
+//   (reference forward pass, on tokens the calibration did not use);
+// - tinyqwen block 0 at Q2_K ranks like llama.cpp's measured KLD
+//   (blk.0.ffn_down by far the most damaging, attn_k / attn_q the least).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openSource, readImatrix } from "../src/io/source.js";
+import { loadForwardModel, type ForwardModel } from "../src/analysis/forward/model.js";
+import { forward } from "../src/analysis/forward/run.js";
+import { prepareKl } from "../src/analysis/forward/kl.js";
+import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
+import { CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
+import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
+import { sweepModel } from "../src/analysis/sweep.js";
+import { imatrixChunk } from "../src/model/measure/imatrix-collect.js";
+import { readTextFile, tokenizerOf } from "../src/model/tokenizer/index.js";
+import { readTokens } from "../src/analysis/forward/tokens.js";
+
+const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
+const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+
+function load(p: string): ForwardModel {
+  const src = openSource(fx(p));
+  try { return loadForwardModel(src); } finally { src.close(); }
+}
+
+function spearman(a: number[], b: number[]): number {
+  const rank = (v: number[]) => { const o = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]); const r = new Array<number>(v.length); o.forEach(([, i], k) => (r[i] = k)); return r; };
+  const ra = rank(a), rb = rank(b), n = a.length, m = (n - 1) / 2;
+  let c = 0, va = 0, vb = 0;
+  for (let i = 0; i < n; i++) { c += (ra[i]! - m) * (rb[i]! - m); va += (ra[i]! - m) ** 2; vb += (rb[i]! - m) ** 2; }
+  return c / Math.sqrt(va * vb);
+}
+
+/** Analytic ∂L/∂W_oj = Σ_t g_to x_tj against central differences of L = Σ c·logits through run.ts's forward. */
+function checkGradients(m: ForwardModel, label: string): void {
+  const T = 10, V = m.config.vocab, E = m.config.nEmbd;
+  const r = rng(7);
+  const toks = Int32Array.from({ length: T }, () => Math.floor(r() * V));
+  const cvec = Float32Array.from({ length: T * V }, () => r() - 0.5);
+  const loss = (name: string, W: Float32Array) => {
+    const lg = forward(m, toks, T, { overrides: new Map([[name, W]]), kvF16: false });
+    let L = 0;
+    for (let i = 0; i < lg.length; i++) L += cvec[i]! * lg[i]!;
+    return L;
+  };
+  const seen = new Map<string, { x: Float32Array; cols: number; g: Float32Array; rows: number }>();
+  const { dEmbed } = backward(m, forwardCached(m, toks, { kvF16: false }), cvec, (name, x, cols, g, rows) => seen.set(name, { x, cols, g, rows }));
+  const tied = headName(m) === "token_embd.weight";
+  const names = ["token_embd.weight", ...(tied ? [] : ["output.weight"]), ...["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"].map((k) => `blk.1.${k}.weight`)];
+  let num = 0, den = 0;
+  for (const name of names) {
+    const W = m.weights.get(name)!;
+    for (let k = 0; k < 4; k++) {
+      let an = 0, idx: number;
+      if (name === "token_embd.weight") {
+        const v = toks[k]!, j = Math.floor(r() * E);
+        idx = v * E + j;
+        for (let t = 0; t < T; t++) if (toks[t] === v) an += dEmbed[t * E + j]!;
+        if (tied) { const h = seen.get(name)!; for (let t = 0; t < T; t++) an += h.g[t * h.rows + v]! * h.x[t * h.cols + j]!; }
+      } else {
+        const s = seen.get(name)!;
+        const o = Math.floor(r() * s.rows), j = Math.floor(r() * s.cols);
+        idx = o * s.cols + j;
+        for (let t = 0; t < T; t++) an += s.g[t * s.rows + o]! * s.x[t * s.cols + j]!;
+      }
+      const eps = 1e-2, Wp = W.slice(), Wm = W.slice();
+      Wp[idx] += eps; Wm[idx] -= eps;
+      const fd = (loss(name, Wp) - loss(name, Wm)) / (2 * eps);
+      assert.ok(Math.abs(an - fd) <= 0.02 * Math.abs(fd) + 0.01, `${label} ${name}[${idx}]: backward ${an}, finite differences ${fd}`);
+      num += (an - fd) ** 2; den += fd * fd;
+    }
+  }
+  assert.ok(Math.sqrt(num / den) < 0.01, `${label}: relative L2 error ${Math.sqrt(num / den)}`);
+}
+
+test("calibrate: backward pass matches finite differences (llama, qwen3 + QK-norm, tied head)", () => {
+  const s = load("models/stories260K.gguf");
+  checkGradients(s, "stories260K");
+  const q = load("models/tinyqwen-f16.gguf");
+  checkGradients(q, "tinyqwen");
+  const tied = new Map(s.weights);
+  tied.delete("output.weight");
+  checkGradients({ config: s.config, weights: tied }, "stories260K tied");
+});
+
+test("calibrate: WASM attention backward equals the float64 JS reference", () => {
+  const r = rng(3);
+  for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6]] as const) {
+    const q = Float32Array.from({ length: T * nHead * d }, () => r() * 2 - 1);
+    const k = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);
+    const v = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);
+    const dout = Float32Array.from({ length: T * nHead * d }, () => r() * 2 - 1);
+    const a = attentionBackWasm(q, k, v, dout, T, nHead, nKv, d), b = attentionBack(q, k, v, dout, T, nHead, nKv, d);
+    for (const key of ["dq", "dk", "dv"] as const) {
+      for (let i = 0; i < a[key].length; i++) assert.ok(Math.abs(a[key][i]! - b[key][i]!) < 1e-5 * (1 + Math.abs(b[key][i]!)), `${key}[${i}] ${a[key][i]} vs ${b[key][i]}`);
+    }
+  }
+});
+
+test("calibrate: the file is an imatrix (in_sum2 as quantscope imatrix computes) with gradient statistics", () => {
+  const m = load("models/stories260K.gguf");
+  const tokens = Int32Array.from({ length: 128 }, (_, i) => (i * 37 + 11) % m.config.vocab);
+  const acc = new CalibAccumulator();
+  acc.add(calibrateSequence(m, tokens, 1));
+  const st = acc.result(128, 1, headName(m));
+  const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+  const file = join(dir, "calib.gguf");
+  writeFileSync(file, encodeCalibGguf(st, { datasets: ["test"] }));
+  const im = readImatrix(file);
+  const ref = imatrixChunk(m, tokens, { nCtx: 128, count: 1, available: 1 }, 0, undefined);
+  assert.equal(im.entries.size, 35);
+  for (const [name, e] of im.entries) {
+    const [, l, kind] = /^blk\.(\d+)\.(\w+)\.weight$/.exec(name)!;
+    const site = { attn_q: "attn_input", attn_k: "attn_input", attn_v: "attn_input", attn_output: "attn_output_input", ffn_gate: "ffn_input", ffn_up: "ffn_input", ffn_down: "ffn_down_input" }[kind!]!;
+    const r = ref.sums[`blk.${l}.${site}`]!;
+    for (let j = 0; j < r.length; j++) assert.ok(Math.abs(e.values[j]! * 128 - r[j]!) <= 5e-3 * r[j]! + 1e-6, `${name}[${j}]`);
+  }
+  const c = readCalib(file)!;
+  assert.equal(c.tokens, 128);
+  assert.equal(c.gradMean2.size, 36); // 35 block matrices + output
+  assert.ok(c.inMean2.has("output.weight") && c.embRow && c.embCol);
+  assert.equal(c.fisher.size, 37); // + the embedding lookup
+  assert.equal(readCalib(fx("imatrix/imatrix.gguf")), null); // a plain imatrix has no gradient statistics
+});
+
+test("calibrate: predicted KL ranks measured single-tensor KL (stories260K, held-out tokens)", () => {
+  const src = openSource(fx("models/stories260K.gguf"));
+  try {
+    const m = loadForwardModel(src);
+    const text = Int32Array.from(tokenizerOf(src).encode(readTextFile(fx("models/calibration.txt"))));
+    // calibrate on 8 chunks of 128 tokens from the second half of the text; measure on the fixture's KL tokens
+    const acc = new CalibAccumulator();
+    for (let i = 0; i < 8; i++) acc.add(calibrateSequence(m, text.slice(text.length - (i + 1) * 128, text.length - i * 128), 100 + i));
+    const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+    const file = join(dir, "calib.gguf");
+    writeFileSync(file, encodeCalibGguf(acc.result(128, 1, headName(m)), { datasets: ["test"] }));
+    const kl = prepareKl(m, readTokens(fx("activations/tokens_ctx128.i32"), m.config.vocab, 256), 128);
+    const res = sweepModel(src, { types: ["Q4_0", "Q8_0"], calib: readCalib(file)!, kl, tensors: /^(token_embd|output|blk\.[03]\.)/ });
+    const recs = res.records.filter((r) => !r.skipped && r.type !== "F16");
+    assert.ok(recs.every((r) => r.sensitivitySource === "calib"));
+    const pred = recs.map((r) => r.sensitivity), meas = recs.map((r) => r.measuredKl!);
+    const rho = spearman(pred, meas);
+    const logs = recs.map((r) => Math.abs(Math.log10(r.sensitivity / r.measuredKl!))).sort((a, b) => a - b);
+    const med = logs[logs.length >> 1]!;
+    assert.ok(rho >= 0.9, `Spearman ${rho}`);
+    assert.ok(med <= 0.2, `median |log10(pred/measured)| ${med}`);
+  } finally {
+    src.close();
+  }
+});
+
+
+test("calibrate: tinyqwen block 0 at Q2_K ranks like llama.cpp's KLD (ffn_down most damaging, attn_k / attn_q least)", () => {
+  const src = openSource(fx("models/tinyqwen-f16.gguf"));
+  try {
+    const m = loadForwardModel(src);
+    const full = readTextFile(fx("tinyqwen/calibration.txt"));
+    const text = Int32Array.from(tokenizerOf(src).encode(full.slice(full.length - 4000)));
+    const acc = new CalibAccumulator();
+    for (let i = 0; i < 2; i++) acc.add(calibrateSequence(m, text.slice(text.length - (i + 1) * 256, text.length - i * 256), 1 + i));
+    const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+    const file = join(dir, "calib.gguf");
+    writeFileSync(file, encodeCalibGguf(acc.result(256, 1, headName(m)), { datasets: ["test"] }));
+    const res = sweepModel(src, { types: ["Q2_K"], calib: readCalib(file)!, tensors: /^blk\.0\./ });
+    const by = [...res.records].sort((a, b) => b.sensitivity - a.sensitivity).map((r) => r.kind);
+    assert.equal(by[0], "ffn_down", by.join(" > "));
+    assert.deepEqual(by.slice(-2).sort(), ["attn_k", "attn_q"], by.join(" > "));
+    const top = res.records.find((r) => r.kind === "ffn_down")!.sensitivity;
+    const second = [...res.records].sort((a, b) => b.sensitivity - a.sensitivity)[1]!.sensitivity;
+    assert.ok(top > 1.5 * second, `ffn_down ${top} is not far ahead of ${second}`);
+    // row-sampled sweeps: the 95 % intervals cover the exact prediction (at least 80 % of 20 intervals)
+    const calib = readCalib(file)!;
+    const opt = { types: ["Q2_K", "Q4_K"], calib, tensors: /^blk\.0\.(ffn_up|attn_q)/ };
+    const exact = new Map(sweepModel(src, opt).records.map((r) => [r.tensor + r.type, r.sensitivity]));
+    let covered = 0, total = 0;
+    for (let seed = 1; seed <= 5; seed++) {
+      for (const r of sweepModel(src, { ...opt, sample: 0.5, seed }).records) {
+        const [lo, hi] = r.ci95!.sensitivity;
+        const x = exact.get(r.tensor + r.type)!;
+        assert.ok(lo < hi, `${r.tensor} ${r.type}: empty interval`);
+        if (lo <= x && x <= hi) covered++;
+        total++;
+      }
+    }
+    assert.ok(covered >= 0.8 * total, `${covered}/${total} intervals cover the exact prediction`);
+  } finally {
+    src.close();
+  }
+});
+
+test("calibrate CLI: -j 1 and -j 2 write the same file; one-line errors for bad input", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+  const files = ["1", "2"].map((j) => {
+    const out = join(dir, `j${j}.gguf`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "-c", "32", "--chunks", "2", "-j", j, "-o", out, "--no-progress"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(out);
+  });
+  assert.ok(files[0]!.equals(files[1]!), "-j 1 and -j 2 files differ");
+  // --imatrix with gradient statistics: the quantizer gets in_sum2, the prediction the gradients
+  const sw = spawnSync(process.execPath, ["--import", "tsx", CLI, "sweep", fx("models/stories260K.gguf"), "--imatrix", join(dir, "j1.gguf"), "--types", "Q4_0", "--tensors", "^blk\\.0\\.attn_q", "--json", "--no-progress"], { encoding: "utf8" });
+  assert.equal(sw.status, 0, sw.stderr);
+  const rec = JSON.parse(sw.stdout).records[0];
+  assert.equal(rec.sensitivitySource, "calib");
+  assert.equal(rec.usedImatrix, true);
+  const bad = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("models/stories260K.gguf"), "-f", fx("models/calibration.txt"), "--samples", "0"], { encoding: "utf8" });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr.trim(), /^quantscope: --samples must be a positive integer, got "0"$/m);
+  const plain = spawnSync(process.execPath, ["--import", "tsx", CLI, "sweep", fx("models/stories260K.gguf"), "--calib", fx("imatrix/imatrix.gguf"), "--types", "Q4_0"], { encoding: "utf8" });
+  assert.notEqual(plain.status, 0);
+  assert.match(plain.stderr, /--calib needs a file from quantscope calibrate/);
+});

@@ -1,0 +1,41 @@
+// llama.cpp's activation rounding before CPU matmuls (act-numerics.ts), against independent
+// computations: Q8_0 through quantscope's bit-exact Q8_0 codec (quantize_row_q8_0_ref; it differs
+// from the x86 path only on exact .5 ties, which random data does not hit), F16 through the F16
+// codec, Q8_K by hand on a block whose scale is exact.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { roundActivations, vecDotType } from "../src/analysis/forward/act-numerics.js";
+import { dequantize, quantize } from "../src/quant/index.js";
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed;
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; x[i] = ((s / 2 ** 32) - 0.5) * 3.7; }
+  return x;
+}
+
+test("Q8_0 / F16 activation rounding equals the codecs' round trip", () => {
+  const x = random(4 * 512, 7);
+  assert.deepEqual(roundActivations(x, 4, 512, "Q8_0"), dequantize("Q8_0", quantize("Q8_0", x, 4, 512), 4, 512));
+  assert.deepEqual(roundActivations(x, 4, 512, "F16"), dequantize("F16", quantize("F16", x, 4, 512), 4, 512));
+});
+
+test("Q8_K: scale from the signed max, -127/max, half-to-even, clamp at 127", () => {
+  const x = new Float32Array(256);
+  x[0] = -127; // max |x| with a negative sign: iscale = 1, d = 1
+  x[1] = 2.5; x[2] = 3.5; x[3] = -0.5; x[4] = 100.25;
+  const y = roundActivations(x, 1, 256, "Q8_K");
+  // iscale = -127/-127 = 1; q = nearest_int(x) (ties to even); y = q / iscale
+  assert.deepEqual(Array.from(y.slice(0, 5)), [-127, 2, 4, 0, 100]);
+  const z = roundActivations(new Float32Array(256), 1, 256, "Q8_K");
+  assert.ok(z.every((v) => v === 0));
+});
+
+test("vec_dot types follow ggml-cpu's table", () => {
+  assert.equal(vecDotType("F16"), "F16");
+  assert.equal(vecDotType("Q4_K"), "Q8_K");
+  assert.equal(vecDotType("IQ4_NL"), "Q8_0");
+  assert.equal(vecDotType("IQ4_XS"), "Q8_K");
+  assert.equal(vecDotType("Q5_1"), "Q8_1");
+  assert.equal(vecDotType("F32"), "F32");
+});

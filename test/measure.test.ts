@@ -119,3 +119,13 @@ test("KL statistics: llama-perplexity's formulas on a hand-made case", () => {
   // p(token 0) = e/(1+e) = 0.7310586: PPL = 1/p
   assert.ok(Math.abs(r.ppl.value - (1 + Math.E) / Math.E) < 1e-5);
 });
+
+test("sweep --measure-kl takes text: same measured KL as llama.cpp's recorded token ids of that text", () => {
+  // tokens_ctx128.i32 is llama.cpp's tokenization of calibration.txt with BOS at every 128-token chunk start
+  const args = ["sweep", fx("models/stories260K.gguf"), "--types", "Q4_0", "--tensors", "^blk\\.1\\.attn_v", "--chunk", "128", "--kl-tokens", "512", "--json", "--no-progress"];
+  const fromText = JSON.parse(run(...args, "--measure-kl", fx("models/calibration.txt")));
+  const fromIds = JSON.parse(run(...args, "--measure-kl", fx("activations/tokens_ctx128.i32")));
+  const kl = (r: { records: { measuredKl?: number }[] }) => r.records.map((x) => x.measuredKl);
+  assert.ok(kl(fromText)[0]! > 0);
+  assert.deepEqual(kl(fromText), kl(fromIds));
+});

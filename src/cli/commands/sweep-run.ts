@@ -9,7 +9,8 @@ import { sweepParallel } from "../../analysis/sweep-parallel.js";
 import { ActivationDir } from "../../analysis/sweep-activations.js";
 import { loadForwardModel } from "../../analysis/forward/model.js";
 import { prepareKl } from "../../analysis/forward/kl.js";
-import { parseTokenWindow, readTokenWindow } from "../../analysis/forward/tokens.js";
+import { parseTokenWindow } from "../../analysis/forward/tokens.js";
+import { measurementTokens } from "../../model/measure/tokens-input.js";
 import { mixModelFromSource, parseMix } from "../../analysis/mixes.js";
 import { plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
 import { sizeMix } from "../../analysis/plan-mixes.js";
@@ -181,7 +182,7 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
     try {
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
-      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
+      const toks = measurementTokens(flags.measureKl, model, fm.config.vocab, parseTokenWindow(flags.klTokens), chunk);
       (extra as { kl?: unknown }).kl = prepareKl(fm, toks, chunk);
     } finally {
       src0.close();
@@ -255,8 +256,9 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
       const fm = loadForwardModel(src);
-      const toks = readTokenWindow(flags.measureKl, fm.config.vocab, parseTokenWindow(flags.klTokens));
-      const hx = prepareKl(fm, toks, parseIntFlag("--chunk", flags.chunk, 256, 2));
+      const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
+      const toks = measurementTokens(flags.measureKl, src.path, fm.config.vocab, parseTokenWindow(flags.klTokens), chunk);
+      const hx = prepareKl(fm, toks, chunk);
       const im = flags.imatrix ? readImatrix(flags.imatrix) : undefined;
       measured = [{ name: "plan", bytes: p.fileBytes, kl: measureAssignmentKl(src, hx, planTypes(p), im) }];
       for (const m of p.mixes) {

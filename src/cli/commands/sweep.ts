@@ -27,7 +27,7 @@ export function registerSweep(program: Command): void {
   )
     .option("--json", "JSON output: one record per (tensor, type)")
     .option("--flatten", "quantize-stats mode: each tensor as one flat row, no fallbacks (for comparing with llama.cpp's test-quantize-stats)")
-    .option("--measure-kl <tokens.i32>", "also measure the real single-tensor KL with the reference forward pass on these tokens (small llama/qwen models)")
+    .option("--measure-kl <tokens>", "also measure the real single-tensor KL with the reference forward pass on these tokens: a text file (tokenized with the model's tokenizer, BOS at each chunk start) or raw int32 ids (.i32)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
     .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
     .option("--shard <K/N>", "measure only part K of N (size-balanced, deterministic); merge the parts with plan --from")
@@ -49,7 +49,7 @@ export function registerSweep(program: Command): void {
     .addOption(new Option("--emit <what>", "write a file for llama-quantize").choices(["tensor-types"]))
     .option("-o, --output <file>", "file for --emit (default: stdout after the table)")
     .option("--json", "JSON output")
-    .option("--measure-kl <tokens.i32>", "also measure the plan's and the mixes' real KL with the reference forward pass (small llama/qwen models)")
+    .option("--measure-kl <tokens>", "also measure the plan's and the mixes' real KL with the reference forward pass: a text file or raw int32 ids (.i32)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
     .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")
     .action(async (model: string | undefined, flags: PlanFlags) => (await import("./sweep-run.js")).planAction(model, flags));

@@ -1,20 +1,10 @@
 // Format constants of IQ3_XXS / IQ3_S, transcribed by a script from llama.cpp
 // 3f545bec (ggml/src/ggml-common.h: ksigns_iq2xs, iq3xxs_grid, iq3s_grid;
 // ggml/src/ggml-quants.c, iq3xs_init_impl: kgrid_256, kgrid_512). They are
-// facts of the format, not code. The IQ2 kernels carry their own copy of the
-// sign table; they can share one later.
+// facts of the format, not code.
 
-/** ksigns_iq2xs: 7 sign bits -> 8 sign bits with even parity (bit 7 = parity). */
-export const KSIGNS_IQ2XS: usize = memory.data<u8>([
-  0, 129, 130, 3, 132, 5, 6, 135, 136, 9, 10, 139, 12, 141, 142, 15,
-  144, 17, 18, 147, 20, 149, 150, 23, 24, 153, 154, 27, 156, 29, 30, 159,
-  160, 33, 34, 163, 36, 165, 166, 39, 40, 169, 170, 43, 172, 45, 46, 175,
-  48, 177, 178, 51, 180, 53, 54, 183, 184, 57, 58, 187, 60, 189, 190, 63,
-  192, 65, 66, 195, 68, 197, 198, 71, 72, 201, 202, 75, 204, 77, 78, 207,
-  80, 209, 210, 83, 212, 85, 86, 215, 216, 89, 90, 219, 92, 221, 222, 95,
-  96, 225, 226, 99, 228, 101, 102, 231, 232, 105, 106, 235, 108, 237, 238, 111,
-  240, 113, 114, 243, 116, 245, 246, 119, 120, 249, 250, 123, 252, 125, 126, 255,
-]);
+/** ksigns_iq2xs (7 sign bits -> 8 with even parity) is shared with the IQ2 kernels. */
+export { KSIGNS as KSIGNS_IQ2XS } from "./iq2_grids";
 
 /** iq3xxs_grid: 256 points of 4 bytes for dequantization (levels 4, 12, .., 52, 62). */
 export const IQ3XXS_GRID: usize = memory.data<u32>([

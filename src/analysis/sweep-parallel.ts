@@ -1,7 +1,8 @@
 // Two-core sweep: tensors are handed out one at a time to worker threads
 // (each opens the model itself, so memory stays one tensor per worker).
 // Records come back in tensor order, identical to the single-thread sweep.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { spawnWorkerBeside } from "../io/threads.js";
 import type { TensorSource } from "../io/source.js";
 import { QuantscopeError } from "../io/errors.js";
 import { typeInfo } from "../quant/index.js";
@@ -52,8 +53,6 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
     model: paths.model, imatrix: paths.imatrix, activations: paths.activations, types,
     sample: opts.sample, seed: opts.seed, flatten: opts.flatten, nLayers, calib: paths.calib,
   };
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  const url = new URL(`./sweep-worker${ext}`, import.meta.url);
   const results: SweepRecord[][] = new Array(swept.length);
   const total = swept.length * types.length;
   let done = 0;
@@ -70,10 +69,7 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
       reject(e);
     };
     for (let k = 0; k < jobs; k++) {
-      // From TypeScript sources (tsx, tests) the worker registers tsx itself: loader hooks are per thread.
-      const w = ext === ".ts"
-        ? new Worker(`import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true, workerData: init })
-        : new Worker(url, { workerData: init });
+      const w = spawnWorkerBeside(import.meta.url, "sweep-worker", init);
       workers.push(w);
       const feed = () => {
         if (next < swept.length) { const i = next++; w.postMessage({ index: i, global: mine[i]!.index, name: swept[i] }); }

@@ -3,7 +3,8 @@
 // independent in every ggml type (blocks never span rows; the *_impl paths are
 // per row), so the concatenated bytes equal the single-threaded result.
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { spawnWorkerBeside } from "../io/threads.js";
 import { QuantscopeError } from "../io/errors.js";
 import { quantize, quantizedSize, typeInfo } from "./index.js";
 import type { QuantizeReply, QuantizeTask } from "./parallelWorker.js";
@@ -16,16 +17,7 @@ let nextId = 1;
 const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; worker: Worker }>();
 
 function startWorker(): Worker {
-  // From dist this module is .js and so is the worker. Under tsx (tests,
-  // benches) it is .ts: a stub registers tsx's loader in the worker first
-  // (execArgv ["--import", "tsx"] does not reach a worker's entry module in Node 20).
-  const w = import.meta.url.endsWith(".ts")
-    ? new Worker(
-        `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})` +
-          `.then((m) => { m.register(); return import(${JSON.stringify(new URL("./parallelWorker.ts", import.meta.url).href)}); });`,
-        { eval: true },
-      )
-    : new Worker(new URL("./parallelWorker.js", import.meta.url));
+  const w = spawnWorkerBeside(import.meta.url, "parallelWorker");
   w.unref(); // an idle pool never keeps the process alive
   w.on("message", (r: QuantizeReply) => {
     const p = pending.get(r.id);

@@ -1,17 +1,9 @@
 // A pool of worker threads that each compute whole chunks: indices are handed
 // out one at a time, results are delivered to the caller in chunk order (so
 // sums over chunks do not depend on the number of threads).
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { spawnWorkerBeside } from "../../io/threads.js";
 import { QuantscopeError } from "../../io/errors.js";
-
-/** Spawns a worker running `file` next to this module (TypeScript sources register tsx in the thread). */
-export function spawnWorker(file: string, workerData: unknown): Worker {
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  const url = new URL(`./${file}${ext}`, import.meta.url);
-  return ext === ".ts"
-    ? new Worker(`import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true, workerData })
-    : new Worker(url, { workerData });
-}
 
 export async function runChunkPool<R>(file: string, init: unknown, count: number, threads: number, inOrder: (index: number, result: R) => void): Promise<void> {
   const results: (R | undefined)[] = new Array(count);
@@ -26,7 +18,7 @@ export async function runChunkPool<R>(file: string, init: unknown, count: number
       reject(e);
     };
     for (let k = 0; k < threads; k++) {
-      const w = spawnWorker(file, init);
+      const w = spawnWorkerBeside(import.meta.url, file, init);
       workers.push(w);
       const feed = () => {
         if (next < count) w.postMessage({ index: next++ });

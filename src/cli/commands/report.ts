@@ -1,6 +1,8 @@
 // `quantscope report MODEL`: diagnosis in plain words, a single-file HTML
 // report with charts, optionally Markdown with SVG/PNG charts beside it.
 import type { Command } from "commander";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
 import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis-defaults.js";
@@ -48,9 +50,15 @@ export function registerReport(program: Command): void {
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new SingleBar({ format: "report {bar} {value}/{total} {tensor}", hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
       let started = false;
+      // a study folder may carry its model's calibration statistics (the bundled example does)
+      let calib = flags.calib;
+      const inFolder = join(model, "calib.gguf");
+      if (calib === undefined && statSync(model, { throwIfNoEntry: false })?.isDirectory() && existsSync(inFolder)) {
+        calib = inFolder;
+      }
       const built = buildReport(model, {
         imatrix: flags.imatrix,
-        calib: flags.calib,
+        calib,
         activations: flags.activations,
         tensors: flags.tensors !== undefined ? parseRegex(flags.tensors) : undefined,
         outputTokens: tokens,
@@ -65,5 +73,8 @@ export function registerReport(program: Command): void {
       const written = await writeReport(built, { html: flags.out, md: flags.md, generatedAt: new Date().toISOString() });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(summaryText(built, written, seconds));
+      if (calib !== undefined && calib !== flags.calib) {
+        process.stdout.write(`predicted KL from the calibration statistics in ${inFolder} (found in the folder; --calib FILE to choose another)\n`);
+      }
     });
 }

@@ -4,7 +4,7 @@
 // Usage: node --import tsx bench/calibrate.ts [--model tinyqwen|stories260K] [--chunks N] [--ctx N]
 import { fileURLToPath } from "node:url";
 import { openSource } from "../src/io/source.js";
-import { loadForwardModel } from "../src/analysis/forward/model.js";
+import { loadForwardModel } from "../src/model/forward/model.js";
 import { readTextFile, tokenizerOf } from "../src/model/tokenizer/index.js";
 import { chunking } from "../src/model/measure/chunks.js";
 import { imatrixChunk } from "../src/model/measure/imatrix-collect.js";

@@ -9,7 +9,7 @@ import { chunking } from "../src/model/measure/chunks.js";
 import { imatrixPaths } from "../src/model/measure/imatrix-parallel.js";
 import { evaluatePaths } from "../src/model/measure/eval-parallel.js";
 import { planStream } from "../src/model/measure/streamed.js";
-import { streamStats } from "../src/analysis/forward/stream.js";
+import { streamStats } from "../src/model/forward/stream.js";
 
 const [tool, model, tokModel, text, ctx, chunks, jobs, batch] = process.argv.slice(2);
 const tsrc = openSource(tokModel!);

@@ -1,6 +1,6 @@
 // quantscope calibrate (docs/sensitivity.md):
 // - the backward pass against finite differences of the independent forward
-//   pass in src/analysis/forward/run.ts (llama, qwen3 with QK-norm, tied head);
+//   pass in src/model/forward/run.ts (llama, qwen3 with QK-norm, tied head);
 // - the calibration file is an imatrix llama-quantize reads (same in_sum2 as `quantscope imatrix`);
 // - predicted KL from calibration statistics against measured single-tensor KL
 //   (reference forward pass, on tokens the calibration did not use);
@@ -14,16 +14,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { loadForwardModel, type ForwardModel } from "../src/analysis/forward/model.js";
-import { forward } from "../src/analysis/forward/run.js";
-import { prepareKl } from "../src/analysis/forward/kl.js";
+import { loadForwardModel, type ForwardModel } from "../src/model/forward/model.js";
+import { forward } from "../src/model/forward/run.js";
+import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
 import { CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
 import { sweepModel } from "../src/analysis/sweep.js";
 import { imatrixChunk } from "../src/model/measure/imatrix-collect.js";
 import { readTextFile, tokenizerOf } from "../src/model/tokenizer/index.js";
-import { readTokens } from "../src/analysis/forward/tokens.js";
+import { readTokens } from "../src/model/forward/tokens.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const CLI = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));

@@ -4,7 +4,7 @@
 // codec, Q8_K by hand on a block whose scale is exact.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { roundActivations, vecDotType } from "../src/analysis/forward/act-numerics.js";
+import { roundActivations, vecDotType } from "../src/model/forward/act-numerics.js";
 import { dequantize, quantize } from "../src/quant/index.js";
 
 function random(n: number, seed: number): Float32Array {

@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openSource } from "../src/io/source.js";
 import { readF32Bin } from "../src/io/f32bin.js";
-import { loadForwardModel } from "../src/analysis/forward/model.js";
-import { embed, headLogits, runLayer, type CaptureKind } from "../src/analysis/forward/run.js";
-import { logSoftmax, meanKl } from "../src/analysis/forward/ops.js";
+import { loadForwardModel } from "../src/model/forward/model.js";
+import { embed, headLogits, runLayer, type CaptureKind } from "../src/model/forward/run.js";
+import { logSoftmax, meanKl } from "../src/model/forward/ops.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 

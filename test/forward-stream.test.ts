@@ -13,10 +13,10 @@ import { tokenizerOf, readTextFile } from "../src/model/tokenizer/index.js";
 import { chunking } from "../src/model/measure/chunks.js";
 import { imatrixPaths } from "../src/model/measure/imatrix-parallel.js";
 import { evaluatePaths } from "../src/model/measure/eval-parallel.js";
-import { routeTokens } from "../src/analysis/forward/run.js";
-import { loadForwardModel } from "../src/analysis/forward/model.js";
-import { forward } from "../src/analysis/forward/run.js";
-import { StreamedModel } from "../src/analysis/forward/stream.js";
+import { routeTokens } from "../src/model/forward/run.js";
+import { loadForwardModel } from "../src/model/forward/model.js";
+import { forward } from "../src/model/forward/run.js";
+import { StreamedModel } from "../src/model/forward/stream.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 

@@ -8,10 +8,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseTokenWindow, readTokenWindow, readTokens } from "../src/analysis/forward/tokens.js";
+import { parseTokenWindow, readTokenWindow, readTokens } from "../src/model/forward/tokens.js";
 import { openSource } from "../src/io/source.js";
-import { loadForwardModel } from "../src/analysis/forward/model.js";
-import { measureKl, prepareKl } from "../src/analysis/forward/kl.js";
+import { loadForwardModel } from "../src/model/forward/model.js";
+import { measureKl, prepareKl } from "../src/model/forward/kl.js";
 import { roundTrip } from "../src/analysis/sweep.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));

@@ -12,9 +12,9 @@ import { sweepModel } from "../src/analysis/sweep.js";
 import { plan, planTypes, tensorTypeLines } from "../src/analysis/plan.js";
 import { mixModelFromSource, standardMix } from "../src/analysis/mixes.js";
 import { ggmlTypeByName } from "../src/ggml/types.js";
-import { loadForwardModel } from "../src/analysis/forward/model.js";
-import { prepareKl } from "../src/analysis/forward/kl.js";
-import { readTokens } from "../src/analysis/forward/tokens.js";
+import { loadForwardModel } from "../src/model/forward/model.js";
+import { prepareKl } from "../src/model/forward/kl.js";
+import { readTokens } from "../src/model/forward/tokens.js";
 import { measureAssignmentKl } from "../src/analysis/plan-validate.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));

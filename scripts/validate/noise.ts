@@ -3,9 +3,9 @@
 // bootstrap of a ratio of two such means: how much a plan/mix ratio measured
 // on one token window moves with the tokens.
 import type { Imatrix, TensorSource } from "../../src/io/source.js";
-import type { KlHarness } from "../../src/analysis/forward/kl.js";
-import { embed, headLogits, runLayer } from "../../src/analysis/forward/run.js";
-import { logSoftmax } from "../../src/analysis/forward/ops.js";
+import type { KlHarness } from "../../src/model/forward/kl.js";
+import { embed, headLogits, runLayer } from "../../src/model/forward/run.js";
+import { logSoftmax } from "../../src/model/forward/ops.js";
 import { roundTrip } from "../../src/analysis/sweep.js";
 import { layerOf } from "../../src/analysis/mixes.js";
 

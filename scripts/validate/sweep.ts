@@ -28,7 +28,7 @@ import { plan, planTypes } from "../../src/analysis/plan.js";
 import { measureAssignmentKl } from "../../src/analysis/plan-validate.js";
 import { ggmlTypeByName } from "../../src/ggml/types.js";
 import type { SweepRecord, SweepResult } from "../../src/analysis/sweep-types.js";
-import type { KlHarness } from "../../src/analysis/forward/kl.js";
+import type { KlHarness } from "../../src/model/forward/kl.js";
 import {
   activationRecords, fx, harness, measuredRecords, STORIES, STORIES_CAL, STORIES_TOKENS_OUT, TINYQWEN, TINYQWEN_CAL,
   type KlDataset, type ModelFixture,

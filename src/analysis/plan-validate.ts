@@ -2,7 +2,7 @@
 // tensor quantized to its type at once, run through the reference forward
 // pass, compared with the unquantized model. Small llama/qwen models only.
 import type { Imatrix, TensorSource } from "../io/source.js";
-import { measureKl, type KlHarness } from "./forward/kl.js";
+import { measureKl, type KlHarness } from "../model/forward/kl.js";
 import { roundTrip } from "./sweep.js";
 
 /** Mean KL (nats/token) with every tensor of `assignment` replaced by its quantized-dequantized copy. */

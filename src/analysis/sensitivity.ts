@@ -14,7 +14,7 @@
 // partly normalised away, so attn_q / attn_k have their own "+qknorm" gains.
 // log gain = a_key + b_key · depth, depth = layer/(nLayers−1) in [0, 1].
 // The coefficients were fitted by least squares in log space on measured
-// single-tensor KLs (reference forward pass, src/analysis/forward) of
+// single-tensor KLs (reference forward pass, src/model/forward) of
 // stories260K (llama) and tinyqwen (qwen3) jointly, with one free offset per
 // model (centred); see sensitivity-calibrate.ts and docs/sweep.md for the
 // validation figures, including fits on one model tested on the other.

@@ -13,8 +13,8 @@ import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRo
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureTensor } from "./sweep-fast.js";
 import { provenance, shardPartition, type ShardSpec } from "./sweep-shards.js";
-import { measureKl, type KlHarness } from "./forward/kl.js";
-import { matmul } from "./forward/ops.js";
+import { measureKl, type KlHarness } from "../model/forward/kl.js";
+import { matmul } from "../model/forward/ops.js";
 import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
 import type { CalibData } from "../model/calibrate/calib-file.js";
 import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";

@@ -1,6 +1,6 @@
 // Forward + backward pass of the reference model over one sequence, for the
 // calibration statistics (docs/sensitivity.md). The forward pass is the same
-// computation as src/analysis/forward/run.ts (pre-norm blocks, RoPE,
+// computation as src/model/forward/run.ts (pre-norm blocks, RoPE,
 // optional QK-norm, GQA, SwiGLU), but keeps what the backward pass needs;
 // attention runs here in plain JS because the backward pass needs its
 // probabilities. The backward pass propagates a cotangent of the logits
@@ -9,9 +9,9 @@
 // The F16 rounding of K and V (llama.cpp's KV cache) is applied in the
 // forward pass and treated as the identity in the backward pass.
 import { QuantscopeError } from "../../io/errors.js";
-import type { ForwardModel } from "../../analysis/forward/model.js";
-import { matmul, rmsNorm, rope } from "../../analysis/forward/ops.js";
-import { attentionWasm } from "../../analysis/forward/matmul-wasm.js";
+import type { ForwardModel } from "../forward/model.js";
+import { matmul, rmsNorm, rope } from "../forward/ops.js";
+import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 
 /** Called for each weight matrix with its input rows and output gradients. */

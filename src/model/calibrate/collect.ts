@@ -10,9 +10,9 @@
 // with g_t the gradient at the residual stream's input. Chunks are computed
 // independently (seeded by their index) and added in chunk order, so the
 // result does not depend on the number of threads.
-import type { ForwardModel } from "../../analysis/forward/model.js";
+import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
-import { matmul } from "../../analysis/forward/ops.js";
+import { matmul } from "../forward/ops.js";
 import { backward, forwardCached, headName } from "./backward.js";
 
 export interface CalibChunk {

@@ -1,7 +1,7 @@
 // calibrate over worker threads (chunks in parallel, summed in chunk order:
 // the file does not depend on the number of threads).
 import { openSource } from "../../io/source.js";
-import { forwardConfig, loadForwardModel } from "../../analysis/forward/model.js";
+import { forwardConfig, loadForwardModel } from "../forward/model.js";
 import type { Chunking } from "../measure/chunks.js";
 import { runChunkPool } from "../measure/chunk-pool.js";
 import { CalibAccumulator, collectCalibration, type CalibChunk, type CalibrateOptions, type CalibStats } from "./collect.js";

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { isQuantscopeError } from "../../io/errors.js";
 import { openSource } from "../../io/source.js";
-import { loadForwardModel, type ForwardModel } from "../../analysis/forward/model.js";
+import { loadForwardModel, type ForwardModel } from "../forward/model.js";
 import { serveChunks } from "../measure/chunk-pool.js";
 import { calibrateChunk } from "./collect.js";
 import type { CalibWorkerInit } from "./parallel.js";

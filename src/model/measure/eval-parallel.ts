@@ -7,7 +7,7 @@ import { EvalAccumulator, evaluate, type ChunkScores, type EvalResult } from "./
 import { checkEvalPaths, loadEvalSetup, type EvalPaths } from "./eval-setup.js";
 import { parseTensorTypeFile, simulatedTypes, type SimulatedType } from "./simulate.js";
 import { openSource } from "../../io/source.js";
-import { forwardConfig } from "../../analysis/forward/model.js";
+import { forwardConfig } from "../forward/model.js";
 import { QuantscopeError } from "../../io/errors.js";
 import { planStream, runStreamed, shouldStream, STREAM_THRESHOLD, type StreamPlan, type StreamRunOptions } from "./streamed.js";
 

@@ -3,7 +3,7 @@
 // the base it is compared with.
 import { openSource, readImatrix } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
-import { loadForwardModel } from "../../analysis/forward/model.js";
+import { loadForwardModel } from "../forward/model.js";
 import type { EvalSide } from "./eval.js";
 import { parseTensorTypeFile, simulatedTypes, simulateQuantization, type SimulatedType } from "./simulate.js";
 

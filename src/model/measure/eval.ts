@@ -4,8 +4,8 @@
 // of each context). Chunks are independent, so each is computed on its own
 // (in this thread or a worker) and the results are summed in chunk order:
 // the figures do not depend on the number of threads.
-import type { ForwardModel } from "../../analysis/forward/model.js";
-import { forward } from "../../analysis/forward/run.js";
+import type { ForwardModel } from "../forward/model.js";
+import { forward } from "../forward/run.js";
 import { chunkInput, type Chunking } from "./chunks.js";
 import {
   compressLogProbs, KlAccumulator, klReport, positionKl, positionNll, PplAccumulator,

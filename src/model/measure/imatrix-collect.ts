@@ -3,8 +3,8 @@
 // (in_sum2, f32) and the number of tokens. Each chunk's sums are computed on
 // their own (in this thread or a worker) and added in chunk order, so the
 // result does not depend on the number of threads.
-import type { ForwardModel } from "../../analysis/forward/model.js";
-import { embed, headLogits, runLayer, type CaptureKind, type Routing } from "../../analysis/forward/run.js";
+import type { ForwardModel } from "../forward/model.js";
+import { embed, headLogits, runLayer, type CaptureKind, type Routing } from "../forward/run.js";
 import { chunkInput, type Chunking } from "./chunks.js";
 
 /** The weights each captured matmul input feeds (they share their imatrix values). */

@@ -1,6 +1,6 @@
 // imatrix over worker threads (chunks in parallel, summed in chunk order).
 import { openSource } from "../../io/source.js";
-import { forwardConfig, loadForwardModel } from "../../analysis/forward/model.js";
+import { forwardConfig, loadForwardModel } from "../forward/model.js";
 import type { Chunking } from "./chunks.js";
 import { collectImatrix, ImatrixAccumulator, type ImatrixChunk, type ImatrixStats } from "./imatrix-collect.js";
 import { runChunkPool } from "./chunk-pool.js";

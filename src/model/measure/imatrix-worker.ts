@@ -2,7 +2,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { isQuantscopeError } from "../../io/errors.js";
 import { openSource } from "../../io/source.js";
-import { loadForwardModel, type ForwardModel } from "../../analysis/forward/model.js";
+import { loadForwardModel, type ForwardModel } from "../forward/model.js";
 import { imatrixChunk } from "./imatrix-collect.js";
 import { serveChunks } from "./chunk-pool.js";
 import type { ImatrixWorkerInit } from "./imatrix-parallel.js";

@@ -10,8 +10,8 @@ import { ggmlTypeByName } from "../../ggml/types.js";
 import { findCodec } from "../../quant/registry.js";
 import { dequantize, quantize } from "../../quant/index.js";
 import { allowsQuantization, fallbackType, mixModelFromSource, parseMix, standardMix } from "../../analysis/mixes.js";
-import type { ForwardModel } from "../../analysis/forward/model.js";
-import { registerWeightType } from "../../analysis/forward/act-numerics.js";
+import type { ForwardModel } from "../forward/model.js";
+import { registerWeightType } from "../forward/act-numerics.js";
 
 export interface TensorTypeRule {
   readonly pattern: string;

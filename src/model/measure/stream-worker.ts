@@ -4,7 +4,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { isQuantscopeError } from "../../io/errors.js";
 import { serveChunks } from "./chunk-pool.js";
 import { batchChunks, openStreamed, streamedImatrix, streamedScores, type StreamWorkerInit } from "./streamed.js";
-import type { StreamedModel } from "../../analysis/forward/stream.js";
+import type { StreamedModel } from "../forward/stream.js";
 
 const init = workerData as StreamWorkerInit;
 let side: StreamedModel | undefined, base: StreamedModel | undefined;

@@ -1,11 +1,11 @@
-// eval and imatrix over the streamed forward pass (analysis/forward/stream.ts)
+// eval and imatrix over the streamed forward pass (model/forward/stream.ts)
 // for models too big to hold as float32: chunks go through the model in
 // batches (one pass over the weights per batch), each worker thread streaming
 // its own batches. Results are per chunk and summed in chunk order, so they
 // equal the in-memory path's.
 import { openSource, type TensorSource } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
-import { StreamedModel, sourceParams } from "../../analysis/forward/stream.js";
+import { StreamedModel, sourceParams } from "../forward/stream.js";
 import { chunkInput, type Chunking } from "./chunks.js";
 import { scoreLogits, type ChunkScores } from "./eval.js";
 import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";

@@ -2,7 +2,7 @@
 // before, or a text file tokenized with the model's own tokenizer and laid out
 // the way llama-perplexity/llama-imatrix feed it (the first token of every
 // chunk replaced by BOS when the vocabulary adds one).
-import { readTokenWindow, type TokenWindow } from "../../analysis/forward/tokens.js";
+import { readTokenWindow, type TokenWindow } from "../forward/tokens.js";
 import { fileError } from "../../io/errors.js";
 import { readTextFile, tokenizerForModel } from "../tokenizer/index.js";
 

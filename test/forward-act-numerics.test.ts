@@ -39,3 +39,20 @@ test("vec_dot types follow ggml-cpu's table", () => {
   assert.equal(vecDotType("Q5_1"), "Q8_1");
   assert.equal(vecDotType("F32"), "F32");
 });
+
+test("WASM matmul and attention kernels equal the plain JS references (f64 sums) to f32 rounding", async () => {
+  const { matmulWasm, attentionWasm } = await import("../src/model/forward/matmul-wasm.js");
+  const { matmulReference, causalAttention } = await import("../src/model/forward/ops.js");
+  const close = (a: Float32Array, b: Float32Array, tol: number) => {
+    let worst = 0, scale = 0;
+    for (let i = 0; i < a.length; i++) { worst = Math.max(worst, Math.abs(a[i]! - b[i]!)); scale = Math.max(scale, Math.abs(b[i]!)); }
+    assert.ok(worst <= tol * scale, `max |diff| ${worst} vs max |ref| ${scale}`);
+  };
+  for (const [T, n, m] of [[7, 172, 64], [33, 256, 129]] as const) {
+    const x = random(T * n, T), W = random(m * n, n);
+    close(matmulWasm(x, T, n, W, m), matmulReference(x, T, n, W, m), 1e-5);
+  }
+  const T = 19, nHead = 4, nKv = 2, d = 64;
+  const q = random(T * nHead * d, 1), k = random(T * nKv * d, 2), v = random(T * nKv * d, 3);
+  close(attentionWasm(q, k, v, T, nHead, nKv, d, false), causalAttention(q, k, v, T, nHead, nKv, d), 1e-5);
+});

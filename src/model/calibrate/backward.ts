@@ -10,7 +10,7 @@
 // forward pass and treated as the identity in the backward pass.
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "../forward/model.js";
-import { matmul, rmsNorm, rope } from "../forward/ops.js";
+import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 
@@ -105,7 +105,7 @@ export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: num
   }
 }
 
-/** Rounds to the nearest IEEE half in place (the WASM kernel of ops.roundToF16). */
+/** Rounds to the nearest IEEE half in place (the WASM kernel round_to_f16). */
 function roundF16Wasm(x: Float32Array): void {
   const f = kernels()["round_to_f16"] as (p: number, n: number) => void;
   const arena = new Arena();
@@ -131,22 +131,6 @@ export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Ar
   return { dq: arena.f32(pdq, qn).slice(), dk: arena.f32(pdk, kn).slice(), dv: arena.f32(pdv, kn).slice() };
 }
 
-/** Softmax probabilities of query t of head h over keys 0..t, into p. */
-function scores(q: Float32Array, k: Float32Array, t: number, h: number, kh: number, nHead: number, nKv: number, d: number, scale: number, p: Float64Array): void {
-  const qo = (t * nHead + h) * d;
-  let max = -Infinity;
-  for (let s = 0; s <= t; s++) {
-    const ko = (s * nKv + kh) * d;
-    let dot = 0;
-    for (let j = 0; j < d; j++) dot += q[qo + j]! * k[ko + j]!;
-    dot *= scale;
-    p[s] = dot;
-    if (dot > max) max = dot;
-  }
-  let sum = 0;
-  for (let s = 0; s <= t; s++) { const e = Math.exp(p[s]! - max); p[s] = e; sum += e; }
-  for (let s = 0; s <= t; s++) p[s] = p[s]! / sum;
-}
 
 /** Backward of attention(): gradients of q, k, v from the output gradient dout (plain JS, float64: the reference of attentionBackWasm). */
 export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
@@ -156,7 +140,7 @@ export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array,
   for (let h = 0; h < nHead; h++) {
     const kh = Math.floor(h / group);
     for (let t = 0; t < T; t++) {
-      scores(q, k, t, h, kh, nHead, nKv, d, scale, p);
+      attentionProbs(q, k, t, h, kh, nHead, nKv, d, scale, p);
       const oo = (t * nHead + h) * d;
       let dot = 0;
       for (let s = 0; s <= t; s++) {

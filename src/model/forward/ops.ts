@@ -1,7 +1,6 @@
 // Numeric building blocks of the reference forward pass: plain loops over
 // Float32Array, row-major, one token per row. Accumulation is in float64
 // where it is cheap (norms, softmax); matmuls run in WASM SIMD with f32 lanes.
-import { floatToHalf, halfToFloat } from "../../ggml/float-convert.js";
 import { matmulWasm } from "./matmul-wasm.js";
 
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM. */
@@ -80,35 +79,42 @@ export function rope(x: Float32Array, T: number, nHead: number, headDim: number,
   }
 }
 
+/** Softmax probabilities of query t of head h (KV head kh) over keys 0..t, into p (float64). */
+export function attentionProbs(q: Float32Array, k: Float32Array, t: number, h: number, kh: number, nHead: number, nKv: number, d: number, scale: number, p: Float64Array): void {
+  const qo = (t * nHead + h) * d;
+  let max = -Infinity;
+  for (let s = 0; s <= t; s++) {
+    const ko = (s * nKv + kh) * d;
+    let dot = 0;
+    for (let j = 0; j < d; j++) dot += q[qo + j]! * k[ko + j]!;
+    dot *= scale;
+    p[s] = dot;
+    if (dot > max) max = dot;
+  }
+  let sum = 0;
+  for (let s = 0; s <= t; s++) { const e = Math.exp(p[s]! - max); p[s] = e; sum += e; }
+  for (let s = 0; s <= t; s++) p[s] = p[s]! / sum;
+}
+
 /**
  * Causal multi-head attention with grouped KV heads over one sequence of T
- * tokens. q: T×(nHead·d), k, v: T×(nKv·d). Returns T×(nHead·d) merged heads.
+ * tokens, in plain JS with float64 probabilities: the reference the WASM
+ * kernel (matmul-wasm.ts attentionWasm) is tested against. q: T×(nHead·d),
+ * k, v: T×(nKv·d). Returns T×(nHead·d) merged heads.
  */
 export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number): Float32Array {
   const out = new Float32Array(T * nHead * d);
   const group = nHead / nKv;
   const scale = 1 / Math.sqrt(d);
-  const sc = new Float64Array(T);
+  const p = new Float64Array(T);
   for (let h = 0; h < nHead; h++) {
     const kh = Math.floor(h / group);
     for (let t = 0; t < T; t++) {
-      const qo = (t * nHead + h) * d;
-      let max = -Infinity;
-      for (let s = 0; s <= t; s++) {
-        const ko = (s * nKv + kh) * d;
-        let dot = 0;
-        for (let j = 0; j < d; j++) dot += q[qo + j]! * k[ko + j]!;
-        dot *= scale;
-        sc[s] = dot;
-        if (dot > max) max = dot;
-      }
-      let sum = 0;
-      for (let s = 0; s <= t; s++) { const e = Math.exp(sc[s]! - max); sc[s] = e; sum += e; }
+      attentionProbs(q, k, t, h, kh, nHead, nKv, d, scale, p);
       const oo = (t * nHead + h) * d;
       for (let s = 0; s <= t; s++) {
-        const p = sc[s]! / sum;
         const vo = (s * nKv + kh) * d;
-        for (let j = 0; j < d; j++) out[oo + j] += p * v[vo + j]!;
+        for (let j = 0; j < d; j++) out[oo + j] += p[s]! * v[vo + j]!;
       }
     }
   }
@@ -155,7 +161,3 @@ export function meanKl(logP: Float64Array, logQ: Float64Array, T: number, V: num
   return total / T;
 }
 
-/** Rounds every value to the nearest IEEE half (llama.cpp's default F16 KV cache), in place. */
-export function roundToF16(x: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] = halfToFloat(floatToHalf(x[i]!));
-}

@@ -124,3 +124,28 @@ test("tensor-type lines select exactly their tensor under llama-quantize's rules
   }
   assert.match(lines.find((l) => l.includes("blk\\.1\\.attn_v"))!, /^\^blk\\\.1\\\.attn_v\\\.weight\$=[a-z0-9]+_?[0-9A-Za-z]*$/);
 });
+
+test("plan --damage measured minimises the measured single-tensor KLs, and refuses records without one", () => {
+  // Two equal tensors; the prediction calls tensor 0 the sensitive one, the measurement tensor 1.
+  // The budget pays for one Q4_K upgrade over Q2_K: each source must give it to its own choice.
+  const recs: SweepRecord[] = [];
+  for (const [i, pred, meas] of [[0, 10, 1], [1, 1, 10]] as const) {
+    for (const [t, bb] of TYPES.filter(([t]) => t === "Q2_K" || t === "Q4_K")) {
+      const r = record(`blk.${i}.ffn_down.weight`, 256, 256, t, bb, 0);
+      const f = t === "Q2_K" ? 1 : 0.1;
+      recs.push({ ...r, sensitivity: pred * f, measuredKl: meas * f });
+    }
+  }
+  const sw = sweepOf(recs);
+  const budget = 1024 + 256 * (84 + 144); // passenger + one Q2_K + one Q4_K tensor
+  const typeOf = (p: ReturnType<typeof plan>, i: number) => p.choices.find((c) => c.tensor === `blk.${i}.ffn_down.weight`)!.type;
+  const predicted = plan(sw, { targetSize: budget });
+  assert.equal(predicted.damageSource, "predicted");
+  assert.deepEqual([typeOf(predicted, 0), typeOf(predicted, 1)], ["Q4_K", "Q2_K"]);
+  const measured = plan(sw, { targetSize: budget, damage: "measured" });
+  assert.equal(measured.damageSource, "measured");
+  assert.deepEqual([typeOf(measured, 0), typeOf(measured, 1)], ["Q2_K", "Q4_K"]);
+  assert.ok(Math.abs(measured.predictedKl - (1 + 1)) < 1e-12, "the plan's total is the measured KLs' sum (Q2_K of tensor 0 + Q4_K of tensor 1)");
+  const partial = sweepOf(recs.map((r, k) => (k === 0 ? { ...r, measuredKl: undefined } : r)));
+  assert.throws(() => plan(partial, { targetSize: budget, damage: "measured" }), /blk\.0\.ffn_down\.weight at Q2_K has no measured KL/);
+});

@@ -61,6 +61,8 @@ export interface PlanResult {
   readonly mixes: readonly MixSummary[];
   readonly notes: readonly string[];
   readonly lambda: number;
+  /** Which KL the allocation minimised (PlanOptions.damage). */
+  readonly damageSource: "predicted" | "measured";
 }
 
 export interface PlanOptions {
@@ -82,6 +84,12 @@ export interface PlanOptions {
   readonly fileSize?: (tensorBytes: readonly number[]) => number;
   /** GGUF data alignment: each tensor costs its bytes rounded up to it, so the file fits --target-size exactly. */
   readonly alignment?: number;
+  /**
+   * What a candidate's damage is: the predicted KL (`sensitivity`, default) or the single-tensor KL
+   * measured with the reference forward pass (`measuredKl`, from `sweep --measure-kl`). The mixes'
+   * summed KLs use the same source, so plan and mixes stay comparable.
+   */
+  readonly damage?: "predicted" | "measured";
 }
 
 /**
@@ -160,7 +168,23 @@ function pinFor(name: string, pins: ReadonlyMap<string, string> | undefined): st
   return undefined;
 }
 
-export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
+/** Whether every usable record of a sweep carries a measured single-tensor KL. */
+export function hasMeasuredKl(sweep: SweepResult): boolean {
+  const usable = sweep.records.filter((r) => !r.skipped);
+  return usable.length > 0 && usable.every((r) => r.measuredKl !== undefined && Number.isFinite(r.measuredKl));
+}
+
+/** The sweep with each record's damage replaced by its measured KL (plan() reads `sensitivity`). */
+function withMeasuredDamage(sweep: SweepResult): SweepResult {
+  const missing = sweep.records.find((r) => !r.skipped && !(r.measuredKl !== undefined && Number.isFinite(r.measuredKl)));
+  if (missing) throw new QuantscopeError(`plan --damage measured: ${missing.tensor} at ${missing.type} has no measured KL (run the sweep with --measure-kl)`);
+  // KL is ≥ 0; a measurement at the forward pass's noise floor can round below it.
+  return { ...sweep, records: sweep.records.map((r) => (r.skipped ? r : { ...r, sensitivity: Math.max(0, r.measuredKl!) })) };
+}
+
+export function plan(input: SweepResult, opts: PlanOptions): PlanResult {
+  const damageSource = opts.damage ?? "predicted";
+  const sweep = damageSource === "measured" ? withMeasuredDamage(input) : input;
   const overhead = opts.overheadBytes ?? 0;
   const byTensor = new Map<string, SweepRecord[]>();
   for (const r of sweep.records) {
@@ -237,7 +261,7 @@ export function plan(sweep: SweepResult, opts: PlanOptions): PlanResult {
     model: sweep.model, budgetBytes: budget + overhead, bytes, fileBytes,
     bpw: (8 * bytes) / totalElems,
     predictedKl: choices.reduce((s, c) => s + dmg(c), 0),
-    choices, mixes, notes, lambda,
+    choices, mixes, notes, lambda, damageSource,
   };
 }
 

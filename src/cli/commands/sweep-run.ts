@@ -12,7 +12,7 @@ import { prepareKl } from "../../model/forward/kl.js";
 import { parseTokenWindow } from "../../model/forward/tokens.js";
 import { measurementTokens } from "../../model/measure/tokens-input.js";
 import { mixModelFromSource, parseMix } from "../../analysis/mixes.js";
-import { plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
+import { hasMeasuredKl, plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
 import { sizeMix } from "../../analysis/plan-mixes.js";
 import { imatrixKv, quantizedFileSize, quantizedLayout } from "../../analysis/mix-size.js";
 import { GgufSource } from "../../io/gguf.js";
@@ -172,7 +172,7 @@ function parsePins(list: string[] | undefined): Map<string, string> {
 
 
 export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string; shard?: string; output?: string };
-export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
+export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string; damage?: "predicted" | "measured" };
 
 export async function sweepAction(model: string, flags: SweepFlags): Promise<void> {
   const extra: Partial<SweepOptions> = { flatten: flags.flatten ?? false, ...(flags.shard !== undefined ? { shard: parseShard(flags.shard) } : {}) };
@@ -237,6 +237,8 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
   if (!flags.from) flags.types ??= planCandidateTypes(!!flags.imatrix).join(",");
   const { res, src } = flags.from ? sweepFromFiles(model, flags) : await runSweep(model!, flags);
   const hasImatrix = flags.from ? res.provenance!.options.imatrixSha256 !== null : !!flags.imatrix;
+  // Best source available: a sweep that measured every (tensor, type) plans on the measurements.
+  const damage = flags.damage ?? (hasMeasuredKl(res) ? "measured" : "predicted");
   try {
     const sizing = fileSizing(src, flags.imatrix);
     const p = plan(res, {
@@ -249,8 +251,11 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
       hasImatrix,
       mixModel: mixModelFromSource(src),
       mixes,
+      damage,
     });
-    const pred = predSourceNote(res.records);
+    const pred = damage === "measured"
+      ? "damage = the single-tensor KL measured with the reference forward pass (the sweep's --measure-kl), not a prediction"
+      : predSourceNote(res.records);
     if (pred) (p.notes as string[]).push(pred);
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;

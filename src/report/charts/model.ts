@@ -119,8 +119,8 @@ export function klScatterChart(data: ReportData, opts: ChartOptions): Chart | un
           data: { values: [{ predicted: r4(lo), measured: r4(lo) }, { predicted: r4(hi), measured: r4(hi) }] },
           mark: { type: "line", strokeDash: [4, 4], color: "#888", strokeWidth: 1 },
           encoding: {
-            x: { field: "predicted", type: "quantitative", scale, title: "predicted KL (nats/token, log)" },
-            y: { field: "measured", type: "quantitative", scale, title: "measured KL (nats/token, log)" },
+            x: { field: "predicted", type: "quantitative", scale, title: "predicted KL (nats/token, log)", axis: { format: ".0e" } },
+            y: { field: "measured", type: "quantitative", scale, title: "measured KL (nats/token, log)", axis: { format: ".0e" } },
           },
         },
         {

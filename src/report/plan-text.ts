@@ -23,13 +23,13 @@ export function formatPlanText(p: PlanResult, measured?: readonly MeasuredKl[]):
   const rows: Array<[string, number, number, number, string]> = [["plan", p.fileBytes, p.bpw, p.predictedKl, ""]];
   for (const m of p.mixes) rows.push([m.mix, m.bytes, m.bpw, m.predictedKl, m.klNote ? `(${m.klNote})` : ""]);
   const meas = new Map((measured ?? []).map((m) => [m.name, m.kl]));
-  out.push(`${"".padEnd(10)} ${"file bytes".padStart(12)} ${"bpw".padStart(7)} ${"predicted KL".padStart(13)}${measured ? " " + "measured KL".padStart(12) : ""}`);
+  out.push(`${"".padEnd(10)} ${"file bytes".padStart(12)} ${"bpw".padStart(7)} ${(measuredAll ? "KL (sum)" : "predicted KL").padStart(13)}${measured ? " " + "measured KL".padStart(12) : ""}`);
   for (const [name, bytes, bpw, kl, note] of rows) {
     const m = measured ? " " + fmtKl(meas.get(name) ?? NaN).padStart(12) : "";
     out.push(`${name.padEnd(10)} ${String(bytes).padStart(12)} ${bpw.toFixed(3).padStart(7)} ${fmtKl(kl).padStart(13)}${m} ${note}`);
   }
   out.push("");
-  out.push(`predicted KL = sum of the single-tensor ${measuredAll ? "KLs measured by sweep --measure-kl" : "KLs"} (nats/token); bpw over all tensors; file bytes: the whole GGUF (header, metadata, padding).`);
+  out.push(`${measuredAll ? "KL (sum) = sum of the single-tensor KLs measured by sweep --measure-kl" : "predicted KL = sum of the single-tensor predicted KLs"} (nats/token); bpw over all tensors; file bytes: the whole GGUF (header, metadata, padding).`);
   out.push(fromLine(p));
   const unsure = p.choices.filter((c) => c.uncertain);
   if (unsure.length) {
@@ -44,7 +44,7 @@ function fromLine(p: PlanResult): string {
   const n = new Map<string, number>();
   for (const c of p.choices) n.set(c.source, (n.get(c.source) ?? 0) + 1);
   const what: Record<string, string> = {
-    measured: "measured with the reference forward pass (sweep --measure-kl)", calib: "calibration statistics",
+    measured: "reference forward pass, sweep --measure-kl", calib: "calibration statistics",
     activations: "gain table on activation errors", imatrix: "gain table on imatrix errors", weights: "gain table on weight errors", unknown: "not swept",
   };
   return `from = where each KL came from: ${[...n].map(([k, v]) => `${k} (${what[k] ?? k}) for ${v} tensor${v === 1 ? "" : "s"}`).join(", ")}.`;

@@ -251,7 +251,8 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
       mixes,
     });
     const pred = predSourceNote(res.records);
-    if (pred) (p.notes as string[]).push(pred);
+    // the predictions' source matters only where the plan used them (not where it used measured KL)
+    if (pred && !p.choices.every((c) => c.source === "measured")) (p.notes as string[]).push(pred);
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {

@@ -283,7 +283,7 @@ export function diagnose(data: ReportData): Diagnosis {
     const top = ranking.slice(0, 3);
     const median = ranking[Math.floor(ranking.length / 2)]!.score;
     m({ id: "most-sensitive", severity: "info",
-      text: `most sensitive tensors (${top[0]!.scoreName}, from ${[...new Set(top.map((r) => r.source))].join("/")}): ${top.map((r) => `${r.tensor} ${r.range ? "~" : ""}${fmt(r.score)}`).join(", ")}${median > 0 ? `; the worst is ${(top[0]!.score / median).toFixed(1)}× the median` : ""}` +
+      text: `most sensitive tensors (${top[0]!.scoreName}${top.every((r) => r.source === "measured") ? "" : `, from ${[...new Set(top.map((r) => r.source))].join("/")}`}): ${top.map((r) => `${r.tensor} ${r.range ? "~" : ""}${fmt(r.score)}`).join(", ")}${median > 0 ? `; the worst is ${(top[0]!.score / median).toFixed(1)}× the median` : ""}` +
         (ranking.some((r) => r.range) ? `; ~ = uncertain: ${ranking.filter((r) => r.range).length} of ${ranking.length} predictions depend on model facts this input does not show (ranges in the table, see the notes)` : "") + ".",
       value: top[0]!.score, threshold: median, evidence: { tensors: top.map((r) => r.tensor), scores: top.map((r) => r.score) } });
 
@@ -332,7 +332,7 @@ export function diagnose(data: ReportData): Diagnosis {
     const mixType = new Map(mix.entries.map((e) => [e.tensor, e.type]));
     const diffs = p.entries.filter((e) => mixType.get(e.tensor) !== e.type).map((e) => `${e.tensor} ${mixType.get(e.tensor)}→${e.type}`);
     m({ id: "plan-vs-mix", severity: "info",
-      text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan predicts a summed KL of ${fmt(p.predictedDamage)} vs ${fmt(mix.predictedDamage)} for ${mix.label} (${change <= 0 ? "−" : "+"}${pct(Math.abs(change))})${diffs.length ? `, changing ${diffs.length} of ${p.entries.length} tensors: ${diffs.slice(0, 4).join(", ")}${diffs.length > 4 ? ", …" : ""}` : ", with the same types"}${p.uncertain || mix.uncertain ? " (~ uncertain: some of these predictions depend on model facts this input does not show)" : ""}.`,
+      text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan ${p.sources?.length === 1 && p.sources[0] === "measured" ? "has a summed single-tensor measured KL" : "predicts a summed KL"} of ${fmt(p.predictedDamage)} vs ${fmt(mix.predictedDamage)} for ${mix.label} (${change <= 0 ? "−" : "+"}${pct(Math.abs(change))})${diffs.length ? `, changing ${diffs.length} of ${p.entries.length} tensors: ${diffs.slice(0, 4).join(", ")}${diffs.length > 4 ? ", …" : ""}` : ", with the same types"}${p.uncertain || mix.uncertain ? " (~ uncertain: some of these predictions depend on model facts this input does not show)" : ""}.`,
       value: change, threshold: 0, evidence: { plan: p.label, mix: mix.label, planBpw: p.bpw, mixBpw: mix.bpw, changed: diffs } });
   }
 

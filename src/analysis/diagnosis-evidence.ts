@@ -107,6 +107,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   if (predNote) notes.push(predNote);
   const factLine = factsNote(facts, records);
   if (factLine) notes.push(factLine);
+
   if (opts.kl) notes.push(`measured KL: each record's single-tensor KL measured with the reference forward pass (--measure-kl); the ranking, plans and mixes use it where it exists`);
   if (synthetic) notes.push("no imatrix given: the quantizer's importance is E[x²] from the activations (what llama-imatrix would compute from them)");
   if (!opts.activations && !opts.imatrix) notes.push("no activations or imatrix: output errors are weight-space errors, and activation charts are left out");
@@ -120,8 +121,9 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   const standard = mixes.map((m) => priceMix(m.label, m.entries, records, src));
   const hasImportance = !!opts.imatrix || !!opts.activations;
   const plans = [...plansAtMixSizes(model, records, standard, hasImportance, notes), ...standard];
+  const factsLine = `${facts.architecture}, ${facts.nLayers} layers, ${facts.qkNorm ? "" : "no "}QK-norm (from ${facts.from}${facts.missing.length ? `; ${facts.missing.join(", ")} unknown` : ""})`;
   return {
-    model, tensors, records, notes, plans,
+    model, tensors, records, notes, plans, modelFacts: factsLine,
     imatrix: opts.imatrix?.path,
     ...(experts.length ? { experts } : {}),
     seconds: (performance.now() - t0) / 1000,

@@ -148,6 +148,8 @@ export interface ReportData {
   readonly records: SweepRecord[];
   /** Name of the imatrix file used, when given. */
   readonly imatrix?: string;
+  /** The model facts the predictions used, in one line ("qwen3, 6 layers, QK-norm (from model.json (…))"). */
+  readonly modelFacts?: string;
   /** One-line notes about what could not be measured and why. */
   readonly notes: string[];
   /** Mixture-of-experts tensors (3-D), per expert; absent or empty for dense models. */

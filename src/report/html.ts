@@ -102,7 +102,7 @@ ${findingsHtml(diag.perTensor.get(t.name) ?? [], false)}
 <title>quantscope report — ${escapeHtml(data.model)}</title>
 <style>${HTML_STYLE}</style></head>
 <body>
-<header><h1>quantscope report</h1><p class="muted">${escapeHtml(data.model)} · ${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${escapeHtml(data.imatrix)}` : ""}${opts.generatedAt ? ` · ${escapeHtml(opts.generatedAt)}` : ""}</p></header>
+<header><h1>quantscope report</h1><p class="muted">${escapeHtml(data.model)} · ${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${escapeHtml(data.imatrix)}` : ""}${data.modelFacts ? ` · model: ${escapeHtml(data.modelFacts)}` : ""}${opts.generatedAt ? ` · ${escapeHtml(opts.generatedAt)}` : ""}</p></header>
 <div class="layout">${nav}<main>${summary}
 ${experts}
 ${sections}

@@ -43,7 +43,7 @@ export function githubAnchor(heading: string): string {
 export function renderMarkdown(data: ReportData, diag: Diagnosis, image: (c: Chart) => string): string {
   const out: string[] = [];
   out.push(`# quantscope report: ${data.model}`, "");
-  out.push(`${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${data.imatrix}` : ""}. Rules and thresholds behind every finding: docs/report.md.`, "");
+  out.push(`${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${data.imatrix}` : ""}${data.modelFacts ? ` · model: ${data.modelFacts}` : ""}. Rules and thresholds behind every finding: docs/report.md.`, "");
   out.push("## Summary", "", findingsMarkdown(diag.summary, true), "");
   if (diag.ranking.length) out.push("### Most sensitive tensors", "", tableMarkdown(rankingTable(diag)), "");
   const kl = klDisagreementTable(data);

@@ -141,3 +141,13 @@ test("a bad model.json is one line naming the file and the field", () => {
     }
   }
 });
+
+test("--measure-kl on a folder of loose tensors: one line saying the forward pass needs the whole model", () => {
+  const text = fileURLToPath(new URL("../../shared/fixtures/tinyqwen/calibration.txt", import.meta.url));
+  for (const args of [["sweep", EXAMPLE, "--types", "Q2_K"], ["report", EXAMPLE, "--types", "Q2_K", "--out", "/dev/null"]]) {
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args, "--measure-kl", text], { encoding: "utf8" });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--measure-kl: .*tinyqwen-blk0 (holds|is a folder of) loose tensors, the forward pass needs the whole model.*--model MODEL\.gguf/);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});

@@ -171,6 +171,13 @@ function parsePins(list: string[] | undefined): Map<string, string> {
 }
 
 
+/** --measure-kl runs the forward pass: a folder of loose tensors (even with model.json) is not a model. */
+function wholeModel(src: TensorSource): void {
+  if (src.format === "study-dir" || src.format === "f32bin" || src.format === "npy") {
+    throw new QuantscopeError(`--measure-kl: ${src.path} holds loose tensors, the forward pass needs the whole model (GGUF or safetensors); for a study folder use report --model MODEL.gguf --measure-kl TEXT`);
+  }
+}
+
 export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string; shard?: string; output?: string };
 export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string };
 
@@ -180,6 +187,7 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
     if (flags.sample) throw new QuantscopeError("--measure-kl needs an exact sweep (drop --sample)");
     const src0 = openSource(model);
     try {
+      wholeModel(src0);
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
       const toks = measurementTokens(flags.measureKl, model, fm.config.vocab, parseTokenWindow(flags.klTokens), chunk);
@@ -256,6 +264,7 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
+      wholeModel(src);
       const fm = loadForwardModel(src);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
       const toks = measurementTokens(flags.measureKl, src.path, fm.config.vocab, parseTokenWindow(flags.klTokens), chunk);

@@ -125,7 +125,7 @@ test("tensor-type lines select exactly their tensor under llama-quantize's rules
   assert.match(lines.find((l) => l.includes("blk\\.1\\.attn_v"))!, /^\^blk\\\.1\\\.attn_v\\\.weight\$=[a-z0-9]+_?[0-9A-Za-z]*$/);
 });
 
-test("plan --damage measured minimises the measured single-tensor KLs, and refuses records without one", () => {
+test("plan --damage measured|predicted chooses the KL it minimises; measured refuses records without one", () => {
   // Two equal tensors; the prediction calls tensor 0 the sensitive one, the measurement tensor 1.
   // The budget pays for one Q4_K upgrade over Q2_K: each source must give it to its own choice.
   const recs: SweepRecord[] = [];
@@ -139,13 +139,15 @@ test("plan --damage measured minimises the measured single-tensor KLs, and refus
   const sw = sweepOf(recs);
   const budget = 1024 + 256 * (84 + 144); // passenger + one Q2_K + one Q4_K tensor
   const typeOf = (p: ReturnType<typeof plan>, i: number) => p.choices.find((c) => c.tensor === `blk.${i}.ffn_down.weight`)!.type;
-  const predicted = plan(sw, { targetSize: budget });
+  const predicted = plan(sw, { targetSize: budget, damage: "predicted" });
   assert.equal(predicted.damageSource, "predicted");
   assert.deepEqual([typeOf(predicted, 0), typeOf(predicted, 1)], ["Q4_K", "Q2_K"]);
   const measured = plan(sw, { targetSize: budget, damage: "measured" });
   assert.equal(measured.damageSource, "measured");
   assert.deepEqual([typeOf(measured, 0), typeOf(measured, 1)], ["Q2_K", "Q4_K"]);
   assert.ok(Math.abs(measured.predictedKl - (1 + 1)) < 1e-12, "the plan's total is the measured KLs' sum (Q2_K of tensor 0 + Q4_K of tensor 1)");
+  const auto = plan(sw, { targetSize: budget }); // default: measured wherever every candidate was measured
+  assert.deepEqual([auto.damageSource, typeOf(auto, 0), typeOf(auto, 1)], ["measured", "Q2_K", "Q4_K"]);
   const partial = sweepOf(recs.map((r, k) => (k === 0 ? { ...r, measuredKl: undefined } : r)));
   assert.throws(() => plan(partial, { targetSize: budget, damage: "measured" }), /blk\.0\.ffn_down\.weight at Q2_K has no measured KL/);
 });

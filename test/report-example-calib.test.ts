@@ -32,5 +32,5 @@ test("bundled example: calibrated predictions put ffn_down first and attn_q/attn
 test("report on the example folder uses its calib.gguf and leads with ffn_down", () => {
   const out = execFileSync(process.execPath, ["--import", "tsx", CLI, "report", EXAMPLE, "--out", "/dev/null"], { encoding: "utf8" });
   assert.match(out, /predicted KL from the calibration statistics in .*calib\.gguf \(found in the folder/);
-  assert.match(out, /most sensitive tensors \(predicted KL at Q2_K\): blk\.0\.ffn_down\.weight/);
+  assert.match(out, /most sensitive tensors \(predicted KL at Q2_K, from calib\): blk\.0\.ffn_down\.weight/);
 });

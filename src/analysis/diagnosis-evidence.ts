@@ -11,7 +11,10 @@ import type { Imatrix, TensorSource } from "../io/source.js";
 import { ggmlTypeByName } from "../ggml/types.js";
 import { typeInfo } from "../quant/index.js";
 import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "./mixes.js";
-import { DEFAULT_SWEEP_TYPES, hasQkNorm, hasTiedEmbeddings, layerCount, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
+import { DEFAULT_SWEEP_TYPES, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
+import { factsNote, factUncertainty, modelFacts, type ModelFacts } from "./model-facts.js";
+import type { KlHarness } from "../model/forward/kl.js";
+import { damageOf } from "./damage.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import type { SweepRecord } from "./sweep-types.js";
 import { groupStats } from "./study/section3-groups.js";
@@ -37,6 +40,10 @@ export interface CollectOptions {
   readonly types?: readonly string[];
   /** Activation rows (tokens) behind the measured output error; fewer = faster. */
   readonly outputTokens?: number;
+  /** The model's facts (layers, QK-norm) when the source cannot show them (`report --model`); default: what the source shows. */
+  readonly facts?: ModelFacts;
+  /** Measures each record's single-tensor KL with the reference forward pass (`report --measure-kl`). */
+  readonly kl?: KlHarness;
   readonly onProgress?: (done: number, total: number, tensor: string) => void;
 }
 
@@ -56,9 +63,8 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   const types = [...new Set([...requested, ...mixTypes])].sort((a, b) => bpwOf(a) - bpwOf(b));
   const lowTypes = new Set(requested.slice().sort((a, b) => bpwOf(a) - bpwOf(b)).slice(0, WITHOUT_IMATRIX_TYPES));
 
-  const nLayers = layerCount(src);
-  const qkNorm = hasQkNorm(src);
-  const tiedEmbeddings = hasTiedEmbeddings(src);
+  const facts = opts.facts ?? modelFacts(src);
+  const { nLayers, qkNorm, tiedEmbeddings } = facts;
   const records: SweepRecord[] = [];
   const tensors: TensorEvidence[] = [];
   let synthetic = false;
@@ -82,7 +88,11 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
       calib: opts.calib ? tensorCalib(opts.calib, name, W.rows, W.cols) : null,
     };
     const sums = rowSums(ctx);
-    const mine = types.map((t) => measure(ctx, t, sums));
+    // predictions that hang on model facts the source could not show are marked uncertain (model-facts.ts)
+    const mine = types.map((t) => measure(ctx, t, sums, opts.kl)).map((r) => {
+      const b = r.sensitivityBasis ? undefined : factUncertainty(r, facts);
+      return b ? { ...r, sensitivityBasis: b } : r;
+    });
     records.push(...mine);
     const without = importance
       ? new Map(types.filter((t) => lowTypes.has(t)).map((t) => [t, measure({ ...ctx, quantizeWithImatrix: false }, t, sums)]))
@@ -95,6 +105,10 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   opts.onProgress?.(swept.length, swept.length, "");
   const predNote = opts.calib ? predSourceNote(records) : null;
   if (predNote) notes.push(predNote);
+  const factLine = factsNote(facts, records);
+  if (factLine) notes.push(factLine);
+
+  if (opts.kl) notes.push(`measured KL: each record's single-tensor KL measured with the reference forward pass (--measure-kl); the ranking, plans and mixes use it where it exists`);
   if (synthetic) notes.push("no imatrix given: the quantizer's importance is E[x²] from the activations (what llama-imatrix would compute from them)");
   if (!opts.activations && !opts.imatrix) notes.push("no activations or imatrix: output errors are weight-space errors, and activation charts are left out");
   const skipped = records.filter((r) => r.skipped);
@@ -107,8 +121,9 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
   const standard = mixes.map((m) => priceMix(m.label, m.entries, records, src));
   const hasImportance = !!opts.imatrix || !!opts.activations;
   const plans = [...plansAtMixSizes(model, records, standard, hasImportance, notes), ...standard];
+  const factsLine = `${facts.architecture}, ${facts.nLayers} layers, ${facts.qkNorm ? "" : "no "}QK-norm (from ${facts.from}${facts.missing.length ? `; ${facts.missing.join(", ")} unknown` : ""})`;
   return {
-    model, tensors, records, notes, plans,
+    model, tensors, records, notes, plans, modelFacts: factsLine,
     imatrix: opts.imatrix?.path,
     ...(experts.length ? { experts } : {}),
     seconds: (performance.now() - t0) / 1000,
@@ -185,6 +200,9 @@ function evidenceFor(
         type: r.type, requestedType: r.requestedType, bpw: r.bpw, relRmse: r.relRmse,
         relOutputError: r.outputRelErr, outputErrorSource: r.outputErrorSource, usedImatrix: r.usedImatrix,
         sensitivity: r.sensitivity,
+        ...(r.sensitivitySource ? { sensitivitySource: r.sensitivitySource } : {}),
+        ...(r.sensitivityBasis ? { sensitivityRange: r.sensitivityBasis.range } : {}),
+        ...(r.measuredKl !== undefined ? { measuredKl: r.measuredKl } : {}),
         ...(w && !w.skipped && r.usedImatrix ? { relOutputErrorWithoutImatrix: w.outputRelErr } : {}),
       };
     })
@@ -194,17 +212,23 @@ function evidenceFor(
 
 /** A standard mix priced with the sweep's records: bits per weight and summed predicted KL over the reported tensors. */
 function priceMix(label: string, entries: { tensor: string; type: string }[], records: SweepRecord[], src: TensorSource): PlanSummary {
-  let bytes = 0, elements = 0, damage = 0, priced = true;
+  let bytes = 0, elements = 0, damage = 0, priced = true, uncertain = 0;
+  const sources = new Set<string>();
   for (const e of entries) {
     const info = src.tensor(e.tensor);
     bytes += tensorBytes(e.type, info.shape);
     elements += info.shape.reduce((a, b) => a * b, 1);
     const r = records.find((x) => x.tensor === e.tensor && x.type === e.type && !x.skipped);
-    if (r) damage += r.sensitivity; else priced = false;
+    if (r) {
+      const d = damageOf(r);
+      damage += d.value;
+      sources.add(d.source);
+      if (d.uncertain) uncertain++;
+    } else priced = false;
   }
   return {
     label, kind: "standard", bpw: elements ? (bytes * 8) / elements : 0, bytes,
-    ...(priced ? { predictedDamage: damage } : {}),
+    ...(priced ? { predictedDamage: damage, sources: [...sources], uncertain } : {}),
     entries: entries.map((e) => ({ tensor: e.tensor, type: e.type })),
   };
 }

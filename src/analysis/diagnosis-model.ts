@@ -88,6 +88,12 @@ export interface TypePoint {
   readonly relOutputErrorWithoutImatrix?: number;
   /** The sweep's predicted KL divergence when only this tensor is quantized to this type. */
   readonly sensitivity: number;
+  /** What predicted it: "calib", or the gain table on the error from "activations" / "imatrix" / "weights". */
+  readonly sensitivitySource?: string;
+  /** Set when the prediction is uncertain (~): the range it spans (e.g. over model facts the source could not show). */
+  readonly sensitivityRange?: readonly [number, number];
+  /** Single-tensor KL measured with the reference forward pass (report --measure-kl). */
+  readonly measuredKl?: number;
 }
 
 export interface TensorEvidence {
@@ -123,8 +129,11 @@ export interface PlanSummary {
   /** For a plan: the standard mix whose size it matches. */
   readonly baseline?: string;
   readonly bpw: number;
-  /** Predicted total damage (the sweep's sensitivity summed), when every assigned type was measured. */
+  /** Total damage (single-tensor KLs summed: measured where measured, else predicted), when every assigned type was swept. */
   readonly predictedDamage?: number;
+  /** Where the summed KLs came from (measured, calib, activations, imatrix, weights), and how many of them are uncertain (~). */
+  readonly sources?: readonly string[];
+  readonly uncertain?: number;
   readonly bytes: number;
   readonly entries: PlanEntry[];
 }
@@ -139,6 +148,8 @@ export interface ReportData {
   readonly records: SweepRecord[];
   /** Name of the imatrix file used, when given. */
   readonly imatrix?: string;
+  /** The model facts the predictions used, in one line ("qwen3, 6 layers, QK-norm (from model.json (…))"). */
+  readonly modelFacts?: string;
   /** One-line notes about what could not be measured and why. */
   readonly notes: string[];
   /** Mixture-of-experts tensors (3-D), per expert; absent or empty for dense models. */

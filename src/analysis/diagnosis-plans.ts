@@ -23,6 +23,7 @@ export function plansAtMixSizes(model: string, records: SweepRecord[], mixes: re
       const p = plan(sweep, { targetSize: mix.bytes, hasImatrix });
       out.push({
         label: `plan @ ${label} size`, kind: "plan", baseline: label, bpw: p.bpw, bytes: p.bytes, predictedDamage: p.predictedKl,
+        sources: [...new Set(p.choices.map((c) => c.source))], uncertain: p.choices.filter((c) => c.uncertain).length,
         entries: p.choices.map((c) => ({ tensor: c.tensor, type: c.type })),
       });
     } catch (e) {

@@ -23,13 +23,23 @@ export interface Finding {
   readonly evidence: Readonly<Record<string, number | string | readonly number[] | readonly string[]>>;
 }
 
+export interface RankedTensor {
+  readonly tensor: string;
+  readonly score: number;
+  readonly scoreName: string;
+  /** Where the score came from: measured, calib, activations, imatrix, weights (or "output error" without a sweep). */
+  readonly source: string;
+  /** Set when the prediction is uncertain (~): the range it spans. */
+  readonly range?: readonly [number, number];
+}
+
 export interface Diagnosis {
   /** Model-level findings first (most sensitive tensors, class, imatrix, plans). */
   readonly summary: Finding[];
   /** Per tensor, in report order. */
   readonly perTensor: ReadonlyMap<string, Finding[]>;
-  /** Tensor names ranked by predicted damage at the reference type, worst first. */
-  readonly ranking: { tensor: string; score: number; scoreName: string }[];
+  /** Tensor names ranked by damage at the reference type, worst first (measured KL where it exists, else predicted). */
+  readonly ranking: RankedTensor[];
   /** Expert-level findings for MoE tensors (diagnosis-experts.ts), by severity; empty for dense models. */
   readonly experts: Finding[];
 }
@@ -115,16 +125,20 @@ function lowestPoint(t: TensorEvidence): TypePoint | undefined {
  * measured type (where choices matter most); without a curve, the relative
  * output error estimated from the reference column errors.
  */
-export function damageScore(t: TensorEvidence): { score: number; name: string } | undefined {
+export function damageScore(t: TensorEvidence): { score: number; name: string; source: string; range?: readonly [number, number] } | undefined {
   const p = lowestPoint(t);
-  if (p && Number.isFinite(p.sensitivity)) return { score: p.sensitivity, name: `predicted KL at ${p.type}` };
+  // the best source available: the KL measured with the forward pass (report --measure-kl), else the prediction
+  if (p && p.measuredKl !== undefined && Number.isFinite(p.measuredKl)) return { score: p.measuredKl, name: `measured KL at ${p.type}`, source: "measured" };
+  if (p && Number.isFinite(p.sensitivity)) {
+    return { score: p.sensitivity, name: `predicted KL at ${p.type}`, source: p.sensitivitySource ?? "-", ...(p.sensitivityRange ? { range: p.sensitivityRange } : {}) };
+  }
   if (t.activation && t.columnError) {
     let num = 0, den = 0;
     for (let j = 0; j < t.cols; j++) {
       num += t.activation.colPower[j]! * t.columnError.colMse[j]!;
       den += t.activation.colPower[j]! * t.columnError.colMeanSquare[j]!;
     }
-    if (den > 0) return { score: Math.sqrt(num / den), name: `relative output error at ${t.columnError.type}` };
+    if (den > 0) return { score: Math.sqrt(num / den), name: `relative output error at ${t.columnError.type}`, source: "output error" };
   }
   return undefined;
 }
@@ -259,7 +273,7 @@ export function diagnose(data: ReportData): Diagnosis {
   const ranking = data.tensors
     .map((t) => ({ t, d: damageScore(t) }))
     .filter((x) => x.d !== undefined)
-    .map((x) => ({ tensor: x.t.name, score: x.d!.score, scoreName: x.d!.name }))
+    .map((x): RankedTensor => ({ tensor: x.t.name, score: x.d!.score, scoreName: x.d!.name, source: x.d!.source, ...(x.d!.range ? { range: x.d!.range } : {}) }))
     .sort((a, b) => b.score - a.score);
 
   const summary: Finding[] = [];
@@ -269,7 +283,8 @@ export function diagnose(data: ReportData): Diagnosis {
     const top = ranking.slice(0, 3);
     const median = ranking[Math.floor(ranking.length / 2)]!.score;
     m({ id: "most-sensitive", severity: "info",
-      text: `most sensitive tensors (${top[0]!.scoreName}): ${top.map((r) => `${r.tensor} ${fmt(r.score)}`).join(", ")}${median > 0 ? `; the worst is ${(top[0]!.score / median).toFixed(1)}× the median` : ""}.`,
+      text: `most sensitive tensors (${top[0]!.scoreName}${top.every((r) => r.source === "measured") ? "" : `, from ${[...new Set(top.map((r) => r.source))].join("/")}`}): ${top.map((r) => `${r.tensor} ${r.range ? "~" : ""}${fmt(r.score)}`).join(", ")}${median > 0 ? `; the worst is ${(top[0]!.score / median).toFixed(1)}× the median` : ""}` +
+        (ranking.some((r) => r.range) ? `; ~ = uncertain: ${ranking.filter((r) => r.range).length} of ${ranking.length} predictions depend on model facts this input does not show (ranges in the table, see the notes)` : "") + ".",
       value: top[0]!.score, threshold: median, evidence: { tensors: top.map((r) => r.tensor), scores: top.map((r) => r.score) } });
 
     // Tensor classes ranked by their mean score; the worst class gets a recommendation.
@@ -288,8 +303,11 @@ export function diagnose(data: ReportData): Diagnosis {
       const names = new Set(data.tensors.filter((t) => t.kind === worst.kind).map((t) => t.name));
       const given = plan ? [...new Set(plan.entries.filter((e) => names.has(e.tensor)).map((e) => e.type))] : [];
       const planText = plan && given.length ? `; ${plan.label} gives it ${given.join("/")}` : "";
+      const classes = new Set([worst.kind, kinds[1]!.kind]);
+      const unsure = ranking.some((r) => r.range && classes.has(data.tensors.find((t) => t.name === r.tensor)!.kind));
+      const unsureText = unsure ? " (~ uncertain: these classes' predictions depend on model facts this input does not show, see the notes)" : "";
       m({ id: "sensitive-class", severity: "medium",
-        text: `${worst.kind} is the most sensitive tensor class in this model (mean ${fmt(worst.mean)} vs ${fmt(kinds[1]!.mean)} for ${kinds[1]!.kind})${rec ? `: recommended ≥ ${rec.type}` : ""}${planText}.`,
+        text: `${worst.kind} is the most sensitive tensor class in this model (mean ${fmt(worst.mean)} vs ${fmt(kinds[1]!.mean)} for ${kinds[1]!.kind})${rec ? `: recommended ≥ ${rec.type}` : ""}${planText}${unsureText}.`,
         value: worst.mean, threshold: kinds[1]!.mean, evidence: { classes: kinds.map((k) => k.kind), means: kinds.map((k) => k.mean), ...(rec ? { recommended: rec.type } : {}) } });
     }
   }
@@ -314,7 +332,7 @@ export function diagnose(data: ReportData): Diagnosis {
     const mixType = new Map(mix.entries.map((e) => [e.tensor, e.type]));
     const diffs = p.entries.filter((e) => mixType.get(e.tensor) !== e.type).map((e) => `${e.tensor} ${mixType.get(e.tensor)}→${e.type}`);
     m({ id: "plan-vs-mix", severity: "info",
-      text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan predicts a summed KL of ${fmt(p.predictedDamage)} vs ${fmt(mix.predictedDamage)} for ${mix.label} (${change <= 0 ? "−" : "+"}${pct(Math.abs(change))})${diffs.length ? `, changing ${diffs.length} of ${p.entries.length} tensors: ${diffs.slice(0, 4).join(", ")}${diffs.length > 4 ? ", …" : ""}` : ", with the same types"}.`,
+      text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan ${p.sources?.length === 1 && p.sources[0] === "measured" ? "has a summed single-tensor measured KL" : "predicts a summed KL"} of ${fmt(p.predictedDamage)} vs ${fmt(mix.predictedDamage)} for ${mix.label} (${change <= 0 ? "−" : "+"}${pct(Math.abs(change))})${diffs.length ? `, changing ${diffs.length} of ${p.entries.length} tensors: ${diffs.slice(0, 4).join(", ")}${diffs.length > 4 ? ", …" : ""}` : ", with the same types"}${p.uncertain || mix.uncertain ? " (~ uncertain: some of these predictions depend on model facts this input does not show)" : ""}.`,
       value: change, threshold: 0, evidence: { plan: p.label, mix: mix.label, planBpw: p.bpw, mixBpw: mix.bpw, changed: diffs } });
   }
 

@@ -11,13 +11,18 @@ import { ggmlTypeByName } from "../ggml/types.js";
 import { fallbackType, requiresImatrix, tensorBytes, type MixModel, type StandardMix } from "./mixes.js";
 import { mixMenu, nearestMixes, sizeMix, type BuildableMix } from "./plan-mixes.js";
 import type { SweepRecord, SweepResult } from "./sweep-types.js";
+import { damageOf, predictionSource, type DamageSource } from "./damage.js";
 
 export interface PlanCandidate {
   /** Effective ggml type written to the file. */
   readonly type: string;
   readonly bytes: number;
-  /** Predicted KL (nats/token). */
+  /** Single-tensor KL (nats/token): measured when the sweep measured it, else predicted. */
   readonly damage: number;
+  /** Where `damage` came from (damage.ts). */
+  readonly source?: DamageSource;
+  /** The prediction is uncertain (the record's sensitivityBasis: borrowed gain, missing model facts). */
+  readonly uncertain?: boolean;
   /** Unpadded bytes when `bytes` was padded to the file's alignment (PlanOptions.alignment). */
   readonly rawBytes?: number;
 }
@@ -29,6 +34,10 @@ export interface PlanChoice {
   readonly bpw: number;
   readonly elements: number;
   readonly damage: number;
+  /** Where `damage` came from: measured (sweep --measure-kl), calib, or the gain table on activations / imatrix / weights. */
+  readonly source: DamageSource | "unknown";
+  /** Set when the prediction is uncertain (~): why and the range (the record's sensitivityBasis). */
+  readonly uncertain?: { readonly range: readonly [number, number]; readonly note: string };
   readonly pinned: boolean;
   readonly why: string;
 }
@@ -61,8 +70,8 @@ export interface PlanResult {
   readonly mixes: readonly MixSummary[];
   readonly notes: readonly string[];
   readonly lambda: number;
-  /** Which KL the allocation minimised (PlanOptions.damage). */
-  readonly damageSource: "predicted" | "measured";
+  /** Which KL the allocation minimised: measured for every tensor, predicted for every tensor, or some of each. */
+  readonly damageSource: "predicted" | "measured" | "mixed";
 }
 
 export interface PlanOptions {
@@ -85,9 +94,10 @@ export interface PlanOptions {
   /** GGUF data alignment: each tensor costs its bytes rounded up to it, so the file fits --target-size exactly. */
   readonly alignment?: number;
   /**
-   * What a candidate's damage is: the predicted KL (`sensitivity`, default) or the single-tensor KL
-   * measured with the reference forward pass (`measuredKl`, from `sweep --measure-kl`). The mixes'
-   * summed KLs use the same source, so plan and mixes stay comparable.
+   * What a candidate's damage is. Default: per tensor, the single-tensor KL measured with the reference
+   * forward pass when the sweep measured every candidate of it (`sweep --measure-kl`), else the
+   * prediction. "predicted" ignores measurements; "measured" refuses a sweep that lacks any. The
+   * mixes' summed KLs use the same records, so plan and mixes stay comparable.
    */
   readonly damage?: "predicted" | "measured";
 }
@@ -104,14 +114,21 @@ export function planCandidateTypes(hasImatrix: boolean): string[] {
     .filter((n) => hasImatrix || !requiresImatrix("blk.0.x.weight", n));
 }
 
-/** Candidates of one tensor from its sweep records, deduplicated by effective type, cheapest first. */
+/**
+ * Candidates of one tensor from its sweep records, deduplicated by effective type, cheapest first.
+ * Damage: the measured KL when every usable record of the tensor has one (sweep --measure-kl), else the
+ * prediction (one source per tensor, so its candidates compare like with like).
+ */
 export function candidatesOf(records: readonly SweepRecord[], hasImatrix: boolean): PlanCandidate[] {
   const best = new Map<string, PlanCandidate>();
-  for (const r of records) {
-    if (r.skipped || !Number.isFinite(r.sensitivity)) continue;
-    if (!hasImatrix && needsImatrix(r.tensor, r.type)) continue;
+  const usable = records.filter((r) => !r.skipped && Number.isFinite(r.sensitivity) && (hasImatrix || !needsImatrix(r.tensor, r.type)));
+  const measured = usable.length > 0 && usable.every((r) => damageOf(r).source === "measured");
+  for (const r of usable) {
+    const c: PlanCandidate = measured
+      ? { type: r.type, bytes: r.bytes, damage: r.measuredKl!, source: "measured" }
+      : { type: r.type, bytes: r.bytes, damage: r.sensitivity, source: predictionSource(r), ...(r.sensitivityBasis ? { uncertain: true } : {}) };
     const old = best.get(r.type);
-    if (!old || r.sensitivity < old.damage) best.set(r.type, { type: r.type, bytes: r.bytes, damage: r.sensitivity });
+    if (!old || c.damage < old.damage) best.set(r.type, c);
   }
   return [...best.values()].sort((a, b) => a.bytes - b.bytes || a.damage - b.damage);
 }
@@ -168,23 +185,20 @@ function pinFor(name: string, pins: ReadonlyMap<string, string> | undefined): st
   return undefined;
 }
 
-/** Whether every usable record of a sweep carries a measured single-tensor KL. */
-export function hasMeasuredKl(sweep: SweepResult): boolean {
-  const usable = sweep.records.filter((r) => !r.skipped);
-  return usable.length > 0 && usable.every((r) => r.measuredKl !== undefined && Number.isFinite(r.measuredKl));
-}
-
-/** The sweep with each record's damage replaced by its measured KL (plan() reads `sensitivity`). */
-function withMeasuredDamage(sweep: SweepResult): SweepResult {
-  const missing = sweep.records.find((r) => !r.skipped && !(r.measuredKl !== undefined && Number.isFinite(r.measuredKl)));
-  if (missing) throw new QuantscopeError(`plan --damage measured: ${missing.tensor} at ${missing.type} has no measured KL (run the sweep with --measure-kl)`);
-  // KL is ≥ 0; a measurement at the forward pass's noise floor can round below it.
-  return { ...sweep, records: sweep.records.map((r) => (r.skipped ? r : { ...r, sensitivity: Math.max(0, r.measuredKl!) })) };
+/** The records' damage source forced: "measured" requires every usable record to have one, "predicted" hides them. */
+function forceDamage(sweep: SweepResult, damage: "predicted" | "measured" | undefined): SweepResult {
+  if (damage === "predicted") {
+    return { ...sweep, records: sweep.records.map((r) => (r.measuredKl === undefined ? r : { ...r, measuredKl: undefined })) };
+  }
+  if (damage === "measured") {
+    const missing = sweep.records.find((r) => !r.skipped && !(r.measuredKl !== undefined && Number.isFinite(r.measuredKl)));
+    if (missing) throw new QuantscopeError(`plan --damage measured: ${missing.tensor} at ${missing.type} has no measured KL (run the sweep with --measure-kl)`);
+  }
+  return sweep;
 }
 
 export function plan(input: SweepResult, opts: PlanOptions): PlanResult {
-  const damageSource = opts.damage ?? "predicted";
-  const sweep = damageSource === "measured" ? withMeasuredDamage(input) : input;
+  const sweep = forceDamage(input, opts.damage);
   const overhead = opts.overheadBytes ?? 0;
   const byTensor = new Map<string, SweepRecord[]>();
   for (const r of sweep.records) {
@@ -210,9 +224,9 @@ export function plan(input: SweepResult, opts: PlanOptions): PlanResult {
       const fb = fallbackType(info.name, r0.cols);
       if (fb.fallback) notes.push(`pin ${tensor}=${info.name} falls back to ${fb.type} (${fb.note})`);
       const rec = recs.find((r) => r.type === fb.type && !r.skipped);
-      const damage = rec ? rec.sensitivity : NaN;
+      const d = rec ? damageOf(rec) : undefined;
       if (!rec) notes.push(`pinned ${tensor} to ${fb.type}: not swept, damage unknown (counted as 0)`);
-      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [padded({ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage })] });
+      slots.push({ tensor, elements, pinned: true, choice: 0, frontier: [padded({ type: fb.type, bytes: tensorBytes(fb.type, [r0.cols, r0.rows]), damage: d?.value ?? NaN, ...(d ? { source: d.source, uncertain: d.uncertain } : {}) })] });
       continue;
     }
     const frontier = paretoFrontier(candidatesOf(recs, opts.hasImatrix ?? false).map(padded));
@@ -237,12 +251,13 @@ export function plan(input: SweepResult, opts: PlanOptions): PlanResult {
   knapsack(slots, budgetFor);
   greedyFill(slots, budgetFor, bytesOf);
   exchange(slots, budgetFor, bytesOf);
-  const dmg = (c: PlanCandidate) => (Number.isFinite(c.damage) ? c.damage : 0);
+  const dmg = (c: { damage: number }) => (Number.isFinite(c.damage) ? c.damage : 0);
   const choices: PlanChoice[] = slots.map((s) => {
     const c = s.frontier[s.choice]!;
     return {
       tensor: s.tensor, type: c.type, bytes: c.rawBytes ?? c.bytes, bpw: (8 * (c.rawBytes ?? c.bytes)) / s.elements, elements: s.elements,
-      damage: c.damage, pinned: s.pinned, why: whyOf(s),
+      damage: c.damage, source: c.source ?? "unknown", ...(c.uncertain ? { uncertain: basisOf(byTensor.get(s.tensor)!, c.type) } : {}),
+      pinned: s.pinned, why: whyOf(s),
     };
   });
   const bytes = choices.reduce((s, c) => s + c.bytes, 0) + passengerBytes;
@@ -261,7 +276,8 @@ export function plan(input: SweepResult, opts: PlanOptions): PlanResult {
     model: sweep.model, budgetBytes: budget + overhead, bytes, fileBytes,
     bpw: (8 * bytes) / totalElems,
     predictedKl: choices.reduce((s, c) => s + dmg(c), 0),
-    choices, mixes, notes, lambda, damageSource,
+    choices, mixes, notes, lambda,
+    damageSource: choices.every((c) => c.source === "measured") ? "measured" : choices.some((c) => c.source === "measured") ? "mixed" : "predicted",
   };
 }
 
@@ -403,7 +419,7 @@ function mixSummary(m: BuildableMix, byTensor: Map<string, SweepRecord[]>, total
     const recs = byTensor.get(a.tensor);
     if (!recs) continue; // passenger (norm) or not swept
     const r = recs.find((x) => x.type === a.type && !x.skipped);
-    if (r) kl += r.sensitivity;
+    if (r) kl += damageOf(r).value;
     else if (a.type !== "F16" && a.type !== "F32" && a.type !== "BF16") { unknown++; missing.add(a.type); }
   }
   const types = [...missing];
@@ -414,6 +430,12 @@ function mixSummary(m: BuildableMix, byTensor: Map<string, SweepRecord[]>, total
     mix: m.mix, bytes: m.fileBytes, bpw: (8 * m.bytes) / totalElems, predictedKl: klNote ? NaN : kl, unknown, klNote,
     tensors: m.tensors.map((a) => ({ tensor: a.tensor, type: a.type, bytes: a.bytes })),
   };
+}
+
+/** The uncertainty of the record behind a chosen type (its sensitivityBasis). */
+function basisOf(recs: readonly SweepRecord[], type: string): { range: readonly [number, number]; note: string } {
+  const b = recs.find((r) => r.type === type && !r.skipped && r.sensitivityBasis)?.sensitivityBasis;
+  return b ? { range: b.range, note: b.note } : { range: [NaN, NaN], note: "uncertain prediction" };
 }
 
 export function fmtBytes(n: number): string {

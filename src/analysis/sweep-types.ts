@@ -86,9 +86,10 @@ export interface SweepRecord {
    */
   readonly experts?: readonly ExpertMetrics[];
   /**
-   * Set when `sensitivity` is not a gain fitted for this kind of tensor (expert
-   * tensors: no MoE model was in the fit), saying what was borrowed and how
-   * uncertain the prediction is.
+   * Set when `sensitivity` is uncertain beyond the gain table's own error: a gain
+   * not fitted for this kind of tensor (expert tensors: no MoE model was in the
+   * fit), or model facts the source could not show (a folder without
+   * model.json: layer count, QK-norm); says why and the range.
    */
   readonly sensitivityBasis?: SensitivityBasis;
   /** 95 % confidence intervals of the sampled estimates (only when sampleFraction < 1). */
@@ -129,6 +130,8 @@ export interface SensitivityBasis {
   /** [sensitivity / factor, sensitivity × factor]. */
   readonly range: Ci95;
   readonly note: string;
+  /** Set when the uncertainty comes from model facts the source could not show (model-facts.ts): the model.json fields that would settle it. */
+  readonly missingFacts?: readonly string[];
 }
 
 /** A tensor the sweep did not quantize (1-D, not a weight matrix, filtered out…). */

@@ -4,6 +4,7 @@
 import type { Imatrix, TensorSource } from "../io/source.js";
 import type { Matrix } from "../io/f32bin.js";
 import { QuantscopeError } from "../io/errors.js";
+import { FACT_KEYS } from "../io/model-json.js";
 import { expertTokens } from "../io/imatrix.js";
 import { dequantize, dequantizeInto, quantize, quantizedSize, quantizeInto, typeInfo } from "../quant/index.js";
 import { ggmlTypeByName } from "../ggml/types.js";
@@ -20,6 +21,7 @@ import type { CalibData } from "../model/calibrate/calib-file.js";
 import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
 
 import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
+import { factsNote, markUncertain, modelFacts } from "./model-facts.js";
 export { DEFAULT_SWEEP_TYPES };
 
 /**
@@ -450,11 +452,15 @@ export function tensorContext(src: TensorSource, name: string, nLayers: number, 
 
 /** Whether the output head reuses token_embd (no separate output.weight), so token_embd's error reaches the logits. */
 export function hasTiedEmbeddings(src: TensorSource): boolean {
+  const f = src.metadata.get(FACT_KEYS.tied); // a folder's model.json
+  if (typeof f === "boolean") return f;
   return !src.tensors().some((t) => t.name === "output.weight");
 }
 
-/** Whether the model normalises q/k per head (Qwen3-style attn_k_norm tensors). */
+/** Whether the model normalises q/k per head (Qwen3-style attn_k_norm tensors, or a folder's model.json says so). */
 export function hasQkNorm(src: TensorSource): boolean {
+  const f = src.metadata.get(FACT_KEYS.qkNorm);
+  if (typeof f === "boolean") return f;
   return src.tensors().some((t) => t.name.endsWith(".attn_k_norm.weight"));
 }
 
@@ -489,12 +495,16 @@ export function sweepResult(
   src: TensorSource, opts: SweepOptions, nLayers: number, types: string[], records: SweepRecord[], passengers: SweepPassenger[], t0: number,
   work?: { all: string[]; mine: string[] },
 ): SweepResult {
+  // loose tensors without model facts: gain-table predictions that depend on them are marked uncertain
+  const facts = modelFacts(src);
+  records = markUncertain(records, facts);
+  const factLine = factsNote(facts, records);
   return {
     model: src.path,
     architecture: String(src.metadata.get("general.architecture") ?? "unknown"),
     nLayers, types, imatrix: opts.imatrix?.path ?? null, activations: opts.activations?.dir ?? null,
     sampleFraction: opts.sample ?? 1, seed: opts.seed ?? 1, records, passengers,
-    notes: sweepNotes(records, opts),
+    notes: [...sweepNotes(records, opts), ...(factLine ? [factLine] : [])],
     seconds: (performance.now() - t0) / 1000,
     ...(work ? {
       shard: { index: opts.shard?.index ?? 1, count: opts.shard?.count ?? 1, tensors: work.mine, all: work.all },

@@ -1,12 +1,13 @@
 // The study's folder layout: blk_<N>_<name>_weight.f32bin weights (named
 // blk.N.<name>.weight here) and act_blk<N>_<kind>.f32bin matmul inputs,
 // which are exposed separately with the weights they feed.
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { QuantscopeError } from "./errors.js";
+import { fileError, QuantscopeError } from "./errors.js";
 import { F32BinSource, f32binTensorName } from "./f32bin-source.js";
 import { suggest, TensorIndex } from "./lookup.js";
 import type { Matrix } from "./f32bin.js";
+import { modelJsonMetadata, readModelJson } from "./model-json.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
 
 /** Which weights consume each activation kind (llama.cpp graph: q/k/v share attn_norm, gate/up share ffn_norm). */
@@ -35,6 +36,7 @@ const ACT = /^act_blk(\d+)_(.+)\.f32bin$/;
 
 export class StudyDirSource implements TensorSource {
   readonly format: SourceFormat = "study-dir";
+  /** Empty, or the facts of the folder's model.json (model-json.ts). */
   readonly metadata: ReadonlyMap<string, unknown> = new Map();
   private readonly weights = new Map<string, F32BinSource>();
   private readonly acts = new Map<string, { info: ActivationInfo; src: F32BinSource }>();
@@ -72,6 +74,16 @@ export class StudyDirSource implements TensorSource {
     }
     if (infos.length === 0 && this.acts.size === 0) throw new QuantscopeError(`${path}: folder holds no .f32bin files (expected blk_<N>_<name>_weight.f32bin and act_blk<N>_<kind>.f32bin)`);
     this.index = new TensorIndex(path, infos);
+    const facts = join(path, "model.json");
+    if (existsSync(facts)) {
+      const m = readModelJson(facts);
+      const top = Math.max(-1, ...infos.map((t) => Number(/^blk\.(\d+)\./.exec(t.name)?.[1] ?? -1)));
+      if (top >= m.nLayers) {
+        this.close();
+        throw fileError(facts, `${m.nLayers} layers, but the folder holds blk_${top} (layers count from 0)`, undefined, '"n_layer"');
+      }
+      this.metadata = modelJsonMetadata(facts, m);
+    }
   }
 
   tensors(): TensorInfo[] { return this.index.list; }

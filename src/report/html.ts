@@ -9,7 +9,7 @@ import type { ReportData } from "../analysis/diagnosis-model.js";
 import { modelCharts } from "./charts/model.js";
 import { detailFor, slug, type Chart } from "./charts/spec.js";
 import { tensorCharts } from "./charts/tensor.js";
-import { curveTable, expertsTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
+import { curveTable, expertsTable, klDisagreementTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
 import { HTML_STYLE } from "./html-style.js";
 
 const require = createRequire(import.meta.url);
@@ -74,8 +74,10 @@ export function renderHtml(data: ReportData, diag: Diagnosis, opts: { generatedA
     .join("")}</ul></nav>`;
 
   const plans = plansTable(data);
+  const kl = klDisagreementTable(data);
   const summary = `<section id="summary"><h2>Summary</h2>${findingsHtml(diag.summary, true)}
 ${diag.ranking.length ? `<h3>Most sensitive tensors</h3>${tableHtml(rankingTable(diag))}` : ""}
+${kl ? `<h3>Predicted vs measured KL</h3><p class="muted">${escapeHtml(kl.caption)}</p>${tableHtml(kl.table)}` : ""}
 ${plans ? `<h3>Plans and standard mixes</h3>${tableHtml(plans)}` : ""}
 <div class="charts">${model.map(chartHtml).join("")}</div>
 ${data.notes.length ? `<h3>Notes</h3><ul class="notes">${data.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : ""}</section>`;
@@ -100,7 +102,7 @@ ${findingsHtml(diag.perTensor.get(t.name) ?? [], false)}
 <title>quantscope report — ${escapeHtml(data.model)}</title>
 <style>${HTML_STYLE}</style></head>
 <body>
-<header><h1>quantscope report</h1><p class="muted">${escapeHtml(data.model)} · ${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${escapeHtml(data.imatrix)}` : ""}${opts.generatedAt ? ` · ${escapeHtml(opts.generatedAt)}` : ""}</p></header>
+<header><h1>quantscope report</h1><p class="muted">${escapeHtml(data.model)} · ${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${escapeHtml(data.imatrix)}` : ""}${data.modelFacts ? ` · model: ${escapeHtml(data.modelFacts)}` : ""}${opts.generatedAt ? ` · ${escapeHtml(opts.generatedAt)}` : ""}</p></header>
 <div class="layout">${nav}<main>${summary}
 ${experts}
 ${sections}

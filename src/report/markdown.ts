@@ -9,7 +9,7 @@ import type { Chart } from "./charts/spec.js";
 import { modelCharts } from "./charts/model.js";
 import { tensorCharts } from "./charts/tensor.js";
 import { renderChartImages } from "./report-render.js";
-import { curveTable, expertsTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
+import { curveTable, expertsTable, klDisagreementTable, plansTable, rankingTable, tensorStatsTable, type Table } from "./report-tables.js";
 
 const WIDTH = 640;
 /** Per-tensor charts only for this many tensors (the most sensitive): a Markdown file is pasted, not browsed. */
@@ -43,9 +43,11 @@ export function githubAnchor(heading: string): string {
 export function renderMarkdown(data: ReportData, diag: Diagnosis, image: (c: Chart) => string): string {
   const out: string[] = [];
   out.push(`# quantscope report: ${data.model}`, "");
-  out.push(`${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${data.imatrix}` : ""}. Rules and thresholds behind every finding: docs/report.md.`, "");
+  out.push(`${data.tensors.length} tensors${data.imatrix ? ` · imatrix ${data.imatrix}` : ""}${data.modelFacts ? ` · model: ${data.modelFacts}` : ""}. Rules and thresholds behind every finding: docs/report.md.`, "");
   out.push("## Summary", "", findingsMarkdown(diag.summary, true), "");
   if (diag.ranking.length) out.push("### Most sensitive tensors", "", tableMarkdown(rankingTable(diag)), "");
+  const kl = klDisagreementTable(data);
+  if (kl) out.push("### Predicted vs measured KL", "", kl.caption, "", tableMarkdown(kl.table), "");
   const plans = plansTable(data);
   if (plans) out.push("### Plans and standard mixes", "", tableMarkdown(plans), "");
   for (const c of modelCharts(data, diag, { width: WIDTH })) out.push(`### ${c.title}`, "", image(c), "", `_${c.caption}_`, "");

@@ -11,6 +11,12 @@ import type { ReportData } from "../analysis/diagnosis-model.js";
 import { isStudyDir, openReportModel } from "./report-source.js";
 import { ActivationDir } from "../analysis/sweep-activations.js";
 import { renderHtml } from "./html.js";
+import { factsFromModel } from "../analysis/model-facts.js";
+import { openSource, type TensorSource } from "../io/source.js";
+import { loadForwardModel } from "../model/forward/model.js";
+import { prepareKl, type KlHarness } from "../model/forward/kl.js";
+import { parseTokenWindow } from "../model/forward/tokens.js";
+import { measurementTokens } from "../model/measure/tokens-input.js";
 import { writeMarkdown } from "./markdown.js";
 
 export interface BuildOptions {
@@ -21,7 +27,27 @@ export interface BuildOptions {
   readonly tensors?: RegExp;
   readonly types?: readonly string[];
   readonly outputTokens?: number;
+  /** A whole model (GGUF/safetensors) whose metadata gives a folder's model facts (layers, QK-norm); also the model --measure-kl runs. */
+  readonly model?: string;
+  /** Measure every record's single-tensor KL on this text (or .i32 token file) with the reference forward pass. */
+  readonly measureKl?: { readonly text: string; readonly chunk?: number; readonly tokens?: string };
   readonly onProgress?: CollectOptions["onProgress"];
+}
+
+/** The forward-pass harness for --measure-kl: on MODEL, or on --model for a folder of its tensors. */
+function klHarness(src: TensorSource, opts: BuildOptions): KlHarness {
+  const m = opts.measureKl!;
+  const runOn = opts.model ? openSource(opts.model) : src;
+  try {
+    if (runOn.format === "study-dir" || runOn.format === "f32bin" || runOn.format === "npy") {
+      throw new QuantscopeError(`--measure-kl: ${runOn.path} is a folder of loose tensors, the forward pass needs the whole model: add --model MODEL.gguf`);
+    }
+    const fm = loadForwardModel(runOn);
+    const chunk = m.chunk ?? 256;
+    return prepareKl(fm, measurementTokens(m.text, runOn.path, fm.config.vocab, parseTokenWindow(m.tokens), chunk), chunk);
+  } finally {
+    if (runOn !== src) runOn.close();
+  }
 }
 
 function calibFor(opts: BuildOptions): CalibData | undefined {
@@ -49,6 +75,8 @@ export function buildReport(model: string, opts: BuildOptions = {}): BuiltReport
       tensors: opts.tensors,
       types: opts.types,
       outputTokens: opts.outputTokens,
+      facts: opts.model ? factsFromModel(opts.model, src) : undefined,
+      kl: opts.measureKl ? klHarness(src, opts) : undefined,
       onProgress: opts.onProgress,
     });
     return { data, diagnosis: diagnose(data) };

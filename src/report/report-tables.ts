@@ -2,6 +2,7 @@
 // Markdown so both show the same numbers.
 import { fmt, type Diagnosis } from "../analysis/diagnosis.js";
 import type { ReportData, TensorEvidence } from "../analysis/diagnosis-model.js";
+import { klAgreement, klPairs, worstDisagreements } from "./kl-pairs.js";
 
 export interface Table {
   readonly header: string[];
@@ -12,11 +13,16 @@ export interface Table {
 
 const pct = (x: number | undefined, d = 2): string => (x === undefined || !Number.isFinite(x) ? "–" : `${(x * 100).toFixed(d)} %`);
 
+/** "~" marks an uncertain prediction (its range is shown beside it). */
+const approx = (x: number, range?: readonly [number, number]): string => (range ? `~${fmt(x)}` : fmt(x));
+const rangeText = (range?: readonly [number, number]): string => (range ? `${fmt(range[0])} – ${fmt(range[1])}` : "");
+
 export function rankingTable(diag: Diagnosis, limit = 15): Table {
+  const ranged = diag.ranking.some((r) => r.range);
   return {
-    header: ["#", "tensor", diag.ranking[0]?.scoreName ?? "score"],
-    rows: diag.ranking.slice(0, limit).map((r, i) => [String(i + 1), r.tensor, fmt(r.score)]),
-    numeric: [true, false, true],
+    header: ["#", "tensor", diag.ranking[0]?.scoreName ?? "score", "from", ...(ranged ? ["uncertain range"] : [])],
+    rows: diag.ranking.slice(0, limit).map((r, i) => [String(i + 1), r.tensor, approx(r.score, r.range), r.source, ...(ranged ? [rangeText(r.range)] : [])]),
+    numeric: [true, false, true, false, ...(ranged ? [true] : [])],
   };
 }
 
@@ -41,10 +47,15 @@ export function tensorStatsTable(t: TensorEvidence): Table {
 
 export function curveTable(t: TensorEvidence): Table | undefined {
   if (t.curve.length === 0) return undefined;
+  const measured = t.curve.some((p) => p.measuredKl !== undefined);
   return {
-    header: ["type", "bpw", "rel. weight RMSE", "rel. output error", "same, no imatrix", "predicted KL"],
-    rows: t.curve.map((p) => [p.type, p.bpw.toFixed(3), pct(p.relRmse), pct(p.relOutputError), pct(p.relOutputErrorWithoutImatrix), fmt(p.sensitivity)]),
-    numeric: [false, true, true, true, true, true],
+    header: ["type", "bpw", "rel. weight RMSE", "rel. output error", "same, no imatrix", "predicted KL", "from", ...(measured ? ["measured KL"] : [])],
+    rows: t.curve.map((p) => [
+      p.type, p.bpw.toFixed(3), pct(p.relRmse), pct(p.relOutputError), pct(p.relOutputErrorWithoutImatrix),
+      approx(p.sensitivity, p.sensitivityRange) + (p.sensitivityRange ? ` (${rangeText(p.sensitivityRange)})` : ""), p.sensitivitySource ?? "–",
+      ...(measured ? [p.measuredKl === undefined ? "–" : fmt(p.measuredKl)] : []),
+    ]),
+    numeric: [false, true, true, true, true, true, false, ...(measured ? [true] : [])],
   };
 }
 
@@ -71,11 +82,29 @@ export function expertsTable(data: ReportData): Table | undefined {
   };
 }
 
+/** The (tensor, type) pairs whose predicted KL is furthest from the measured one (report --measure-kl). */
+export function klDisagreementTable(data: ReportData, limit = 10): { table: Table; caption: string } | undefined {
+  const pairs = klPairs(data);
+  if (pairs.length < 2) return undefined;
+  const a = klAgreement(pairs);
+  return {
+    caption: `${a.n} (tensor, type) pairs measured: Spearman ${a.spearman.toFixed(3)} between predicted and measured KL, median |log10(predicted/measured)| ${a.medianAbsLog10.toFixed(2)}; the ${Math.min(limit, pairs.length)} largest disagreements:`,
+    table: {
+      header: ["tensor", "type", "predicted KL", "from", "measured KL", "predicted / measured"],
+      rows: worstDisagreements(pairs, limit).map((p) => [p.tensor, p.type, (p.uncertain ? "~" : "") + fmt(p.predicted), p.source, fmt(p.measured), (p.predicted / p.measured).toFixed(2)]),
+      numeric: [false, false, true, false, true, true],
+    },
+  };
+}
+
 export function plansTable(data: ReportData): Table | undefined {
   if (data.plans.length === 0) return undefined;
   return {
-    header: ["mix", "kind", "bpw", "MiB", "predicted KL (sum)"],
-    rows: data.plans.map((p) => [p.label, p.kind, p.bpw.toFixed(3), (p.bytes / 2 ** 20).toFixed(3), p.predictedDamage === undefined ? "–" : fmt(p.predictedDamage)]),
-    numeric: [false, false, true, true, true],
+    header: ["mix", "kind", "bpw", "MiB", "KL (sum)", "from"],
+    rows: data.plans.map((p) => [
+      p.label, p.kind, p.bpw.toFixed(3), (p.bytes / 2 ** 20).toFixed(3), p.predictedDamage === undefined ? "–" : (p.uncertain ? "~" : "") + fmt(p.predictedDamage),
+      (p.sources ?? []).join(", ") + (p.uncertain ? ` (${p.uncertain} uncertain)` : ""),
+    ]),
+    numeric: [false, false, true, true, true, false],
   };
 }

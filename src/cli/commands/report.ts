@@ -18,6 +18,10 @@ interface ReportFlags {
   tokens: string;
   out: string;
   md?: string;
+  model?: string;
+  measureKl?: string;
+  chunk?: string;
+  klTokens?: string;
 }
 
 function parseRegex(s: string): RegExp {
@@ -39,6 +43,10 @@ export function registerReport(program: Command): void {
     .option("--tensors <REGEX>", "only tensors whose name matches")
     .option("--types <LIST>", "candidate types for the error-vs-bpw curves", "Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,Q8_0")
     .option("--tokens <N>", "activation rows used to measure output error (more = slower, steadier)", String(DEFAULT_OUTPUT_TOKENS))
+    .option("--model <MODEL>", "the whole model (GGUF/safetensors) a folder of loose tensors comes from: its layer count and QK-norm for the predictions (else the folder's model.json)")
+    .option("--measure-kl <TEXT>", "also measure each tensor's single-tensor KL on this text (or .i32 tokens) with the reference forward pass (small models): a predicted-vs-measured scatter, and the ranking and plans use it")
+    .option("--chunk <N>", "context length of the --measure-kl chunks", "256")
+    .option("--kl-tokens <N|START:COUNT>", "tokens of the text --measure-kl uses (default 512 from the start)")
     .option("--out <FILE>", "HTML report path", "report.html")
     .option("--md <FILE>", "also write Markdown here, charts as SVG+PNG in <name>-charts/ beside it")
     .action(async (model: string, flags: ReportFlags) => {
@@ -46,6 +54,8 @@ export function registerReport(program: Command): void {
       const { buildReport, writeReport } = await import("../../report/report-build.js");
       const { summaryText } = await import("../../report/report-summary.js");
       const tokens = Number(flags.tokens);
+      const chunk = Number(flags.chunk);
+      if (!Number.isInteger(chunk) || chunk < 2) throw new QuantscopeError(`--chunk must be an integer >= 2, got "${flags.chunk}"`);
       if (!Number.isInteger(tokens) || tokens < 1) throw new QuantscopeError(`--tokens must be a positive integer, got "${flags.tokens}"`);
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new SingleBar({ format: "report {bar} {value}/{total} {tensor}", hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
@@ -62,6 +72,8 @@ export function registerReport(program: Command): void {
         activations: flags.activations,
         tensors: flags.tensors !== undefined ? parseRegex(flags.tensors) : undefined,
         outputTokens: tokens,
+        model: flags.model,
+        measureKl: flags.measureKl !== undefined ? { text: flags.measureKl, chunk, tokens: flags.klTokens } : undefined,
         types: flags.types?.split(",").map((s) => s.trim()).filter(Boolean),
         onProgress: (done, total, tensor) => {
           if (!bar) return;

@@ -12,7 +12,7 @@ import { prepareKl } from "../../model/forward/kl.js";
 import { parseTokenWindow } from "../../model/forward/tokens.js";
 import { measurementTokens } from "../../model/measure/tokens-input.js";
 import { mixModelFromSource, parseMix } from "../../analysis/mixes.js";
-import { hasMeasuredKl, plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
+import { plan, planCandidateTypes, planTypes, tensorTypeLines } from "../../analysis/plan.js";
 import { sizeMix } from "../../analysis/plan-mixes.js";
 import { imatrixKv, quantizedFileSize, quantizedLayout } from "../../analysis/mix-size.js";
 import { GgufSource } from "../../io/gguf.js";
@@ -171,6 +171,13 @@ function parsePins(list: string[] | undefined): Map<string, string> {
 }
 
 
+/** --measure-kl runs the forward pass: a folder of loose tensors (even with model.json) is not a model. */
+function wholeModel(src: TensorSource): void {
+  if (src.format === "study-dir" || src.format === "f32bin" || src.format === "npy") {
+    throw new QuantscopeError(`--measure-kl: ${src.path} holds loose tensors, the forward pass needs the whole model (GGUF or safetensors); for a study folder use report --model MODEL.gguf --measure-kl TEXT`);
+  }
+}
+
 export type SweepFlags = CommonFlags & { json?: boolean; flatten?: boolean; measureKl?: string; chunk?: string; klTokens?: string; shard?: string; output?: string };
 export type PlanFlags = CommonFlags & { from?: string[]; targetBpw?: string; targetSize?: string; pin?: string[]; mixes?: string; compare?: string; emit?: string; output?: string; json?: boolean; measureKl?: string; chunk?: string; klTokens?: string; damage?: "predicted" | "measured" };
 
@@ -180,6 +187,7 @@ export async function sweepAction(model: string, flags: SweepFlags): Promise<voi
     if (flags.sample) throw new QuantscopeError("--measure-kl needs an exact sweep (drop --sample)");
     const src0 = openSource(model);
     try {
+      wholeModel(src0);
       const fm = loadForwardModel(src0);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
       const toks = measurementTokens(flags.measureKl, model, fm.config.vocab, parseTokenWindow(flags.klTokens), chunk);
@@ -237,8 +245,6 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
   if (!flags.from) flags.types ??= planCandidateTypes(!!flags.imatrix).join(",");
   const { res, src } = flags.from ? sweepFromFiles(model, flags) : await runSweep(model!, flags);
   const hasImatrix = flags.from ? res.provenance!.options.imatrixSha256 !== null : !!flags.imatrix;
-  // Best source available: a sweep that measured every (tensor, type) plans on the measurements.
-  const damage = flags.damage ?? (hasMeasuredKl(res) ? "measured" : "predicted");
   try {
     const sizing = fileSizing(src, flags.imatrix);
     const p = plan(res, {
@@ -251,15 +257,15 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
       hasImatrix,
       mixModel: mixModelFromSource(src),
       mixes,
-      damage,
+      damage: flags.damage,
     });
-    const pred = damage === "measured"
-      ? "damage = the single-tensor KL measured with the reference forward pass (the sweep's --measure-kl), not a prediction"
-      : predSourceNote(res.records);
-    if (pred) (p.notes as string[]).push(pred);
+    const pred = predSourceNote(res.records);
+    // the predictions' source matters only where the plan used them (not where it used measured KL)
+    if (pred && !p.choices.every((c) => c.source === "measured")) (p.notes as string[]).push(pred);
     const lines = tensorTypeLines(p).join("\n") + "\n";
     let measured: MeasuredKl[] | undefined;
     if (flags.measureKl) {
+      wholeModel(src);
       const fm = loadForwardModel(src);
       const chunk = parseIntFlag("--chunk", flags.chunk, 256, 2);
       const toks = measurementTokens(flags.measureKl, src.path, fm.config.vocab, parseTokenWindow(flags.klTokens), chunk);

@@ -49,7 +49,7 @@ export function registerSweep(program: Command): void {
     .addOption(new Option("--emit <what>", "write a file for llama-quantize").choices(["tensor-types"]))
     .option("-o, --output <file>", "file for --emit (default: stdout after the table)")
     .option("--json", "JSON output")
-    .addOption(new Option("--damage <source>", "what the plan minimises: the predicted KL, or the single-tensor KL measured by sweep --measure-kl (plan --from its JSON); default: measured when every record has it").choices(["predicted", "measured"]))
+    .addOption(new Option("--damage <source>", "what the plan minimises: the predicted KL, or the single-tensor KL measured by sweep --measure-kl (plan --from its JSON); default: per tensor, measured where the sweep measured every candidate").choices(["predicted", "measured"]))
     .option("--measure-kl <tokens>", "also measure the plan's and the mixes' real KL with the reference forward pass: a text file or raw int32 ids (.i32)")
     .option("--chunk <n>", "context length for --measure-kl (default 256)")
     .option("--kl-tokens <n|start:count>", "tokens for --measure-kl: the first n (at most; default 512) or the window start..start+count-1")

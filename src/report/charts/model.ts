@@ -4,6 +4,7 @@ import type { Diagnosis } from "../../analysis/diagnosis.js";
 import type { ReportData } from "../../analysis/diagnosis-model.js";
 import { bitsPerWeight, ggmlTypeByName } from "../../ggml/types.js";
 import { base, r4, ZOOM, type Chart, type ChartOptions } from "./spec.js";
+import { klAgreement, klPairs } from "../kl-pairs.js";
 
 export function paretoChart(data: ReportData, opts: ChartOptions): Chart | undefined {
   const values = data.tensors.flatMap((t) => t.curve.map((p) => {
@@ -36,7 +37,10 @@ export function paretoChart(data: ReportData, opts: ChartOptions): Chart | undef
 export function rankingChart(data: ReportData, diag: Diagnosis, opts: ChartOptions): Chart | undefined {
   if (diag.ranking.length === 0) return undefined;
   const kindOf = new Map(data.tensors.map((t) => [t.name, t.kind]));
-  const values = diag.ranking.slice(0, 60).map((r) => ({ tensor: r.tensor, kind: kindOf.get(r.tensor) ?? "", score: r4(r.score) }));
+  const values = diag.ranking.slice(0, 60).map((r) => ({
+    tensor: r.tensor, kind: kindOf.get(r.tensor) ?? "", score: r4(r.score), from: r.source + (r.range ? " (~ uncertain)" : ""),
+    range: r.range ? `${r4(r.range[0])} – ${r4(r.range[1])}` : "",
+  }));
   const scoreName = diag.ranking[0]!.scoreName;
   return {
     id: "model-ranking",
@@ -52,7 +56,7 @@ export function rankingChart(data: ReportData, diag: Diagnosis, opts: ChartOptio
         y: { field: "tensor", type: "nominal", sort: "-x", title: null, axis: { labelLimit: 220 } },
         x: { field: "score", type: "quantitative", title: scoreName },
         color: { field: "kind", type: "nominal", title: "class" },
-        tooltip: [{ field: "tensor" }, { field: "score", title: scoreName, format: ".4g" }],
+        tooltip: [{ field: "tensor" }, { field: "score", title: scoreName, format: ".4g" }, { field: "from" }, ...(values.some((v) => v.range) ? [{ field: "range", title: "uncertain range" }] : [])],
       },
     },
   };
@@ -88,6 +92,54 @@ export function planChart(data: ReportData, opts: ChartOptions): Chart | undefin
   };
 }
 
+/**
+ * Predicted vs measured single-tensor KL (report --measure-kl), log-log, one point per (tensor, type):
+ * colour = type, shape = what predicted it, the y = x line for reference, Spearman in the caption.
+ */
+export function klScatterChart(data: ReportData, opts: ChartOptions): Chart | undefined {
+  const pairs = klPairs(data);
+  if (pairs.length < 2) return undefined;
+  const a = klAgreement(pairs);
+  const all = pairs.flatMap((p) => [p.predicted, p.measured]);
+  const lo = Math.min(...all) / 1.5, hi = Math.max(...all) * 1.5;
+  const values = pairs.map((p) => ({
+    tensor: p.tensor, type: p.type, from: p.source + (p.uncertain ? " (~)" : ""), predicted: r4(p.predicted), measured: r4(p.measured),
+    ratio: r4(p.predicted / p.measured),
+  }));
+  const scale = { type: "log", domain: [r4(lo), r4(hi)] };
+  return {
+    id: "model-kl-scatter",
+    wide: false,
+    title: "Predicted vs measured single-tensor KL",
+    caption: `One point per tensor and type (${a.n}); on the dashed line prediction = measurement. Spearman ${a.spearman.toFixed(3)}, median |log10(predicted/measured)| ${a.medianAbsLog10.toFixed(2)}. Measured with quantscope's reference forward pass (--measure-kl).`,
+    spec: {
+      ...base(opts, 300),
+      layer: [
+        {
+          data: { values: [{ predicted: r4(lo), measured: r4(lo) }, { predicted: r4(hi), measured: r4(hi) }] },
+          mark: { type: "line", strokeDash: [4, 4], color: "#888", strokeWidth: 1 },
+          encoding: {
+            x: { field: "predicted", type: "quantitative", scale, title: "predicted KL (nats/token, log)", axis: { format: ".0e" } },
+            y: { field: "measured", type: "quantitative", scale, title: "measured KL (nats/token, log)", axis: { format: ".0e" } },
+          },
+        },
+        {
+          data: { values },
+          params: ZOOM,
+          mark: { type: "point", filled: true, size: 60, opacity: 0.85, tooltip: true },
+          encoding: {
+            x: { field: "predicted", type: "quantitative", scale },
+            y: { field: "measured", type: "quantitative", scale },
+            color: { field: "type", type: "nominal", title: "type" },
+            shape: { field: "from", type: "nominal", title: "predicted from" },
+            tooltip: [{ field: "tensor" }, { field: "type" }, { field: "from", title: "predicted from" }, { field: "predicted", format: ".3g" }, { field: "measured", format: ".3g" }, { field: "ratio", title: "predicted / measured", format: ".2f" }],
+          },
+        },
+      ],
+    },
+  };
+}
+
 export function modelCharts(data: ReportData, diag: Diagnosis, opts: ChartOptions): Chart[] {
-  return [rankingChart(data, diag, opts), paretoChart(data, opts), planChart(data, opts)].filter((c): c is Chart => c !== undefined);
+  return [rankingChart(data, diag, opts), klScatterChart(data, opts), paretoChart(data, opts), planChart(data, opts)].filter((c): c is Chart => c !== undefined);
 }

@@ -90,14 +90,13 @@ export function predSourceNote(records: readonly { tensor: string; skipped?: str
     by.set(key, s);
   }
   if (by.size === 0) return null;
-  // the scaled gain table's accuracy on models it was not fitted on, so a user without calibration knows what to expect
-  const held = (h: { within: readonly number[]; factor: readonly number[] }) =>
-    `no calibration: on models it was not fitted on, within-type Spearman ${h.within[0]!.toFixed(2)}–${h.within[1]!.toFixed(2)}, half the predictions within a factor ${h.factor[0]!.toFixed(1)}–${h.factor[1]!.toFixed(1)}; docs/sweep.md`;
   const label: Record<string, string> = {
     calib: "calibration statistics (docs/sensitivity.md)", activations: "gain table on activation errors", imatrix: "gain table on imatrix errors", weights: "gain table on weight errors",
-    "imatrix+scaled": `gain table on imatrix errors, scaled to this model (${held(FALLBACK_HELD_OUT.imatrix)})`,
-    "weights+scaled": `gain table on weight errors, scaled to this model (${held(FALLBACK_HELD_OUT.weights)})`,
+    "imatrix+scaled": "gain table on imatrix errors, scaled to this model", "weights+scaled": "gain table on weight errors, scaled to this model",
     "activations+scaled": "gain table on activation errors, scaled to this model",
   };
-  return "predicted KL from " + [...by].map(([k, s]) => `${label[k] ?? k} for ${s.size} tensor${s.size > 1 ? "s" : ""}`).join(", ");
+  // the scaled gain table's accuracy on models it was not fitted on, once, so a user without calibration knows what to expect
+  const h = by.has("imatrix+scaled") ? FALLBACK_HELD_OUT.imatrix : by.has("weights+scaled") ? FALLBACK_HELD_OUT.weights : null;
+  const held = h ? `; without calibration, on models it was not fitted on: within-type Spearman ${h.within[0].toFixed(2)}–${h.within[1].toFixed(2)}, half the predictions within a factor ${h.factor[0].toFixed(1)}–${h.factor[1].toFixed(1)} (docs/sweep.md)` : "";
+  return "predicted KL from " + [...by].map(([k, s]) => `${label[k] ?? k} for ${s.size} tensor${s.size > 1 ? "s" : ""}`).join(", ") + held;
 }

@@ -68,7 +68,7 @@ test("stories260K at Q4_K_M's size: fits, obeys block rules, emits one line per 
 const DOC_TINYQWEN_Q4KM: readonly (readonly [boolean, number, number, number])[] = [[false, 0.73, 0.54, 0.92], [true, 0.78, 0.72, 0.85]];
 /** [mix, summed predicted KL, measured KL] as in docs/sweep.md's additivity paragraph. */
 const DOC_ADDITIVITY: readonly (readonly [string, number, number])[] = [
-  ["Q2_K", 0.324, 0.289], ["Q3_K_M", 0.0947, 0.0845], ["Q4_K_M", 0.0297, 0.0267], ["Q5_K_M", 0.00802, 0.00684], ["Q6_K", 0.00246, 0.00224],
+  ["Q2_K", 0.369, 0.289], ["Q3_K_M", 0.108, 0.0845], ["Q4_K_M", 0.0338, 0.0267], ["Q5_K_M", 0.00913, 0.00684], ["Q6_K", 0.00280, 0.00224],
 ];
 
 let tq: { src: ReturnType<typeof openSource>; im: ReturnType<typeof readImatrix>; hx: ReturnType<typeof prepareKl>; overhead: number } | null = null;
@@ -129,8 +129,9 @@ test("tinyqwen additivity: summed single-tensor predictions vs the measured KL o
     // the docs print 3 significant digits
     assert.ok(Math.abs(pred - docPred) <= 0.006 * docPred, `${mix}: predicted ${pred} vs docs ${docPred}`);
     assert.ok(Math.abs(meas - docMeas) <= 0.006 * docMeas, `${mix}: measured ${meas} vs docs ${docMeas}`);
-    // the claim: the sum predicts the whole mix's KL within 30 %
-    assert.ok(Math.abs(Math.log(pred / meas)) <= Math.log(1.3), `${mix}: ${pred} / ${meas}`);
+    // the claim: the sum predicts the whole mix's KL within 35 % (the unscaled in-sample table was within
+    // 30 %; the model scale, fitted over four models, lifts tinyqwen's level by 1.14: docs/sweep.md)
+    assert.ok(Math.abs(Math.log(pred / meas)) <= Math.log(1.35), `${mix}: ${pred} / ${meas}`);
   }
   tq?.src.close();
 });

@@ -4,8 +4,8 @@
 // or from earlier runs unless --cache DIR is given (then the slow
 // single-tensor KL measurements are stored there and reused).
 //
-//   node --import tsx scripts/validate/sweep.ts [--cache DIR] [--part validation|plan|all]
-//        [--write-fixture]   (also writes test/fixtures/calibration-kl.json for the CI tests)
+//   node --import tsx scripts/validate/sweep.ts [--cache DIR] [--part validation|plan|fallback|all]
+//        [--write-fixture]   (also writes test/fixtures/calibration-kl.json and fallback-kl.json for the CI tests)
 //
 // What is in-sample and what is held out is printed with every row:
 // * the gain tables are fitted on stories260K tokens 0-1023 and tinyqwen tokens 0-255;
@@ -35,6 +35,7 @@ import {
 } from "./data.js";
 import { mean, perPositionKl, ratioInterval } from "./noise.js";
 import { calibrationFixture, NEUTRAL_PRIOR } from "./calibration.js";
+import { fallbackSection } from "./fallback.js";
 
 type Table = Readonly<Record<string, GainCoefficients>>;
 const args = process.argv.slice(2);
@@ -314,5 +315,9 @@ if (part === "all" || part === "validation") {
   activationValidation(S(), T());
 }
 if (part === "all" || part === "plan") plans(S, T);
+if (part === "all" || part === "fallback") {
+  out();
+  fallbackSection({ dir: cache ?? mkdtempSync(join(tmpdir(), "qs-fallback-")), stories: S(), tinyqwen: T(), writeFixture: args.includes("--write-fixture"), out, log });
+}
 log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 void R_OUTPUT; void ({} as RSelector);

@@ -117,3 +117,16 @@ export function evaluate(records: readonly SweepRecord[], table: Readonly<Record
     spearmanBaseline: spearman(rs.map((r) => rOf(r) ** 2), meas),
   };
 }
+
+/**
+ * fitGains with no prior (every key comes from the data), for held-out fits:
+ * attn_q / attn_k without data take their QK-norm sibling's gain (the
+ * reverse of logGain's lookup); `other` is the mean fitted gain at depth 0.
+ */
+export function fitGainsFilled(models: readonly (readonly SweepRecord[])[], rOf: RSelector = R_OUTPUT): { table: Record<string, GainCoefficients>; offsets: number[] } {
+  const { table, offsets } = fitGains(models, {}, rOf);
+  for (const k of ["attn_q", "attn_k"]) if (!table[k] && table[`${k}+qknorm`]) table[k] = table[`${k}+qknorm`]!;
+  const as = Object.values(table).map((g) => g.a);
+  table.other = { a: as.reduce((x, y) => x + y, 0) / Math.max(1, as.length), b: 0 };
+  return { table, offsets };
+}

@@ -68,8 +68,13 @@ export interface SweepRecord {
    * `type`. See src/analysis/sensitivity.ts and docs/sweep.md.
    */
   readonly sensitivity: number;
-  /** What predicted `sensitivity`: calibration statistics (docs/sensitivity.md) or the gain table on outputRelErr from activations / imatrix / weights. */
+  /** What predicted `sensitivity`: calibration statistics (docs/sensitivity.md) or the gain table (scaled to the model, sensitivityScale) on outputRelErr from activations / imatrix / weights. */
   readonly sensitivitySource?: "calib" | "activations" | "imatrix" | "weights";
+  /**
+   * The model-level factor the gain table's prediction was multiplied by (S · exp(MODEL_SCALE_LOG),
+   * sensitivity.ts / sensitivity-energy.ts); absent when the model's energies could not be computed.
+   */
+  readonly sensitivityScale?: number;
   /**
    * KL divergence actually measured with quantscope's reference forward pass
    * (only with `sweep --measure-kl`, small llama/qwen models).

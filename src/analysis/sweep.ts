@@ -13,6 +13,7 @@ import { gainKey, predictKl } from "./sensitivity.js";
 import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
 import type { ActivationDir } from "./sweep-activations.js";
 import { measureTensor } from "./sweep-fast.js";
+import { withModelScale } from "./sweep-scale.js";
 import { provenance, shardPartition, type ShardSpec } from "./sweep-shards.js";
 import { measureKl, type KlHarness } from "../model/forward/kl.js";
 import { matmul } from "../model/forward/ops.js";
@@ -495,6 +496,7 @@ export function sweepResult(
   src: TensorSource, opts: SweepOptions, nLayers: number, types: string[], records: SweepRecord[], passengers: SweepPassenger[], t0: number,
   work?: { all: string[]; mine: string[] },
 ): SweepResult {
+  records = withModelScale(src, nLayers, opts.imatrix, records);
   // loose tensors without model facts: gain-table predictions that depend on them are marked uncertain
   const facts = modelFacts(src);
   records = markUncertain(records, facts);

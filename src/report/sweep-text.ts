@@ -49,7 +49,7 @@ export function formatSweepText(res: SweepResult): string {
   out.push("predKL = predicted KL divergence (nats/token) of the next-token distribution with only this tensor quantized; see docs/sweep.md.");
   if (res.records.some((r) => r.sensitivityBasis && !r.sensitivityBasis.missingFacts)) out.push("~ = borrowed gain (expert tensors: the dense FFN gain, no MoE fit): uncertain within the factor in the JSON's sensitivityBasis.");
   if (res.records.some((r) => r.sensitivityBasis?.missingFacts)) out.push("~ = uncertain: the gain table's prediction depends on model facts this source does not show (see the note; range in the JSON's sensitivityBasis).");
-  out.push("from = what predicted it: calib = calibration statistics (docs/sensitivity.md), else the gain table on outRel from activations / imatrix / weights.");
+  out.push("from = what predicted it: calib = calibration statistics (docs/sensitivity.md), else the gain table on outRel from activations / imatrix / weights, scaled to the model (docs/sweep.md).");
   for (const n of res.notes) out.push(`note: ${n}`);
   out.push(`${res.records.length} records in ${res.seconds.toFixed(2)} s`);
   return out.join("\n") + "\n";

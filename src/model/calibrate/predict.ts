@@ -8,6 +8,7 @@
 // with no fitted constant. token_embd (a row lookup) gets
 //   KL ≈ ½ Σ_v r_v Σ_j c_j E_vj²,  r_v = Σ_{t: id_t = v} E‖g_t‖² / T,  c_j = share of column j,
 // plus the head term when it doubles as the output head (tied embeddings).
+import { FALLBACK_HELD_OUT } from "../../analysis/sensitivity.js";
 import type { CalibData } from "./calib-file.js";
 import { EMBED } from "./collect.js";
 
@@ -79,15 +80,23 @@ export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Floa
 }
 
 /** One line saying what predicted the records' KL (for sweep and plan notes); null when no record says. */
-export function predSourceNote(records: readonly { tensor: string; skipped?: string; sensitivitySource?: string }[]): string | null {
+export function predSourceNote(records: readonly { tensor: string; skipped?: string; sensitivitySource?: string; sensitivityScale?: number }[]): string | null {
   const by = new Map<string, Set<string>>();
   for (const r of records) {
     if (r.skipped || !r.sensitivitySource) continue;
-    const s = by.get(r.sensitivitySource) ?? new Set<string>();
+    const key = r.sensitivityScale !== undefined && r.sensitivitySource !== "calib" ? `${r.sensitivitySource}+scaled` : r.sensitivitySource;
+    const s = by.get(key) ?? new Set<string>();
     s.add(r.tensor);
-    by.set(r.sensitivitySource, s);
+    by.set(key, s);
   }
   if (by.size === 0) return null;
-  const label: Record<string, string> = { calib: "calibration statistics (docs/sensitivity.md)", activations: "gain table on activation errors", imatrix: "gain table on imatrix errors", weights: "gain table on weight errors" };
-  return "predicted KL from " + [...by].map(([k, s]) => `${label[k] ?? k} for ${s.size} tensor${s.size > 1 ? "s" : ""}`).join(", ");
+  const label: Record<string, string> = {
+    calib: "calibration statistics (docs/sensitivity.md)", activations: "gain table on activation errors", imatrix: "gain table on imatrix errors", weights: "gain table on weight errors",
+    "imatrix+scaled": "gain table on imatrix errors, scaled to this model", "weights+scaled": "gain table on weight errors, scaled to this model",
+    "activations+scaled": "gain table on activation errors, scaled to this model",
+  };
+  // the scaled gain table's accuracy on models it was not fitted on, once, so a user without calibration knows what to expect
+  const h = by.has("imatrix+scaled") ? FALLBACK_HELD_OUT.imatrix : by.has("weights+scaled") ? FALLBACK_HELD_OUT.weights : null;
+  const held = h ? `; without calibration, on models it was not fitted on: within-type Spearman ${h.within[0].toFixed(2)}–${h.within[1].toFixed(2)}, half the predictions within a factor ${h.factor[0].toFixed(1)}–${h.factor[1].toFixed(1)} (docs/sweep.md)` : "";
+  return "predicted KL from " + [...by].map(([k, s]) => `${label[k] ?? k} for ${s.size} tensor${s.size > 1 ? "s" : ""}`).join(", ") + held;
 }

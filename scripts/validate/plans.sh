@@ -42,7 +42,7 @@ for size in $SIZES; do for im in no yes; do
     TYPES=Q2_K,Q3_K,IQ3_S,IQ4_NL,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0; [ $im = yes ] && TYPES=$TYPES,IQ2_XS,IQ2_S,IQ3_XXS
     [ -s "$sw" ] || Q sweep "$M" "${IMA[@]}" --types $TYPES --measure-kl "$W/second.txt" --kl-tokens 2048 --chunk 256 --json --no-progress > "$sw"
     out=$W/measured-$size-$im
-    [ -s "$out.tt" ] || Q plan --from "$sw" "$M" "${IMA[@]}" --damage measured --target-size $size --emit tensor-types -o "$out.tt" > "$out.plan.txt"
+    [ -s "$out.tt" ] || Q plan "$M" --from "$sw" "${IMA[@]}" --damage measured --target-size $size --emit tensor-types -o "$out.tt" > "$out.plan.txt"
     [ -s "$out.eval.json" ] || Q eval "$M" -f "$W/first.txt" -c 256 --tensor-types "$out.tt" "${IMA[@]}" --json --no-progress > "$out.eval.json"
   fi
 done; done

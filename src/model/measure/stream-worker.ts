@@ -10,7 +10,7 @@ const init = workerData as StreamWorkerInit;
 let side: StreamedModel | undefined, base: StreamedModel | undefined;
 serveChunks((b) => {
   const numerics = init.mode === "eval" ? "llama" : "exact"; // as in runStreamed's own thread
-  side ??= openStreamed(init.model, numerics);
+  side ??= openStreamed(init.model, numerics, init.simulate);
   if (init.base) base ??= openStreamed(init.base, numerics);
   const chunks = batchChunks(init.chunking, init.batch, b);
   return init.mode === "eval"

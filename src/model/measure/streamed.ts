@@ -3,13 +3,14 @@
 // batches (one pass over the weights per batch), each worker thread streaming
 // its own batches. Results are per chunk and summed in chunk order, so they
 // equal the in-memory path's.
-import { openSource, type TensorSource } from "../../io/source.js";
+import { openSource, readImatrix, type TensorSource } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
 import { StreamedModel, sourceParams } from "../forward/stream.js";
 import { chunkInput, type Chunking } from "./chunks.js";
 import { scoreLogits, type ChunkScores } from "./eval.js";
 import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";
 import { runChunkPool } from "./chunk-pool.js";
+import { simulationRewrite } from "./simulate.js";
 
 /** Models above this many parameters take the streamed path (the in-memory pass's limit). */
 export const STREAM_THRESHOLD = 200e6;
@@ -106,15 +107,27 @@ export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chu
   });
 }
 
-/** Opens a streamed model by path (worker threads do this themselves). */
-export function openStreamed(path: string, numerics: "exact" | "llama" = "exact"): StreamedModel {
-  return new StreamedModel(openSource(path), { numerics });
+/** Simulated quantization of the evaluated side (eval --tensor-types / --plan), by value so worker threads can rebuild it. */
+export interface StreamSimulation {
+  /** [tensor, type] of every tensor whose type changes. */
+  readonly types: readonly (readonly [string, string])[];
+  readonly imatrix?: string;
+}
+
+/** Opens a streamed model by path (worker threads do this themselves); with `sim`, each tensor is quantized and dequantized as it is read. */
+export function openStreamed(path: string, numerics: "exact" | "llama" = "exact", sim?: StreamSimulation): StreamedModel {
+  const rewrite = sim
+    ? simulationRewrite(sim.types.map(([tensor, type]) => ({ tensor, type, source: "" })), sim.imatrix ? readImatrix(sim.imatrix) : undefined)
+    : undefined;
+  return new StreamedModel(openSource(path), { numerics, rewrite });
 }
 
 export interface StreamWorkerInit {
   readonly mode: "eval" | "imatrix";
   readonly model: string;
   readonly base?: string;
+  /** eval: the evaluated side's simulated quantization (the base is then the model itself, unquantized). */
+  readonly simulate?: StreamSimulation;
   readonly tokens: Int32Array;
   readonly chunking: Chunking;
   readonly bos?: number;
@@ -139,7 +152,7 @@ export async function runStreamed<R>(init: Omit<StreamWorkerInit, "batch">, plan
   if (plan.threads === 1) {
     // eval rounds matmul inputs as llama.cpp does (as the in-memory eval); imatrix keeps exact inputs
     const numerics = init.mode === "eval" ? "llama" : "exact";
-    const side = openStreamed(init.model, numerics);
+    const side = openStreamed(init.model, numerics, init.simulate);
     const base = init.base ? openStreamed(init.base, numerics) : undefined;
     try {
       for (let b = 0; b < nBatch; b++) {

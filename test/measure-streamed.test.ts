@@ -11,7 +11,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, truncateSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, truncateSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -204,6 +204,48 @@ test("safetensors tinyqwen (HF names, config.json; single file and sharded): str
   }
 });
 
+/** HF Llama keeps q/k rows in rotate-half order: GGUF row (head h, pair i, half s) is HF row (h, s, i) (convert_hf_to_gguf's permute, inverted). */
+function unpermuteRows(data: Float32Array, rows: number, cols: number, heads: number): Float32Array {
+  const out = new Float32Array(data.length), d = rows / heads;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < d / 2; i++) {
+      for (let s = 0; s < 2; s++) out.set(data.subarray((h * d + 2 * i + s) * cols, (h * d + 2 * i + s + 1) * cols), (h * d + s * (d / 2) + i) * cols);
+    }
+  }
+  return out;
+}
+
+test("safetensors Llama (stories260K with q/k rows in HF order): the GGUF's figures up to summation order", async () => {
+  const gguf = fx("models/stories260K.gguf");
+  const dir = mkdtempSync(join(tmpdir(), "qs-st-llama-"));
+  const src = openSource(gguf);
+  const md = (k: string) => Number(src.metadata.get(`llama.${k}`));
+  const nHead = md("attention.head_count"), nKv = md("attention.head_count_kv");
+  writeFileSync(join(dir, "config.json"), JSON.stringify({
+    architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: md("embedding_length"), intermediate_size: md("feed_forward_length"),
+    num_hidden_layers: md("block_count"), num_attention_heads: nHead, num_key_value_heads: nKv, max_position_embeddings: md("context_length"),
+    rms_norm_eps: md("attention.layer_norm_rms_epsilon"), rope_theta: 10000.0, rope_scaling: null,
+  }));
+  const names: Record<string, string> = { attn_q: "self_attn.q_proj", attn_k: "self_attn.k_proj", attn_v: "self_attn.v_proj", attn_output: "self_attn.o_proj", attn_norm: "input_layernorm", ffn_norm: "post_attention_layernorm", ffn_gate: "mlp.gate_proj", ffn_up: "mlp.up_proj", ffn_down: "mlp.down_proj" };
+  const tensors = src.tensors().map((t) => {
+    let data = src.read(t.name).data; // F32
+    const m = /^blk\.(\d+)\.(\w+)\.weight$/.exec(t.name);
+    if (m && (m[2] === "attn_q" || m[2] === "attn_k")) data = unpermuteRows(data, t.rows, t.cols, m[2] === "attn_q" ? nHead : nKv);
+    const name = m ? `model.layers.${m[1]}.${names[m[2]!]}.weight` : { "token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight", "output.weight": "lm_head.weight" }[t.name]!;
+    return { name, dtype: "F32", shape: [...t.shape].reverse(), data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  });
+  src.close();
+  const model = join(dir, "model.safetensors");
+  writeSafetensors(model, tensors);
+  const { tokens, bos } = textTokens(gguf, fx("models/calibration.txt"));
+  const c = chunking(tokens.length, 128, 4, 1);
+  const ref = await evaluatePaths({ model: gguf }, tokens, c, bos, 1, undefined, { stream: false });
+  const got = await evaluatePaths({ model, base: gguf }, tokens, c, bos, 1, undefined, { stream: true });
+  // q·k sums its terms in another order (rows permuted): last-bit differences only
+  assert.ok(Math.abs(got.ppl.value / ref.ppl.value - 1) < 1e-5, `PPL ${got.ppl.value} vs ${ref.ppl.value}`);
+  assert.ok(got.kl!.kld.value < 1e-4 && got.kl!.sameTop.value === 1, `KL ${got.kl!.kld.value}, same top ${got.kl!.sameTop.value}`);
+});
+
 test("truncated model files in the streamed path: one line naming the file, exit code 2", () => {
   const dir = mkdtempSync(join(tmpdir(), "qs-trunc-"));
   const gguf = join(dir, "tq.gguf");
@@ -224,4 +266,22 @@ test("truncated model files in the streamed path: one line naming the file, exit
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, re);
   }
+});
+
+test("config.json beside a safetensors model: unreadable, wrong-kind or unsupported hyper-parameters are one line naming the file", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qs-st-cfg-"));
+  const model = writeTinyqwenHf(dir, 1);
+  const cfg = join(dir, "config.json");
+  const good = JSON.parse(readFileSync(cfg, "utf8"));
+  const bad = (text: string, re: RegExp) => {
+    writeFileSync(cfg, text);
+    const r = run("eval", model, "-f", TEXT, "-c", "128", "--chunks", "1", "--stream");
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  };
+  bad("{ not json", /config\.json: is not a readable config\.json/);
+  bad(JSON.stringify({ ...good, num_hidden_layers: 2.5 }), /config\.json: num_hidden_layers: 2\.5 is not a non-negative integer/);
+  bad(JSON.stringify({ ...good, rope_scaling: { rope_type: "yarn", factor: 4 } }), /model\.safetensors: config\.json rope_scaling .*yarn.* is not supported/);
+  bad(JSON.stringify({ ...good, model_type: "gemma3" }), /supports llama, qwen2, qwen3 and qwen3moe models, not "gemma3"/);
 });

@@ -1,6 +1,8 @@
 // Actions of `quantscope imatrix` and `quantscope eval` (wiring only).
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
+import { openSource } from "../../io/source.js";
+import { forwardConfig } from "../../model/forward/model.js";
 import { encodeImatrixGguf } from "../../io/imatrix-write.js";
 import { readTextFile, tokenizerForModel } from "../../model/tokenizer/index.js";
 import { chunking } from "../../model/measure/chunks.js";
@@ -27,7 +29,14 @@ function progressLine(enabled: boolean, label: string): { update(done: number, t
   };
 }
 
+/** The model's own errors (unsupported architecture, bad config.json) before the tokenizer's. */
+function checkModel(model: string): void {
+  const src = openSource(model);
+  try { forwardConfig(src); } finally { src.close(); }
+}
+
 export async function runImatrix(model: string, flags: ImatrixFlags): Promise<void> {
+  checkModel(model);
   const tok = tokenizerForModel(model);
   const tokens = Int32Array.from(tok.encode(readTextFile(flags.file)));
   const c = chunking(tokens.length, parseCount("-c", flags.ctx, 512)!, parseCount("--chunks", flags.chunks, undefined));
@@ -45,6 +54,7 @@ export async function runImatrix(model: string, flags: ImatrixFlags): Promise<vo
 export async function runEval(model: string, flags: EvalFlags): Promise<void> {
   const paths = { model, base: flags.base, tensorTypes: flags.tensorTypes, plan: flags.plan, ftype: flags.ftype, imatrix: flags.imatrix };
   checkEvalPaths(paths);
+  checkModel(model);
   const tok = tokenizerForModel(model);
   const tokens = Int32Array.from(tok.encode(readTextFile(flags.file)));
   const c = chunking(tokens.length, parseCount("-c", flags.ctx, 512)!, parseCount("--chunks", flags.chunks, undefined), 1);

@@ -33,6 +33,19 @@ export interface StreamOptions {
    * for (their matmul input rounding), or undefined when it left them alone.
    */
   readonly rewrite?: TensorRewrite;
+  /** Share layer buffers with another streamed model (default: its own). */
+  readonly pool?: LayerPool;
+}
+
+/**
+ * Layer buffers shared by streamed models that run one after the other over
+ * the same batch (eval's base and evaluated side): one layer in memory for
+ * both. Whoever loaded last owns the contents; the other reloads.
+ */
+export class LayerPool {
+  readonly buffers = new Map<string, Float32Array>();
+  owner: object | undefined;
+  headBlock: Float32Array | undefined;
 }
 
 export type TensorRewrite = (name: string, data: Float32Array, rows: number, cols: number) => string | undefined;
@@ -43,12 +56,11 @@ const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
 
 export class StreamedModel {
   readonly config: ForwardConfig;
-  private readonly buffers = new Map<string, Float32Array>();
+  private readonly pool: LayerPool;
   private readonly layer = new Map<string, Float32Array>();
   private readonly globals = new Map<string, Float32Array>();
   private readonly headName: string;
   private headCache: Float32Array | undefined;
-  private headBlock: Float32Array | undefined;
   private readonly headBlockRows: number;
   private loaded = -1;
   private readonly numerics: "exact" | "llama";
@@ -64,6 +76,7 @@ export class StreamedModel {
     const headBytes = V * E * 4;
     this.numerics = opts.numerics ?? "exact";
     this.rewrite = opts.rewrite;
+    this.pool = opts.pool ?? new LayerPool();
     this.headType = src.tensor(this.headName).type;
     if (headBytes <= (opts.headCacheBytes ?? 256 * 2 ** 20)) {
       this.headCache = this.timedRead(() => src.read(this.headName).data);
@@ -85,15 +98,16 @@ export class StreamedModel {
 
   /** The ForwardModel view holding layer l's tensors (read on first use, buffers reused). */
   layerView(l: number): ForwardModel {
-    if (this.loaded !== l) {
+    if (this.loaded !== l || this.pool.owner !== this) {
+      this.pool.owner = this;
       this.layer.clear();
       const prefix = `blk.${l}.`;
       for (const t of this.src.tensors()) {
         if (!t.name.startsWith(prefix)) continue;
         const key = t.name.slice(prefix.length);
         const n = t.rows * t.cols;
-        let buf = this.buffers.get(key);
-        if (!buf || buf.length < n) { buf = new Float32Array(n); this.buffers.set(key, buf); }
+        let buf = this.pool.buffers.get(key);
+        if (!buf || buf.length < n) { buf = new Float32Array(n); this.pool.buffers.set(key, buf); }
         const data = this.timedRead(() => this.src.read(t.name, buf).data);
         const w = data.length === n ? data : data.subarray(0, n);
         if (t.shape.length >= 2) this.prepare(t.name, w, t.rows, t.cols, t.type);
@@ -136,11 +150,12 @@ export class StreamedModel {
     const x = rmsNorm(h.subarray(0, T * E), E, this.globals.get("output_norm.weight")!, eps);
     if (this.headCache) return matmul(x, T, E, this.headCache, V, out);
     const B = this.headBlockRows;
-    this.headBlock ??= new Float32Array(B * E);
+    if (!this.pool.headBlock || this.pool.headBlock.length < B * E) this.pool.headBlock = new Float32Array(B * E);
+    const block = this.pool.headBlock;
     const y = new Float32Array(T * B);
     for (let r0 = 0; r0 < V; r0 += B) {
       const n = Math.min(B, V - r0);
-      const w = this.timedRead(() => this.src.readRows(this.headName, r0, n, this.headBlock).data); // exactly n × E
+      const w = this.timedRead(() => this.src.readRows(this.headName, r0, n, block).data); // exactly n × E
       this.prepare(this.headName, w, n, E, this.headType);
       matmul(x, T, E, w, n, y);
       for (let t = 0; t < T; t++) out.set(y.subarray(t * n, (t + 1) * n), t * V + r0);

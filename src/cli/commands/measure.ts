@@ -43,7 +43,7 @@ export function registerMeasure(program: Command): void {
   program
     .command("imatrix")
     .description("importance matrix of a model on a text, as llama-imatrix computes and writes it (GGUF; llama-quantize --imatrix accepts it)")
-    .argument("<model>", "GGUF model (llama, qwen2, qwen3)")
+    .argument("<model>", "model (llama, qwen2, qwen3, qwen3moe): GGUF, or safetensors with config.json and tokenizer.json beside it")
     .requiredOption("-f, --file <text>", "calibration text (UTF-8)")
     .option("-c, --ctx <n>", "tokens per chunk (llama-imatrix -c; default 512)")
     .option("--chunks <n>", "use at most this many chunks (default: all whole chunks)")
@@ -55,7 +55,7 @@ export function registerMeasure(program: Command): void {
   program
     .command("eval")
     .description("perplexity on a text and, against a base model (or the model itself with simulated quantization), llama-perplexity's KL statistics")
-    .argument("<model>", "GGUF model to evaluate (any supported type)")
+    .argument("<model>", "model to evaluate: GGUF (any supported type), or safetensors with config.json and tokenizer.json beside it")
     .requiredOption("-f, --file <text>", "evaluation text (UTF-8)")
     .option("--base <model>", "reference model for KL (e.g. the F16 GGUF)")
     .option("--tensor-types <file>", "simulate this llama-quantize --tensor-type-file in memory (bit-exact codecs); the base is then the unquantized model")

@@ -204,6 +204,49 @@ test("safetensors tinyqwen (HF names, config.json; single file and sharded): str
   }
 });
 
+test("safetensors qwen3moe (moe-tiny, one HF tensor per expert): streamed eval and imatrix equal the GGUF's", async () => {
+  const gguf = fx("moe/moe-tiny-f16.gguf");
+  const dir = mkdtempSync(join(tmpdir(), "qs-st-moe-"));
+  const src = openSource(gguf);
+  const md = (k: string) => Number(src.metadata.get(`qwen3moe.${k}`));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({
+    architectures: ["Qwen3MoeForCausalLM"], model_type: "qwen3_moe", hidden_size: md("embedding_length"), intermediate_size: md("feed_forward_length"),
+    num_hidden_layers: md("block_count"), num_attention_heads: md("attention.head_count"), num_key_value_heads: md("attention.head_count_kv"),
+    head_dim: md("attention.key_length"), max_position_embeddings: md("context_length"), rms_norm_eps: 1e-6, rope_theta: 1000000.0,
+    num_experts: md("expert_count"), num_experts_per_tok: md("expert_used_count"), moe_intermediate_size: md("expert_feed_forward_length"),
+  }));
+  const proj: Record<string, string> = { ffn_gate_exps: "gate_proj", ffn_up_exps: "up_proj", ffn_down_exps: "down_proj" };
+  const tensors: { name: string; dtype: string; shape: number[]; data: Uint8Array }[] = [];
+  for (const t of src.tensors()) {
+    const m = /^blk\.(\d+)\.(ffn_\w+_exps)\.weight$/.exec(t.name);
+    const dtype = t.type === "F16" ? "F16" : "F32";
+    if (!m) {
+      const hf = /^blk\.\d+\.ffn_gate_inp\.weight$/.test(t.name) ? t.name.replace(/^blk\.(\d+)\.ffn_gate_inp\.weight$/, "model.layers.$1.mlp.gate.weight") : hfName(t.name);
+      tensors.push({ name: hf, dtype, shape: [...t.shape].reverse(), data: src.readRaw!(t.name) });
+      continue;
+    }
+    const [cols, rows, experts] = t.shape as [number, number, number];
+    for (let e = 0; e < experts; e++) {
+      tensors.push({ name: `model.layers.${m[1]}.mlp.experts.${e}.${proj[m[2]!]}.weight`, dtype, shape: [rows, cols], data: src.readRaw!(t.name, e * rows, rows) });
+    }
+  }
+  src.close();
+  const model = join(dir, "model.safetensors");
+  writeSafetensors(model, tensors);
+  const { tokens, bos } = textTokens(gguf, TEXT);
+  const c = chunking(tokens.length, 128, 3, 1);
+  const ref = await evaluatePaths({ model: gguf }, tokens, c, bos, 1, undefined, { stream: false });
+  const refIm = await imatrixPaths(gguf, tokens, c, bos, 1, undefined, { stream: false });
+  const ev = await evaluatePaths({ model }, tokens, c, bos, 1, undefined, { stream: true, batch: 2 });
+  assert.deepEqual(ev.ppl, ref.ppl);
+  const im = await imatrixPaths(model, tokens, c, bos, 2, undefined, { stream: true, batch: 1 });
+  assert.deepEqual([...im.sums.keys()].sort(), [...refIm.sums.keys()].sort());
+  for (const [name, s] of refIm.sums) {
+    assert.deepEqual(im.sums.get(name), s, name);
+    assert.deepEqual(im.counts.get(name), refIm.counts.get(name), name);
+  }
+});
+
 /** HF Llama keeps q/k rows in rotate-half order: GGUF row (head h, pair i, half s) is HF row (h, s, i) (convert_hf_to_gguf's permute, inverted). */
 function unpermuteRows(data: Float32Array, rows: number, cols: number, heads: number): Float32Array {
   const out = new Float32Array(data.length), d = rows / heads;

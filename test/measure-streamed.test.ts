@@ -328,3 +328,42 @@ test("config.json beside a safetensors model: unreadable, wrong-kind or unsuppor
   bad(JSON.stringify({ ...good, rope_scaling: { rope_type: "yarn", factor: 4 } }), /model\.safetensors: config\.json rope_scaling .*yarn.* is not supported/);
   bad(JSON.stringify({ ...good, model_type: "gemma3" }), /supports llama, qwen2, qwen3 and qwen3moe models, not "gemma3"/);
 });
+
+/** GPT-2's byte alphabet (the byte-level BPE tokens of single bytes), from its published definition. */
+function byteAlphabet(): string[] {
+  const keep = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  let n = 0;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(keep(b) ? b : 256 + n++));
+}
+
+test("CLI eval and imatrix on a safetensors model with tokenizer.json beside it: the GGUF's figures on the same tokens", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "qs-st-cli-"));
+  const model = writeTinyqwenHf(dir, 2);
+  // a byte-level BPE vocabulary within tinyqwen's 512 rows: the 256 bytes, a few merges, one special token
+  const alpha = byteAlphabet();
+  const vocab: Record<string, number> = Object.fromEntries(alpha.map((c, i) => [c, i]));
+  const merges = [["t", "h"], ["th", "e"], ["Ġ", "the"], ["i", "n"], ["e", "r"]];
+  merges.forEach(([a, b], k) => { vocab[a! + b!] = 256 + k; });
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify({ model: { type: "BPE", vocab, merges: merges.map((m) => m.join(" ")) }, added_tokens: [{ id: 300, content: "<|endoftext|>", special: true }] }));
+  const out = join(dir, "im.gguf");
+  const e = run("eval", model, "-f", TEXT, "-c", "128", "--chunks", "3", "-j", "1", "--stream", "--json", "--no-progress");
+  assert.equal(e.status, 0, e.stderr);
+  const i = run("imatrix", model, "-f", TEXT, "-c", "128", "--chunks", "3", "-j", "2", "--stream", "-o", out, "--no-progress");
+  assert.equal(i.status, 0, i.stderr);
+  // the same tokens (from that tokenizer.json) through the GGUF, in memory
+  const { tokenizerForModel } = await import("../src/model/tokenizer/index.js");
+  const tok = tokenizerForModel(model);
+  const tokens = Int32Array.from(tok.encode(readTextFile(TEXT)));
+  assert.ok(tokens.some((t) => t >= 256 && t < 261), "the merges are used");
+  const bos = tok.vocab.addBos ? tok.vocab.bos : undefined;
+  const c = chunking(tokens.length, 128, 3, 1);
+  const ref = await evaluatePaths({ model: TQ }, tokens, c, bos, 1, undefined, { stream: false });
+  assert.deepEqual(JSON.parse(e.stdout).ppl, ref.ppl);
+  const refIm = await imatrixPaths(TQ, tokens, chunking(tokens.length, 128, 3), bos, 1, undefined, { stream: false });
+  const im = readImatrix(out);
+  assert.equal(im.entries.size, refIm.sums.size);
+  for (const [name, s] of refIm.sums) {
+    const cnt = refIm.counts.get(name)![0]!;
+    assert.deepEqual(im.entries.get(name)!.values, s.map((v) => Math.fround(v / cnt)), name);
+  }
+});

@@ -367,3 +367,35 @@ test("CLI eval and imatrix on a safetensors model with tokenizer.json beside it:
     assert.deepEqual(im.entries.get(name)!.values, s.map((v) => Math.fround(v / cnt)), name);
   }
 });
+
+test("MoE simulation (3-D expert tensors, per-expert imatrix): llama-quantize's moe-tiny files bit for bit, and their eval figures, streamed", async () => {
+  const F16 = fx("moe/moe-tiny-f16.gguf"), IM = fx("moe/moe-tiny-imatrix.gguf");
+  const src = openSource(F16);
+  const im = readImatrix(IM);
+  const model = loadForwardModel(src);
+  for (const ftype of ["Q4_K_M", "IQ2_XXS"]) {
+    const q = openSource(fx(`moe/moe-tiny-${ftype}.gguf`));
+    const types = simulatedTypes(src, [], ftype);
+    assert.equal(types.filter((t) => t.tensor.includes("_exps.")).length, 12, "expert tensors are simulated");
+    const overrides = simulateQuantization(model, src, types, im);
+    for (const t of types) {
+      assert.equal(t.type, q.tensor(t.tensor).type, `${ftype} ${t.tensor}`);
+      const a = overrides.get(t.tensor) ?? model.weights.get(t.tensor)!, b = q.read(t.tensor).data;
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) diff++;
+      assert.equal(diff, 0, `${ftype} ${t.tensor}: ${diff} of ${a.length} values differ from llama-quantize's`);
+    }
+    q.close();
+  }
+  src.close();
+  // so the simulated Q4_K_M evaluates exactly like llama-quantize's file against the F16
+  const dir = mkdtempSync(join(tmpdir(), "qs-moe-sim-"));
+  const empty = join(dir, "none.txt");
+  writeFileSync(empty, "");
+  const { tokens, bos } = textTokens(F16, TEXT);
+  const c = chunking(tokens.length, 128, 3, 1);
+  const real = await evaluatePaths({ model: fx("moe/moe-tiny-Q4_K_M.gguf"), base: F16 }, tokens, c, bos, 1, undefined, { stream: false });
+  const sim = await evaluatePaths({ model: F16, tensorTypes: empty, ftype: "Q4_K_M", imatrix: IM }, tokens, c, bos, 2, undefined, { stream: true, batch: 2 });
+  assert.ok(real.kl!.kld.value > 1e-3);
+  assert.deepEqual(sim.kl, real.kl);
+});

@@ -93,7 +93,7 @@ export function simulatedTypes(src: TensorSource, rules: readonly TensorTypeRule
   const mix = ftype ? new Map(standardMix(parseMix(ftype), mixModelFromSource(src)).map((a) => [a.tensor, a.type])) : undefined;
   const out: SimulatedType[] = [];
   for (const t of src.tensors()) {
-    if (!allowsQuantization(t.name, t.shape.length) || t.shape.length > 2) continue;
+    if (!allowsQuantization(t.name, t.shape.length) || t.shape.length > 3) continue;
     const rule = rules.find((r) => r.regex.test(t.name));
     let type: string, source: string;
     if (rule) {
@@ -141,7 +141,18 @@ export function checkSimulation(todo: readonly SimulatedType[], imatrix?: Imatri
  * the same floats as the whole tensor at once.
  */
 export function simulateRows(type: string, w: Float32Array, rows: number, cols: number, imatrix: Float32Array | undefined, out: Float32Array): Float32Array {
-  return dequantizeInto(type, quantize(type, w, rows, cols, imatrix), rows, cols, out);
+  const experts = imatrix ? imatrix.length / cols : 1;
+  if (experts === 1) return dequantizeInto(type, quantize(type, w, rows, cols, imatrix), rows, cols, out);
+  // a 3-D expert tensor with one importance vector per expert: llama-quantize quantizes expert by expert
+  if (!Number.isInteger(experts) || rows % experts !== 0) {
+    throw new QuantscopeError(`${type}: imatrix of ${imatrix!.length} values does not split into experts of ${cols} columns over ${rows} rows`);
+  }
+  const per = rows / experts, n = per * cols;
+  for (let e = 0; e < experts; e++) {
+    const q = quantize(type, w.subarray(e * n, (e + 1) * n), per, cols, imatrix!.subarray(e * cols, (e + 1) * cols));
+    dequantizeInto(type, q, per, cols, out.subarray(e * n, (e + 1) * n));
+  }
+  return out;
 }
 
 /**

@@ -8,6 +8,7 @@ import { PositionedFile } from "./file.js";
 import { checkRowRange, TensorIndex } from "./lookup.js";
 import { outputBuffer, readDecodedRows } from "./decode.js";
 import { hfExpertPart, hfToGguf } from "./names.js";
+import { hfConfigMetadata } from "./hf-config.js";
 import type { Matrix } from "./f32bin.js";
 import type { SourceFormat, TensorInfo, TensorSource } from "./source.js";
 
@@ -144,6 +145,13 @@ export class SafetensorsSource implements TensorSource {
           infos.push(t);
         }
       });
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    // hyper-parameters from config.json beside the model, as GGUF keys (for the forward pass)
+    try {
+      for (const [k, v] of hfConfigMetadata(dirname(path)) ?? []) if (!meta.has(k)) meta.set(k, v);
     } catch (e) {
       this.close();
       throw e;

@@ -2,8 +2,9 @@
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { openSource } from "../../io/source.js";
+import { forwardConfig } from "../../model/forward/model.js";
 import { encodeImatrixGguf } from "../../io/imatrix-write.js";
-import { readTextFile, tokenizerOf } from "../../model/tokenizer/index.js";
+import { readTextFile, tokenizerForModel } from "../../model/tokenizer/index.js";
 import { chunking } from "../../model/measure/chunks.js";
 import { imatrixPaths } from "../../model/measure/imatrix-parallel.js";
 import { evaluatePaths } from "../../model/measure/eval-parallel.js";
@@ -28,14 +29,19 @@ function progressLine(enabled: boolean, label: string): { update(done: number, t
   };
 }
 
-export async function runImatrix(model: string, flags: ImatrixFlags): Promise<void> {
+/** The model's own errors (unsupported architecture, bad config.json) before the tokenizer's. */
+function checkModel(model: string): void {
   const src = openSource(model);
-  const tok = tokenizerOf(src);
-  src.close();
+  try { forwardConfig(src); } finally { src.close(); }
+}
+
+export async function runImatrix(model: string, flags: ImatrixFlags): Promise<void> {
+  checkModel(model);
+  const tok = tokenizerForModel(model);
   const tokens = Int32Array.from(tok.encode(readTextFile(flags.file)));
   const c = chunking(tokens.length, parseCount("-c", flags.ctx, 512)!, parseCount("--chunks", flags.chunks, undefined));
   const bar = progressLine(flags.progress, "imatrix: chunk");
-  const st = await imatrixPaths(model, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined, parseCount("--jobs", flags.jobs, 2)!, (d, n) => bar.update(d, n));
+  const st = await imatrixPaths(model, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined, parseCount("--jobs", flags.jobs, 2)!, (d, n) => bar.update(d, n), { stream: flags.stream });
   bar.stop();
   const entries = [...st.sums].map(([name, sums]) => ({ name, sums, counts: st.counts.get(name)! }));
   const out = flags.output ?? "imatrix.gguf";
@@ -46,17 +52,16 @@ export async function runImatrix(model: string, flags: ImatrixFlags): Promise<vo
 }
 
 export async function runEval(model: string, flags: EvalFlags): Promise<void> {
-  const paths = { model, base: flags.base, tensorTypes: flags.tensorTypes, ftype: flags.ftype, imatrix: flags.imatrix };
+  const paths = { model, base: flags.base, tensorTypes: flags.tensorTypes, plan: flags.plan, ftype: flags.ftype, imatrix: flags.imatrix };
   checkEvalPaths(paths);
-  const src = openSource(model);
-  const tok = tokenizerOf(src);
-  src.close();
+  checkModel(model);
+  const tok = tokenizerForModel(model);
   const tokens = Int32Array.from(tok.encode(readTextFile(flags.file)));
   const c = chunking(tokens.length, parseCount("-c", flags.ctx, 512)!, parseCount("--chunks", flags.chunks, undefined), 1);
   const bar = progressLine(flags.progress, "eval: chunk");
   const res = await evaluatePaths(paths, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined, parseCount("--jobs", flags.jobs, 2)!,
-    (d, n, p) => bar.update(d, n, `PPL ${p.toFixed(4)}`));
+    (d, n, p) => bar.update(d, n, `PPL ${p.toFixed(4)}`), { stream: flags.stream });
   bar.stop();
-  if (flags.json) process.stdout.write(JSON.stringify({ model, base: flags.base, tensorTypes: flags.tensorTypes, ...res }, null, 2) + "\n");
-  else process.stdout.write(formatEval(res, { model, base: flags.base ?? (flags.tensorTypes ? `${model} (unquantized)` : undefined) }));
+  if (flags.json) process.stdout.write(JSON.stringify({ model, base: flags.base, tensorTypes: flags.tensorTypes, plan: flags.plan, ...res }, null, 2) + "\n");
+  else process.stdout.write(formatEval(res, { model, base: flags.base ?? (flags.tensorTypes || flags.plan ? `${model} (unquantized)` : undefined) }));
 }

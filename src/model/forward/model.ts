@@ -50,6 +50,8 @@ export function forwardConfig(src: TensorSource): ForwardConfig {
     if (n === undefined || !Number.isFinite(n)) throw new QuantscopeError(`${src.path}: metadata ${arch}.${k} is missing`);
     return n;
   };
+  const scaling = md.get("quantscope.hf_rope_scaling");
+  if (scaling !== undefined) throw new QuantscopeError(`${src.path}: config.json rope_scaling ${String(scaling)} is not supported by the reference forward pass`);
   const nEmbd = num("embedding_length");
   const nHead = num("attention.head_count");
   const headDim = num("attention.key_length", nEmbd / nHead);
@@ -65,7 +67,8 @@ export function forwardConfig(src: TensorSource): ForwardConfig {
     nFf: num("feed_forward_length", 0),
     ropeDim: num("rope.dimension_count", headDim),
     ropeTheta: num("rope.freq_base", 10000),
-    ropeMode: NEOX_ARCHES.has(arch) ? "neox" : "normal",
+    // safetensors Llama: q/k rows in HF's rotate-half order (see io/hf-config.ts)
+    ropeMode: NEOX_ARCHES.has(arch) || md.get("quantscope.rope_neox") === true ? "neox" : "normal",
     eps: num("attention.layer_norm_rms_epsilon", 1e-5),
     vocab: tok.rows,
     qkNorm: names.has("blk.0.attn_q_norm.weight"),

@@ -27,7 +27,28 @@ export interface StreamOptions {
   readonly headBlockRows?: number;
   /** Matmul input rounding (see LoadOptions in model.ts); default "exact". */
   readonly numerics?: "exact" | "llama";
+  /**
+   * Rewrites `rows` rows of a tensor in place as they are read (eval's simulated
+   * quantization, applied layer by layer); returns the type the rows now stand
+   * for (their matmul input rounding), or undefined when it left them alone.
+   */
+  readonly rewrite?: TensorRewrite;
+  /** Share layer buffers with another streamed model (default: its own). */
+  readonly pool?: LayerPool;
 }
+
+/**
+ * Layer buffers shared by streamed models that run one after the other over
+ * the same batch (eval's base and evaluated side): one layer in memory for
+ * both. Whoever loaded last owns the contents; the other reloads.
+ */
+export class LayerPool {
+  readonly buffers = new Map<string, Float32Array>();
+  owner: object | undefined;
+  headBlock: Float32Array | undefined;
+}
+
+export type TensorRewrite = (name: string, data: Float32Array, rows: number, cols: number) => string | undefined;
 
 /** Time spent by the streamed models of this thread (for benchmarks): reading/dequantizing, layers, head (CPU time is the process's: meaningful with one thread). */
 export const streamStats = { readSeconds: 0, layerSeconds: 0, headSeconds: 0, layers: 0, layerCpuSeconds: 0, headCpuSeconds: 0 };
@@ -35,16 +56,16 @@ const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
 
 export class StreamedModel {
   readonly config: ForwardConfig;
-  private readonly buffers = new Map<string, Float32Array>();
+  private readonly pool: LayerPool;
   private readonly layer = new Map<string, Float32Array>();
   private readonly globals = new Map<string, Float32Array>();
   private readonly headName: string;
   private headCache: Float32Array | undefined;
-  private headBlock: Float32Array | undefined;
   private readonly headBlockRows: number;
   private loaded = -1;
   private readonly numerics: "exact" | "llama";
   private readonly headType: string;
+  private readonly rewrite: TensorRewrite | undefined;
 
   constructor(readonly src: TensorSource, opts: StreamOptions = {}) {
     this.config = forwardConfig(src);
@@ -54,12 +75,20 @@ export class StreamedModel {
     const V = this.config.vocab, E = this.config.nEmbd;
     const headBytes = V * E * 4;
     this.numerics = opts.numerics ?? "exact";
+    this.rewrite = opts.rewrite;
+    this.pool = opts.pool ?? new LayerPool();
     this.headType = src.tensor(this.headName).type;
     if (headBytes <= (opts.headCacheBytes ?? 256 * 2 ** 20)) {
       this.headCache = this.timedRead(() => src.read(this.headName).data);
-      if (this.numerics === "llama") registerWeightType(this.headCache, this.headType);
+      this.prepare(this.headName, this.headCache, V, E, this.headType);
     }
     this.headBlockRows = Math.max(1, Math.min(V, opts.headBlockRows ?? Math.floor((64 * 2 ** 20) / (4 * E))));
+  }
+
+  /** The rewrite (if any), then the matmul input rounding of the type the rows stand for. */
+  private prepare(name: string, w: Float32Array, rows: number, cols: number, stored: string): void {
+    const type = this.rewrite?.(name, w, rows, cols) ?? stored;
+    if (this.numerics === "llama") registerWeightType(w, type);
   }
 
   private timedRead<T>(f: () => T): T {
@@ -69,18 +98,19 @@ export class StreamedModel {
 
   /** The ForwardModel view holding layer l's tensors (read on first use, buffers reused). */
   layerView(l: number): ForwardModel {
-    if (this.loaded !== l) {
+    if (this.loaded !== l || this.pool.owner !== this) {
+      this.pool.owner = this;
       this.layer.clear();
       const prefix = `blk.${l}.`;
       for (const t of this.src.tensors()) {
         if (!t.name.startsWith(prefix)) continue;
         const key = t.name.slice(prefix.length);
         const n = t.rows * t.cols;
-        let buf = this.buffers.get(key);
-        if (!buf || buf.length < n) { buf = new Float32Array(n); this.buffers.set(key, buf); }
+        let buf = this.pool.buffers.get(key);
+        if (!buf || buf.length < n) { buf = new Float32Array(n); this.pool.buffers.set(key, buf); }
         const data = this.timedRead(() => this.src.read(t.name, buf).data);
         const w = data.length === n ? data : data.subarray(0, n);
-        if (this.numerics === "llama" && t.shape.length >= 2) registerWeightType(w, t.type);
+        if (t.shape.length >= 2) this.prepare(t.name, w, t.rows, t.cols, t.type);
         this.layer.set(t.name, w);
       }
       for (const [k, v] of this.globals) this.layer.set(k, v);
@@ -98,7 +128,9 @@ export class StreamedModel {
       for (let t = 0; t < tokens.length; t++) {
         const id = tokens[t]!;
         if (id < 0 || id >= vocab) throw new QuantscopeError(`forward pass: token id ${id} outside the vocabulary (0..${vocab - 1})`);
-        h.set(this.src.readRows("token_embd.weight", id, 1, row).data.subarray(0, nEmbd), t * nEmbd);
+        const r = this.src.readRows("token_embd.weight", id, 1, row).data.subarray(0, nEmbd);
+        this.rewrite?.("token_embd.weight", r, 1, nEmbd); // a row lookup: no matmul, no input rounding
+        h.set(r, t * nEmbd);
       }
     });
     return h;
@@ -118,12 +150,13 @@ export class StreamedModel {
     const x = rmsNorm(h.subarray(0, T * E), E, this.globals.get("output_norm.weight")!, eps);
     if (this.headCache) return matmul(x, T, E, this.headCache, V, out);
     const B = this.headBlockRows;
-    this.headBlock ??= new Float32Array(B * E);
+    if (!this.pool.headBlock || this.pool.headBlock.length < B * E) this.pool.headBlock = new Float32Array(B * E);
+    const block = this.pool.headBlock;
     const y = new Float32Array(T * B);
     for (let r0 = 0; r0 < V; r0 += B) {
       const n = Math.min(B, V - r0);
-      const w = this.timedRead(() => this.src.readRows(this.headName, r0, n, this.headBlock).data);
-      if (this.numerics === "llama") registerWeightType(w, this.headType);
+      const w = this.timedRead(() => this.src.readRows(this.headName, r0, n, block).data); // exactly n × E
+      this.prepare(this.headName, w, n, E, this.headType);
       matmul(x, T, E, w, n, y);
       for (let t = 0; t < T; t++) out.set(y.subarray(t * n, (t + 1) * n), t * V + r0);
     }

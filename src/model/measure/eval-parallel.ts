@@ -4,12 +4,11 @@
 import { runChunkPool } from "./chunk-pool.js";
 import type { Chunking } from "./chunks.js";
 import { EvalAccumulator, evaluate, type ChunkScores, type EvalResult } from "./eval.js";
-import { checkEvalPaths, loadEvalSetup, type EvalPaths } from "./eval-setup.js";
-import { parseTensorTypeFile, simulatedTypes, type SimulatedType } from "./simulate.js";
-import { openSource } from "../../io/source.js";
+import { checkEvalPaths, evalSimulatedTypes, loadEvalSetup, simulates, type EvalPaths } from "./eval-setup.js";
+import { checkSimulation, simulationTodo, type SimulatedType } from "./simulate.js";
+import { openSource, readImatrix } from "../../io/source.js";
 import { forwardConfig } from "../forward/model.js";
-import { QuantscopeError } from "../../io/errors.js";
-import { planStream, runStreamed, shouldStream, STREAM_THRESHOLD, type StreamPlan, type StreamRunOptions } from "./streamed.js";
+import { planStream, runStreamed, shouldStream, type StreamPlan, type StreamRunOptions, type StreamSimulation } from "./streamed.js";
 
 export interface EvalWorkerInit {
   readonly paths: EvalPaths;
@@ -32,15 +31,19 @@ export async function evaluatePaths(
   // User errors (unsupported architecture, bad rules) surface here, before any worker starts.
   let simulated: readonly SimulatedType[] | undefined;
   let plan: StreamPlan | undefined;
+  let simulate: StreamSimulation | undefined;
   const src = openSource(paths.model);
   try {
     forwardConfig(src);
-    if (paths.tensorTypes) simulated = simulatedTypes(src, parseTensorTypeFile(paths.tensorTypes), paths.ftype);
+    if (simulates(paths)) simulated = evalSimulatedTypes(paths, src);
     if (shouldStream(src, opts.stream)) {
-      if (paths.tensorTypes) {
-        throw new QuantscopeError(`${paths.model}: eval --tensor-types simulates quantization in memory, which is limited to ${STREAM_THRESHOLD / 1e6} M parameters (quantize the model and pass it with --base instead)`);
+      if (simulated) {
+        // quantized layer by layer as the evaluated side streams it in; the base is the model itself
+        const todo = simulationTodo(src, simulated);
+        checkSimulation(todo, paths.imatrix ? readImatrix(paths.imatrix) : undefined);
+        simulate = { types: todo.map((s) => [s.tensor, s.type] as const), imatrix: paths.imatrix };
       }
-      plan = planStream(src, c, jobs, opts.batch, undefined, paths.base ? 2 : 1);
+      plan = planStream(src, c, jobs, opts.batch, undefined, paths.base || simulate ? 2 : 1);
     }
   } finally {
     src.close();
@@ -53,7 +56,8 @@ export async function evaluatePaths(
       const bsrc = openSource(paths.base);
       try { forwardConfig(bsrc); } finally { bsrc.close(); }
     }
-    await runStreamed<ChunkScores>({ mode: "eval", model: paths.model, base: paths.base, tokens, chunking: c, bos }, plan, (_i, scores) => {
+    const base = simulate ? paths.model : paths.base;
+    await runStreamed<ChunkScores>({ mode: "eval", model: paths.model, base, simulate, tokens, chunking: c, bos }, plan, (_i, scores) => {
       acc.add(scores);
       onChunk?.(++done, c.count, acc.runningPpl());
     });

@@ -4,14 +4,15 @@ import { parentPort, workerData } from "node:worker_threads";
 import { isQuantscopeError } from "../../io/errors.js";
 import { serveChunks } from "./chunk-pool.js";
 import { batchChunks, openStreamed, streamedImatrix, streamedScores, type StreamWorkerInit } from "./streamed.js";
-import type { StreamedModel } from "../forward/stream.js";
+import { LayerPool, type StreamedModel } from "../forward/stream.js";
 
 const init = workerData as StreamWorkerInit;
 let side: StreamedModel | undefined, base: StreamedModel | undefined;
+const pool = new LayerPool(); // shared by side and base, as in runStreamed's own thread
 serveChunks((b) => {
   const numerics = init.mode === "eval" ? "llama" : "exact"; // as in runStreamed's own thread
-  side ??= openStreamed(init.model, numerics);
-  if (init.base) base ??= openStreamed(init.base, numerics);
+  side ??= openStreamed(init.model, numerics, init.simulate, pool);
+  if (init.base) base ??= openStreamed(init.base, numerics, undefined, pool);
   const chunks = batchChunks(init.chunking, init.batch, b);
   return init.mode === "eval"
     ? streamedScores(side, base, init.tokens, init.chunking, chunks, init.bos)

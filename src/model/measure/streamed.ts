@@ -3,13 +3,14 @@
 // batches (one pass over the weights per batch), each worker thread streaming
 // its own batches. Results are per chunk and summed in chunk order, so they
 // equal the in-memory path's.
-import { openSource, type TensorSource } from "../../io/source.js";
+import { openSource, readImatrix, type TensorSource } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
-import { StreamedModel, sourceParams } from "../forward/stream.js";
+import { LayerPool, StreamedModel, sourceParams } from "../forward/stream.js";
 import { chunkInput, type Chunking } from "./chunks.js";
 import { scoreLogits, type ChunkScores } from "./eval.js";
 import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";
 import { runChunkPool } from "./chunk-pool.js";
+import { simulationRewrite } from "./simulate.js";
 
 /** Models above this many parameters take the streamed path (the in-memory pass's limit). */
 export const STREAM_THRESHOLD = 200e6;
@@ -44,8 +45,9 @@ export function planStream(src: TensorSource, c: Chunking, jobs: number, maxBatc
   const V = src.tensor("token_embd.weight").rows;
   const head = Math.min(V * E * 4, 256 * 2 ** 20) + V * c.nCtx * 4 * 1.25;
   const perToken = (E * 8 + F * 4) * 4;
-  // with a base model (eval --base) each thread holds a layer and the head's logits of both
-  const fixed = (layer + head) * sides + largest * 1.5 + 64 * 2 ** 20;
+  // with a base model (eval --base, --tensor-types) each thread holds the head and logits of both
+  // (the layer buffers are shared: the two run one after the other)
+  const fixed = layer + head * sides + largest * 1.5 + 64 * 2 ** 20;
   let threads = Math.max(1, Math.min(jobs, c.count));
   let batch = 1;
   const cost = (b: number) => fixed + b * c.nCtx * perToken;
@@ -106,15 +108,27 @@ export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chu
   });
 }
 
-/** Opens a streamed model by path (worker threads do this themselves). */
-export function openStreamed(path: string, numerics: "exact" | "llama" = "exact"): StreamedModel {
-  return new StreamedModel(openSource(path), { numerics });
+/** Simulated quantization of the evaluated side (eval --tensor-types / --plan), by value so worker threads can rebuild it. */
+export interface StreamSimulation {
+  /** [tensor, type] of every tensor whose type changes. */
+  readonly types: readonly (readonly [string, string])[];
+  readonly imatrix?: string;
+}
+
+/** Opens a streamed model by path (worker threads do this themselves); with `sim`, each tensor is quantized and dequantized as it is read. */
+export function openStreamed(path: string, numerics: "exact" | "llama" = "exact", sim?: StreamSimulation, pool?: LayerPool): StreamedModel {
+  const rewrite = sim
+    ? simulationRewrite(sim.types.map(([tensor, type]) => ({ tensor, type, source: "" })), sim.imatrix ? readImatrix(sim.imatrix) : undefined)
+    : undefined;
+  return new StreamedModel(openSource(path), { numerics, rewrite, pool });
 }
 
 export interface StreamWorkerInit {
   readonly mode: "eval" | "imatrix";
   readonly model: string;
   readonly base?: string;
+  /** eval: the evaluated side's simulated quantization (the base is then the model itself, unquantized). */
+  readonly simulate?: StreamSimulation;
   readonly tokens: Int32Array;
   readonly chunking: Chunking;
   readonly bos?: number;
@@ -139,8 +153,9 @@ export async function runStreamed<R>(init: Omit<StreamWorkerInit, "batch">, plan
   if (plan.threads === 1) {
     // eval rounds matmul inputs as llama.cpp does (as the in-memory eval); imatrix keeps exact inputs
     const numerics = init.mode === "eval" ? "llama" : "exact";
-    const side = openStreamed(init.model, numerics);
-    const base = init.base ? openStreamed(init.base, numerics) : undefined;
+    const pool = new LayerPool(); // base and side run one after the other: one layer's buffers serve both
+    const side = openStreamed(init.model, numerics, init.simulate, pool);
+    const base = init.base ? openStreamed(init.base, numerics, undefined, pool) : undefined;
     try {
       for (let b = 0; b < nBatch; b++) {
         const chunks = batchChunks(c, plan.batch, b);

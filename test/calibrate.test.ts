@@ -21,7 +21,8 @@ import { attentionBack, attentionBackWasm, backward, forwardCached, headName } f
 import { CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
 import { sweepModel } from "../src/analysis/sweep.js";
-import { imatrixChunk } from "../src/model/measure/imatrix-collect.js";
+import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
+import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
 import { readTextFile, tokenizerOf } from "../src/model/tokenizer/index.js";
 import { readTokens } from "../src/model/forward/tokens.js";
 
@@ -41,9 +42,9 @@ function spearman(a: number[], b: number[]): number {
   return c / Math.sqrt(va * vb);
 }
 
-/** Analytic ∂L/∂W_oj = Σ_t g_to x_tj against central differences of L = Σ c·logits through run.ts's forward. */
-function checkGradients(m: ForwardModel, label: string): void {
-  const T = 10, V = m.config.vocab, E = m.config.nEmbd;
+/** Analytic ∂L/∂W_oj = Σ_t g_to x_tj against central differences of L = Σ c·logits through run.ts's forward (expert matrices: over the rows routed to the expert). */
+function checkGradients(m: ForwardModel, label: string, kinds = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"], T = 10): void {
+  const V = m.config.vocab, E = m.config.nEmbd;
   const r = rng(7);
   const toks = Int32Array.from({ length: T }, () => Math.floor(r() * V));
   const cvec = Float32Array.from({ length: T * V }, () => r() - 0.5);
@@ -54,9 +55,13 @@ function checkGradients(m: ForwardModel, label: string): void {
     return L;
   };
   const seen = new Map<string, { x: Float32Array; cols: number; g: Float32Array; rows: number }>();
-  const { dEmbed } = backward(m, forwardCached(m, toks, { kvF16: false }), cvec, (name, x, cols, g, rows) => seen.set(name, { x, cols, g, rows }));
+  const experts = new Map<string, number[]>();
+  const { dEmbed } = backward(m, forwardCached(m, toks, { kvF16: false }), cvec, (name, x, cols, g, rows, ex) => {
+    seen.set(ex ? `${name}#${ex.index}` : name, { x, cols, g, rows });
+    if (ex) experts.set(name, [...(experts.get(name) ?? []), ex.index]);
+  });
   const tied = headName(m) === "token_embd.weight";
-  const names = ["token_embd.weight", ...(tied ? [] : ["output.weight"]), ...["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"].map((k) => `blk.1.${k}.weight`)];
+  const names = ["token_embd.weight", ...(tied ? [] : ["output.weight"]), ...kinds.map((k) => `blk.1.${k}.weight`)];
   let num = 0, den = 0;
   for (const name of names) {
     const W = m.weights.get(name)!;
@@ -68,10 +73,13 @@ function checkGradients(m: ForwardModel, label: string): void {
         for (let t = 0; t < T; t++) if (toks[t] === v) an += dEmbed[t * E + j]!;
         if (tied) { const h = seen.get(name)!; for (let t = 0; t < T; t++) an += h.g[t * h.rows + v]! * h.x[t * h.cols + j]!; }
       } else {
-        const s = seen.get(name)!;
+        const ex = experts.get(name);
+        const e = ex ? ex[Math.floor(r() * ex.length)]! : 0;
+        const s = seen.get(ex ? `${name}#${e}` : name)!;
         const o = Math.floor(r() * s.rows), j = Math.floor(r() * s.cols);
-        idx = o * s.cols + j;
-        for (let t = 0; t < T; t++) an += s.g[t * s.rows + o]! * s.x[t * s.cols + j]!;
+        idx = (e * s.rows + o) * s.cols + j;
+        const n = s.x.length / s.cols;
+        for (let t = 0; t < n; t++) an += s.g[t * s.rows + o]! * s.x[t * s.cols + j]!;
       }
       const eps = 1e-2, Wp = W.slice(), Wm = W.slice();
       Wp[idx] += eps; Wm[idx] -= eps;
@@ -91,6 +99,11 @@ test("calibrate: backward pass matches finite differences (llama, qwen3 + QK-nor
   const tied = new Map(s.weights);
   tied.delete("output.weight");
   checkGradients({ config: s.config, weights: tied }, "stories260K tied");
+});
+
+test("calibrate: backward pass through qwen3moe's routed experts and router matches finite differences (moe-tiny)", () => {
+  const m = load("moe/moe-tiny-f16.gguf");
+  checkGradients(m, "moe-tiny", ["attn_q", "attn_v", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"], 12);
 });
 
 test("calibrate: WASM attention backward equals the float64 JS reference", () => {
@@ -131,6 +144,52 @@ test("calibrate: the file is an imatrix (in_sum2 as quantscope imatrix computes)
   assert.ok(c.inMean2.has("output.weight") && c.embRow && c.embCol);
   assert.equal(c.fisher.size, 37); // + the embedding lookup
   assert.equal(readCalib(fx("imatrix/imatrix.gguf")), null); // a plain imatrix has no gradient statistics
+});
+
+test("calibrate (qwen3moe): per-expert in_sum2 and counts equal quantscope imatrix's; gradient statistics per expert", () => {
+  const src = openSource(fx("moe/moe-tiny-f16.gguf"));
+  try {
+    const m = loadForwardModel(src);
+    const text = Int32Array.from(tokenizerOf(src).encode(readTextFile(fx("tinyqwen/calibration.txt")).slice(0, 4000)));
+    const c = { nCtx: 128, count: 2, available: 2 };
+    const acc = new CalibAccumulator(), ref = new ImatrixAccumulator();
+    for (let i = 0; i < 2; i++) {
+      acc.add(calibrateSequence(m, text.slice(i * 128, (i + 1) * 128), 1 + i));
+      ref.add(imatrixChunk(m, text, c, i, undefined));
+    }
+    const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+    const file = join(dir, "calib.gguf");
+    writeFileSync(file, encodeCalibGguf(acc.result(128, 1, headName(m)), { datasets: ["test"] }));
+    const want = ref.result(128);
+    const im = readImatrix(file);
+    assert.deepEqual([...im.entries.keys()].sort(), [...want.sums.keys()].sort());
+    let experts = 0;
+    for (const [name, e] of im.entries) {
+      const raw = (e as ImatrixEntryRaw).raw, r = want.sums.get(name)!;
+      assert.deepEqual(e.counts, want.counts.get(name), `${name} counts`);
+      if (want.counts.get(name)!.length > 1) experts++;
+      for (let j = 0; j < r.length; j++) assert.ok(Math.abs(raw[j]! - r[j]!) <= 1e-4 * r[j]! + 1e-6, `${name}[${j}]: ${raw[j]} vs ${r[j]}`);
+    }
+    assert.equal(experts, 12); // ffn_{gate,up,down}_exps of 4 blocks, 8 experts each
+    const cal = readCalib(file)!;
+    for (let l = 0; l < 4; l++) {
+      for (const k of ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"]) {
+        const name = `blk.${l}.${k}.weight`, f = cal.fisher.get(name)!;
+        assert.equal(f.groups, 8, name);
+        assert.equal(f.rows.length, 8 * 256, name);
+        // columns normalised per expert: each expert that saw tokens sums to 1
+        const counts = want.counts.get(name)!;
+        for (let e = 0; e < 8; e++) {
+          let s = 0;
+          for (let j = 0; j < 256; j++) s += f.cols[e * 256 + j]!;
+          assert.ok(counts[e]! > 0 ? Math.abs(s - 1) < 1e-4 : s === 0, `${name} expert ${e}: column shares sum to ${s}`);
+        }
+      }
+      assert.ok(cal.fisher.has(`blk.${l}.ffn_gate_inp.weight`));
+    }
+  } finally {
+    src.close();
+  }
 });
 
 test("calibrate: predicted KL ranks measured single-tensor KL (stories260K, held-out tokens)", () => {

@@ -23,6 +23,8 @@ import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js
 import { sweepModel } from "../src/analysis/sweep.js";
 import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
 import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
+import { GgufSource } from "../src/io/gguf.js";
+import { roundTripTensor } from "../src/quant/tensor.js";
 import { readTextFile, tokenizerOf } from "../src/model/tokenizer/index.js";
 import { readTokens } from "../src/model/forward/tokens.js";
 
@@ -186,6 +188,60 @@ test("calibrate (qwen3moe): per-expert in_sum2 and counts equal quantscope imatr
         }
       }
       assert.ok(cal.fisher.has(`blk.${l}.ffn_gate_inp.weight`));
+    }
+  } finally {
+    src.close();
+  }
+});
+
+test("calibrate (qwen3moe): expert tensors get a calibration prediction, the sum of each expert's own; the last block's match measured KL", () => {
+  const src = openSource(fx("moe/moe-tiny-f16.gguf"));
+  try {
+    const m = loadForwardModel(src);
+    const text = Int32Array.from(tokenizerOf(src).encode(readTextFile(fx("tinyqwen/calibration.txt"))));
+    // calibration: 3 chunks of 256 from the end of the text; KL: the first 256 tokens
+    const acc = new CalibAccumulator();
+    for (let i = 0; i < 3; i++) acc.add(calibrateSequence(m, text.slice(text.length - (i + 1) * 256, text.length - i * 256), 1 + i));
+    const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+    const file = join(dir, "calib.gguf");
+    writeFileSync(file, encodeCalibGguf(acc.result(256, 1, headName(m)), { datasets: ["test"] }));
+    const kl = prepareKl(m, text.slice(0, 256), 256);
+    const res = sweepModel(src, { types: ["Q3_K", "Q5_K"], calib: readCalib(file)!, kl, tensors: /^blk\.(3\.ffn_(gate|up|down)|1\.ffn_down)_exps\./ });
+    assert.equal(res.records.length, 8);
+    assert.ok(!res.notes.some((n) => /borrows the dense FFN gain/.test(n)), res.notes.join("\n"));
+    const raw = new GgufSource(file);
+    try {
+      const tokens = Number(raw.metadata.get("calibrate.token_count"));
+      for (const r of res.records) {
+        assert.equal(r.sensitivitySource, "calib", r.tensor);
+        assert.equal(r.sensitivityBasis, undefined, r.tensor);
+        // from scratch: ½ Σ_e Σ_o (R_eo / N) Σ_j (C_ej / Σ_j C_ej) E²_eoj on llama-quantize's per-expert round trip
+        const info = src.tensor(r.tensor), W = src.read(r.tensor).data, deq = roundTripTensor(r.type, W, info.shape);
+        const R = raw.read(`${r.tensor}.fisher_rows`).data, C = raw.read(`${r.tensor}.fisher_cols`).data;
+        assert.deepEqual(raw.tensor(`${r.tensor}.fisher_rows`).shape, [256, 8]);
+        let want = 0;
+        const perExpert: number[] = [];
+        for (let e = 0; e < 8; e++) {
+          let cs = 0, pe = 0;
+          for (let j = 0; j < 256; j++) cs += C[e * 256 + j]!;
+          for (let o = 0; o < 256; o++) {
+            let s = 0;
+            for (let j = 0; j < 256; j++) { const i = (e * 256 + o) * 256 + j; s += (C[e * 256 + j]! / cs) * (W[i]! - deq[i]!) ** 2; }
+            pe += (0.5 * R[e * 256 + o]! / tokens) * s;
+          }
+          perExpert.push(pe);
+          want += pe;
+        }
+        assert.ok(Math.abs(r.sensitivity - want) <= 1e-5 * want, `${r.tensor} ${r.type}: ${r.sensitivity} vs ${want}`);
+        r.experts!.forEach((x, e) => assert.ok(Math.abs(x.predKl! - perExpert[e]!) <= 1e-5 * perExpert[e]!, `${r.tensor} expert ${e}`));
+      }
+    } finally {
+      raw.close();
+    }
+    // the last block's experts feed no router: routing is untouched and the second-order prediction holds
+    for (const r of res.records.filter((x) => x.layer === 3)) {
+      const ratio = r.sensitivity / r.measuredKl!;
+      assert.ok(ratio > 0.5 && ratio < 2, `${r.tensor} ${r.type}: predicted ${r.sensitivity}, measured ${r.measuredKl}`);
     }
   } finally {
     src.close();

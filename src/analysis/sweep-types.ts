@@ -87,8 +87,8 @@ export interface SweepRecord {
   readonly experts?: readonly ExpertMetrics[];
   /**
    * Set when `sensitivity` is not a gain fitted for this kind of tensor (expert
-   * tensors: no MoE model was in the fit), saying what was borrowed and how
-   * uncertain the prediction is.
+   * tensors without calibration statistics: no MoE model was in the fit),
+   * saying what was borrowed and how uncertain the prediction is.
    */
   readonly sensitivityBasis?: SensitivityBasis;
   /** 95 % confidence intervals of the sampled estimates (only when sampleFraction < 1). */
@@ -117,6 +117,8 @@ export interface ExpertMetrics {
   readonly imatrixMse: number | null;
   /** Imatrix estimate of the expert's relative output error (relRmse without an imatrix). */
   readonly outputRelErr: number;
+  /** With calibration statistics: this expert's term of the predicted KL (the record's sensitivity is their sum). */
+  readonly predKl?: number;
 }
 
 export interface SensitivityBasis {

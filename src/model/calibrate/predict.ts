@@ -62,21 +62,23 @@ export function tensorCalib(calib: CalibData, name: string, rows: number, cols: 
 }
 
 /**
- * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
- * (`rows[i]` = tensor row of data row i); when rows were sampled, the
- * estimate totalRows × mean over the sampled rows, with a 95 % interval.
+ * Adds ½ Σ_terms row[r] Σ_c col[c] (W − Ŵ)²_rc for each of k data rows into
+ * per[at + i] (`rows[i]` = tensor row of data row i).
  */
-export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): { value: number; lo: number; hi: number } {
-  const k = rows.length;
-  const per = new Float64Array(k);
+export function addCalibRows(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: ArrayLike<number>, k: number, cols: number, per: Float64Array, at = 0): void {
   for (const { row, col, groupRows } of calib.terms) {
     for (let i = 0; i < k; i++) {
       const o = i * cols, c0 = groupRows ? Math.floor(rows[i]! / groupRows) * cols : 0;
       let s = 0;
       for (let j = 0; j < cols; j++) { const e = W[o + j]! - Wq[o + j]!; s += col[c0 + j]! * e * e; }
-      per[i] += 0.5 * row[rows[i]!]! * s;
+      per[at + i] += 0.5 * row[rows[i]!]! * s;
     }
   }
+}
+
+/** The prediction from per-row terms over k measured rows: totalRows × their mean, with a 95 % interval when rows were sampled. */
+export function calibTotal(per: Float64Array, totalRows: number): { value: number; lo: number; hi: number } {
+  const k = per.length;
   let sum = 0;
   for (let i = 0; i < k; i++) sum += per[i]!;
   const value = (sum * totalRows) / k;
@@ -86,6 +88,17 @@ export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Floa
   for (let i = 0; i < k; i++) v += (per[i]! - mean) ** 2;
   const se = totalRows * Math.sqrt(((1 - k / totalRows) * v) / (k - 1) / k);
   return { value, lo: Math.max(0, value - 1.96 * se), hi: value + 1.96 * se };
+}
+
+/**
+ * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
+ * (`rows[i]` = tensor row of data row i); when rows were sampled, the
+ * estimate totalRows × mean over the sampled rows, with a 95 % interval.
+ */
+export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): { value: number; lo: number; hi: number } {
+  const per = new Float64Array(rows.length);
+  addCalibRows(calib, W, Wq, rows, rows.length, cols, per);
+  return calibTotal(per, totalRows);
 }
 
 /** One line saying what predicted the records' KL (for sweep and plan notes); null when no record says. */

@@ -18,7 +18,7 @@ import { loadForwardModel, type ForwardModel } from "../src/model/forward/model.
 import { forward } from "../src/model/forward/run.js";
 import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
-import { CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
+import { addFisherMarginals, CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
 import { sweepModel } from "../src/analysis/sweep.js";
 import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
@@ -119,6 +119,25 @@ test("calibrate: WASM attention backward equals the float64 JS reference", () =>
     for (const key of ["dq", "dk", "dv"] as const) {
       for (let i = 0; i < a[key].length; i++) assert.ok(Math.abs(a[key][i]! - b[key][i]!) < 1e-5 * (1 + Math.abs(b[key][i]!)), `${key}[${i}] ${a[key][i]} vs ${b[key][i]}`);
     }
+  }
+});
+
+test("calibrate: the fused WASM Fisher marginals equal the row/column sums of the squared gradient gᵀx (float64 JS)", () => {
+  const r = rng(11);
+  for (const [n, rows, cols] of [[37, 12, 24], [5, 7, 13], [64, 9, 8], [3, 4, 3]] as const) {
+    const g = Float32Array.from({ length: n * rows }, () => r() * 2 - 1), x = Float32Array.from({ length: n * cols }, () => r() * 2 - 1);
+    const R = Float64Array.from({ length: rows }, () => r()), C = Float64Array.from({ length: cols }, () => r());
+    const wantR = R.slice(), wantC = C.slice();
+    for (let o = 0; o < rows; o++) {
+      for (let j = 0; j < cols; j++) {
+        let d = 0;
+        for (let t = 0; t < n; t++) d += g[t * rows + o]! * x[t * cols + j]!;
+        wantR[o] += 0.5 * d * d; wantC[j] += 0.5 * d * d;
+      }
+    }
+    addFisherMarginals(g, x, n, rows, cols, R, C, 0.5);
+    R.forEach((v, o) => assert.ok(Math.abs(v - wantR[o]!) <= 1e-5 * wantR[o]!, `${n}x${rows}x${cols} R[${o}] ${v} vs ${wantR[o]}`));
+    C.forEach((v, j) => assert.ok(Math.abs(v - wantC[j]!) <= 1e-5 * wantC[j]!, `${n}x${rows}x${cols} C[${j}] ${v} vs ${wantC[j]}`));
   }
 });
 

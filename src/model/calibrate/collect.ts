@@ -15,7 +15,7 @@
 // result does not depend on the number of threads.
 import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
-import { matmul } from "../forward/ops.js";
+import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
 
 export interface CalibChunk {
@@ -57,19 +57,26 @@ export function rng(seed: number): () => number {
 /** Key of the embedding lookup's statistics (token_embd.weight may also be the tied head). */
 export const EMBED = "token_embd.weight#lookup";
 
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c]!;
-  return t;
-}
+type FisherKernel = (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number) => void;
+let fisherKernel: FisherKernel | undefined;
 
-/** Adds the row and column sums of dW² (rows × cols). */
-function addMarginals(dW: Float32Array, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
-  for (let o = 0; o < rows; o++) {
-    let s = 0;
-    for (let j = 0; j < cols; j++) { const q = dW[o * cols + j]! * dW[o * cols + j]! * scale; s += q; c[j] += q; }
-    r[o] += s;
-  }
+/**
+ * Adds scale·Σ_j dW_oj² to r[o] and scale·Σ_o dW_oj² to c[j] for the whole-sequence weight gradient
+ * dW = gᵀx (g: n × rows, x: n × cols), in one WASM kernel (assembly/calib_backward.ts) that never
+ * materialises dW.
+ */
+export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
+  fisherKernel ??= kernels()["fisher_marginals_f32"] as FisherKernel;
+  const arena = new Arena();
+  const pg = arena.alloc(n * rows * 4), px = arena.alloc(n * cols * 4), pr = arena.alloc(rows * 8), pc = arena.alloc(cols * 8);
+  arena.f32(pg, n * rows).set(g.subarray(0, n * rows));
+  arena.f32(px, n * cols).set(x.subarray(0, n * cols));
+  const mem = kernels().memory.buffer;
+  new Float64Array(mem, pr, rows).set(r);
+  new Float64Array(mem, pc, cols).set(c);
+  fisherKernel(pg, px, n, rows, cols, pr, pc, scale);
+  r.set(new Float64Array(kernels().memory.buffer, pr, rows));
+  c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }
 
 /** Softmax probabilities of each row of logits (T × V), f64. */
@@ -126,9 +133,8 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
         if (ex) (expertCounts[name] ??= new Float64Array(nm))[e] += n;
       }
       addSquares((outGrad2[name] ??= new Float64Array(nm * rows)), g, n, rows, 1 / samples, e * rows);
-      const dW = matmul(transpose(g, n, rows), rows, n, transpose(x, n, cols), cols);
       const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
-      addMarginals(dW, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
+      addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
     });
     // token_embd: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t
     const dE = new Map<number, Float64Array>();

@@ -13,7 +13,7 @@
 // renormalised softmax weights, the router ffn_gate_inp.
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "../forward/model.js";
-import { attentionProbs, matmul, rmsNorm, rope, swiglu } from "../forward/ops.js";
+import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
@@ -40,6 +40,8 @@ interface LayerCache {
   hIn: Float32Array; x: Float32Array;
   q0: Float32Array; k0: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array;
   att: Float32Array; h1: Float32Array; f: Float32Array; gt: Float32Array; up: Float32Array; a: Float32Array;
+  /** sigmoid(gt), kept from the forward pass for the SwiGLU backward. */
+  sg: Float32Array;
   /** MoE layers: routing and the expert outputs (unweighted) per (token, slot) row t·k + s; gt/up/a are then per row too. */
   moe?: { ids: Int32Array; weights: Float32Array; d: Float32Array };
 }
@@ -119,19 +121,33 @@ export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, 
   return dx;
 }
 
+let ropeTable: { key: string; cos: Float64Array; sin: Float64Array } | undefined;
+
+/** cos and sin of position t · θ^(−2i/ropeDim) (T × ropeDim/2), the same angles as ops.rope, kept for the next call. */
+function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Array; sin: Float64Array } {
+  const key = `${T} ${ropeDim} ${theta}`;
+  if (ropeTable?.key === key) return ropeTable;
+  const half = ropeDim / 2;
+  const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+  for (let i = 0; i < half; i++) {
+    const inv = Math.pow(theta, (-2 * i) / ropeDim);
+    for (let t = 0; t < T; t++) { const a = t * inv; cos[t * half + i] = Math.cos(a); sin[t * half + i] = Math.sin(a); }
+  }
+  ropeTable = { key, cos, sin };
+  return ropeTable;
+}
+
 /** Inverse rotation of ops.rope (its transpose), in place: the backward pass of RoPE. */
 export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
   const half = ropeDim / 2;
-  const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = Math.pow(theta, (-2 * i) / ropeDim);
+  const { cos, sin } = ropeAngles(T, ropeDim, theta);
+  const step = mode === "normal" ? 2 : 1, other = mode === "normal" ? 1 : half;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nHead; h++) {
       const o = (t * nHead + h) * headDim;
       for (let i = 0; i < half; i++) {
-        const a = t * inv[i]!;
-        const c = Math.cos(a), s = Math.sin(a);
-        const i0 = mode === "normal" ? o + 2 * i : o + i;
-        const i1 = mode === "normal" ? o + 2 * i + 1 : o + i + half;
+        const c = cos[t * half + i]!, s = sin[t * half + i]!;
+        const i0 = o + step * i, i1 = i0 + other;
         const x0 = x[i0]!, x1 = x[i1]!;
         x[i0] = x0 * c + x1 * s;
         x[i1] = -x0 * s + x1 * c;
@@ -196,7 +212,16 @@ export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array,
   return { dq, dk: Float32Array.from(dk), dv: Float32Array.from(dv) };
 }
 
-function silu(z: number): number { return z / (1 + Math.exp(-z)); }
+/** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass (one exp per element). */
+function swigluKeep(gate: Float32Array, up: Float32Array): { a: Float32Array; sg: Float32Array } {
+  const a = new Float32Array(gate.length), sg = new Float32Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    const z = gate[i]!, e = 1 + Math.exp(-z);
+    a[i] = (z / e) * up[i]!;
+    sg[i] = 1 / e;
+  }
+  return { a, sg };
+}
 
 export interface ForwardCacheOptions {
   /** Round K and V to F16 like llama.cpp's KV cache (default true). */
@@ -245,18 +270,17 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
           h2[t * E + j] += s;
         }
       }
-      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, moe: { ids: m.ids, weights: m.weights, d: m.d } });
+      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, sg: m.sg, moe: { ids: m.ids, weights: m.weights, d: m.d } });
       h = h2;
       continue;
     }
     const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf);
     const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf);
-    const a = new Float32Array(gt.length);
-    for (let i = 0; i < a.length; i++) a[i] = silu(gt[i]!) * up[i]!;
+    const { a, sg } = swigluKeep(gt, up);
     const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E);
     const h2 = new Float32Array(T * E);
     for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + dn[i]!;
-    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a });
+    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
     h = h2;
   }
   const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps);
@@ -270,7 +294,7 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
   const { ids, weights } = routeTokens(matmul(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
-  const gtAll = new Float32Array(T * k * F), upAll = new Float32Array(T * k * F), aAll = new Float32Array(T * k * F), d = new Float32Array(T * k * E);
+  const gtAll = new Float32Array(T * k * F), upAll = new Float32Array(T * k * F), aAll = new Float32Array(T * k * F), sgAll = new Float32Array(T * k * F), d = new Float32Array(T * k * E);
   expertRows(ids, nE).forEach((rows, e) => {
     const n = rows.length;
     if (n === 0) return;
@@ -278,24 +302,25 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
     for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
     const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F);
     const u = matmul(x, n, E, expertMatrix(up, e, F, E), F);
-    const a = swiglu(g, u);
+    const { a, sg } = swigluKeep(g, u);
     const de = matmul(a, n, F, expertMatrix(down, e, E, F), E);
     for (let i = 0; i < n; i++) {
       const r = rows[i]!;
       gtAll.set(g.subarray(i * F, (i + 1) * F), r * F);
       upAll.set(u.subarray(i * F, (i + 1) * F), r * F);
       aAll.set(a.subarray(i * F, (i + 1) * F), r * F);
+      sgAll.set(sg.subarray(i * F, (i + 1) * F), r * F);
       d.set(de.subarray(i * E, (i + 1) * E), r * E);
     }
   });
-  return { ids, weights, gt: gtAll, up: upAll, a: aAll, d };
+  return { ids, weights, gt: gtAll, up: upAll, a: aAll, sg: sgAll, d };
 }
 
-/** SwiGLU backward: gradients of gate and up from the gradient of silu(gate)·up. */
-function swigluBack(da: Float32Array, gt: Float32Array, up: Float32Array): { dgt: Float32Array; dup: Float32Array } {
+/** SwiGLU backward: gradients of gate and up from the gradient of silu(gate)·up (sigmoid(gate) from the forward pass). */
+function swigluBack(da: Float32Array, gt: Float32Array, up: Float32Array, sgs: Float32Array): { dgt: Float32Array; dup: Float32Array } {
   const dgt = new Float32Array(da.length), dup = new Float32Array(da.length);
   for (let i = 0; i < da.length; i++) {
-    const z = gt[i]!, sg = 1 / (1 + Math.exp(-z));
+    const z = gt[i]!, sg = sgs[i]!;
     dup[i] = da[i]! * z * sg;
     dgt[i] = da[i]! * up[i]! * sg * (1 + z * (1 - sg));
   }
@@ -320,7 +345,7 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
     const n = rows.length;
     if (n === 0) return;
     const dd = new Float32Array(n * E), a = new Float32Array(n * F), x = new Float32Array(n * E);
-    const gt = new Float32Array(n * F), u = new Float32Array(n * F);
+    const gt = new Float32Array(n * F), u = new Float32Array(n * F), sg = new Float32Array(n * F);
     for (let i = 0; i < n; i++) {
       const r = rows[i]!, t = Math.floor(r / k), wr = weights[r]!;
       let s = 0;
@@ -329,11 +354,12 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
       a.set(L.a.subarray(r * F, (r + 1) * F), i * F);
       gt.set(L.gt.subarray(r * F, (r + 1) * F), i * F);
       u.set(L.up.subarray(r * F, (r + 1) * F), i * F);
+      sg.set(L.sg.subarray(r * F, (r + 1) * F), i * F);
       x.set(L.f.subarray(t * E, (t + 1) * E), i * E);
     }
     const ex = { index: e, count: nE };
     hook(p + "ffn_down_exps.weight", a, F, dd, E, ex);
-    const { dgt, dup } = swigluBack(matmulBack(dd, n, expertMatrix(down, e, E, F), E, F), gt, u);
+    const { dgt, dup } = swigluBack(matmulBack(dd, n, expertMatrix(down, e, E, F), E, F), gt, u, sg);
     hook(p + "ffn_gate_exps.weight", x, E, dgt, F, ex);
     hook(p + "ffn_up_exps.weight", x, E, dup, F, ex);
     const dx = matmulBack(dgt, n, expertMatrix(gate, e, F, E), F, E);
@@ -376,7 +402,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     if (L.moe) df = moeBackward(model, p, L, T, dh, hook);
     else {
       hook(p + "ffn_down.weight", L.a, F, dh, E);
-      const { dgt, dup } = swigluBack(matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F), L.gt, L.up);
+      const { dgt, dup } = swigluBack(matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F), L.gt, L.up, L.sg);
       hook(p + "ffn_gate.weight", L.f, E, dgt, F);
       hook(p + "ffn_up.weight", L.f, E, dup, F);
       df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E);

@@ -57,7 +57,7 @@ export function rng(seed: number): () => number {
 /** Key of the embedding lookup's statistics (token_embd.weight may also be the tied head). */
 export const EMBED = "token_embd.weight#lookup";
 
-type FisherKernel = (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number) => void;
+type FisherKernel = (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number) => void;
 let fisherKernel: FisherKernel | undefined;
 
 /**
@@ -69,12 +69,13 @@ export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, 
   fisherKernel ??= kernels()["fisher_marginals_f32"] as FisherKernel;
   const arena = new Arena();
   const pg = arena.alloc(n * rows * 4), px = arena.alloc(n * cols * 4), pr = arena.alloc(rows * 8), pc = arena.alloc(cols * 8);
+  const ps = arena.alloc(n * (rows + 8) * 4);
   arena.f32(pg, n * rows).set(g.subarray(0, n * rows));
   arena.f32(px, n * cols).set(x.subarray(0, n * cols));
   const mem = kernels().memory.buffer;
   new Float64Array(mem, pr, rows).set(r);
   new Float64Array(mem, pc, cols).set(c);
-  fisherKernel(pg, px, n, rows, cols, pr, pc, scale);
+  fisherKernel(pg, px, n, rows, cols, pr, pc, scale, ps);
   r.set(new Float64Array(kernels().memory.buffer, pr, rows));
   c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }

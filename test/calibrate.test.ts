@@ -59,7 +59,7 @@ function checkGradients(m: ForwardModel, label: string, kinds = ["attn_q", "attn
   const seen = new Map<string, { x: Float32Array; cols: number; g: Float32Array; rows: number }>();
   const experts = new Map<string, number[]>();
   const { dEmbed } = backward(m, forwardCached(m, toks, { kvF16: false }), cvec, (name, x, cols, g, rows, ex) => {
-    seen.set(ex ? `${name}#${ex.index}` : name, { x, cols, g, rows });
+    seen.set(ex ? `${name}#${ex.index}` : name, { x: x.slice(), cols, g: g.slice(), rows }); // x, g: valid during the call only
     if (ex) experts.set(name, [...(experts.get(name) ?? []), ex.index]);
   });
   const tied = headName(m) === "token_embd.weight";

@@ -22,7 +22,8 @@ import { Arena, kernels } from "../../quant/wasm.js";
  * Called for each weight matrix with its input rows x (n × cols) and output
  * gradients g (n × rows); n = T, except for an expert matrix (`expert` = its
  * index in the 3-D tensor, `rows` = rows per expert), called once per expert
- * that has tokens with the n (token, slot) rows routed to it.
+ * that has tokens with the n (token, slot) rows routed to it. x and g may be
+ * scratch buffers reused by the next call: copy them to keep them.
  */
 export type MatmulHook = (name: string, x: Float32Array, cols: number, g: Float32Array, rows: number, expert?: ExpertCall) => void;
 
@@ -99,9 +100,22 @@ function expertRows(ids: Int32Array, nExpert: number): Int32Array[] {
   return out;
 }
 
-/** dX (T × cols) = dY (T × rows) · W (rows × cols). */
-function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number): Float32Array {
-  return matmul(dy, T, rows, transposed(W, rows, cols), cols);
+const pool = new Map<string, Float32Array>();
+
+/**
+ * A scratch array of n floats for one use site of the backward pass, reused
+ * from call to call (its contents are dead by the next use): fresh arrays of
+ * these sizes cost page faults and garbage collections on every chunk.
+ */
+function scratch(site: string, n: number): Float32Array {
+  let b = pool.get(site);
+  if (!b || b.length < n) pool.set(site, (b = new Float32Array(n)));
+  return b.subarray(0, n);
+}
+
+/** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
+function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
+  return matmul(dy, T, rows, transposed(W, rows, cols), cols, site ? scratch(site, T * cols) : undefined);
 }
 
 /** Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient dy. */
@@ -318,7 +332,7 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
 
 /** SwiGLU backward: gradients of gate and up from the gradient of silu(gate)·up (sigmoid(gate) from the forward pass). */
 function swigluBack(da: Float32Array, gt: Float32Array, up: Float32Array, sgs: Float32Array): { dgt: Float32Array; dup: Float32Array } {
-  const dgt = new Float32Array(da.length), dup = new Float32Array(da.length);
+  const dgt = scratch("dgt", da.length), dup = scratch("dup", da.length);
   for (let i = 0; i < da.length; i++) {
     const z = gt[i]!, sg = sgs[i]!;
     dup[i] = da[i]! * z * sg;
@@ -344,8 +358,8 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
   expertRows(ids, nE).forEach((rows, e) => {
     const n = rows.length;
     if (n === 0) return;
-    const dd = new Float32Array(n * E), a = new Float32Array(n * F), x = new Float32Array(n * E);
-    const gt = new Float32Array(n * F), u = new Float32Array(n * F), sg = new Float32Array(n * F);
+    const dd = scratch("e.dd", n * E), a = scratch("e.a", n * F), x = scratch("e.x", n * E);
+    const gt = scratch("e.gt", n * F), u = scratch("e.up", n * F), sg = scratch("e.sg", n * F);
     for (let i = 0; i < n; i++) {
       const r = rows[i]!, t = Math.floor(r / k), wr = weights[r]!;
       let s = 0;
@@ -359,11 +373,11 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
     }
     const ex = { index: e, count: nE };
     hook(p + "ffn_down_exps.weight", a, F, dd, E, ex);
-    const { dgt, dup } = swigluBack(matmulBack(dd, n, expertMatrix(down, e, E, F), E, F), gt, u, sg);
+    const { dgt, dup } = swigluBack(matmulBack(dd, n, expertMatrix(down, e, E, F), E, F, "da"), gt, u, sg);
     hook(p + "ffn_gate_exps.weight", x, E, dgt, F, ex);
     hook(p + "ffn_up_exps.weight", x, E, dup, F, ex);
-    const dx = matmulBack(dgt, n, expertMatrix(gate, e, F, E), F, E);
-    const dxu = matmulBack(dup, n, expertMatrix(up, e, F, E), F, E);
+    const dx = matmulBack(dgt, n, expertMatrix(gate, e, F, E), F, E, "df");
+    const dxu = matmulBack(dup, n, expertMatrix(up, e, F, E), F, E, "dfu");
     for (let i = 0; i < n; i++) {
       const t = Math.floor(rows[i]! / k);
       for (let j = 0; j < E; j++) df[t * E + j] += dx[i * E + j]! + dxu[i * E + j]!;
@@ -402,18 +416,18 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     if (L.moe) df = moeBackward(model, p, L, T, dh, hook);
     else {
       hook(p + "ffn_down.weight", L.a, F, dh, E);
-      const { dgt, dup } = swigluBack(matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F), L.gt, L.up, L.sg);
+      const { dgt, dup } = swigluBack(matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F, "da"), L.gt, L.up, L.sg);
       hook(p + "ffn_gate.weight", L.f, E, dgt, F);
       hook(p + "ffn_up.weight", L.f, E, dup, F);
-      df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E);
-      const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E);
+      df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E, "df");
+      const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu");
       for (let i = 0; i < df.length; i++) df[i] += dfu[i]!;
     }
     const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df);
     for (let i = 0; i < dh1.length; i++) dh1[i] += dh[i]!;
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
-    const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd);
+    const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd, "datt");
     const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
@@ -422,9 +436,9 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     hook(p + "attn_q.weight", L.x, E, dq0, qd);
     hook(p + "attn_k.weight", L.x, E, dk0, kd);
     hook(p + "attn_v.weight", L.x, E, dv, kd);
-    const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E);
-    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E);
-    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E);
+    const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E, "dx");
+    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk");
+    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv");
     for (let i = 0; i < dx.length; i++) dx[i] += dxk[i]! + dxv[i]!;
     const dIn = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx);
     for (let i = 0; i < dIn.length; i++) dIn[i] += dh1[i]!;

@@ -227,8 +227,7 @@ export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array,
 }
 
 /** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass (one exp per element). */
-function swigluKeep(gate: Float32Array, up: Float32Array): { a: Float32Array; sg: Float32Array } {
-  const a = new Float32Array(gate.length), sg = new Float32Array(gate.length);
+function swigluKeep(gate: Float32Array, up: Float32Array, a: Float32Array = new Float32Array(gate.length), sg: Float32Array = new Float32Array(gate.length)): { a: Float32Array; sg: Float32Array } {
   for (let i = 0; i < gate.length; i++) {
     const z = gate[i]!, e = 1 + Math.exp(-z);
     a[i] = (z / e) * up[i]!;
@@ -242,7 +241,10 @@ export interface ForwardCacheOptions {
   readonly kvF16?: boolean;
 }
 
-/** Forward pass over one sequence (positions 0..T−1), keeping what the backward pass needs. */
+/**
+ * Forward pass over one sequence (positions 0..T−1), keeping what the backward pass needs. Part of
+ * the cache lives in scratch arrays that the next call reuses: finish with one cache before making the next.
+ */
 export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: ForwardCacheOptions = {}): ForwardCache {
   const c = model.config;
   const T = tokens.length, E = c.nEmbd;
@@ -288,10 +290,12 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
       h = h2;
       continue;
     }
-    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf);
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf);
-    const { a, sg } = swigluKeep(gt, up);
-    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E);
+    // the FFN's T × nFf activations (most of the cache) in per-layer scratch arrays, reused by the next chunk
+    const nf = T * c.nFf;
+    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, scratch(`${l}.gt`, nf));
+    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, scratch(`${l}.up`, nf));
+    const { a, sg } = swigluKeep(gt, up, scratch(`${l}.a`, nf), scratch(`${l}.sg`, nf));
+    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
     const h2 = new Float32Array(T * E);
     for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + dn[i]!;
     layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });

@@ -3,7 +3,7 @@
 // threads; single-thread, in-process, after one warm-up chunk each. The two
 // alternate chunk by chunk and the ratio is also given in process CPU time,
 // which a busy shared machine disturbs less than wall time.
-// Usage: node --import tsx bench/calibrate.ts [--model tinyqwen|stories260K] [--chunks N] [--ctx N]
+// Usage: node --import tsx bench/calibrate.ts [--model tinyqwen|stories260K|moe-tiny] [--chunks N] [--ctx N]
 import { fileURLToPath } from "node:url";
 import { openSource } from "../src/io/source.js";
 import { loadForwardModel } from "../src/model/forward/model.js";
@@ -16,9 +16,9 @@ const FX = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1]! : dflt; };
 const which = flag("--model", "tinyqwen");
-const model = which === "tinyqwen" ? FX + "models/tinyqwen-f16.gguf" : FX + "models/stories260K.gguf";
-const textPath = which === "tinyqwen" ? FX + "tinyqwen/calibration.txt" : FX + "models/calibration.txt";
-const ctx = Number(flag("--ctx", which === "tinyqwen" ? "256" : "128"));
+const model = which === "tinyqwen" ? FX + "models/tinyqwen-f16.gguf" : which === "moe-tiny" ? FX + "moe/moe-tiny-f16.gguf" : FX + "models/stories260K.gguf";
+const textPath = which === "stories260K" ? FX + "models/calibration.txt" : FX + "tinyqwen/calibration.txt";
+const ctx = Number(flag("--ctx", which === "stories260K" ? "128" : "256"));
 const nChunks = Number(flag("--chunks", "4"));
 
 const src = openSource(model);

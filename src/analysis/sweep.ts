@@ -513,7 +513,7 @@ export function sweepNotes(records: readonly SweepRecord[], opts: { imatrix?: un
     notes.push(`${ex.size} expert tensors (3-D ffn_*_exps) were quantized expert by expert with each expert's imatrix vector, as llama-quantize does; per-expert metrics are in the JSON.`
       + (borrowed.size ? ` The predKL of ${borrowed.size === ex.size ? "them" : `${borrowed.size} of them`} borrows the dense FFN gain (no MoE model was in the fit): trust it within a factor ~${EXPERT_UNCERTAINTY} only (sensitivityBasis)` : " Their predKL is the sum over experts of each expert's calibration prediction"));
     if (records.some((r) => r.experts && r.sensitivitySource === "calib")) {
-      notes.push("MoE calibration predictions hold the routing fixed: a tensor whose error reaches a later router also flips some tokens' expert choice, which they miss (moe-tiny: predicted/measured 1.0-1.2 for the last block's experts and the head, 0.25-0.8 upstream at Q2_K, 0.03-0.15 at Q6_K; docs/sensitivity.md)");
+      notes.push("MoE calibration predictions hold the routing fixed: a tensor whose error reaches a later router also flips some tokens' expert choice, which they miss (moe-tiny: predicted/measured 0.96-1.27 for the tensors after the last router, but a median 0.68 at Q2_K down to 0.075 at Q6_K for those before one; docs/sensitivity.md)");
     }
   }
   const sk = records.filter((r) => r.skipped);

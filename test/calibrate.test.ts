@@ -341,6 +341,14 @@ test("calibrate CLI: -j 1 and -j 2 write the same file; one-line errors for bad 
     return readFileSync(out);
   });
   assert.ok(files[0]!.equals(files[1]!), "-j 1 and -j 2 files differ");
+  // the same for qwen3moe (per-expert statistics and counts summed in chunk order)
+  const moe = ["1", "2"].map((j) => {
+    const out = join(dir, `moe-j${j}.gguf`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("moe/moe-tiny-f16.gguf"), "-f", fx("tinyqwen/calibration.txt"), "-c", "32", "--chunks", "2", "-j", j, "-o", out, "--no-progress"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(out);
+  });
+  assert.ok(moe[0]!.equals(moe[1]!), "moe-tiny: -j 1 and -j 2 files differ");
   // --imatrix with gradient statistics: the quantizer gets in_sum2, the prediction the gradients
   const sw = spawnSync(process.execPath, ["--import", "tsx", CLI, "sweep", fx("models/stories260K.gguf"), "--imatrix", join(dir, "j1.gguf"), "--types", "Q4_0", "--tensors", "^blk\\.0\\.attn_q", "--json", "--no-progress"], { encoding: "utf8" });
   assert.equal(sw.status, 0, sw.stderr);

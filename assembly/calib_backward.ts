@@ -76,3 +76,76 @@ export function attention_back_f32(q: usize, k: usize, v: usize, dout: usize, dq
     }
   }
 }
+
+// Fisher marginals of one weight gradient without materialising it: with
+// g (T × rows) the output gradients and x (T × cols) the inputs (token-major,
+// as the backward pass has them), dW_oj = Σ_t g_to x_tj, and this adds
+// scale·Σ_j dW_oj² to R[o] and scale·Σ_o dW_oj² to C[j] (f64). dW is computed
+// in register tiles of 4 rows × 8 columns (f32, t in order) from packed,
+// contiguous panels of g and x (scratch: T·(rows + 8) f32), squared in f64.
+
+// @ts-ignore: decorator
+@inline function addTile(a: v128, o: i32, j: i32, R: usize, C: usize, scale: f64): void {
+  for (let l = 0; l < 4; l++) {
+    let v: f64 = 0;
+    if (l == 0) v = <f64>f32x4.extract_lane(a, 0);
+    else if (l == 1) v = <f64>f32x4.extract_lane(a, 1);
+    else if (l == 2) v = <f64>f32x4.extract_lane(a, 2);
+    else v = <f64>f32x4.extract_lane(a, 3);
+    const q = v * v * scale;
+    const pr = R + (<usize>o << 3), pc = C + (<usize>(j + l) << 3);
+    store<f64>(pr, load<f64>(pr) + q);
+    store<f64>(pc, load<f64>(pc) + q);
+  }
+}
+
+/** Packs columns [c0, c0 + w) of src (T × n) into a contiguous T × w panel at dst. */
+// @ts-ignore: decorator
+@inline function pack(src: usize, T: i32, n: i32, c0: i32, w: i32, dst: usize): void {
+  const ss = <usize>n << 2, wb = <usize>w << 2;
+  let sr = src + (<usize>c0 << 2), dr = dst;
+  for (let t = 0; t < T; t++) {
+    memory.copy(dr, sr, wb);
+    sr += ss; dr += wb;
+  }
+}
+
+export function fisher_marginals_f32(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize): void {
+  const rows4 = rows & ~3, cols8 = cols & ~7;
+  const gs = <usize>rows << 2, xs = <usize>cols << 2;
+  // packed panels: every 4-row group of g as T × 4 (all of them), one 8-column group of x as T × 8 at a time
+  const gp = scratch, xp = scratch + ((<usize>T * <usize>rows4) << 2);
+  for (let o0 = 0; o0 < rows4; o0 += 4) pack(g, T, rows, o0, 4, gp + ((<usize>T * <usize>o0) << 2));
+  for (let j0 = 0; j0 < cols8; j0 += 8) {
+    pack(x, T, cols, j0, 8, xp);
+    for (let o0 = 0; o0 < rows4; o0 += 4) {
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+      let xr = xp, gr = gp + ((<usize>T * <usize>o0) << 2);
+      for (let t = 0; t < T; t++) {
+        const x0 = v128.load(xr), x1 = v128.load(xr, 16);
+        const g0 = v128.load32_splat(gr), g1 = v128.load32_splat(gr, 4);
+        const g2 = v128.load32_splat(gr, 8), g3 = v128.load32_splat(gr, 12);
+        a00 = f32x4.add(a00, f32x4.mul(g0, x0)); a01 = f32x4.add(a01, f32x4.mul(g0, x1));
+        a10 = f32x4.add(a10, f32x4.mul(g1, x0)); a11 = f32x4.add(a11, f32x4.mul(g1, x1));
+        a20 = f32x4.add(a20, f32x4.mul(g2, x0)); a21 = f32x4.add(a21, f32x4.mul(g2, x1));
+        a30 = f32x4.add(a30, f32x4.mul(g3, x0)); a31 = f32x4.add(a31, f32x4.mul(g3, x1));
+        xr += 32; gr += 16;
+      }
+      addTile(a00, o0, j0, R, C, scale); addTile(a01, o0, j0 + 4, R, C, scale);
+      addTile(a10, o0 + 1, j0, R, C, scale); addTile(a11, o0 + 1, j0 + 4, R, C, scale);
+      addTile(a20, o0 + 2, j0, R, C, scale); addTile(a21, o0 + 2, j0 + 4, R, C, scale);
+      addTile(a30, o0 + 3, j0, R, C, scale); addTile(a31, o0 + 3, j0 + 4, R, C, scale);
+    }
+  }
+  // the rows and columns outside the tiles, one entry at a time
+  for (let o = 0; o < rows; o++) {
+    for (let j = o < rows4 ? cols8 : 0; j < cols; j++) {
+      let s: f32 = 0;
+      for (let t = 0; t < T; t++) s += load<f32>(g + <usize>t * gs + (<usize>o << 2)) * load<f32>(x + <usize>t * xs + (<usize>j << 2));
+      const q = <f64>s * <f64>s * scale;
+      store<f64>(R + (<usize>o << 3), load<f64>(R + (<usize>o << 3)) + q);
+      store<f64>(C + (<usize>j << 3), load<f64>(C + (<usize>j << 3)) + q);
+    }
+  }
+}

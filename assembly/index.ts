@@ -12,4 +12,4 @@ export { matmul_f32, attention_f32, round_to_f16 } from "./forward"; // the forw
 export * from "./legacy_lowbit"; // NVFP4, Q1_0, Q2_0
 export * from "./iq3";     // IQ3_XXS, IQ3_S (grid tables built lazily, iq3_init.ts)
 export * from "./iq2";   // IQ2_XXS, IQ2_XS, IQ2_S
-export { attention_back_f32 } from "./calib_backward"; // quantscope calibrate: attention backward
+export { attention_back_f32, fisher_marginals_f32 } from "./calib_backward"; // quantscope calibrate: attention backward, fused Fisher marginals

@@ -18,10 +18,13 @@ import { loadForwardModel, type ForwardModel } from "../src/model/forward/model.
 import { forward } from "../src/model/forward/run.js";
 import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
-import { CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
+import { addFisherMarginals, CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
 import { sweepModel } from "../src/analysis/sweep.js";
-import { imatrixChunk } from "../src/model/measure/imatrix-collect.js";
+import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
+import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
+import { GgufSource } from "../src/io/gguf.js";
+import { roundTripTensor } from "../src/quant/tensor.js";
 import { readTextFile, tokenizerOf } from "../src/model/tokenizer/index.js";
 import { readTokens } from "../src/model/forward/tokens.js";
 
@@ -41,9 +44,9 @@ function spearman(a: number[], b: number[]): number {
   return c / Math.sqrt(va * vb);
 }
 
-/** Analytic ∂L/∂W_oj = Σ_t g_to x_tj against central differences of L = Σ c·logits through run.ts's forward. */
-function checkGradients(m: ForwardModel, label: string): void {
-  const T = 10, V = m.config.vocab, E = m.config.nEmbd;
+/** Analytic ∂L/∂W_oj = Σ_t g_to x_tj against central differences of L = Σ c·logits through run.ts's forward (expert matrices: over the rows routed to the expert). */
+function checkGradients(m: ForwardModel, label: string, kinds = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"], T = 10): void {
+  const V = m.config.vocab, E = m.config.nEmbd;
   const r = rng(7);
   const toks = Int32Array.from({ length: T }, () => Math.floor(r() * V));
   const cvec = Float32Array.from({ length: T * V }, () => r() - 0.5);
@@ -54,9 +57,13 @@ function checkGradients(m: ForwardModel, label: string): void {
     return L;
   };
   const seen = new Map<string, { x: Float32Array; cols: number; g: Float32Array; rows: number }>();
-  const { dEmbed } = backward(m, forwardCached(m, toks, { kvF16: false }), cvec, (name, x, cols, g, rows) => seen.set(name, { x, cols, g, rows }));
+  const experts = new Map<string, number[]>();
+  const { dEmbed } = backward(m, forwardCached(m, toks, { kvF16: false }), cvec, (name, x, cols, g, rows, ex) => {
+    seen.set(ex ? `${name}#${ex.index}` : name, { x: x.slice(), cols, g: g.slice(), rows }); // x, g: valid during the call only
+    if (ex) experts.set(name, [...(experts.get(name) ?? []), ex.index]);
+  });
   const tied = headName(m) === "token_embd.weight";
-  const names = ["token_embd.weight", ...(tied ? [] : ["output.weight"]), ...["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"].map((k) => `blk.1.${k}.weight`)];
+  const names = ["token_embd.weight", ...(tied ? [] : ["output.weight"]), ...kinds.map((k) => `blk.1.${k}.weight`)];
   let num = 0, den = 0;
   for (const name of names) {
     const W = m.weights.get(name)!;
@@ -68,10 +75,13 @@ function checkGradients(m: ForwardModel, label: string): void {
         for (let t = 0; t < T; t++) if (toks[t] === v) an += dEmbed[t * E + j]!;
         if (tied) { const h = seen.get(name)!; for (let t = 0; t < T; t++) an += h.g[t * h.rows + v]! * h.x[t * h.cols + j]!; }
       } else {
-        const s = seen.get(name)!;
+        const ex = experts.get(name);
+        const e = ex ? ex[Math.floor(r() * ex.length)]! : 0;
+        const s = seen.get(ex ? `${name}#${e}` : name)!;
         const o = Math.floor(r() * s.rows), j = Math.floor(r() * s.cols);
-        idx = o * s.cols + j;
-        for (let t = 0; t < T; t++) an += s.g[t * s.rows + o]! * s.x[t * s.cols + j]!;
+        idx = (e * s.rows + o) * s.cols + j;
+        const n = s.x.length / s.cols;
+        for (let t = 0; t < n; t++) an += s.g[t * s.rows + o]! * s.x[t * s.cols + j]!;
       }
       const eps = 1e-2, Wp = W.slice(), Wm = W.slice();
       Wp[idx] += eps; Wm[idx] -= eps;
@@ -93,6 +103,11 @@ test("calibrate: backward pass matches finite differences (llama, qwen3 + QK-nor
   checkGradients({ config: s.config, weights: tied }, "stories260K tied");
 });
 
+test("calibrate: backward pass through qwen3moe's routed experts and router matches finite differences (moe-tiny)", () => {
+  const m = load("moe/moe-tiny-f16.gguf");
+  checkGradients(m, "moe-tiny", ["attn_q", "attn_v", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"], 12);
+});
+
 test("calibrate: WASM attention backward equals the float64 JS reference", () => {
   const r = rng(3);
   for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6]] as const) {
@@ -104,6 +119,25 @@ test("calibrate: WASM attention backward equals the float64 JS reference", () =>
     for (const key of ["dq", "dk", "dv"] as const) {
       for (let i = 0; i < a[key].length; i++) assert.ok(Math.abs(a[key][i]! - b[key][i]!) < 1e-5 * (1 + Math.abs(b[key][i]!)), `${key}[${i}] ${a[key][i]} vs ${b[key][i]}`);
     }
+  }
+});
+
+test("calibrate: the fused WASM Fisher marginals equal the row/column sums of the squared gradient gᵀx (float64 JS)", () => {
+  const r = rng(11);
+  for (const [n, rows, cols] of [[37, 12, 24], [5, 7, 13], [64, 9, 8], [3, 4, 3]] as const) {
+    const g = Float32Array.from({ length: n * rows }, () => r() * 2 - 1), x = Float32Array.from({ length: n * cols }, () => r() * 2 - 1);
+    const R = Float64Array.from({ length: rows }, () => r()), C = Float64Array.from({ length: cols }, () => r());
+    const wantR = R.slice(), wantC = C.slice();
+    for (let o = 0; o < rows; o++) {
+      for (let j = 0; j < cols; j++) {
+        let d = 0;
+        for (let t = 0; t < n; t++) d += g[t * rows + o]! * x[t * cols + j]!;
+        wantR[o] += 0.5 * d * d; wantC[j] += 0.5 * d * d;
+      }
+    }
+    addFisherMarginals(g, x, n, rows, cols, R, C, 0.5);
+    R.forEach((v, o) => assert.ok(Math.abs(v - wantR[o]!) <= 1e-5 * wantR[o]!, `${n}x${rows}x${cols} R[${o}] ${v} vs ${wantR[o]}`));
+    C.forEach((v, j) => assert.ok(Math.abs(v - wantC[j]!) <= 1e-5 * wantC[j]!, `${n}x${rows}x${cols} C[${j}] ${v} vs ${wantC[j]}`));
   }
 });
 
@@ -131,6 +165,106 @@ test("calibrate: the file is an imatrix (in_sum2 as quantscope imatrix computes)
   assert.ok(c.inMean2.has("output.weight") && c.embRow && c.embCol);
   assert.equal(c.fisher.size, 37); // + the embedding lookup
   assert.equal(readCalib(fx("imatrix/imatrix.gguf")), null); // a plain imatrix has no gradient statistics
+});
+
+test("calibrate (qwen3moe): per-expert in_sum2 and counts equal quantscope imatrix's; gradient statistics per expert", () => {
+  const src = openSource(fx("moe/moe-tiny-f16.gguf"));
+  try {
+    const m = loadForwardModel(src);
+    const text = Int32Array.from(tokenizerOf(src).encode(readTextFile(fx("tinyqwen/calibration.txt")).slice(0, 4000)));
+    const c = { nCtx: 128, count: 2, available: 2 };
+    const acc = new CalibAccumulator(), ref = new ImatrixAccumulator();
+    for (let i = 0; i < 2; i++) {
+      acc.add(calibrateSequence(m, text.slice(i * 128, (i + 1) * 128), 1 + i));
+      ref.add(imatrixChunk(m, text, c, i, undefined));
+    }
+    const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+    const file = join(dir, "calib.gguf");
+    writeFileSync(file, encodeCalibGguf(acc.result(128, 1, headName(m)), { datasets: ["test"] }));
+    const want = ref.result(128);
+    const im = readImatrix(file);
+    assert.deepEqual([...im.entries.keys()].sort(), [...want.sums.keys()].sort());
+    let experts = 0;
+    for (const [name, e] of im.entries) {
+      const raw = (e as ImatrixEntryRaw).raw, r = want.sums.get(name)!;
+      assert.deepEqual(e.counts, want.counts.get(name), `${name} counts`);
+      if (want.counts.get(name)!.length > 1) experts++;
+      for (let j = 0; j < r.length; j++) assert.ok(Math.abs(raw[j]! - r[j]!) <= 1e-4 * r[j]! + 1e-6, `${name}[${j}]: ${raw[j]} vs ${r[j]}`);
+    }
+    assert.equal(experts, 12); // ffn_{gate,up,down}_exps of 4 blocks, 8 experts each
+    const cal = readCalib(file)!;
+    for (let l = 0; l < 4; l++) {
+      for (const k of ["ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"]) {
+        const name = `blk.${l}.${k}.weight`, f = cal.fisher.get(name)!;
+        assert.equal(f.groups, 8, name);
+        assert.equal(f.rows.length, 8 * 256, name);
+        // columns normalised per expert: each expert that saw tokens sums to 1
+        const counts = want.counts.get(name)!;
+        for (let e = 0; e < 8; e++) {
+          let s = 0;
+          for (let j = 0; j < 256; j++) s += f.cols[e * 256 + j]!;
+          assert.ok(counts[e]! > 0 ? Math.abs(s - 1) < 1e-4 : s === 0, `${name} expert ${e}: column shares sum to ${s}`);
+        }
+      }
+      assert.ok(cal.fisher.has(`blk.${l}.ffn_gate_inp.weight`));
+    }
+  } finally {
+    src.close();
+  }
+});
+
+test("calibrate (qwen3moe): expert tensors get a calibration prediction, the sum of each expert's own; the last block's match measured KL", () => {
+  const src = openSource(fx("moe/moe-tiny-f16.gguf"));
+  try {
+    const m = loadForwardModel(src);
+    const text = Int32Array.from(tokenizerOf(src).encode(readTextFile(fx("tinyqwen/calibration.txt"))));
+    // calibration: 3 chunks of 256 from the end of the text; KL: the first 256 tokens
+    const acc = new CalibAccumulator();
+    for (let i = 0; i < 3; i++) acc.add(calibrateSequence(m, text.slice(text.length - (i + 1) * 256, text.length - i * 256), 1 + i));
+    const dir = mkdtempSync(join(tmpdir(), "qs-calib-"));
+    const file = join(dir, "calib.gguf");
+    writeFileSync(file, encodeCalibGguf(acc.result(256, 1, headName(m)), { datasets: ["test"] }));
+    const kl = prepareKl(m, text.slice(0, 256), 256);
+    const res = sweepModel(src, { types: ["Q3_K", "Q5_K"], calib: readCalib(file)!, kl, tensors: /^blk\.(3\.ffn_(gate|up|down)|1\.ffn_down)_exps\./ });
+    assert.equal(res.records.length, 8);
+    assert.ok(!res.notes.some((n) => /borrows the dense FFN gain/.test(n)), res.notes.join("\n"));
+    const raw = new GgufSource(file);
+    try {
+      const tokens = Number(raw.metadata.get("calibrate.token_count"));
+      for (const r of res.records) {
+        assert.equal(r.sensitivitySource, "calib", r.tensor);
+        assert.equal(r.sensitivityBasis, undefined, r.tensor);
+        // from scratch: ½ Σ_e Σ_o (R_eo / N) Σ_j (C_ej / Σ_j C_ej) E²_eoj on llama-quantize's per-expert round trip
+        const info = src.tensor(r.tensor), W = src.read(r.tensor).data, deq = roundTripTensor(r.type, W, info.shape);
+        const R = raw.read(`${r.tensor}.fisher_rows`).data, C = raw.read(`${r.tensor}.fisher_cols`).data;
+        assert.deepEqual(raw.tensor(`${r.tensor}.fisher_rows`).shape, [256, 8]);
+        let want = 0;
+        const perExpert: number[] = [];
+        for (let e = 0; e < 8; e++) {
+          let cs = 0, pe = 0;
+          for (let j = 0; j < 256; j++) cs += C[e * 256 + j]!;
+          for (let o = 0; o < 256; o++) {
+            let s = 0;
+            for (let j = 0; j < 256; j++) { const i = (e * 256 + o) * 256 + j; s += (C[e * 256 + j]! / cs) * (W[i]! - deq[i]!) ** 2; }
+            pe += (0.5 * R[e * 256 + o]! / tokens) * s;
+          }
+          perExpert.push(pe);
+          want += pe;
+        }
+        assert.ok(Math.abs(r.sensitivity - want) <= 1e-5 * want, `${r.tensor} ${r.type}: ${r.sensitivity} vs ${want}`);
+        r.experts!.forEach((x, e) => assert.ok(Math.abs(x.predKl! - perExpert[e]!) <= 1e-5 * perExpert[e]!, `${r.tensor} expert ${e}`));
+      }
+    } finally {
+      raw.close();
+    }
+    // the last block's experts feed no router: routing is untouched and the second-order prediction holds
+    for (const r of res.records.filter((x) => x.layer === 3)) {
+      const ratio = r.sensitivity / r.measuredKl!;
+      assert.ok(ratio > 0.5 && ratio < 2, `${r.tensor} ${r.type}: predicted ${r.sensitivity}, measured ${r.measuredKl}`);
+    }
+  } finally {
+    src.close();
+  }
 });
 
 test("calibrate: predicted KL ranks measured single-tensor KL (stories260K, held-out tokens)", () => {
@@ -207,6 +341,14 @@ test("calibrate CLI: -j 1 and -j 2 write the same file; one-line errors for bad 
     return readFileSync(out);
   });
   assert.ok(files[0]!.equals(files[1]!), "-j 1 and -j 2 files differ");
+  // the same for qwen3moe (per-expert statistics and counts summed in chunk order)
+  const moe = ["1", "2"].map((j) => {
+    const out = join(dir, `moe-j${j}.gguf`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "calibrate", fx("moe/moe-tiny-f16.gguf"), "-f", fx("tinyqwen/calibration.txt"), "-c", "32", "--chunks", "2", "-j", j, "-o", out, "--no-progress"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(out);
+  });
+  assert.ok(moe[0]!.equals(moe[1]!), "moe-tiny: -j 1 and -j 2 files differ");
   // --imatrix with gradient statistics: the quantizer gets in_sum2, the prediction the gradients
   const sw = spawnSync(process.execPath, ["--import", "tsx", CLI, "sweep", fx("models/stories260K.gguf"), "--imatrix", join(dir, "j1.gguf"), "--types", "Q4_0", "--tensors", "^blk\\.0\\.attn_q", "--json", "--no-progress"], { encoding: "utf8" });
   assert.equal(sw.status, 0, sw.stderr);

@@ -38,6 +38,8 @@ const cases: Case[] = [
   { name: "stories260K", model: FX + "models/stories260K.gguf", text: FX + "models/calibration.txt", ctx: 128, klTokens: FX + "activations/tokens_ctx128.i32" },
   { name: "tinyqwen", model: FX + "models/tinyqwen-f16.gguf", text: FX + "tinyqwen/calibration.txt", ctx: 256, klTokens: FX + "tinyqwen/activation_tokens_ctx256.i32" },
   { name: "rand-qwen3 (gen_model.py: 4 layers, 256, ffn 512, 4/2 heads of 64, seed 5)", model: third, text: FX + "tinyqwen/calibration.txt", ctx: 256 },
+  // qwen3moe, random weights, 8 experts of which 2 are used; tinyqwen's tokenizer, so the same text and KL tokens
+  { name: "moe-tiny", model: FX + "moe/moe-tiny-f16.gguf", text: FX + "tinyqwen/calibration.txt", ctx: 256, klTokens: FX + "tinyqwen/activation_tokens_ctx256.i32" },
 ];
 
 function ranks(a: number[]): number[] {
@@ -106,6 +108,14 @@ async function main(): Promise<void> {
     out.push(score(`${c.name}: calib (Fisher marginals)`, recs, recs.map((r) => r.sensitivity)));
     out.push(score(`${c.name}: calib diagonal`, recs, pick(diag.records)));
     out.push(score(`${c.name}: gain table (imatrix, scaled)`, recs, pick(gain.records)));
+    // MoE: the expert tensors alone, and the tensors upstream of no router (the last block's FFN experts, the head)
+    if (recs.some((r) => r.experts)) {
+      const sub = (f: (r: SweepRecord) => boolean) => { const i = recs.map((r, j) => (f(r) ? j : -1)).filter((j) => j >= 0); return { rs: i.map((j) => recs[j]!), p: i.map((j) => recs[j]!.sensitivity) }; };
+      const ex = sub((r) => !!r.experts);
+      out.push(score(`${c.name}: calib, expert tensors only`, ex.rs, ex.p));
+      const dense = sub((r) => !r.experts);
+      out.push(score(`${c.name}: calib, other tensors only`, dense.rs, dense.p));
+    }
     if (process.argv.includes("--records")) for (const r of recs) process.stderr.write(`${r.tensor} ${r.type} pred ${r.sensitivity.toExponential(3)} measured ${r.measuredKl!.toExponential(3)}\n`);
     src.close();
   }

@@ -11,8 +11,10 @@
 // separate histogram pass); see docs/scale.md.
 //
 // Not handled here (measure() is used instead): activations (X·Eᵀ), --flatten,
-// --measure-kl, non-finite weights or imatrix values, types without a WASM
-// kernel pair, and tensors too large for one 4 GiB WASM memory.
+// --measure-kl and calibration statistics on 2-D tensors, non-finite weights
+// or imatrix values, types without a WASM kernel pair, and tensors too large
+// for one 4 GiB WASM memory. Expert tensors (which measure() cannot cut per
+// expert) get their calibration prediction and measured KL here.
 import type { TensorSource } from "../io/source.js";
 import { QuantscopeError } from "../io/errors.js";
 import { newKernelInstance, type KernelExports } from "../quant/wasm.js";
@@ -25,6 +27,8 @@ import {
   EXPERT_UNCERTAINTY, finishRecord, measure, measuredRows, readPickedRows, rowSums, skippedRecords, tensorContext, tensorMeta, type ErrorSums, type SweepOptions, type TensorContext,
 } from "./sweep.js";
 import type { ExpertMetrics, SweepRecord } from "./sweep-types.js";
+import { addCalibRows, calibTotal } from "../model/calibrate/predict.js";
+import { measureKl } from "../model/forward/kl.js";
 
 const PAGE = 65536;
 /** Rows per kernel call: about this many floats (256 KiB of f32, like the codec API's chunks). */
@@ -115,10 +119,12 @@ export function sweepTensorFast(
     phases[what] += (t - tick) / 1000;
     tick = t;
   };
-  if (opts.flatten || opts.kl) return null;
+  if (opts.flatten) return null;
   if (opts.activations && opts.activations.fileFor(name) !== null) return null;
   const meta = tensorMeta(src, name, nLayers, opts);
-  if (meta.calib) return null; // calibration-based predictions need the error per element: measure() computes them
+  const expert = (meta.experts ?? 1) > 1;
+  // 2-D tensors: measure() computes calibration predictions and measured KL (it keeps the whole round trip)
+  if (!expert && (meta.calib || opts.kl)) return null;
   const C = meta.W.cols, N = meta.totalRows;
   const pick = measuredRows(N, opts, index);
   const k = pick ? pick.length : N;
@@ -226,6 +232,9 @@ export function sweepTensorFast(
     }
     let max = 0;
     const segMax = new Float64Array(segments.length);
+    // expert tensors: per measured row the calibration term, and the whole round trip for the measured KL
+    const calibRows = meta.calib ? new Float64Array(k) : null;
+    const deqAll = opts.kl && k === N ? new Float32Array(N * C) : null;
     /** One round trip of every chunk; the gather pass (slabbed) counts into a scratch histogram and gathers per slab. */
     const roundTrips = (withSums: boolean, gatherPass: boolean) => eachChunk((i, r, n, s0) => {
       const qIm = useIm && codec.imatrix !== "ignored" ? pIm[i]! : 0;
@@ -235,6 +244,11 @@ export function sweepTensorFast(
       if (phases) lap("quantize");
       dequant(pQ, pDeq, n * C);
       if (phases) lap("dequantize");
+      if (!gatherPass && calibRows) {
+        const tensorRows = pick ? pick.subarray(r, r + n) : Int32Array.from({ length: n }, (_, i) => r + i);
+        addCalibRows(meta.calib!, ws.f32(pw, n * C), ws.f32(pDeq, n * C), tensorRows, n, C, calibRows, r);
+      }
+      if (!gatherPass && deqAll) deqAll.set(ws.f32(pDeq, n * C), r * C);
       const m = errors(pw, pDeq, pAbs + (r - s0) * C * 4, n, C, pIm[i]!, pE2 + r * 8, pVe2 + r * 8, gatherPass ? pHist2 : pHist,
         withSums ? pW2 + r * 8 : 0, withSums ? pVw2 + r * 8 : 0);
       if (m > max) max = m;
@@ -251,8 +265,10 @@ export function sweepTensorFast(
         slabbed ? () => { if (!roundTrips(false, true)) throw new Error("internal error: a slab changed between passes"); }
           : () => gather(pAbs, k * C, pSlot, pFill, pGather)),
     };
-    const rec = finishRecord(ctx, base, type, fallback, useIm, tensorBytes(type, [C, N]), es, sums!);
-    records.push((meta.experts ?? 1) > 1 ? withExperts(rec, meta, segments, es, sums!, segMax) : rec);
+    const measuredKl = deqAll ? measureKl(opts.kl!, new Map([[name, deqAll]])) : undefined;
+    const calibKl = calibRows ? calibTotal(calibRows, N) : undefined;
+    const rec = finishRecord(ctx, base, type, fallback, useIm, tensorBytes(type, [C, N]), es, sums!, measuredKl, calibKl);
+    records.push(expert ? withExperts(rec, meta, segments, es, sums!, segMax, calibRows) : rec);
     lap("orderStats");
   }
   return records;
@@ -306,7 +322,7 @@ export function expertSegments(meta: TensorContext, pick: Int32Array | null): Ro
 /** The record of an expert tensor with each expert's metrics and its sensitivity marked as borrowed. */
 function withExperts(
   rec: SweepRecord, meta: TensorContext, segments: readonly RowSegment[], es: ErrorSums,
-  sums: { w2: Float64Array; vw2: Float64Array }, segMax: Float64Array,
+  sums: { w2: Float64Array; vw2: Float64Array }, segMax: Float64Array, calibRows: Float64Array | null,
 ): SweepRecord {
   const C = meta.W.cols;
   const E = meta.experts!;
@@ -331,8 +347,12 @@ function withExperts(
       rmse: Math.sqrt(e2 / (s.count * C)), relRmse: Math.sqrt(e2 / w2), maxAbsErr: segMax[i]!,
       imatrixMse: im ? ve2 / (s.count * C) : null,
       outputRelErr: im ? Math.sqrt(ve2 / vw2) : Math.sqrt(e2 / w2),
+      // this expert's share of the calibration prediction (its measured rows scaled to all of its rows)
+      ...(calibRows ? { predKl: (sum(calibRows, s) * per) / s.count } : {}),
     });
   }
+  // from calibration statistics: each expert's own prediction, nothing borrowed
+  if (calibRows) return { ...rec, experts };
   const x = rec.sensitivity;
   return {
     ...rec, experts,
@@ -396,7 +416,6 @@ export function measureTensor(
   if ((meta.experts ?? 1) > 1) {
     // measure() quantizes a tensor as one matrix with one imatrix vector; expert tensors need the WASM path
     const why = opts.flatten ? "--flatten does not apply to expert tensors"
-      : opts.kl ? "--measure-kl does not support expert tensors"
       : opts.activations?.fileFor(name) ? "activation files for expert tensors are not supported"
       : "expert tensors are measured by the WASM path only (non-finite values, or too large for it)";
     return skippedRecords(meta, types, why);

@@ -92,8 +92,8 @@ export interface SweepRecord {
   readonly experts?: readonly ExpertMetrics[];
   /**
    * Set when `sensitivity` is uncertain beyond the gain table's own error: a gain
-   * not fitted for this kind of tensor (expert tensors: no MoE model was in the
-   * fit), or model facts the source could not show (a folder without
+   * not fitted for this kind of tensor (expert tensors without calibration statistics:
+   * no MoE model was in the fit), or model facts the source could not show (a folder without
    * model.json: layer count, QK-norm); says why and the range.
    */
   readonly sensitivityBasis?: SensitivityBasis;
@@ -123,6 +123,8 @@ export interface ExpertMetrics {
   readonly imatrixMse: number | null;
   /** Imatrix estimate of the expert's relative output error (relRmse without an imatrix). */
   readonly outputRelErr: number;
+  /** With calibration statistics: this expert's term of the predicted KL (the record's sensitivity is their sum). */
+  readonly predKl?: number;
 }
 
 export interface SensitivityBasis {

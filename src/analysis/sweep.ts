@@ -520,7 +520,14 @@ export function sweepNotes(records: readonly SweepRecord[], opts: { imatrix?: un
   const fb = records.filter((r) => r.fallback);
   if (fb.length) notes.push(`${fb.length} (tensor, type) pairs use llama-quantize's fallback type because the row length does not fit the block (marked "fallback")`);
   const ex = new Set(records.filter((r) => r.experts).map((r) => r.tensor));
-  if (ex.size) notes.push(`${ex.size} expert tensors (3-D ffn_*_exps) were quantized expert by expert with each expert's imatrix vector, as llama-quantize does; per-expert metrics are in the JSON. Their predKL borrows the dense FFN gain (no MoE model was in the fit): trust it within a factor ~${EXPERT_UNCERTAINTY} only (sensitivityBasis)`);
+  if (ex.size) {
+    const borrowed = new Set(records.filter((r) => r.experts && r.sensitivityBasis).map((r) => r.tensor));
+    notes.push(`${ex.size} expert tensors (3-D ffn_*_exps) were quantized expert by expert with each expert's imatrix vector, as llama-quantize does; per-expert metrics are in the JSON.`
+      + (borrowed.size ? ` The predKL of ${borrowed.size === ex.size ? "them" : `${borrowed.size} of them`} borrows the dense FFN gain (no MoE model was in the fit): trust it within a factor ~${EXPERT_UNCERTAINTY} only (sensitivityBasis)` : " Their predKL is the sum over experts of each expert's calibration prediction"));
+    if (records.some((r) => r.experts && r.sensitivitySource === "calib")) {
+      notes.push("MoE calibration predictions hold the routing fixed: a tensor whose error reaches a later router also flips some tokens' expert choice, which they miss (moe-tiny: predicted/measured 0.96-1.27 for the tensors after the last router, but a median 0.68 at Q2_K down to 0.075 at Q6_K for those before one; docs/sensitivity.md)");
+    }
+  }
   const sk = records.filter((r) => r.skipped);
   for (const r of sk) notes.push(`skipped ${r.tensor} ${r.requestedType}: ${r.skipped}`);
   if (!opts.activations && opts.imatrix) notes.push("outputRelErr is the imatrix estimate (diagonal approximation: cross-correlations between input columns ignored)");

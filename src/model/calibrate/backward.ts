@@ -7,15 +7,30 @@
 // (T × vocab) down to the embedding and reports, for every weight matrix,
 // its input x (T × cols) and the gradient g = ∂L/∂y of its output (T × rows).
 // The F16 rounding of K and V (llama.cpp's KV cache) is applied in the
-// forward pass and treated as the identity in the backward pass.
+// forward pass and treated as the identity in the backward pass. MoE layers
+// (qwen3moe): the routing (each token's top-k experts) is held fixed; the
+// gradient reaches every selected expert's gate/up/down and, through the
+// renormalised softmax weights, the router ffn_gate_inp.
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "../forward/model.js";
 import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
+import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 
-/** Called for each weight matrix with its input rows and output gradients. */
-export type MatmulHook = (name: string, x: Float32Array, cols: number, g: Float32Array, rows: number) => void;
+/**
+ * Called for each weight matrix with its input rows x (n × cols) and output
+ * gradients g (n × rows); n = T, except for an expert matrix (`expert` = its
+ * index in the 3-D tensor, `rows` = rows per expert), called once per expert
+ * that has tokens with the n (token, slot) rows routed to it. x and g may be
+ * scratch buffers reused by the next call: copy them to keep them.
+ */
+export type MatmulHook = (name: string, x: Float32Array, cols: number, g: Float32Array, rows: number, expert?: ExpertCall) => void;
+
+export interface ExpertCall {
+  readonly index: number;
+  readonly count: number;
+}
 
 export interface BackwardResult {
   /** Gradient of the loss with respect to the residual stream at the input of layer 0 (T × nEmbd): the embedding rows' gradient. */
@@ -26,6 +41,10 @@ interface LayerCache {
   hIn: Float32Array; x: Float32Array;
   q0: Float32Array; k0: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array;
   att: Float32Array; h1: Float32Array; f: Float32Array; gt: Float32Array; up: Float32Array; a: Float32Array;
+  /** sigmoid(gt), kept from the forward pass for the SwiGLU backward. */
+  sg: Float32Array;
+  /** MoE layers: routing and the expert outputs (unweighted) per (token, slot) row t·k + s; gt/up/a are then per row too. */
+  moe?: { ids: Int32Array; weights: Float32Array; d: Float32Array };
 }
 
 export interface ForwardCache {
@@ -62,9 +81,41 @@ function transposed(W: Float32Array, rows: number, cols: number): Float32Array {
   return t;
 }
 
-/** dX (T × cols) = dY (T × rows) · W (rows × cols). */
-function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number): Float32Array {
-  return matmul(dy, T, rows, transposed(W, rows, cols), cols);
+const slices = new WeakMap<Float32Array, Float32Array[]>();
+
+/** Expert e's rows × cols matrix of a 3-D expert tensor (the same view object each time, so its transpose is cached). */
+function expertMatrix(W: Float32Array, e: number, rows: number, cols: number): Float32Array {
+  let s = slices.get(W);
+  if (!s) slices.set(W, (s = []));
+  return (s[e] ??= W.subarray(e * rows * cols, (e + 1) * rows * cols));
+}
+
+/** (token, slot) rows routed to each expert, in row order. */
+function expertRows(ids: Int32Array, nExpert: number): Int32Array[] {
+  const n = new Int32Array(nExpert);
+  for (const e of ids) n[e]++;
+  const out = Array.from(n, (c) => new Int32Array(c));
+  n.fill(0);
+  for (let r = 0; r < ids.length; r++) { const e = ids[r]!; out[e]![n[e]!++] = r; }
+  return out;
+}
+
+const pool = new Map<string, Float32Array>();
+
+/**
+ * A scratch array of n floats for one use site of the backward pass, reused
+ * from call to call (its contents are dead by the next use): fresh arrays of
+ * these sizes cost page faults and garbage collections on every chunk.
+ */
+function scratch(site: string, n: number): Float32Array {
+  let b = pool.get(site);
+  if (!b || b.length < n) pool.set(site, (b = new Float32Array(n)));
+  return b.subarray(0, n);
+}
+
+/** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
+function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
+  return matmul(dy, T, rows, transposed(W, rows, cols), cols, site ? scratch(site, T * cols) : undefined);
 }
 
 /** Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient dy. */
@@ -84,19 +135,33 @@ export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, 
   return dx;
 }
 
+let ropeTable: { key: string; cos: Float64Array; sin: Float64Array } | undefined;
+
+/** cos and sin of position t · θ^(−2i/ropeDim) (T × ropeDim/2), the same angles as ops.rope, kept for the next call. */
+function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Array; sin: Float64Array } {
+  const key = `${T} ${ropeDim} ${theta}`;
+  if (ropeTable?.key === key) return ropeTable;
+  const half = ropeDim / 2;
+  const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+  for (let i = 0; i < half; i++) {
+    const inv = Math.pow(theta, (-2 * i) / ropeDim);
+    for (let t = 0; t < T; t++) { const a = t * inv; cos[t * half + i] = Math.cos(a); sin[t * half + i] = Math.sin(a); }
+  }
+  ropeTable = { key, cos, sin };
+  return ropeTable;
+}
+
 /** Inverse rotation of ops.rope (its transpose), in place: the backward pass of RoPE. */
 export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
   const half = ropeDim / 2;
-  const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = Math.pow(theta, (-2 * i) / ropeDim);
+  const { cos, sin } = ropeAngles(T, ropeDim, theta);
+  const step = mode === "normal" ? 2 : 1, other = mode === "normal" ? 1 : half;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nHead; h++) {
       const o = (t * nHead + h) * headDim;
       for (let i = 0; i < half; i++) {
-        const a = t * inv[i]!;
-        const c = Math.cos(a), s = Math.sin(a);
-        const i0 = mode === "normal" ? o + 2 * i : o + i;
-        const i1 = mode === "normal" ? o + 2 * i + 1 : o + i + half;
+        const c = cos[t * half + i]!, s = sin[t * half + i]!;
+        const i0 = o + step * i, i1 = i0 + other;
         const x0 = x[i0]!, x1 = x[i1]!;
         x[i0] = x0 * c + x1 * s;
         x[i1] = -x0 * s + x1 * c;
@@ -161,14 +226,25 @@ export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array,
   return { dq, dk: Float32Array.from(dk), dv: Float32Array.from(dv) };
 }
 
-function silu(z: number): number { return z / (1 + Math.exp(-z)); }
+/** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass (one exp per element). */
+function swigluKeep(gate: Float32Array, up: Float32Array, a: Float32Array = new Float32Array(gate.length), sg: Float32Array = new Float32Array(gate.length)): { a: Float32Array; sg: Float32Array } {
+  for (let i = 0; i < gate.length; i++) {
+    const z = gate[i]!, e = 1 + Math.exp(-z);
+    a[i] = (z / e) * up[i]!;
+    sg[i] = 1 / e;
+  }
+  return { a, sg };
+}
 
 export interface ForwardCacheOptions {
   /** Round K and V to F16 like llama.cpp's KV cache (default true). */
   readonly kvF16?: boolean;
 }
 
-/** Forward pass over one sequence (positions 0..T−1), keeping what the backward pass needs. */
+/**
+ * Forward pass over one sequence (positions 0..T−1), keeping what the backward pass needs. Part of
+ * the cache lives in scratch arrays that the next call reuses: finish with one cache before making the next.
+ */
 export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: ForwardCacheOptions = {}): ForwardCache {
   const c = model.config;
   const T = tokens.length, E = c.nEmbd;
@@ -198,19 +274,129 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     const h1 = new Float32Array(T * E);
     for (let i = 0; i < h1.length; i++) h1[i] = hIn[i]! + o[i]!;
     const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps);
-    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf);
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf);
-    const a = new Float32Array(gt.length);
-    for (let i = 0; i < a.length; i++) a[i] = silu(gt[i]!) * up[i]!;
-    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E);
+    if (c.nExpert > 0) {
+      const m = moeForward(model, p, f, T);
+      const h2 = h1.slice();
+      const ku = c.nExpertUsed;
+      // as run.ts: weighted expert outputs rounded to f32, summed in slot order
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < E; j++) {
+          let s = Math.fround(m.d[(t * ku) * E + j]! * m.weights[t * ku]!);
+          for (let q = 1; q < ku; q++) s = Math.fround(s + Math.fround(m.d[(t * ku + q) * E + j]! * m.weights[t * ku + q]!));
+          h2[t * E + j] += s;
+        }
+      }
+      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, sg: m.sg, moe: { ids: m.ids, weights: m.weights, d: m.d } });
+      h = h2;
+      continue;
+    }
+    // the FFN's T × nFf activations (most of the cache) in per-layer scratch arrays, reused by the next chunk
+    const nf = T * c.nFf;
+    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, scratch(`${l}.gt`, nf));
+    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, scratch(`${l}.up`, nf));
+    const { a, sg } = swigluKeep(gt, up, scratch(`${l}.a`, nf), scratch(`${l}.sg`, nf));
+    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
     const h2 = new Float32Array(T * E);
     for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + dn[i]!;
-    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a });
+    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
     h = h2;
   }
   const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps);
   const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab);
   return { T, layers, hOut: h, xf, logits };
+}
+
+/** The MoE FFN's forward pass (as run.ts's moeFfn), keeping per (token, slot) row the gate, up, SwiGLU and unweighted expert output. */
+function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) {
+  const c = model.config;
+  const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
+  const { ids, weights } = routeTokens(matmul(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
+  const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
+  const gtAll = new Float32Array(T * k * F), upAll = new Float32Array(T * k * F), aAll = new Float32Array(T * k * F), sgAll = new Float32Array(T * k * F), d = new Float32Array(T * k * E);
+  expertRows(ids, nE).forEach((rows, e) => {
+    const n = rows.length;
+    if (n === 0) return;
+    const x = new Float32Array(n * E);
+    for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
+    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F);
+    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F);
+    const { a, sg } = swigluKeep(g, u);
+    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      gtAll.set(g.subarray(i * F, (i + 1) * F), r * F);
+      upAll.set(u.subarray(i * F, (i + 1) * F), r * F);
+      aAll.set(a.subarray(i * F, (i + 1) * F), r * F);
+      sgAll.set(sg.subarray(i * F, (i + 1) * F), r * F);
+      d.set(de.subarray(i * E, (i + 1) * E), r * E);
+    }
+  });
+  return { ids, weights, gt: gtAll, up: upAll, a: aAll, sg: sgAll, d };
+}
+
+/** SwiGLU backward: gradients of gate and up from the gradient of silu(gate)·up (sigmoid(gate) from the forward pass). */
+function swigluBack(da: Float32Array, gt: Float32Array, up: Float32Array, sgs: Float32Array): { dgt: Float32Array; dup: Float32Array } {
+  const dgt = scratch("dgt", da.length), dup = scratch("dup", da.length);
+  for (let i = 0; i < da.length; i++) {
+    const z = gt[i]!, sg = sgs[i]!;
+    dup[i] = da[i]! * z * sg;
+    dgt[i] = da[i]! * up[i]! * sg * (1 + z * (1 - sg));
+  }
+  return { dgt, dup };
+}
+
+/**
+ * Backward of the MoE FFN from dh (T × E, the gradient of its output): every
+ * expert's matrices (hook per expert), the router through the renormalised
+ * softmax weights (w_s = softmax of the selected logits, so ∂w_s/∂l_e' =
+ * w_s(δ − w_e') over the selected; the others get no gradient), and the
+ * gradient at the FFN's input f.
+ */
+function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, dh: Float32Array, hook: MatmulHook): Float32Array {
+  const c = model.config;
+  const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
+  const { ids, weights, d } = L.moe!;
+  const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
+  const df = new Float32Array(T * E);
+  const dw = new Float64Array(T * k); // ∂L/∂(routing weight) per (token, slot)
+  expertRows(ids, nE).forEach((rows, e) => {
+    const n = rows.length;
+    if (n === 0) return;
+    const dd = scratch("e.dd", n * E), a = scratch("e.a", n * F), x = scratch("e.x", n * E);
+    const gt = scratch("e.gt", n * F), u = scratch("e.up", n * F), sg = scratch("e.sg", n * F);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!, t = Math.floor(r / k), wr = weights[r]!;
+      let s = 0;
+      for (let j = 0; j < E; j++) { const g = dh[t * E + j]!; dd[i * E + j] = wr * g; s += d[r * E + j]! * g; }
+      dw[r] = s;
+      a.set(L.a.subarray(r * F, (r + 1) * F), i * F);
+      gt.set(L.gt.subarray(r * F, (r + 1) * F), i * F);
+      u.set(L.up.subarray(r * F, (r + 1) * F), i * F);
+      sg.set(L.sg.subarray(r * F, (r + 1) * F), i * F);
+      x.set(L.f.subarray(t * E, (t + 1) * E), i * E);
+    }
+    const ex = { index: e, count: nE };
+    hook(p + "ffn_down_exps.weight", a, F, dd, E, ex);
+    const { dgt, dup } = swigluBack(matmulBack(dd, n, expertMatrix(down, e, E, F), E, F, "da"), gt, u, sg);
+    hook(p + "ffn_gate_exps.weight", x, E, dgt, F, ex);
+    hook(p + "ffn_up_exps.weight", x, E, dup, F, ex);
+    const dx = matmulBack(dgt, n, expertMatrix(gate, e, F, E), F, E, "df");
+    const dxu = matmulBack(dup, n, expertMatrix(up, e, F, E), F, E, "dfu");
+    for (let i = 0; i < n; i++) {
+      const t = Math.floor(rows[i]! / k);
+      for (let j = 0; j < E; j++) df[t * E + j] += dx[i * E + j]! + dxu[i * E + j]!;
+    }
+  });
+  const dl = new Float32Array(T * nE);
+  for (let t = 0; t < T; t++) {
+    let m = 0;
+    for (let s = 0; s < k; s++) m += weights[t * k + s]! * dw[t * k + s]!;
+    for (let s = 0; s < k; s++) dl[t * nE + ids[t * k + s]!] = weights[t * k + s]! * (dw[t * k + s]! - m);
+  }
+  hook(p + "ffn_gate_inp.weight", L.f, E, dl, nE);
+  const dfr = matmulBack(dl, T, w(model, p + "ffn_gate_inp.weight"), nE, E);
+  for (let i = 0; i < df.length; i++) df[i] += dfr[i]!;
+  return df;
 }
 
 /**
@@ -230,24 +416,22 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     const L = cache.layers[l]!;
     const p = `blk.${l}.`;
     // FFN
-    hook(p + "ffn_down.weight", L.a, F, dh, E);
-    const da = matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F);
-    const dgt = new Float32Array(da.length), dup = new Float32Array(da.length);
-    for (let i = 0; i < da.length; i++) {
-      const z = L.gt[i]!, sg = 1 / (1 + Math.exp(-z));
-      dup[i] = da[i]! * z * sg;
-      dgt[i] = da[i]! * L.up[i]! * sg * (1 + z * (1 - sg));
+    let df: Float32Array;
+    if (L.moe) df = moeBackward(model, p, L, T, dh, hook);
+    else {
+      hook(p + "ffn_down.weight", L.a, F, dh, E);
+      const { dgt, dup } = swigluBack(matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F, "da"), L.gt, L.up, L.sg);
+      hook(p + "ffn_gate.weight", L.f, E, dgt, F);
+      hook(p + "ffn_up.weight", L.f, E, dup, F);
+      df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E, "df");
+      const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu");
+      for (let i = 0; i < df.length; i++) df[i] += dfu[i]!;
     }
-    hook(p + "ffn_gate.weight", L.f, E, dgt, F);
-    hook(p + "ffn_up.weight", L.f, E, dup, F);
-    const df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E);
-    const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E);
-    for (let i = 0; i < df.length; i++) df[i] += dfu[i]!;
     const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df);
     for (let i = 0; i < dh1.length; i++) dh1[i] += dh[i]!;
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
-    const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd);
+    const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd, "datt");
     const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
@@ -256,9 +440,9 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     hook(p + "attn_q.weight", L.x, E, dq0, qd);
     hook(p + "attn_k.weight", L.x, E, dk0, kd);
     hook(p + "attn_v.weight", L.x, E, dv, kd);
-    const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E);
-    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E);
-    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E);
+    const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E, "dx");
+    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk");
+    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv");
     for (let i = 0; i < dx.length; i++) dx[i] += dxk[i]! + dxv[i]!;
     const dIn = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx);
     for (let i = 0; i < dIn.length; i++) dIn[i] += dh1[i]!;

@@ -16,7 +16,7 @@ export function registerCalibrate(program: Command): void {
   program
     .command("calibrate")
     .description("calibration statistics for predicted KL: llama-imatrix's in_sum2/counts plus per-row output-gradient energies (Fisher diagonal) from a forward + backward pass; the GGUF is also a valid imatrix for llama-quantize (docs/sensitivity.md)")
-    .argument("<model>", "GGUF model (llama, qwen2, qwen3)")
+    .argument("<model>", "GGUF model (llama, qwen2, qwen3, qwen3moe)")
     .requiredOption("-f, --file <text>", "calibration text (UTF-8)")
     .option("-c, --ctx <n>", "tokens per chunk (default 512)")
     .option("--chunks <n>", "use at most this many chunks (default: all whole chunks)")

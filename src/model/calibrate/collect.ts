@@ -7,12 +7,15 @@
 //   out_grad2[o] = Σ_t E[g_to²]         (g = ∂L/∂y, mean over the samples)
 // and for token_embd, whose input is a one-hot row selection,
 //   row_grad2[v] = Σ_{t: id_t = v} E[‖g_t‖²],  col_grad2[j] = Σ_t E[g_tj²]
-// with g_t the gradient at the residual stream's input. Chunks are computed
+// with g_t the gradient at the residual stream's input. An expert tensor
+// (3-D ffn_*_exps) gets these per expert, concatenated (nExpert × cols,
+// nExpert × rows), over the (token, slot) rows routed to each expert, and the
+// number of such rows per expert (llama-imatrix's counts). Chunks are computed
 // independently (seeded by their index) and added in chunk order, so the
 // result does not depend on the number of threads.
 import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
-import { matmul } from "../forward/ops.js";
+import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
 
 export interface CalibChunk {
@@ -25,6 +28,8 @@ export interface CalibChunk {
   /** Weight name -> row / column sums of the squared whole-sequence weight gradient (dW_oj = Σ_t g_to x_tj)², mean over the samples. */
   readonly fisherRows: Record<string, Float64Array>;
   readonly fisherCols: Record<string, Float64Array>;
+  /** Expert tensors: rows routed to each expert. */
+  readonly expertCounts: Record<string, Float64Array>;
   readonly tokens: number;
   readonly nll: number;
   readonly scored: number;
@@ -52,19 +57,27 @@ export function rng(seed: number): () => number {
 /** Key of the embedding lookup's statistics (token_embd.weight may also be the tied head). */
 export const EMBED = "token_embd.weight#lookup";
 
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c]!;
-  return t;
-}
+type FisherKernel = (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number) => void;
+let fisherKernel: FisherKernel | undefined;
 
-/** Adds the row and column sums of dW² (rows × cols). */
-function addMarginals(dW: Float32Array, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
-  for (let o = 0; o < rows; o++) {
-    let s = 0;
-    for (let j = 0; j < cols; j++) { const q = dW[o * cols + j]! * dW[o * cols + j]! * scale; s += q; c[j] += q; }
-    r[o] += s;
-  }
+/**
+ * Adds scale·Σ_j dW_oj² to r[o] and scale·Σ_o dW_oj² to c[j] for the whole-sequence weight gradient
+ * dW = gᵀx (g: n × rows, x: n × cols), in one WASM kernel (assembly/calib_backward.ts) that never
+ * materialises dW.
+ */
+export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
+  fisherKernel ??= kernels()["fisher_marginals_f32"] as FisherKernel;
+  const arena = new Arena();
+  const pg = arena.alloc(n * rows * 4), px = arena.alloc(n * cols * 4), pr = arena.alloc(rows * 8), pc = arena.alloc(cols * 8);
+  const ps = arena.alloc(n * (rows + 8) * 4);
+  arena.f32(pg, n * rows).set(g.subarray(0, n * rows));
+  arena.f32(px, n * cols).set(x.subarray(0, n * cols));
+  const mem = kernels().memory.buffer;
+  new Float64Array(mem, pr, rows).set(r);
+  new Float64Array(mem, pc, cols).set(c);
+  fisherKernel(pg, px, n, rows, cols, pr, pc, scale, ps);
+  r.set(new Float64Array(kernels().memory.buffer, pr, rows));
+  c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }
 
 /** Softmax probabilities of each row of logits (T × V), f64. */
@@ -81,10 +94,10 @@ function softmax(logits: Float32Array, T: number, V: number): Float64Array {
   return p;
 }
 
-function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number, scale = 1): void {
+function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number, scale = 1, at = 0): void {
   for (let t = 0; t < T; t++) {
     const o = t * n;
-    for (let j = 0; j < n; j++) { const x = data[o + j]!; acc[j] += scale * x * x; }
+    for (let j = 0; j < n; j++) { const x = data[o + j]!; acc[at + j] += scale * x * x; }
   }
 }
 
@@ -102,6 +115,7 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
   }
   const inSum2: Record<string, Float64Array> = {}, outGrad2: Record<string, Float64Array> = {};
   const fisherRows: Record<string, Float64Array> = {}, fisherCols: Record<string, Float64Array> = {};
+  const expertCounts: Record<string, Float64Array> = {};
   const embRowGrad2 = new Float64Array(V), embColGrad2 = new Float64Array(E);
   const random = rng(seed);
   for (let k = 0; k < samples; k++) {
@@ -113,11 +127,15 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
       for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
       d[o + y] -= 1;
     }
-    const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows) => {
-      if (k === 0) addSquares((inSum2[name] = new Float64Array(cols)), x, T, cols);
-      addSquares((outGrad2[name] ??= new Float64Array(rows)), g, T, rows, 1 / samples);
-      const dW = matmul(transpose(g, T, rows), rows, T, transpose(x, T, cols), cols);
-      addMarginals(dW, rows, cols, (fisherRows[name] ??= new Float64Array(rows)), (fisherCols[name] ??= new Float64Array(cols)), 1 / samples);
+    const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows, ex) => {
+      const n = x.length / cols, nm = ex?.count ?? 1, e = ex?.index ?? 0;
+      if (k === 0) {
+        addSquares((inSum2[name] ??= new Float64Array(nm * cols)), x, n, cols, 1, e * cols);
+        if (ex) (expertCounts[name] ??= new Float64Array(nm))[e] += n;
+      }
+      addSquares((outGrad2[name] ??= new Float64Array(nm * rows)), g, n, rows, 1 / samples, e * rows);
+      const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
+      addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
     });
     // token_embd: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t
     const dE = new Map<number, Float64Array>();
@@ -133,7 +151,7 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
       for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
     }
   }
-  return { inSum2, outGrad2, embRowGrad2, embColGrad2, fisherRows, fisherCols, tokens: T, nll, scored };
+  return { inSum2, outGrad2, embRowGrad2, embColGrad2, fisherRows, fisherCols, expertCounts, tokens: T, nll, scored };
 }
 
 /** Chunk i of a token stream (BOS first when given), seeded by (seed, i). */
@@ -152,6 +170,8 @@ export interface CalibStats {
   /** Row / column sums of Σ_chunks dW² (whole-chunk weight gradients); key EMBED for the embedding lookup. */
   readonly fisherRows: Map<string, Float32Array>;
   readonly fisherCols: Map<string, Float32Array>;
+  /** Expert tensors (3-D): rows routed to each expert, summed over chunks (llama-imatrix's counts); absent for dense matrices. */
+  readonly expertCounts: Map<string, Float64Array>;
   /** Tokens accumulated. */
   readonly tokens: number;
   readonly chunks: number;
@@ -168,6 +188,7 @@ export class CalibAccumulator {
   private outGrad2 = new Map<string, Float64Array>();
   private fisherRows = new Map<string, Float64Array>();
   private fisherCols = new Map<string, Float64Array>();
+  private expertCounts = new Map<string, Float64Array>();
   private embRow: Float64Array | null = null;
   private embCol: Float64Array | null = null;
   private tokens = 0;
@@ -186,6 +207,7 @@ export class CalibAccumulator {
     addTo(this.outGrad2, ch.outGrad2);
     addTo(this.fisherRows, ch.fisherRows);
     addTo(this.fisherCols, ch.fisherCols);
+    addTo(this.expertCounts, ch.expertCounts);
     if (!this.embRow) { this.embRow = Float64Array.from(ch.embRowGrad2); this.embCol = Float64Array.from(ch.embColGrad2); }
     else {
       for (let i = 0; i < ch.embRowGrad2.length; i++) this.embRow[i] += ch.embRowGrad2[i]!;
@@ -203,6 +225,7 @@ export class CalibAccumulator {
     const f32 = (m: Map<string, Float64Array>) => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)] as [string, Float32Array]));
     return {
       inSum2: f32(this.inSum2), outGrad2: f32(this.outGrad2), fisherRows: f32(this.fisherRows), fisherCols: f32(this.fisherCols),
+      expertCounts: new Map([...this.expertCounts].map(([k, v]) => [k, v.slice()] as [string, Float64Array])),
       embRowGrad2: Float32Array.from(this.embRow ?? []), embColGrad2: Float32Array.from(this.embCol ?? []),
       tokens: this.tokens, chunks: this.chunks, chunkSize, samples, head, ppl: this.runningPpl(),
     };

@@ -8,6 +8,9 @@
 // with no fitted constant. token_embd (a row lookup) gets
 //   KL ≈ ½ Σ_v r_v Σ_j c_j E_vj²,  r_v = Σ_{t: id_t = v} E‖g_t‖² / T,  c_j = share of column j,
 // plus the head term when it doubles as the output head (tied embeddings).
+// An expert tensor (3-D, experts stacked along the rows) is the sum over its
+// experts of each expert's term, with that expert's own row and column
+// statistics and its own quantization error.
 import { FALLBACK_HELD_OUT } from "../../analysis/sensitivity.js";
 import type { CalibData } from "./calib-file.js";
 import { EMBED } from "./collect.js";
@@ -19,10 +22,14 @@ import { EMBED } from "./collect.js";
  */
 export type CalibMode = "fisher" | "diagonal";
 
-/** One rank-one term of the per-entry Fisher approximation F_rc = row[r] · col[c]. */
+/**
+ * One rank-one term of the per-entry Fisher approximation F_rc = row[r] · col[c];
+ * for an expert tensor (`groupRows` rows per expert) F_rc = row[r] · col[e·cols + c], e = ⌊r / groupRows⌋.
+ */
 export interface CalibTerm {
   readonly row: Float32Array;
   readonly col: Float32Array;
+  readonly groupRows?: number;
 }
 
 /** What a tensor's prediction needs: one term, two for tied embeddings. */
@@ -34,12 +41,15 @@ export interface TensorCalib {
 export function tensorCalib(calib: CalibData, name: string, rows: number, cols: number, mode: CalibMode = "fisher"): TensorCalib | null {
   const terms: CalibTerm[] = [];
   const x = calib.inMean2.get(name), g = calib.gradMean2.get(name), f = calib.fisher.get(name);
+  const groups = calib.experts?.get(name) ?? 1;
+  if (rows % groups !== 0) return null;
+  const grouped = groups > 1 ? { groupRows: rows / groups } : {};
   if (f && mode === "fisher") {
-    if (f.cols.length !== cols || f.rows.length !== rows) return null;
-    terms.push({ row: f.rows, col: f.cols });
+    if (f.cols.length !== cols * groups || f.rows.length !== rows) return null;
+    terms.push({ row: f.rows, col: f.cols, ...grouped });
   } else if (x && g) {
-    if (x.length !== cols || g.length !== rows) return null;
-    terms.push({ row: g, col: x });
+    if (x.length !== cols * groups || g.length !== rows) return null;
+    terms.push({ row: g, col: x, ...grouped });
   }
   const fe = calib.fisher.get(EMBED);
   if (name === "token_embd.weight" && fe && mode === "fisher") {
@@ -53,21 +63,23 @@ export function tensorCalib(calib: CalibData, name: string, rows: number, cols: 
 }
 
 /**
- * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
- * (`rows[i]` = tensor row of data row i); when rows were sampled, the
- * estimate totalRows × mean over the sampled rows, with a 95 % interval.
+ * Adds ½ Σ_terms row[r] Σ_c col[c] (W − Ŵ)²_rc for each of k data rows into
+ * per[at + i] (`rows[i]` = tensor row of data row i).
  */
-export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): { value: number; lo: number; hi: number } {
-  const k = rows.length;
-  const per = new Float64Array(k);
-  for (const { row, col } of calib.terms) {
+export function addCalibRows(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: ArrayLike<number>, k: number, cols: number, per: Float64Array, at = 0): void {
+  for (const { row, col, groupRows } of calib.terms) {
     for (let i = 0; i < k; i++) {
-      const o = i * cols;
+      const o = i * cols, c0 = groupRows ? Math.floor(rows[i]! / groupRows) * cols : 0;
       let s = 0;
-      for (let j = 0; j < cols; j++) { const e = W[o + j]! - Wq[o + j]!; s += col[j]! * e * e; }
-      per[i] += 0.5 * row[rows[i]!]! * s;
+      for (let j = 0; j < cols; j++) { const e = W[o + j]! - Wq[o + j]!; s += col[c0 + j]! * e * e; }
+      per[at + i] += 0.5 * row[rows[i]!]! * s;
     }
   }
+}
+
+/** The prediction from per-row terms over k measured rows: totalRows × their mean, with a 95 % interval when rows were sampled. */
+export function calibTotal(per: Float64Array, totalRows: number): { value: number; lo: number; hi: number } {
+  const k = per.length;
   let sum = 0;
   for (let i = 0; i < k; i++) sum += per[i]!;
   const value = (sum * totalRows) / k;
@@ -77,6 +89,17 @@ export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Floa
   for (let i = 0; i < k; i++) v += (per[i]! - mean) ** 2;
   const se = totalRows * Math.sqrt(((1 - k / totalRows) * v) / (k - 1) / k);
   return { value, lo: Math.max(0, value - 1.96 * se), hi: value + 1.96 * se };
+}
+
+/**
+ * ½ Σ_terms Σ_r row[r] Σ_c col[c] (W − Ŵ)²_rc over the measured rows
+ * (`rows[i]` = tensor row of data row i); when rows were sampled, the
+ * estimate totalRows × mean over the sampled rows, with a 95 % interval.
+ */
+export function predictKlFromCalib(calib: TensorCalib, W: Float32Array, Wq: Float32Array, rows: Int32Array, cols: number, totalRows: number): { value: number; lo: number; hi: number } {
+  const per = new Float64Array(rows.length);
+  addCalibRows(calib, W, Wq, rows, rows.length, cols, per);
+  return calibTotal(per, totalRows);
 }
 
 /** One line saying what predicted the records' KL (for sweep and plan notes); null when no record says. */

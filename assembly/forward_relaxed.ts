@@ -6,6 +6,8 @@
 // rows are taken in blocks whose weights stay in cache while every token
 // group passes over them.
 
+export { attention as attention_fma, silu_mul, round_f16 } from "./forward_ops";
+
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);

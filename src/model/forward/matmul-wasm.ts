@@ -120,10 +120,10 @@ export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Arra
 let attention: AttentionKernel | undefined;
 let roundF16: ((p: number, n: number) => void) | undefined;
 
-/** Causal multi-head attention with grouped KV heads over one sequence, in WASM (see ops.causalAttention). */
-export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean): Float32Array {
+/** Causal multi-head attention with grouped KV heads over one sequence, in WASM (see ops.causalAttention); into `out` (T × nHead·d) when given. */
+export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
   const fk = fmaKernel();
-  if (fk) return attentionFma(fk, q, k, v, T, nHead, nKv, d, kvF16);
+  if (fk) return attentionFma(fk, q, k, v, T, nHead, nKv, d, kvF16, out);
   attention ??= kernels()["attention_f32"] as AttentionKernel;
   roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
   const arena = new Arena();
@@ -137,10 +137,12 @@ export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array,
     roundF16(pv, T * kd);
   }
   attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0, nHead);
-  return arena.f32(po, T * qd).slice();
+  const o = arena.f32(po, T * qd);
+  if (out) { out.set(o); return out; }
+  return o.slice();
 }
 
-function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean): Float32Array {
+function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
   const qd = nHead * d, kd = nKv * d;
   const pq = fk.base, pk = pq + align(T * qd * 4), pv = pk + align(T * kd * 4), po = pv + align(T * kd * 4), ps = po + align(T * qd * 4);
   const buf = memoryOf(fk, ps + 4 * (T + 4) * 4);
@@ -152,7 +154,9 @@ function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float3
     fk.roundF16(pv, T * kd);
   }
   fk.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps);
-  return new Float32Array(buf, po, T * qd).slice();
+  const o = new Float32Array(buf, po, T * qd);
+  if (out) { out.set(o); return out; }
+  return o.slice();
 }
 
 /** silu(gate) · up elementwise in f32 (WASM SIMD with a polynomial e^x, like llama.cpp's ggml_v_silu); ops.swiglu where the FMA module is unavailable. */

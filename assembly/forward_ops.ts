@@ -1,10 +1,10 @@
 import { fp16ToFp32x4, fp32ToFp16x4 } from "./common";
 
-// The forward pass's non-matmul kernels, compiled into both modules: the plain
-// SIMD kernels (assembly/forward.ts -> build/kernels.wasm) and the relaxed-SIMD
-// one (assembly/forward_relaxed.ts -> build/forward-relaxed.wasm), where
-// madd is one fused multiply-add. ASC_FEATURE_RELAXED_SIMD is a compile-time
-// constant, so each module gets a single straight-line body.
+// The forward pass's non-matmul kernels (attention, SiLU, F16 rounding),
+// compiled into the relaxed-SIMD module (assembly/forward_relaxed.ts ->
+// build/forward-relaxed.wasm), where madd is one fused multiply-add. madd
+// falls back to mul + add when built without relaxed SIMD
+// (ASC_FEATURE_RELAXED_SIMD is a compile-time constant).
 
 // @ts-ignore: decorator
 @inline export function madd(a: v128, b: v128, c: v128): v128 {

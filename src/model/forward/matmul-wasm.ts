@@ -53,13 +53,11 @@ function fmaKernel(): FmaModule | null {
   } catch {
     return null;
   }
-  // Optimized code from the first call: V8 otherwise starts with its baseline compiler (Liftoff, ~4x
-  // slower here) and a kernel call of seconds never switches tier mid-call. The module is small.
+  // Optimized code from the first call, as for the main kernels (src/quant/wasm.ts): V8 otherwise
+  // starts with its baseline compiler (Liftoff, ~4x slower here) and a call never switches tier midway.
   const compile = (): WebAssembly.Module | null => {
     try { setFlagsFromString("--no-liftoff"); } catch { /* an engine without the flag */ }
-    try { return new WebAssembly.Module(bytes); } catch { return null; } finally {
-      try { setFlagsFromString("--liftoff"); } catch { /* as above */ }
-    }
+    try { return new WebAssembly.Module(bytes); } catch { return null; }
   };
   let mod = compile();
   if (!mod) {

@@ -20,6 +20,11 @@ function roundedInput(x: Float32Array, T: number, n: number, t: ActivationType):
   return lastRounded!;
 }
 
+/** Drops the rounded copy of the last matmul input (callers that refill an input array in place call this first). */
+export function forgetRoundedInput(): void {
+  lastInput = lastRounded = undefined;
+}
+
 type MatmulKernel = (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
 type AttentionKernel = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, h0: number, h1: number) => void;
 type FmaAttention = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number) => void;

@@ -141,8 +141,10 @@ export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Arra
 }
 
 /** silu(gate) · up, elementwise: in WASM SIMD (f32, polynomial e^x) where available, else swigluReference. */
-export function swiglu(gate: Float32Array, up: Float32Array): Float32Array {
-  return swigluWasm(gate, up) ?? swigluReference(gate, up);
+export function swiglu(gate: Float32Array, up: Float32Array, out?: Float32Array): Float32Array {
+  const y = swigluWasm(gate, up, out) ?? swigluReference(gate, up);
+  if (out && y !== out) { out.set(y); return out; }
+  return y;
 }
 
 /** silu(gate) · up in plain JS (float64 e^x): the reference the WASM kernel is tested against. */

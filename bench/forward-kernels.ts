@@ -24,5 +24,6 @@ const sa = best(() => attentionWasm(q, k, v, T, nHead, nKv, d, true));
 const flops = nHead * (T * (T + 1) / 2) * 4 * d;
 console.log(`  attention 16/4 heads × 64, ${T} tokens: ${(sa * 1000).toFixed(1)} ms (${(flops / sa / 1e9).toFixed(1)} GFLOP/s)`);
 const g = random(T * 3072), u = random(T * 3072);
-const sg = best(() => swiglu(g, u));
+const a = new Float32Array(T * 3072);
+const sg = best(() => swiglu(g, u, a));
 console.log(`  SwiGLU ${T} × 3072: ${(sg * 1000).toFixed(1)} ms (${(sg / (T * 3072) * 1e9).toFixed(2)} ns per value)`);

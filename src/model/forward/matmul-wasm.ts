@@ -1,47 +1,52 @@
-// The forward pass's matmul in WASM SIMD (assembly/matmul.ts): f32 lanes,
-// four tokens × two weight rows per inner loop. Operands are copied into the
-// kernel module's memory per call; for a T-token batch that copy is 1/T of
-// the arithmetic.
+// The forward pass's WASM kernels: the matmul (f32 lanes, four tokens × two
+// weight rows per inner loop), causal attention, SiLU and F16 rounding.
+// Operands are copied into the kernel module's memory per call; for a T-token
+// batch that copy is 1/T of the matmul's arithmetic.
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { Arena } from "../../quant/wasm.js";
 import { kernels } from "../../quant/wasm.js";
 import { activationTypeOf, roundActivations, type ActivationType } from "./act-numerics.js";
 
-// q, k and v share one input: round it once per activation type
+// q, k and v share one input: round it once per activation type (Q8_*/BF16: JS; F16 is rounded by the WASM kernels)
 let lastInput: Float32Array | undefined, lastType: ActivationType | undefined, lastRounded: Float32Array | undefined;
 function roundedInput(x: Float32Array, T: number, n: number, t: ActivationType): Float32Array {
   if (t === "F32") return x;
   if (x !== lastInput || t !== lastType) {
     lastInput = x;
     lastType = t;
-    lastRounded = t === "F16" ? roundF16Wasm(x.subarray(0, T * n)) : roundActivations(x, T, n, t);
+    lastRounded = roundActivations(x, T, n, t);
   }
   return lastRounded!;
 }
 
-/** F16 rounding through the WASM kernel (the JS routine is several times slower). */
-function roundF16Wasm(x: Float32Array): Float32Array {
-  roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
-  const arena = new Arena();
-  const p = arena.alloc(x.length * 4);
-  arena.f32(p, x.length).set(x);
-  roundF16(p, x.length);
-  return arena.f32(p, x.length).slice();
+/** Drops the rounded copy of the last matmul input (callers that refill an input array in place call this first). */
+export function forgetRoundedInput(): void {
+  lastInput = lastRounded = undefined;
 }
 
 type MatmulKernel = (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
+type AttentionKernel = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, h0: number, h1: number) => void;
+type FmaAttention = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number) => void;
 let kernel: MatmulKernel | undefined;
 
-interface FmaModule { readonly memory: WebAssembly.Memory; readonly base: number; readonly matmul: MatmulKernel }
+interface FmaModule {
+  readonly memory: WebAssembly.Memory;
+  readonly base: number;
+  readonly matmul: MatmulKernel;
+  readonly attention: FmaAttention;
+  readonly silu: (g: number, u: number, out: number, n: number) => void;
+  readonly roundF16: (p: number, n: number) => void;
+}
 let fmaModule: FmaModule | null | undefined;
 
 /**
- * build/forward-relaxed.wasm (assembly/forward_relaxed.ts: the same matmul with
- * relaxed-SIMD fused multiply-add, output rows in cache-sized blocks), when the
- * engine runs relaxed SIMD (Node 22+; Node 20 behind V8's
+ * build/forward-relaxed.wasm (assembly/forward_relaxed.ts: the matmul with
+ * relaxed-SIMD fused multiply-add, output rows in cache-sized blocks, plus
+ * attention, SiLU and F16 rounding, assembly/forward_ops.ts), when the engine
+ * runs relaxed SIMD (Node 22+; Node 20 behind V8's
  * --experimental-wasm-relaxed-simd, which is switched on here). Set
- * QUANTSCOPE_NO_FMA=1 for the plain SIMD kernel.
+ * QUANTSCOPE_NO_FMA=1 for the plain SIMD kernels.
  */
 function fmaKernel(): FmaModule | null {
   if (fmaModule !== undefined) return fmaModule;
@@ -53,23 +58,41 @@ function fmaKernel(): FmaModule | null {
   } catch {
     return null;
   }
-  const compile = (): WebAssembly.Module | null => { try { return new WebAssembly.Module(bytes); } catch { return null; } };
+  // Optimized code from the first call, as for the main kernels (src/quant/wasm.ts): V8 otherwise
+  // starts with its baseline compiler (Liftoff, ~4x slower here) and a call never switches tier midway.
+  const compile = (): WebAssembly.Module | null => {
+    try { setFlagsFromString("--no-liftoff"); } catch { /* an engine without the flag */ }
+    try { return new WebAssembly.Module(bytes); } catch { return null; }
+  };
   let mod = compile();
   if (!mod) {
     try { setFlagsFromString("--experimental-wasm-relaxed-simd"); } catch { /* an engine without the flag */ }
     mod = compile();
     if (!mod) return null;
   }
-  const ex = new WebAssembly.Instance(mod, {}).exports as { memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel };
-  fmaModule = { memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma };
+  const ex = new WebAssembly.Instance(mod, {}).exports as {
+    memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel; attention_fma: FmaAttention;
+    silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"];
+  };
+  fmaModule = { memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma, attention: ex.attention_fma, silu: ex.silu_mul, roundF16: ex.round_f16 };
   return fmaModule;
 }
 
-function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array): Float32Array {
-  const px = k.base, pw = px + ((T * n * 4 + 15) & ~15), py = pw + ((m * n * 4 + 15) & ~15), end = py + T * m * 4;
+/** Makes the FMA module's memory at least `end` bytes; returns its buffer. */
+function memoryOf(k: FmaModule, end: number): ArrayBuffer {
   if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));
-  const buf = k.memory.buffer;
-  new Float32Array(buf, px, T * n).set(x.subarray(0, T * n));
+  return k.memory.buffer;
+}
+
+const align = (b: number) => (b + 15) & ~15;
+
+function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array, act: ActivationType): Float32Array {
+  const px = k.base, pw = px + align(T * n * 4), py = pw + align(m * n * 4), end = py + T * m * 4;
+  const buf = memoryOf(k, end);
+  // F16 inputs (F16 weights) are rounded in place by the SIMD kernel; Q8 types by act-numerics.ts
+  const xin = act === "F32" || act === "F16" ? x : roundedInput(x, T, n, act);
+  new Float32Array(buf, px, T * n).set(xin.subarray(0, T * n));
+  if (act === "F16") k.roundF16(px, T * n);
   new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
   k.matmul(px, T, n, pw, m, py, 0, m);
   y.set(new Float32Array(buf, py, T * m));
@@ -80,7 +103,7 @@ function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float
 export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
   const act = activationTypeOf(W);
   const fk = fmaKernel();
-  if (fk) return matmulFma(fk, act === "F32" ? x : roundedInput(x, T, n, act), T, n, W, m, y);
+  if (fk) return matmulFma(fk, x, T, n, W, m, y, act);
   kernel ??= kernels()["matmul_f32"] as MatmulKernel;
   if (act !== "F16") x = roundedInput(x, T, n, act);
   const arena = new Arena();
@@ -97,12 +120,13 @@ export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Arra
   return y;
 }
 
-type AttentionKernel = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, h0: number, h1: number) => void;
 let attention: AttentionKernel | undefined;
 let roundF16: ((p: number, n: number) => void) | undefined;
 
-/** Causal multi-head attention with grouped KV heads over one sequence, in WASM (see ops.causalAttention). */
-export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean): Float32Array {
+/** Causal multi-head attention with grouped KV heads over one sequence, in WASM (see ops.causalAttention); into `out` (T × nHead·d) when given. */
+export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
+  const fk = fmaKernel();
+  if (fk) return attentionFma(fk, q, k, v, T, nHead, nKv, d, kvF16, out);
   attention ??= kernels()["attention_f32"] as AttentionKernel;
   roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
   const arena = new Arena();
@@ -116,5 +140,38 @@ export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array,
     roundF16(pv, T * kd);
   }
   attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0, nHead);
-  return arena.f32(po, T * qd).slice();
+  const o = arena.f32(po, T * qd);
+  if (out) { out.set(o); return out; }
+  return o.slice();
+}
+
+function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
+  const qd = nHead * d, kd = nKv * d;
+  const pq = fk.base, pk = pq + align(T * qd * 4), pv = pk + align(T * kd * 4), po = pv + align(T * kd * 4), ps = po + align(T * qd * 4);
+  const buf = memoryOf(fk, ps + 4 * (T + 4) * 4);
+  new Float32Array(buf, pq, T * qd).set(q.subarray(0, T * qd));
+  new Float32Array(buf, pk, T * kd).set(k.subarray(0, T * kd));
+  new Float32Array(buf, pv, T * kd).set(v.subarray(0, T * kd));
+  if (kvF16) {
+    fk.roundF16(pk, T * kd);
+    fk.roundF16(pv, T * kd);
+  }
+  fk.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps);
+  const o = new Float32Array(buf, po, T * qd);
+  if (out) { out.set(o); return out; }
+  return o.slice();
+}
+
+/** silu(gate) · up elementwise in f32 (WASM SIMD with a polynomial e^x, like llama.cpp's ggml_v_silu); ops.swiglu where the FMA module is unavailable. */
+export function swigluWasm(gate: Float32Array, up: Float32Array, out: Float32Array = new Float32Array(gate.length)): Float32Array | null {
+  const fk = fmaKernel();
+  if (!fk) return null;
+  const n = gate.length;
+  const pg = fk.base, pu = pg + align(n * 4), po = pu + align(n * 4);
+  const buf = memoryOf(fk, po + n * 4);
+  new Float32Array(buf, pg, n).set(gate);
+  new Float32Array(buf, pu, n).set(up);
+  fk.silu(pg, pu, po, n);
+  out.set(new Float32Array(buf, po, n));
+  return out;
 }

@@ -1,7 +1,7 @@
 // Numeric building blocks of the reference forward pass: plain loops over
 // Float32Array, row-major, one token per row. Accumulation is in float64
 // where it is cheap (norms, softmax); matmuls run in WASM SIMD with f32 lanes.
-import { matmulWasm } from "./matmul-wasm.js";
+import { matmulWasm, swigluWasm } from "./matmul-wasm.js";
 
 /** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM. */
 export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y?: Float32Array): Float32Array {
@@ -60,15 +60,13 @@ export function rmsNorm(x: Float32Array, n: number, g: Float32Array | null, eps:
  */
 export function rope(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox", pos0 = 0): void {
   const half = ropeDim / 2;
-  const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = Math.pow(theta, (-2 * i) / ropeDim);
+  const { cos, sin } = ropeTable(T, ropeDim, theta, pos0);
   for (let t = 0; t < T; t++) {
-    const p = pos0 + t;
+    const r = t * half;
     for (let h = 0; h < nHead; h++) {
       const o = (t * nHead + h) * headDim;
       for (let i = 0; i < half; i++) {
-        const a = p * inv[i]!;
-        const c = Math.cos(a), s = Math.sin(a);
+        const c = cos[r + i]!, s = sin[r + i]!;
         const i0 = mode === "normal" ? o + 2 * i : o + i;
         const i1 = mode === "normal" ? o + 2 * i + 1 : o + i + half;
         const x0 = x[i0]!, x1 = x[i1]!;
@@ -77,6 +75,27 @@ export function rope(x: Float32Array, T: number, nHead: number, headDim: number,
       }
     }
   }
+}
+
+// cos and sin of every (position, frequency) pair, shared by all heads and layers (the same
+// float64 values as computing them in place)
+let ropeCache: { T: number; ropeDim: number; theta: number; pos0: number; cos: Float64Array; sin: Float64Array } | undefined;
+function ropeTable(T: number, ropeDim: number, theta: number, pos0: number): { cos: Float64Array; sin: Float64Array } {
+  const c = ropeCache;
+  if (c && c.T >= T && c.ropeDim === ropeDim && c.theta === theta && c.pos0 === pos0) return c;
+  const half = ropeDim / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = Math.pow(theta, (-2 * i) / ropeDim);
+  const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = (pos0 + t) * inv[i]!;
+      cos[t * half + i] = Math.cos(a);
+      sin[t * half + i] = Math.sin(a);
+    }
+  }
+  ropeCache = { T, ropeDim, theta, pos0, cos, sin };
+  return ropeCache;
 }
 
 /** Softmax probabilities of query t of head h (KV head kh) over keys 0..t, into p (float64). */
@@ -121,8 +140,15 @@ export function causalAttention(q: Float32Array, k: Float32Array, v: Float32Arra
   return out;
 }
 
-/** silu(gate) · up, elementwise. */
-export function swiglu(gate: Float32Array, up: Float32Array): Float32Array {
+/** silu(gate) · up, elementwise: in WASM SIMD (f32, polynomial e^x) where available, else swigluReference. */
+export function swiglu(gate: Float32Array, up: Float32Array, out?: Float32Array): Float32Array {
+  const y = swigluWasm(gate, up, out) ?? swigluReference(gate, up);
+  if (out && y !== out) { out.set(y); return out; }
+  return y;
+}
+
+/** silu(gate) · up in plain JS (float64 e^x): the reference the WASM kernel is tested against. */
+export function swigluReference(gate: Float32Array, up: Float32Array): Float32Array {
   const out = new Float32Array(gate.length);
   for (let i = 0; i < gate.length; i++) {
     const g = gate[i]!;

@@ -6,7 +6,7 @@
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "./model.js";
 import { matmul, rmsNorm, rope, swiglu } from "./ops.js";
-import { attentionWasm } from "./matmul-wasm.js";
+import { attentionWasm, forgetRoundedInput } from "./matmul-wasm.js";
 
 /** Matmul inputs, named like the activation dumps (act_blkN_<kind>). */
 export type CaptureKind = "attn_input" | "attn_output_input" | "ffn_input" | "ffn_down_input";
@@ -55,42 +55,54 @@ export function embed(model: ForwardModel, tokens: Int32Array, opts: RunOptions 
   return h;
 }
 
+// The dense layer's intermediate arrays, reused from layer to layer: a fresh array of this size costs
+// a page fault per 4 KiB each time (~3 ms per MiB on this project's VMs, more than the arithmetic of
+// the norms and SwiGLU). Captures see the inputs only during the callback; the activation-rounding
+// cache (matmul-wasm.ts) keys on the input array, so it is cleared at each layer's start.
+const scratch = new Map<string, Float32Array>();
+function out(key: string, n: number): Float32Array {
+  let b = scratch.get(key);
+  if (!b || b.length !== n) { b = new Float32Array(n); scratch.set(key, b); }
+  return b;
+}
+
 /** Runs block `l` on the residual stream h (T × nEmbd) in place; chunks of `chunk` tokens attend only within themselves. */
 export function runLayer(model: ForwardModel, h: Float32Array, T: number, chunk: number, l: number, opts: RunOptions = {}): void {
   const c = model.config;
   const p = `blk.${l}.`;
-  const x = rmsNorm(h, c.nEmbd, weight(model, p + "attn_norm.weight", opts), c.eps);
+  forgetRoundedInput();
+  const x = rmsNorm(h, c.nEmbd, weight(model, p + "attn_norm.weight", opts), c.eps, out("x", h.length));
   opts.capture?.(l, "attn_input", x, c.nEmbd);
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
-  const q = matmul(x, T, c.nEmbd, weight(model, p + "attn_q.weight", opts), qd);
-  const k = matmul(x, T, c.nEmbd, weight(model, p + "attn_k.weight", opts), kd);
-  const v = matmul(x, T, c.nEmbd, weight(model, p + "attn_v.weight", opts), kd);
+  const q = matmul(x, T, c.nEmbd, weight(model, p + "attn_q.weight", opts), qd, out("q", T * qd));
+  const k = matmul(x, T, c.nEmbd, weight(model, p + "attn_k.weight", opts), kd, out("k", T * kd));
+  const v = matmul(x, T, c.nEmbd, weight(model, p + "attn_v.weight", opts), kd, out("v", T * kd));
   if (c.qkNorm) {
     rmsNorm(q, c.headDim, weight(model, p + "attn_q_norm.weight", opts), c.eps, q);
     rmsNorm(k, c.headDim, weight(model, p + "attn_k_norm.weight", opts), c.eps, k);
   }
-  const att = new Float32Array(T * qd);
+  const att = out("att", T * qd); // every row is written below
   for (let s = 0; s < T; s += chunk) {
     const n = Math.min(chunk, T - s);
-    const qs = q.slice(s * qd, (s + n) * qd), ks = k.slice(s * kd, (s + n) * kd), vs = v.slice(s * kd, (s + n) * kd);
+    const qs = q.subarray(s * qd, (s + n) * qd), ks = k.subarray(s * kd, (s + n) * kd), vs = v.subarray(s * kd, (s + n) * kd);
     rope(qs, n, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(ks, n, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    att.set(attentionWasm(qs, ks, vs, n, c.nHead, c.nHeadKv, c.headDim, opts.kvF16 ?? true), s * qd);
+    attentionWasm(qs, ks, vs, n, c.nHead, c.nHeadKv, c.headDim, opts.kvF16 ?? true, att.subarray(s * qd, (s + n) * qd));
   }
   opts.capture?.(l, "attn_output_input", att, qd);
-  const o = matmul(att, T, qd, weight(model, p + "attn_output.weight", opts), c.nEmbd);
+  const o = matmul(att, T, qd, weight(model, p + "attn_output.weight", opts), c.nEmbd, out("o", T * c.nEmbd));
   for (let i = 0; i < h.length; i++) h[i] += o[i]!;
-  const f = rmsNorm(h, c.nEmbd, weight(model, p + "ffn_norm.weight", opts), c.eps);
+  const f = rmsNorm(h, c.nEmbd, weight(model, p + "ffn_norm.weight", opts), c.eps, out("f", h.length));
   if (c.nExpert > 0) {
     moeFfn(model, h, f, T, l, opts);
     return;
   }
   opts.capture?.(l, "ffn_input", f, c.nEmbd);
-  const g = matmul(f, T, c.nEmbd, weight(model, p + "ffn_gate.weight", opts), c.nFf);
-  const u = matmul(f, T, c.nEmbd, weight(model, p + "ffn_up.weight", opts), c.nFf);
-  const a = swiglu(g, u);
+  const g = matmul(f, T, c.nEmbd, weight(model, p + "ffn_gate.weight", opts), c.nFf, out("g", T * c.nFf));
+  const u = matmul(f, T, c.nEmbd, weight(model, p + "ffn_up.weight", opts), c.nFf, out("u", T * c.nFf));
+  const a = swiglu(g, u, out("a", T * c.nFf));
   opts.capture?.(l, "ffn_down_input", a, c.nFf);
-  const d = matmul(a, T, c.nFf, weight(model, p + "ffn_down.weight", opts), c.nEmbd);
+  const d = matmul(a, T, c.nFf, weight(model, p + "ffn_down.weight", opts), c.nEmbd, out("d", T * c.nEmbd));
   for (let i = 0; i < h.length; i++) h[i] += d[i]!;
 }
 

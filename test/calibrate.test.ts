@@ -189,7 +189,10 @@ test("calibrate (qwen3moe): per-expert in_sum2 and counts equal quantscope imatr
       const raw = (e as ImatrixEntryRaw).raw, r = want.sums.get(name)!;
       assert.deepEqual(e.counts, want.counts.get(name), `${name} counts`);
       if (want.counts.get(name)!.length > 1) experts++;
-      for (let j = 0; j < r.length; j++) assert.ok(Math.abs(raw[j]! - r[j]!) <= 1e-4 * r[j]! + 1e-6, `${name}[${j}]: ${raw[j]} vs ${r[j]}`);
+      // imatrix's forward pass computes softmax and SiLU with llama.cpp's f32 polynomial e^x (WASM), the
+      // calibration's forward keeps Math.exp for its backward: after four random-router blocks 1 entry in
+      // ~30,000 differs by 1.6e-4 relative (all others < 1e-4), so 5e-4.
+      for (let j = 0; j < r.length; j++) assert.ok(Math.abs(raw[j]! - r[j]!) <= 5e-4 * r[j]! + 1e-6, `${name}[${j}]: ${raw[j]} vs ${r[j]}`);
     }
     assert.equal(experts, 12); // ffn_{gate,up,down}_exps of 4 blocks, 8 experts each
     const cal = readCalib(file)!;

@@ -48,3 +48,13 @@ test("plan --emit tensor-types writes one anchored line per tensor", () => {
   assert.equal(lines.length, 37);
   for (const l of lines) assert.match(l, /^\^[a-z0-9_\\.]+\$=(q[0-9]_[0-9k]|q[0-9]_K|f16|f32)$/i);
 });
+
+test("plan --emit names the target's ftype in the llama-quantize line it suggests (Q4_K_M for a byte or bpw target)", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "qs-plan-")), "types.txt");
+  const q3 = run("plan", fx("models/stories260K.gguf"), "--target-size", "Q3_K_M", "--emit", "tensor-types", "-o", out);
+  assert.equal(q3.status, 0, q3.stderr);
+  assert.match(q3.stderr, /--tensor-type-file \S+ \S+stories260K\.gguf out\.gguf Q3_K_M\n$/);
+  const bytes = run("plan", fx("models/stories260K.gguf"), "--target-size", "1m", "--emit", "tensor-types", "-o", out);
+  assert.equal(bytes.status, 0, bytes.stderr);
+  assert.match(bytes.stderr, /out\.gguf Q4_K_M\n$/);
+});

@@ -136,6 +136,15 @@ function parseSize(s: string, src: TensorSource, sizing: FileSizing, hasImatrix:
   return sizeMix(mix, mixModelFromSource(src), { hasImatrix, ...sizing }).fileBytes;
 }
 
+/**
+ * The ftype to name in the llama-quantize line: the one whose size was the target, else Q4_K_M. Every
+ * quantized tensor has a rule in the file, so it only sets the file's general.file_type.
+ */
+function suggestedFtype(targetSize: string | undefined): string {
+  if (targetSize === undefined || /^[0-9.]/.test(targetSize.trim())) return "Q4_K_M";
+  try { return parseMix(targetSize); } catch { return "Q4_K_M"; }
+}
+
 /** How a quantized file's size follows from its tensors' bytes: exact from a GGUF source's header, else bytes + overhead. */
 interface FileSizing {
   readonly overheadBytes: number;
@@ -282,7 +291,7 @@ export async function planAction(model: string | undefined, flags: PlanFlags): P
     if (flags.emit === "tensor-types") {
       if (flags.output) {
         writeFileSync(flags.output, lines);
-        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ?? res.imatrix ? `--imatrix ${flags.imatrix ?? res.imatrix} ` : ""}--tensor-type-file ${flags.output} ${src.path} out.gguf Q4_K_M\n`);
+        process.stderr.write(`wrote ${p.choices.length} tensor types to ${flags.output}; use: llama-quantize ${flags.imatrix ?? res.imatrix ? `--imatrix ${flags.imatrix ?? res.imatrix} ` : ""}--tensor-type-file ${flags.output} ${src.path} out.gguf ${suggestedFtype(flags.targetSize)}\n`);
       } else if (!flags.json) {
         process.stdout.write("\n" + lines);
       }

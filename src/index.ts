@@ -38,23 +38,23 @@ export { QuantscopeError, isQuantscopeError } from "./io/errors.js";
 
 // The study (the original nine sections)
 export { runStudy, runStudyParallel, folderSources } from "./analysis/study/study.js";
-export { proxyQuantizer, codecQuantizer, quantizerFor } from "./analysis/group-quantizer.js";
-export type * from "./analysis/study-types.js";
+export { proxyQuantizer, codecQuantizer, quantizerFor } from "./analysis/study/group-quantizer.js";
+export type * from "./analysis/study/types.js";
 export { formatStudyText } from "./report/study-text.js";
 export { formatStudyJson } from "./report/study-json.js";
 
 // Sweep, sensitivity, plans and llama-quantize's standard mixes
-export { sweepModel, DEFAULT_SWEEP_TYPES } from "./analysis/sweep.js";
-export { predictKl } from "./analysis/sensitivity.js";
-export { plan, tensorTypeLines } from "./analysis/plan.js";
-export { standardMix, sizedMix, mixModelFromSource, parseMix, STANDARD_MIXES, FTYPES } from "./analysis/mixes.js";
-export { summarizeMix } from "./analysis/mix-summary.js";
-export { quantizedLayout, quantizedFileSize, imatrixKv } from "./analysis/mix-size.js";
-export type * from "./analysis/sweep-types.js";
+export { sweepModel, DEFAULT_SWEEP_TYPES } from "./analysis/sweep/sweep.js";
+export { predictKl } from "./analysis/sensitivity/gain-table.js";
+export { plan, tensorTypeLines } from "./analysis/plan/plan.js";
+export { standardMix, sizedMix, mixModelFromSource, parseMix, STANDARD_MIXES, FTYPES } from "./analysis/plan/mixes.js";
+export { summarizeMix } from "./analysis/plan/mix-summary.js";
+export { quantizedLayout, quantizedFileSize, imatrixKv } from "./analysis/plan/mix-size.js";
+export type * from "./analysis/sweep/types.js";
 
 // Diagnosis and reports
-export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis.js";
-export { diagnoseExperts, EXPERT_THRESHOLDS } from "./analysis/diagnosis-experts.js";
-export { collectExpertEvidence, type ExpertTensorEvidence } from "./analysis/diagnosis-experts-evidence.js";
-export { expertTokenGroups, EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "./analysis/expert-tokens.js";
+export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis/diagnosis.js";
+export { diagnoseExperts, EXPERT_THRESHOLDS } from "./analysis/diagnosis/experts.js";
+export { collectExpertEvidence, type ExpertTensorEvidence } from "./analysis/diagnosis/experts-evidence.js";
+export { expertTokenGroups, EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "./analysis/imatrix/expert-tokens.js";
 export { buildReport, writeReport } from "./report/report-build.js";

@@ -20,7 +20,7 @@ import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
 import { addFisherMarginals, CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
-import { sweepModel } from "../src/analysis/sweep.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
 import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
 import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
 import { GgufSource } from "../src/io/gguf.js";

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSource } from "../src/io/source.js";
-import { MeasureScratch, measure, rowSums, tensorContext } from "../src/analysis/sweep.js";
+import { MeasureScratch, measure, rowSums, tensorContext } from "../src/analysis/sweep/sweep.js";
 
 const rows = 512, cols = 9728;
 const pages = Math.ceil((rows * cols * 4) / 4096);

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readImatrix } from "../src/io/source.js";
 import { readF32Bin } from "../src/io/f32bin.js";
-import { imatrixStatistics } from "../src/analysis/imatrix-stats.js";
+import { imatrixStatistics } from "../src/analysis/imatrix/stats.js";
 import { formatImatrixStatistics, cFixed } from "../src/report/inspect-text.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));

@@ -12,7 +12,7 @@ import { parseTokenWindow, readTokenWindow, readTokens } from "../src/model/forw
 import { openSource } from "../src/io/source.js";
 import { loadForwardModel } from "../src/model/forward/model.js";
 import { measureKl, prepareKl } from "../src/model/forward/kl.js";
-import { roundTrip } from "../src/analysis/sweep.js";
+import { roundTrip } from "../src/analysis/sweep/sweep.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const MAIN = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));

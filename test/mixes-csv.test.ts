@@ -6,8 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { FTYPES, mixModelFromSource, sizedMix, standardMix } from "../src/analysis/mixes.js";
-import { imatrixKv, quantizedFileSize, quantizedLayout } from "../src/analysis/mix-size.js";
+import { FTYPES, mixModelFromSource, sizedMix, standardMix } from "../src/analysis/plan/mixes.js";
+import { imatrixKv, quantizedFileSize, quantizedLayout } from "../src/analysis/plan/mix-size.js";
 import { GgufSource } from "../src/io/gguf.js";
 import { readImatrix } from "../src/io/source.js";
 
@@ -103,7 +103,7 @@ test("hasImatrix: false differs from llama-quantize's --imatrix output exactly a
   }
 });
 
-// The quantized fixtures, to the byte: the rules' types and mix-size.ts's layout against the real files.
+// The quantized fixtures, to the byte: the rules' types and plan/mix-size.ts's layout against the real files.
 // (tinyqwen's were made from its F32 weights, whose GGUF has the same KVs and tensor names as the F16 one.)
 const FILES: Array<[string, string, string, string | null, string | null]> = [
   ["models/tinyqwen-Q4_K_M.gguf", "models/tinyqwen-f16.gguf", "Q4_K_M", null, null],

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { FTYPES, fallbackType, parseMix, requiresImatrix, standardMix, useMoreBits, mixModelFromSource, type MixModel, type MixTensor } from "../src/analysis/mixes.js";
+import { FTYPES, fallbackType, parseMix, requiresImatrix, standardMix, useMoreBits, mixModelFromSource, type MixModel, type MixTensor } from "../src/analysis/plan/mixes.js";
 
 const FIX = new URL("../../shared/fixtures/", import.meta.url);
 const fx = (p: string) => fileURLToPath(new URL(p, FIX));

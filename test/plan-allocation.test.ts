@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { plan, tensorTypeLines, paretoFrontier, convexHull } from "../src/analysis/plan.js";
-import type { SweepRecord, SweepResult } from "../src/analysis/sweep-types.js";
+import { plan, tensorTypeLines, paretoFrontier, convexHull } from "../src/analysis/plan/plan.js";
+import type { SweepRecord, SweepResult } from "../src/analysis/sweep/types.js";
 
 const TYPES: Array<[string, number]> = [["Q2_K", 84], ["Q3_K", 110], ["Q4_K", 144], ["Q5_K", 176], ["Q6_K", 210], ["Q8_0", 34 * 8]];
 

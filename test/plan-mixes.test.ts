@@ -6,15 +6,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { FTYPES, mixModelFromSource, type Ftype } from "../src/analysis/mixes.js";
-import { mixMenu, nearestMixes } from "../src/analysis/plan-mixes.js";
-import { imatrixKv, quantizedFileSize, quantizedLayout } from "../src/analysis/mix-size.js";
-import { plan } from "../src/analysis/plan.js";
+import { FTYPES, mixModelFromSource, type Ftype } from "../src/analysis/plan/mixes.js";
+import { mixMenu, nearestMixes } from "../src/analysis/plan/mix-menu.js";
+import { imatrixKv, quantizedFileSize, quantizedLayout } from "../src/analysis/plan/mix-size.js";
+import { plan } from "../src/analysis/plan/plan.js";
 import { findCodec } from "../src/quant/registry.js";
 import "../src/quant/index.js";
 import { GgufSource } from "../src/io/gguf.js";
 import { readImatrix } from "../src/io/source.js";
-import type { SweepRecord, SweepResult } from "../src/analysis/sweep-types.js";
+import type { SweepRecord, SweepResult } from "../src/analysis/sweep/types.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const CSV = readFileSync(fx("mixes/llama_quantize_tensor_types.csv"), "utf8").split(/\r?\n/).slice(1).map((l) => l.split(","));
@@ -106,7 +106,7 @@ test("plan lists every compared mix's tensors as llama-quantize writes them; KL 
 });
 
 test("--emit tensor-types writes type names llama-quantize's parser accepts (ggml_type_name, ggml.c at 3f545bec)", async () => {
-  const { ggmlTypeName, planCandidateTypes } = await import("../src/analysis/plan.js");
+  const { ggmlTypeName, planCandidateTypes } = await import("../src/analysis/plan/plan.js");
   const { allGgmlTypes } = await import("../src/ggml/types.js");
   // type_traits[].type_name in ggml/src/ggml.c; parse_ggml_type compares case-insensitively.
   const names = ["i8", "i16", "i32", "i64", "f64", "f32", "f16", "q1_0", "q2_0", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1",
@@ -120,7 +120,7 @@ test("--emit tensor-types writes type names llama-quantize's parser accepts (ggm
 });
 
 test("plan's file fits --target-size exactly, tensors whose bytes are not a multiple of the alignment included (stories260K)", async () => {
-  const { tensorBytes } = await import("../src/analysis/mixes.js");
+  const { tensorBytes } = await import("../src/analysis/plan/mixes.js");
   const src = new GgufSource(fx("models/stories260K.gguf"));
   try {
     const records: SweepRecord[] = [];

@@ -8,14 +8,14 @@ import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
-import { plan, planTypes, tensorTypeLines } from "../src/analysis/plan.js";
-import { mixModelFromSource, standardMix } from "../src/analysis/mixes.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
+import { plan, planTypes, tensorTypeLines } from "../src/analysis/plan/plan.js";
+import { mixModelFromSource, standardMix } from "../src/analysis/plan/mixes.js";
 import { ggmlTypeByName } from "../src/ggml/types.js";
 import { loadForwardModel } from "../src/model/forward/model.js";
 import { prepareKl } from "../src/model/forward/kl.js";
 import { readTokens } from "../src/model/forward/tokens.js";
-import { measureAssignmentKl } from "../src/analysis/plan-validate.js";
+import { measureAssignmentKl } from "../src/analysis/plan/validate.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 

@@ -6,13 +6,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
-import { plan } from "../src/analysis/plan.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
+import { plan } from "../src/analysis/plan/plan.js";
 import { formatPlanText } from "../src/report/plan-text.js";
 import { loadForwardModel } from "../src/model/forward/model.js";
 import { prepareKl } from "../src/model/forward/kl.js";
 import { readTokens } from "../src/model/forward/tokens.js";
-import type { SweepRecord, SweepResult } from "../src/analysis/sweep-types.js";
+import type { SweepRecord, SweepResult } from "../src/analysis/sweep/types.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "vega-lite";
-import { blockErrors } from "../src/analysis/diagnosis-stats.js";
+import { blockErrors } from "../src/analysis/diagnosis/stats.js";
 import { mergeRowBands, tensorCharts } from "../src/report/charts/tensor.js";
 import { modelCharts } from "../src/report/charts/model.js";
 import { detailFor, keepIndices } from "../src/report/charts/spec.js";

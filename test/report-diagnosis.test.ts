@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { readF32Bin } from "../src/io/f32bin.js";
 import { buildReport } from "../src/report/report-build.js";
-import { diagnose, diagnoseTensor, THRESHOLDS, type Finding } from "../src/analysis/diagnosis.js";
-import type { ReportData, TensorEvidence } from "../src/analysis/diagnosis-model.js";
-import { summarizeWeights } from "../src/analysis/diagnosis-stats.js";
+import { diagnose, diagnoseTensor, THRESHOLDS, type Finding } from "../src/analysis/diagnosis/diagnosis.js";
+import type { ReportData, TensorEvidence } from "../src/analysis/diagnosis/model.js";
+import { summarizeWeights } from "../src/analysis/diagnosis/stats.js";
 
 const EXAMPLE = new URL("../examples/tinyqwen-blk0/", import.meta.url).pathname;
 const SEED = readFileSync(new URL("../../shared/fixtures/tinyqwen/seed-blk0/seed_output.txt", import.meta.url), "utf8");
@@ -224,7 +224,7 @@ test("rules: kurtosis, offset, imatrix and recommended-type thresholds", () => {
 
 test("the report's numbers agree with `quantscope study` on the same folder (sections 1, 3 and 5)", async () => {
   const { folderSources, runStudy } = await import("../src/analysis/study/study.js");
-  const { proxyQuantizer } = await import("../src/analysis/group-quantizer.js");
+  const { proxyQuantizer } = await import("../src/analysis/study/group-quantizer.js");
   const study = runStudy(folderSources(EXAMPLE), { seedCompat: false, quantizer: proxyQuantizer() });
   const studyKey = (kind: string) => (kind === "attn_output" ? "attn_out" : kind);
   for (const t of built.data.tensors) {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { openSource } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
 import { readCalib } from "../src/model/calibrate/calib-file.js";
 
 const EXAMPLE = fileURLToPath(new URL("../examples/tinyqwen-blk0", import.meta.url));

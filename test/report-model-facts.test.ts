@@ -10,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
-import { ActivationDir } from "../src/analysis/sweep-activations.js";
-import { factsFromModel, modelFacts } from "../src/analysis/model-facts.js";
-import { collectReportData } from "../src/analysis/diagnosis-evidence.js";
-import type { SweepRecord } from "../src/analysis/sweep-types.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
+import { ActivationDir } from "../src/analysis/sweep/activations.js";
+import { factsFromModel, modelFacts } from "../src/analysis/sensitivity/model-facts.js";
+import { collectReportData } from "../src/analysis/diagnosis/evidence.js";
+import type { SweepRecord } from "../src/analysis/sweep/types.js";
 
 const EXAMPLE = fileURLToPath(new URL("../examples/tinyqwen-blk0", import.meta.url));
 const TINYQWEN = fileURLToPath(new URL("../../shared/fixtures/models/tinyqwen-f16.gguf", import.meta.url));

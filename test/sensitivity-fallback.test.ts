@@ -1,5 +1,5 @@
 // The fallback prediction without calibration statistics (the gain table
-// scaled to the model, src/analysis/sensitivity.ts) against single-tensor KLs
+// scaled to the model, src/analysis/sensitivity/gain-table.ts) against single-tensor KLs
 // measured on four models (test/fixtures/fallback-kl.json, written by
 // `node --import tsx scripts/validate/fallback.ts --write-fixture`):
 // stories260K, tinyqwen and two random-weight qwen3 from gen_model.py.
@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel, layerCount } from "../src/analysis/sweep.js";
-import { FALLBACK_HELD_OUT, MODEL_SCALE_LOG, predictKl } from "../src/analysis/sensitivity.js";
-import { modelScale, reachOf, residualEnergies, siluSquareMean } from "../src/analysis/sensitivity-energy.js";
+import { sweepModel, layerCount } from "../src/analysis/sweep/sweep.js";
+import { FALLBACK_HELD_OUT, MODEL_SCALE_LOG, predictKl } from "../src/analysis/sensitivity/gain-table.js";
+import { modelScale, reachOf, residualEnergies, siluSquareMean } from "../src/analysis/sensitivity/energy.js";
 import { fallbackScores, modelScaleLog, type FallbackFixture } from "../scripts/validate/fallback-score.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));

@@ -1,10 +1,10 @@
-// fitGains (src/analysis/sensitivity-calibrate.ts) on planted data, and the
+// fitGains (src/analysis/sensitivity/fit.ts) on planted data, and the
 // shipped gain tables against fitGains on the committed calibration
 // measurements (test/fixtures/calibration-kl.json).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fitGains, evaluate, spearman } from "../src/analysis/sensitivity-calibrate.js";
-import type { SweepRecord } from "../src/analysis/sweep-types.js";
+import { fitGains, evaluate, spearman } from "../src/analysis/sensitivity/fit.js";
+import type { SweepRecord } from "../src/analysis/sweep/types.js";
 
 /** Records whose measured KL is exactly exp(a + b·depth + offset)·r². */
 function planted(nLayers: number, offset: number, gains: Record<string, { a: number; b: number }>): SweepRecord[] {

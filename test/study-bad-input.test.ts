@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeF32Bin } from "../src/io/f32bin.js";
 import { runStudy } from "../src/analysis/study/study.js";
-import { proxyQuantizer } from "../src/analysis/group-quantizer.js";
+import { proxyQuantizer } from "../src/analysis/study/group-quantizer.js";
 import { formatStudyText } from "../src/report/study-text.js";
 import { formatStudySeed } from "../src/report/study-seed-text.js";
 

@@ -19,7 +19,7 @@ import { columnShape, columnShapeChunks } from "../src/analysis/study/section6-e
 import { fastActivationScan, matrixChunks } from "../src/analysis/study/fast-activation-scan.js";
 import { columnPower } from "../src/analysis/study/section5-power.js";
 import { tokenTable, swigluDims } from "../src/analysis/study/section8-swiglu.js";
-import { proxyQuantizer, quantizerFor } from "../src/analysis/group-quantizer.js";
+import { proxyQuantizer, quantizerFor } from "../src/analysis/study/group-quantizer.js";
 import { assignLanes, folderSources, runStudy, runStudyParallel } from "../src/analysis/study/study.js";
 import { formatStudyJson } from "../src/report/study-json.js";
 import { dequantize, quantize, supportedTypes } from "../src/quant/index.js";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { folderSources, runStudy } from "../src/analysis/study/study.js";
-import { proxyQuantizer } from "../src/analysis/group-quantizer.js";
+import { proxyQuantizer } from "../src/analysis/study/group-quantizer.js";
 import { formatStudySeed } from "../src/report/study-seed-text.js";
 
 const shared = (p: string) => fileURLToPath(new URL(`../../shared/${p}`, import.meta.url));

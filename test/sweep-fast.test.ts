@@ -1,13 +1,13 @@
-// The sweep's WASM error pass (src/analysis/sweep-fast.ts) against the
-// TypeScript reference (tensorContext + rowSums + measure in sweep.ts, which
+// The sweep's WASM error pass (src/analysis/sweep/fast.ts) against the
+// TypeScript reference (tensorContext + rowSums + measure in src/analysis/sweep/sweep.ts, which
 // test/sweep-metrics.test.ts checks against from-scratch computations):
 // every record must be identical, field for field, bit for bit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { measure, rowSums, sweepableTensors, tensorContext, layerCount, type SweepOptions } from "../src/analysis/sweep.js";
-import { fastPathBytes, sweepTensorFast } from "../src/analysis/sweep-fast.js";
+import { measure, rowSums, sweepableTensors, tensorContext, layerCount, type SweepOptions } from "../src/analysis/sweep/sweep.js";
+import { fastPathBytes, sweepTensorFast } from "../src/analysis/sweep/fast.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const TYPES = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS", "F16"];

@@ -5,9 +5,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel, roundTrip } from "../src/analysis/sweep.js";
-import { sweepParallel } from "../src/analysis/sweep-parallel.js";
-import { ActivationDir } from "../src/analysis/sweep-activations.js";
+import { sweepModel, roundTrip } from "../src/analysis/sweep/sweep.js";
+import { sweepParallel } from "../src/analysis/sweep/parallel.js";
+import { ActivationDir } from "../src/analysis/sweep/activations.js";
 import { readF32Bin } from "../src/io/f32bin.js";
 /** Plain triple loop, independent of the kernels under test. */
 function naiveMatmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number): Float64Array {

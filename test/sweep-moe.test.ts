@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
-import { plan } from "../src/analysis/plan.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
+import { plan } from "../src/analysis/plan/plan.js";
 import { roundTripTensor } from "../src/quant/tensor.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openSource } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
-import { histogramQuantile } from "../src/analysis/sweep-stats.js";
-import { roundTrip } from "../src/analysis/sweep.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
+import { histogramQuantile } from "../src/analysis/sweep/stats.js";
+import { roundTrip } from "../src/analysis/sweep/sweep.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 

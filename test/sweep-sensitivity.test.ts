@@ -17,13 +17,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel } from "../src/analysis/sweep.js";
+import { sweepModel } from "../src/analysis/sweep/sweep.js";
 import { loadForwardModel } from "../src/model/forward/model.js";
 import { prepareKl } from "../src/model/forward/kl.js";
 import { readTokens } from "../src/model/forward/tokens.js";
-import { evaluate, fitGains, R_WEIGHTS } from "../src/analysis/sensitivity-calibrate.js";
-import { GAIN, GAIN_WEIGHTS, type GainCoefficients } from "../src/analysis/sensitivity.js";
-import type { SweepRecord } from "../src/analysis/sweep-types.js";
+import { evaluate, fitGains, R_WEIGHTS } from "../src/analysis/sensitivity/fit.js";
+import { GAIN, GAIN_WEIGHTS, type GainCoefficients } from "../src/analysis/sensitivity/gain-table.js";
+import type { SweepRecord } from "../src/analysis/sweep/types.js";
 import { fixtureRecords, NEUTRAL_PRIOR, type CalibrationFixture } from "../scripts/validate/calibration.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../src/io/source.js";
-import { sweepModel, sweepableTensors, type SweepOptions } from "../src/analysis/sweep.js";
-import { mergeShards, modelIdentity, parseShard, readSweepJson, shardPartition } from "../src/analysis/sweep-shards.js";
+import { sweepModel, sweepableTensors, type SweepOptions } from "../src/analysis/sweep/sweep.js";
+import { mergeShards, modelIdentity, parseShard, readSweepJson, shardPartition } from "../src/analysis/sweep/shards.js";
 import { formatSweepJson } from "../src/report/sweep-text.js";
 import { QuantscopeError } from "../src/io/errors.js";
-import type { SweepResult } from "../src/analysis/sweep-types.js";
+import type { SweepResult } from "../src/analysis/sweep/types.js";
 
 const fx = (p: string) => fileURLToPath(new URL(`../../shared/fixtures/${p}`, import.meta.url));
 const TINY = fx("models/tinyqwen-f16.gguf");

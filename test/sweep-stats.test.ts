@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { quantileIndex, ranksOfNonNegative, ratioCi, sampleRows, selectKth, selectMany } from "../src/analysis/sweep-stats.js";
+import { quantileIndex, ranksOfNonNegative, ratioCi, sampleRows, selectKth, selectMany } from "../src/analysis/sweep/stats.js";
 
 test("histogram-pass ranks and quickselect equal sorting (ties, zeros, tiny and huge values)", () => {
   fc.assert(

@@ -2,9 +2,9 @@
 // (test/fixtures/calibration-kl.json, written by `scripts/validate/sweep.ts
 // --write-fixture`): per (tensor, type) only what fitGains / evaluate read,
 // so CI can fit and score gain tables without the slow forward passes.
-import type { SweepRecord } from "../../src/analysis/sweep-types.js";
-import type { GainCoefficients } from "../../src/analysis/sensitivity.js";
-import { GAIN } from "../../src/analysis/sensitivity.js";
+import type { SweepRecord } from "../../src/analysis/sweep/types.js";
+import type { GainCoefficients } from "../../src/analysis/sensitivity/gain-table.js";
+import { GAIN } from "../../src/analysis/sensitivity/gain-table.js";
 import type { KlDataset } from "./data.js";
 
 /**

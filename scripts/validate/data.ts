@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix } from "../../src/io/source.js";
-import { sweepModel } from "../../src/analysis/sweep.js";
-import { ActivationDir } from "../../src/analysis/sweep-activations.js";
+import { sweepModel } from "../../src/analysis/sweep/sweep.js";
+import { ActivationDir } from "../../src/analysis/sweep/activations.js";
 import { loadForwardModel } from "../../src/model/forward/model.js";
 import { prepareKl, type KlHarness } from "../../src/model/forward/kl.js";
 import { readTokens } from "../../src/model/forward/tokens.js";
-import type { SweepRecord } from "../../src/analysis/sweep-types.js";
+import type { SweepRecord } from "../../src/analysis/sweep/types.js";
 
 /** Path of a file in the shared fixtures (../shared/fixtures from the checkout). */
 export const fx = (p: string): string => fileURLToPath(new URL(`../../../shared/fixtures/${p}`, import.meta.url));

@@ -2,9 +2,9 @@
 // fallback measurements (test/fixtures/fallback-kl.json, written by
 // scripts/validate/fallback.ts): shared by that script (docs/sweep.md's
 // tables) and test/sensitivity-fallback.test.ts.
-import { calibrationRecords, evaluate, fitGainsFilled, R_OUTPUT, R_WEIGHTS, type RSelector } from "../../src/analysis/sensitivity-calibrate.js";
-import { logGain, predictKl, type GainCoefficients } from "../../src/analysis/sensitivity.js";
-import type { SweepRecord } from "../../src/analysis/sweep-types.js";
+import { calibrationRecords, evaluate, fitGainsFilled, R_OUTPUT, R_WEIGHTS, type RSelector } from "../../src/analysis/sensitivity/fit.js";
+import { logGain, predictKl, type GainCoefficients } from "../../src/analysis/sensitivity/gain-table.js";
+import type { SweepRecord } from "../../src/analysis/sweep/types.js";
 
 /** The four models: the two fixtures (their calibration windows) and two generated random-weight qwen3. */
 export const FALLBACK_MODELS = [
@@ -22,12 +22,12 @@ export const FALLBACK_MODELS = [
 
 export type FallbackRecord = Pick<SweepRecord, "tensor" | "kind" | "gainKey" | "layer" | "nLayers" | "requestedType" | "type" | "bytes" | "outputRelErr" | "relRmse" | "outputErrorSource" | "measuredKl"> & {
   skipped?: string;
-  /** E‖y_branch‖² / E‖h_L‖² from the imatrix energies (1 for the head), and the head's logit variance σ_z² (sensitivity-energy.ts). */
+  /** E‖y_branch‖² / E‖h_L‖² from the imatrix energies (1 for the head), and the head's logit variance σ_z² (sensitivity/energy.ts). */
   reach: number;
   logitVariance: number;
   /** The reach from the weights-only energies (no imatrix). */
   reachWeights: number;
-  /** sensitivity-energy.ts modelScale from the imatrix energies and from the weights alone. */
+  /** sensitivity/energy.ts modelScale from the imatrix energies and from the weights alone. */
   modelScale: number;
   modelScaleWeights: number;
 };

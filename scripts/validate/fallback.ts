@@ -5,7 +5,7 @@
 // tinyqwen text) — the measured single-tensor KL of every matrix at
 // Q2_K..Q6_K (sweep --measure-kl with the imatrix) and what is known without
 // calibration: r (imatrix estimate or weight-space relRmse), kind, depth,
-// and the residual-stream energies of sensitivity-energy.ts. Every candidate
+// and the residual-stream energies of sensitivity/energy.ts. Every candidate
 // is fitted on three models and scored on the fourth. Prints docs/sweep.md's
 // "Fallback without calibration" tables.
 //   node --import tsx scripts/validate/fallback.ts [--cache DIR] [--write-fixture]
@@ -17,9 +17,9 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { openSource, readImatrix } from "../../src/io/source.js";
-import { layerCount } from "../../src/analysis/sweep.js";
-import { modelScale, reachOf, residualEnergies } from "../../src/analysis/sensitivity-energy.js";
-import type { SweepRecord } from "../../src/analysis/sweep-types.js";
+import { layerCount } from "../../src/analysis/sweep/sweep.js";
+import { modelScale, reachOf, residualEnergies } from "../../src/analysis/sensitivity/energy.js";
+import type { SweepRecord } from "../../src/analysis/sweep/types.js";
 import { fx, measuredRecords, STORIES_CAL, TINYQWEN_CAL } from "./data.js";
 import { FALLBACK_MODELS, fallbackScores, modelScaleLog, shippedScale, type FallbackFixture, type FallbackRecord, type FoldScore } from "./fallback-score.js";
 
@@ -90,7 +90,7 @@ export function fallbackSection(o: FallbackOptions): void {
     gen(FALLBACK_MODELS[3]!),
   ];
   const fixture: FallbackFixture = {
-    note: "single-tensor KLs (sweep --measure-kl, imatrix) with each record's reach, logit variance and model scale (sensitivity-energy.ts); regenerate with: node --import tsx scripts/validate/fallback.ts --cache DIR --write-fixture",
+    note: "single-tensor KLs (sweep --measure-kl, imatrix) with each record's reach, logit variance and model scale (sensitivity/energy.ts); regenerate with: node --import tsx scripts/validate/fallback.ts --cache DIR --write-fixture",
     sets: data.map((md, i) => ({ name: md.name, how: FALLBACK_MODELS[i]!.how, records: features(md, log) })),
   };
   if (o.writeFixture) {

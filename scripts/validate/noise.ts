@@ -6,8 +6,8 @@ import type { Imatrix, TensorSource } from "../../src/io/source.js";
 import type { KlHarness } from "../../src/model/forward/kl.js";
 import { embed, headLogits, runLayer } from "../../src/model/forward/run.js";
 import { logSoftmax } from "../../src/model/forward/ops.js";
-import { roundTrip } from "../../src/analysis/sweep.js";
-import { layerOf } from "../../src/analysis/mixes.js";
+import { roundTrip } from "../../src/analysis/sweep/sweep.js";
+import { layerOf } from "../../src/analysis/plan/mixes.js";
 
 export function perPositionKl(src: TensorSource, hx: KlHarness, assignment: ReadonlyMap<string, string>, imatrix?: Imatrix): Float64Array {
   const overrides = new Map<string, Float32Array>();

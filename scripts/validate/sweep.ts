@@ -20,14 +20,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSource, readImatrix, type Imatrix, type TensorSource } from "../../src/io/source.js";
-import { sweepModel } from "../../src/analysis/sweep.js";
-import { calibrationRecords, evaluate, fitGains, R_OUTPUT, R_WEIGHTS, type CalibrationReport, type RSelector } from "../../src/analysis/sensitivity-calibrate.js";
-import { GAIN, GAIN_ACTIVATIONS, GAIN_WEIGHTS, predictKl, type GainCoefficients } from "../../src/analysis/sensitivity.js";
-import { mixModelFromSource, standardMix } from "../../src/analysis/mixes.js";
-import { plan, planTypes } from "../../src/analysis/plan.js";
-import { measureAssignmentKl } from "../../src/analysis/plan-validate.js";
+import { sweepModel } from "../../src/analysis/sweep/sweep.js";
+import { calibrationRecords, evaluate, fitGains, R_OUTPUT, R_WEIGHTS, type CalibrationReport, type RSelector } from "../../src/analysis/sensitivity/fit.js";
+import { GAIN, GAIN_ACTIVATIONS, GAIN_WEIGHTS, predictKl, type GainCoefficients } from "../../src/analysis/sensitivity/gain-table.js";
+import { mixModelFromSource, standardMix } from "../../src/analysis/plan/mixes.js";
+import { plan, planTypes } from "../../src/analysis/plan/plan.js";
+import { measureAssignmentKl } from "../../src/analysis/plan/validate.js";
 import { ggmlTypeByName } from "../../src/ggml/types.js";
-import type { SweepRecord, SweepResult } from "../../src/analysis/sweep-types.js";
+import type { SweepRecord, SweepResult } from "../../src/analysis/sweep/types.js";
 import type { KlHarness } from "../../src/model/forward/kl.js";
 import {
   activationRecords, fx, harness, measuredRecords, STORIES, STORIES_CAL, STORIES_TOKENS_OUT, TINYQWEN, TINYQWEN_CAL,

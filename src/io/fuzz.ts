@@ -16,8 +16,8 @@ import { NpySource, encodeNpy } from "./npy.js";
 import { SafetensorsSource, encodeSafetensors } from "./safetensors.js";
 import { F32BinSource } from "./f32bin-source.js";
 import { readF32Bin, encodeF32Bin } from "./f32bin.js";
-import { imatrixStatistics } from "../analysis/imatrix-stats.js";
-import { expertTokenGroups } from "../analysis/expert-tokens.js";
+import { imatrixStatistics } from "../analysis/imatrix/stats.js";
+import { expertTokenGroups } from "../analysis/imatrix/expert-tokens.js";
 import { moeFacts, readExpert, expertCount } from "./experts.js";
 import type { TensorSource } from "./source.js";
 

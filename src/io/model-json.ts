@@ -66,7 +66,7 @@ export function readModelJson(path: string): ModelJson {
   };
 }
 
-/** Metadata keys a folder source exposes for its model.json (read by model-facts.ts and the sweep). */
+/** Metadata keys a folder source exposes for its model.json (read by sensitivity/model-facts.ts and the sweep). */
 export const FACT_KEYS = {
   file: "quantscope.model_facts",
   qkNorm: "quantscope.qk_norm",

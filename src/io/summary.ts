@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { GgufSource } from "./gguf.js";
 import type { Imatrix, SourceFormat, TensorSource } from "./source.js";
 import { moeFacts } from "./experts.js";
-import { expertTokenGroups, type ExpertTokenGroup } from "../analysis/expert-tokens.js";
+import { expertTokenGroups, type ExpertTokenGroup } from "../analysis/imatrix/expert-tokens.js";
 
 /** llama_ftype names (llama.h), as general.file_type stores them. */
 const FILE_TYPES: Record<number, string> = {

@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { Diagnosis, Finding } from "../analysis/diagnosis.js";
-import type { ReportData } from "../analysis/diagnosis-model.js";
+import type { Diagnosis, Finding } from "../analysis/diagnosis/diagnosis.js";
+import type { ReportData } from "../analysis/diagnosis/model.js";
 import { modelCharts } from "./charts/model.js";
 import { detailFor, slug, type Chart } from "./charts/spec.js";
 import { tensorCharts } from "./charts/tensor.js";

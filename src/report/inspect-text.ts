@@ -1,8 +1,8 @@
 // Text for `quantscope inspect`: the model summary and tensor table, and for
 // an imatrix the statistics table laid out exactly like
 // llama-imatrix --show-statistics.
-import { splitTensorName, type ImatrixStatistics } from "../analysis/imatrix-stats.js";
-import { EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "../analysis/expert-tokens.js";
+import { splitTensorName, type ImatrixStatistics } from "../analysis/imatrix/stats.js";
+import { EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "../analysis/imatrix/expert-tokens.js";
 import type { ImatrixSummary, ModelSummary } from "../io/summary.js";
 
 // C printf's %.Nf rounds exact ties to even (JavaScript's toFixed rounds

@@ -1,9 +1,9 @@
 // Predicted next to measured single-tensor KL, for every (tensor, type) the
 // report measured with the reference forward pass (report --measure-kl): the
 // scatter in the HTML, the worst disagreements in the tables.
-import type { ReportData } from "../analysis/diagnosis-model.js";
-import { predictionSource } from "../analysis/damage.js";
-import { spearman } from "../analysis/sensitivity-calibrate.js";
+import type { ReportData } from "../analysis/diagnosis/model.js";
+import { predictionSource } from "../analysis/sensitivity/damage.js";
+import { spearman } from "../analysis/sensitivity/fit.js";
 
 export interface KlPair {
   readonly tensor: string;

@@ -3,8 +3,8 @@
 // folder beside the .md file, for pasting into an issue or a model card.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
-import { fmt, type Diagnosis, type Finding } from "../analysis/diagnosis.js";
-import type { ReportData } from "../analysis/diagnosis-model.js";
+import { fmt, type Diagnosis, type Finding } from "../analysis/diagnosis/diagnosis.js";
+import type { ReportData } from "../analysis/diagnosis/model.js";
 import type { Chart } from "./charts/spec.js";
 import { modelCharts } from "./charts/model.js";
 import { tensorCharts } from "./charts/tensor.js";

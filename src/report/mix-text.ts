@@ -1,5 +1,5 @@
 // Text and JSON for `quantscope mix`.
-import type { MixSummaryResult } from "../analysis/mix-summary.js";
+import type { MixSummaryResult } from "../analysis/plan/mix-summary.js";
 
 export function formatMixText(m: MixSummaryResult): string {
   const out: string[] = [];

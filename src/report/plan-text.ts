@@ -1,5 +1,5 @@
 // Plain-text rendering of a plan, next to llama.cpp's standard mixes.
-import { fmtBytes, fmtKl, type PlanResult } from "../analysis/plan.js";
+import { fmtBytes, fmtKl, type PlanResult } from "../analysis/plan/plan.js";
 
 /** A measured KL (reference forward pass) of the plan or a standard mix. */
 export interface MeasuredKl {

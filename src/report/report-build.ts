@@ -2,16 +2,16 @@
 // collect the evidence, diagnose, and write the HTML (and optionally Markdown).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { diagnose, type Diagnosis } from "../analysis/diagnosis.js";
+import { diagnose, type Diagnosis } from "../analysis/diagnosis/diagnosis.js";
 import { readImatrix } from "../io/imatrix.js";
 import { QuantscopeError } from "../io/errors.js";
 import { readCalib, type CalibData } from "../model/calibrate/calib-file.js";
-import { collectReportData, type CollectOptions } from "../analysis/diagnosis-evidence.js";
-import type { ReportData } from "../analysis/diagnosis-model.js";
+import { collectReportData, type CollectOptions } from "../analysis/diagnosis/evidence.js";
+import type { ReportData } from "../analysis/diagnosis/model.js";
 import { isStudyDir, openReportModel } from "./report-source.js";
-import { ActivationDir } from "../analysis/sweep-activations.js";
+import { ActivationDir } from "../analysis/sweep/activations.js";
 import { renderHtml } from "./html.js";
-import { factsFromModel } from "../analysis/model-facts.js";
+import { factsFromModel } from "../analysis/sensitivity/model-facts.js";
 import { openSource, type TensorSource } from "../io/source.js";
 import { loadForwardModel } from "../model/forward/model.js";
 import { prepareKl, type KlHarness } from "../model/forward/kl.js";

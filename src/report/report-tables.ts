@@ -1,7 +1,7 @@
 // The report's tables as plain rows of strings, shared by the HTML and the
 // Markdown so both show the same numbers.
-import { fmt, type Diagnosis } from "../analysis/diagnosis.js";
-import type { ReportData, TensorEvidence } from "../analysis/diagnosis-model.js";
+import { fmt, type Diagnosis } from "../analysis/diagnosis/diagnosis.js";
+import type { ReportData, TensorEvidence } from "../analysis/diagnosis/model.js";
 import { klAgreement, klPairs, worstDisagreements } from "./kl-pairs.js";
 
 export interface Table {

@@ -1,6 +1,6 @@
 // The original study's report, line for line (--seed-compat): same headers,
 // labels and number formatting, so its output can be compared number by number.
-import type { DistributionStats, StudyResult } from "../analysis/study-types.js";
+import type { DistributionStats, StudyResult } from "../analysis/study/types.js";
 import { pyF, RULE, THIN } from "./study-format.js";
 
 function stats(out: string[], s: DistributionStats): void {

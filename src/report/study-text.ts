@@ -1,7 +1,7 @@
 // The study's text report in default mode: the same nine sections, every row,
 // corrected labels (docs/corrections.md) and the corrected metrics next to the
 // study's own. Formatting only: every number comes from the StudyResult.
-import type { DistributionStats, StudyResult, TopShare } from "../analysis/study-types.js";
+import type { DistributionStats, StudyResult, TopShare } from "../analysis/study/types.js";
 import { fx, RULE, sci, THIN } from "./study-format.js";
 
 function header(out: string[], title: string, first = false): void {

@@ -1,5 +1,5 @@
 // Plain-text table of a sweep: one line per (tensor, type).
-import type { SweepRecord, SweepResult } from "../analysis/sweep-types.js";
+import type { SweepRecord, SweepResult } from "../analysis/sweep/types.js";
 
 function num(x: number | null | undefined, digits = 3): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return "-";

@@ -1,7 +1,7 @@
 // Moments of a float32 series with f64 accumulation (two passes: mean, then
 // central moments, which stays accurate when |mean| << std). Non-finite
 // values are counted and skipped.
-import type { NonFiniteCounts } from "../analysis/study-types.js";
+import type { NonFiniteCounts } from "../analysis/study/types.js";
 
 export interface Moments {
   /** Finite values seen. */

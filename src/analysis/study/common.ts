@@ -1,5 +1,5 @@
 // Small helpers shared by the study sections.
-import type { Summary } from "../study-types.js";
+import type { Summary } from "./types.js";
 import { meanStd } from "../../stats/moments.js";
 
 /** NaN / ±Infinity -> null (JSON-safe "undefined for this data"). */

@@ -5,7 +5,7 @@
 // (test/study-default.test.ts checks that both paths agree).
 import type { Matrix } from "../../io/f32bin.js";
 import type { RowChunks } from "./row-chunks.js";
-import type { DistributionStats } from "../study-types.js";
+import type { DistributionStats } from "./types.js";
 import { finish } from "../../stats/radix-hist.js";
 import { nn } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";

@@ -5,7 +5,7 @@
 // per-section functions instead, and test/study-default.test.ts checks that
 // both paths agree.
 import type { RowChunks } from "./row-chunks.js";
-import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "../study-types.js";
+import type { DistributionStats, GroupStats, RowGrouping, RowVariability, Summary } from "./types.js";
 import { countLow, finish, prepare } from "../../stats/radix-hist.js";
 import { nn, summarize } from "./common.js";
 import { PERCENTILES } from "./section1-distribution.js";

@@ -2,7 +2,7 @@
 // activations in 4). Moments in f64 over finite values, exact percentiles by
 // radix selection (no sort, no copy).
 import type { Matrix } from "../../io/f32bin.js";
-import type { DistributionStats } from "../study-types.js";
+import type { DistributionStats } from "./types.js";
 import { moments } from "../../stats/moments.js";
 import { percentilesF32 } from "../../stats/select.js";
 import { nn } from "./common.js";

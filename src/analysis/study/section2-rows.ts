@@ -1,6 +1,6 @@
 // Section 2: row-to-row variability (each weight row is one output neuron).
 import type { Matrix } from "../../io/f32bin.js";
-import type { RowVariability } from "../study-types.js";
+import type { RowVariability } from "./types.js";
 import { nn, summarize } from "./common.js";
 
 export function rowVariability(name: string, m: Matrix): RowVariability {

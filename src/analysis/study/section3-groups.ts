@@ -1,7 +1,7 @@
 // Section 3: 16-element group statistics (how much each group needs its own
 // offset) and 2-bit quantization error with and without a per-group offset.
 import type { Matrix } from "../../io/f32bin.js";
-import type { GroupStats, Summary } from "../study-types.js";
+import type { GroupStats, Summary } from "./types.js";
 import { percentilesF32, percentilesSmall } from "../../stats/select.js";
 import { round03 } from "../../stats/float32.js";
 import { nn } from "./common.js";

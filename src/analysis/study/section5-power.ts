@@ -1,6 +1,6 @@
 // Section 5: per-dimension activation power (RMS of each input column over tokens).
 import type { Matrix } from "../../io/f32bin.js";
-import type { ActivationPower } from "../study-types.js";
+import type { ActivationPower } from "./types.js";
 import { columnSumSquares } from "../../stats/columns.js";
 import { bottomIndices, topIndices, topShare } from "../../stats/order.js";
 import { f32 } from "../../stats/float32.js";

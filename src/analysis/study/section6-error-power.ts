@@ -1,7 +1,7 @@
 // Section 6: where weight quantization error meets activation power, per
 // input dimension (column) of one weight and the activation that feeds it.
 import type { Matrix } from "../../io/f32bin.js";
-import type { ErrorMeetsPower, TopShare } from "../study-types.js";
+import type { ErrorMeetsPower, TopShare } from "./types.js";
 import { meanStd, moments } from "../../stats/moments.js";
 import { pearson } from "../../stats/correlation.js";
 import { topIndices, topShare } from "../../stats/order.js";

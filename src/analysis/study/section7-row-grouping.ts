@@ -1,7 +1,7 @@
 // Section 7: grouping along the row (the inner dimension) and what Q2_K's
 // per-super-block metadata costs for this row length.
 import type { Matrix } from "../../io/f32bin.js";
-import type { RowGrouping } from "../study-types.js";
+import type { RowGrouping } from "./types.js";
 import { nn } from "./common.js";
 
 const GS = 16;

@@ -2,7 +2,7 @@
 // token and per dimension. Token statistics are computed per tensor so the two
 // activations never need to be in memory together.
 import type { Matrix } from "../../io/f32bin.js";
-import type { Section8, TokenStats } from "../study-types.js";
+import type { Section8, TokenStats } from "./types.js";
 import { columnMoments } from "../../stats/columns.js";
 import { nn, summarize } from "./common.js";
 

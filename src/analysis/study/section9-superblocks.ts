@@ -1,7 +1,7 @@
 // Section 9: activation power and weight quantization error per 256-column
 // super-block (Q2_K's block), and which blocks dominate their product.
 import type { Matrix } from "../../io/f32bin.js";
-import type { SuperBlockDecomposition, SuperBlockRow } from "../study-types.js";
+import type { SuperBlockDecomposition, SuperBlockRow } from "./types.js";
 import { pearson } from "../../stats/correlation.js";
 import { topIndices } from "../../stats/order.js";
 import { nn, summarize } from "./common.js";

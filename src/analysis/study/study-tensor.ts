@@ -7,8 +7,8 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { F32BIN_HEADER_BYTES, readF32Bin, validateF32BinHeader, type Matrix } from "../../io/f32bin.js";
 import type {
   ActivationPower, DistributionStats, ErrorMeetsPower, GroupStats, RowGrouping, RowVariability, SuperBlockDecomposition,
-} from "../study-types.js";
-import { quantizerFor } from "../group-quantizer.js";
+} from "./types.js";
+import { quantizerFor } from "./group-quantizer.js";
 import { ACT_FFN_INPUT, ACT_SWIGLU, directionLabel } from "./layout.js";
 import { distributionStats } from "./section1-distribution.js";
 import { rowVariability } from "./section2-rows.js";

@@ -4,7 +4,7 @@
 // weight is quantized once, in row chunks (bounded memory).
 import type { Matrix } from "../../io/f32bin.js";
 import type { RowChunks } from "./row-chunks.js";
-import type { GroupQuantizer } from "../group-quantizer.js";
+import type { GroupQuantizer } from "./group-quantizer.js";
 import { isQuantscopeError } from "../../io/errors.js";
 
 export interface WeightError {

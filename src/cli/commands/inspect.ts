@@ -6,7 +6,7 @@ import { looksLikeImatrix } from "../../io/imatrix.js";
 import { summarizeImatrix, summarizeModel, metadataForDisplay } from "../../io/summary.js";
 import { dumpTensor } from "../../io/dump.js";
 import { QuantscopeError } from "../../io/errors.js";
-import { imatrixStatistics } from "../../analysis/imatrix-stats.js";
+import { imatrixStatistics } from "../../analysis/imatrix/stats.js";
 import { formatImatrixSummary, formatMetadata, formatModelSummary } from "../../report/inspect-text.js";
 
 function fileBytes(path: string): number {

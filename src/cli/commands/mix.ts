@@ -17,8 +17,8 @@ export function registerMix(program: Command): void {
     .option("--json", "JSON: {tensor, type, bytes} per tensor, plus totals")
     .action(async (model: string, ftype: string, flags: MixFlags) => {
       const [{ parseMix }, { openSource, readImatrix }, { summarizeMix }, { imatrixKv }, { formatMixJson, formatMixText }] = await Promise.all([
-        import("../../analysis/mixes.js"), import("../../io/source.js"), import("../../analysis/mix-summary.js"),
-        import("../../analysis/mix-size.js"), import("../../report/mix-text.js"),
+        import("../../analysis/plan/mixes.js"), import("../../io/source.js"), import("../../analysis/plan/mix-summary.js"),
+        import("../../analysis/plan/mix-size.js"), import("../../report/mix-text.js"),
       ]);
       parseMix(ftype); // an unknown ftype fails before the model is opened
       const imatrix = flags.imatrix ? imatrixKv(flags.imatrix, readImatrix(flags.imatrix)) : undefined;

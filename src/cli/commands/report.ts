@@ -5,7 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
-import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis-defaults.js";
+import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis/defaults.js";
 // The report's modules (vega, resvg, the sweep) are heavy: they are imported
 // inside the action so that other commands start fast.
 

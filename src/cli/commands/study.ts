@@ -1,7 +1,7 @@
 // quantscope study DIR: the nine-section study (wiring only).
 import type { Command } from "commander";
 import { QuantscopeError } from "../../io/errors.js";
-import { quantizerFor, proxyQuantizer } from "../../analysis/group-quantizer.js";
+import { quantizerFor, proxyQuantizer } from "../../analysis/study/group-quantizer.js";
 import { folderSources, runStudyParallel, type StudySources } from "../../analysis/study/study.js";
 import { activationKeyForKind, weightKey, WEIGHTS, ACTIVATIONS } from "../../analysis/study/layout.js";
 import { formatStudySeed } from "../../report/study-seed-text.js";

@@ -2,7 +2,7 @@
 // live in sweep-run.ts, imported when one of these commands runs.
 import type { Command } from "commander";
 import { Option } from "commander";
-import { DEFAULT_SWEEP_TYPES } from "../../analysis/sweep-types.js";
+import { DEFAULT_SWEEP_TYPES } from "../../analysis/sweep/types.js";
 import type { PlanFlags, SweepFlags } from "./sweep-run.js";
 
 function addCommon(cmd: Command): Command {

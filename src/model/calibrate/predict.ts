@@ -11,7 +11,7 @@
 // An expert tensor (3-D, experts stacked along the rows) is the sum over its
 // experts of each expert's term, with that expert's own row and column
 // statistics and its own quantization error.
-import { FALLBACK_HELD_OUT } from "../../analysis/sensitivity.js";
+import { FALLBACK_HELD_OUT } from "../../analysis/sensitivity/gain-table.js";
 import type { CalibData } from "./calib-file.js";
 import { EMBED } from "./collect.js";
 

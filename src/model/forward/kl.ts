@@ -4,7 +4,7 @@
 import type { ForwardModel } from "./model.js";
 import { embed, headLogits, runLayer } from "./run.js";
 import { logSoftmax, meanKl } from "./ops.js";
-import { layerOf } from "../../analysis/mixes.js";
+import { layerOf } from "../../analysis/plan/mixes.js";
 
 export interface KlHarness {
   readonly model: ForwardModel;

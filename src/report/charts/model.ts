@@ -1,7 +1,7 @@
 // Model-level charts: error vs bits per weight (Pareto curves), the
 // sensitivity ranking, and the plan next to llama.cpp's standard mixes.
-import type { Diagnosis } from "../../analysis/diagnosis.js";
-import type { ReportData } from "../../analysis/diagnosis-model.js";
+import type { Diagnosis } from "../../analysis/diagnosis/diagnosis.js";
+import type { ReportData } from "../../analysis/diagnosis/model.js";
 import { bitsPerWeight, ggmlTypeByName } from "../../ggml/types.js";
 import { base, r4, ZOOM, type Chart, type ChartOptions } from "./spec.js";
 import { klAgreement, klPairs } from "../kl-pairs.js";

@@ -1,7 +1,7 @@
 // Per-tensor charts: weight histogram, sorted activation RMS, power vs error
 // scatter, and the block heat map of where output error comes from.
-import type { BlockErrorEvidence, TensorEvidence } from "../../analysis/diagnosis-model.js";
-import { argsortDesc } from "../../analysis/diagnosis-stats.js";
+import type { BlockErrorEvidence, TensorEvidence } from "../../analysis/diagnosis/model.js";
+import { argsortDesc } from "../../analysis/diagnosis/stats.js";
 import { base, keepIndices, r4, slug, ZOOM, type Chart, type ChartOptions } from "./spec.js";
 
 export function weightHistogramChart(t: TensorEvidence, opts: ChartOptions): Chart {

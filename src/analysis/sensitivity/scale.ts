@@ -1,14 +1,14 @@
 // The model-level scale of the sweep's fallback prediction (no calibration
 // statistics): once every record exists, the model's residual-stream
-// energies (sensitivity-energy.ts: one extra read of the residual writes,
+// energies (sensitivity/energy.ts: one extra read of the residual writes,
 // the embeddings and the head) give its scale S, and every gain-table
-// prediction is multiplied by S · exp(MODEL_SCALE_LOG) (sensitivity.ts). One
+// prediction is multiplied by S · exp(MODEL_SCALE_LOG) (sensitivity/gain-table.ts). One
 // factor per model: rankings and plans do not change, the level does.
 // Expert tensors and layouts the energies do not cover keep the unscaled table.
-import type { Imatrix, TensorSource } from "../io/source.js";
-import { modelScaleFactor } from "./sensitivity.js";
-import { modelScale, residualEnergies } from "./sensitivity-energy.js";
-import type { Ci95, SweepRecord } from "./sweep-types.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
+import { modelScaleFactor } from "./gain-table.js";
+import { modelScale, residualEnergies } from "./energy.js";
+import type { Ci95, SweepRecord } from "../sweep/types.js";
 
 export function withModelScale(src: TensorSource, nLayers: number, imatrix: Imatrix | undefined, records: SweepRecord[]): SweepRecord[] {
   const todo = (r: SweepRecord) => !r.skipped && !r.experts && !r.sensitivityBasis && r.sensitivitySource !== undefined && r.sensitivitySource !== "calib";

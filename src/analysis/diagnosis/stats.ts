@@ -1,8 +1,8 @@
 // Small numeric helpers the report's evidence collection needs (plain loops
 // over typed arrays, float64 accumulators, non-finite values skipped). Shared
 // kernels (the correlation) come from src/stats.
-import type { Histogram, WeightSummary } from "./diagnosis-model.js";
-import { pearson as pearsonOrNull } from "../stats/correlation.js";
+import type { Histogram, WeightSummary } from "./model.js";
+import { pearson as pearsonOrNull } from "../../stats/correlation.js";
 
 /** Mean, std, min, max, excess kurtosis and a binned histogram; non-finite values are skipped. */
 export function summarizeWeights(data: Float32Array, bins = 80): WeightSummary {

@@ -16,10 +16,10 @@
 // The coefficients were fitted by least squares in log space on measured
 // single-tensor KLs (reference forward pass, src/model/forward) of
 // stories260K (llama) and tinyqwen (qwen3) jointly, with one free offset per
-// model (centred); see sensitivity-calibrate.ts and docs/sweep.md for the
+// model (centred); see sensitivity/fit.ts and docs/sweep.md for the
 // validation figures, including fits on one model tested on the other.
 // A sweep multiplies every prediction by one factor per model, its scale S
-// (MODEL_SCALE_LOG below, sensitivity-energy.ts), which fixes the level on
+// (MODEL_SCALE_LOG below, sensitivity/energy.ts), which fixes the level on
 // models outside the fit and changes no ranking.
 
 export interface SensitivityInput {
@@ -33,7 +33,7 @@ export interface SensitivityInput {
   /** The model normalises q and k per head (Qwen3's attn_q_norm / attn_k_norm). */
   readonly qkNorm?: boolean;
   /**
-   * The model's scale S (sensitivity-energy.ts modelScale: logit variance × mean reach of its
+   * The model's scale S (sensitivity/energy.ts modelScale: logit variance × mean reach of its
    * matrices) and what its energies came from; when given, the prediction is multiplied by
    * S · exp(MODEL_SCALE_LOG[scaleFrom]) (see modelScaleFactor).
    */
@@ -127,7 +127,7 @@ export const GAIN_ACTIVATIONS: Readonly<Record<string, GainCoefficients>> = {
  * The model-level scale of the fallback (docs/sweep.md, "Fallback without calibration"). The gain
  * tables describe the average of the two models they were fitted on; on other models their overall
  * level was off by up to a factor 20 (held out). Multiplying by S = σ_z² · mean reach
- * (sensitivity-energy.ts: how strongly a typical relative error in this model's matrices moves its
+ * (sensitivity/energy.ts: how strongly a typical relative error in this model's matrices moves its
  * logits, from the weights and the imatrix alone) and one fitted constant per energy source brings
  * the held-out median error to a factor ~3. A model-level factor leaves every ranking and plan of a
  * model unchanged. The constants (natural log) make the scaled prediction unbiased on average over

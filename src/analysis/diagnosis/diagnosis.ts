@@ -1,9 +1,9 @@
 // The report's diagnosis: plain-language findings, each backed by the number
 // it rests on and the documented threshold that made it fire (docs/report.md
 // lists every rule). Pure function of the collected evidence.
-import type { ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
-import { argsortDesc, pearson, sum } from "./diagnosis-stats.js";
-import { diagnoseExperts } from "./diagnosis-experts.js";
+import type { ReportData, TensorEvidence, TypePoint } from "./model.js";
+import { argsortDesc, pearson, sum } from "./stats.js";
+import { diagnoseExperts } from "./experts.js";
 
 export type Severity = "high" | "medium" | "info";
 
@@ -40,7 +40,7 @@ export interface Diagnosis {
   readonly perTensor: ReadonlyMap<string, Finding[]>;
   /** Tensor names ranked by damage at the reference type, worst first (measured KL where it exists, else predicted). */
   readonly ranking: RankedTensor[];
-  /** Expert-level findings for MoE tensors (diagnosis-experts.ts), by severity; empty for dense models. */
+  /** Expert-level findings for MoE tensors (diagnosis/experts.ts), by severity; empty for dense models. */
   readonly experts: Finding[];
 }
 

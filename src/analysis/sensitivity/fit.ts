@@ -1,8 +1,8 @@
 // Fitting and judging the sensitivity model against measured single-tensor
 // KLs (sweep --measure-kl): least squares in log space per tensor kind, and
 // the figures docs/sweep.md reports (rank correlation, error factor).
-import type { SweepRecord } from "./sweep-types.js";
-import { depthOf, logGain, type GainCoefficients } from "./sensitivity.js";
+import type { SweepRecord } from "../sweep/types.js";
+import { depthOf, logGain, type GainCoefficients } from "./gain-table.js";
 
 /** Records usable for fitting: measured, quantized (not F16/F32 fallbacks), above the float noise floor. */
 export function calibrationRecords(records: readonly SweepRecord[], floor = 1e-7): SweepRecord[] {

@@ -1,7 +1,7 @@
 // Result types of `quantscope sweep` (and the inputs of `plan`). Plain data:
 // every record is JSON-serialisable as is, one record per (tensor, type).
 
-import type { ShardInfo, SweepProvenance } from "./sweep-shards.js";
+import type { ShardInfo, SweepProvenance } from "./shards.js";
 
 /** Where a tensor's relative output error came from. */
 export type OutputErrorSource =
@@ -65,14 +65,14 @@ export interface SweepRecord {
   /**
    * Predicted KL divergence (nats per token, mean over positions) of the
    * model's next-token distribution when only this tensor is quantized to
-   * `type`. See src/analysis/sensitivity.ts and docs/sweep.md.
+   * `type`. See src/analysis/sensitivity/gain-table.ts and docs/sweep.md.
    */
   readonly sensitivity: number;
   /** What predicted `sensitivity`: calibration statistics (docs/sensitivity.md) or the gain table (scaled to the model, sensitivityScale) on outputRelErr from activations / imatrix / weights. */
   readonly sensitivitySource?: "calib" | "activations" | "imatrix" | "weights";
   /**
    * The model-level factor the gain table's prediction was multiplied by (S · exp(MODEL_SCALE_LOG),
-   * sensitivity.ts / sensitivity-energy.ts); absent when the model's energies could not be computed.
+   * sensitivity/gain-table.ts / sensitivity/energy.ts); absent when the model's energies could not be computed.
    */
   readonly sensitivityScale?: number;
   /**
@@ -137,7 +137,7 @@ export interface SensitivityBasis {
   /** [sensitivity / factor, sensitivity × factor]. */
   readonly range: Ci95;
   readonly note: string;
-  /** Set when the uncertainty comes from model facts the source could not show (model-facts.ts): the model.json fields that would settle it. */
+  /** Set when the uncertainty comes from model facts the source could not show (sensitivity/model-facts.ts): the model.json fields that would settle it. */
   readonly missingFacts?: readonly string[];
 }
 

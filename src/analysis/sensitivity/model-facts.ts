@@ -6,12 +6,12 @@
 // it carries a model.json (src/io/model-json.ts) or `--model MODEL.gguf`
 // lends them. Where they are missing the gain-table prediction is marked
 // uncertain, with the range it spans over the facts it could not know.
-import { QuantscopeError } from "../io/errors.js";
-import { FACT_KEYS } from "../io/model-json.js";
-import { openSource, type TensorSource } from "../io/source.js";
-import { predictKl } from "./sensitivity.js";
-import { hasQkNorm, hasTiedEmbeddings, layerCount } from "./sweep.js";
-import type { SensitivityBasis, SweepRecord } from "./sweep-types.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { FACT_KEYS } from "../../io/model-json.js";
+import { openSource, type TensorSource } from "../../io/source.js";
+import { predictKl } from "./gain-table.js";
+import { hasQkNorm, hasTiedEmbeddings, layerCount } from "../sweep/sweep.js";
+import type { SensitivityBasis, SweepRecord } from "../sweep/types.js";
 
 /** A fact the gain table needs that the source could not establish (the model.json field that supplies it). */
 export type MissingFact = "n_layer" | "qk_norm" | "tied_embeddings";

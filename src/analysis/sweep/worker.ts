@@ -1,13 +1,13 @@
-// Worker thread of sweep-parallel.ts: opens the model once, then measures
+// Worker thread of sweep/parallel.ts: opens the model once, then measures
 // the tensors the main thread sends, one at a time.
 import { parentPort, workerData } from "node:worker_threads";
-import { openSource, readImatrix } from "../io/source.js";
-import { isQuantscopeError } from "../io/errors.js";
-import { ActivationDir } from "./sweep-activations.js";
+import { openSource, readImatrix } from "../../io/source.js";
+import { isQuantscopeError } from "../../io/errors.js";
+import { ActivationDir } from "./activations.js";
 import type { SweepOptions } from "./sweep.js";
-import { measureTensor } from "./sweep-fast.js";
-import type { WorkerInit } from "./sweep-parallel.js";
-import { readCalib } from "../model/calibrate/calib-file.js";
+import { measureTensor } from "./fast.js";
+import type { WorkerInit } from "./parallel.js";
+import { readCalib } from "../../model/calibrate/calib-file.js";
 
 const init = workerData as WorkerInit;
 const src = openSource(init.model);

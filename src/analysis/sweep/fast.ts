@@ -15,20 +15,20 @@
 // or imatrix values, types without a WASM kernel pair, and tensors too large
 // for one 4 GiB WASM memory. Expert tensors (which measure() cannot cut per
 // expert) get their calibration prediction and measured KL here.
-import type { TensorSource } from "../io/source.js";
-import { QuantscopeError } from "../io/errors.js";
-import { newKernelInstance, type KernelExports } from "../quant/wasm.js";
-import { codecFor } from "../quant/index.js";
-import { ggmlTypeByName } from "../ggml/types.js";
-import { fallbackType, tensorBytes } from "./mixes.js";
-import { gainKey } from "./sensitivity.js";
-import { selectKth } from "./sweep-stats.js";
+import type { TensorSource } from "../../io/source.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { newKernelInstance, type KernelExports } from "../../quant/wasm.js";
+import { codecFor } from "../../quant/index.js";
+import { ggmlTypeByName } from "../../ggml/types.js";
+import { fallbackType, tensorBytes } from "../plan/mixes.js";
+import { gainKey } from "../sensitivity/gain-table.js";
+import { selectKth } from "./stats.js";
 import {
   EXPERT_UNCERTAINTY, finishRecord, measure, measuredRows, readPickedRows, rowSums, skippedRecords, tensorContext, tensorMeta, type ErrorSums, type SweepOptions, type TensorContext,
 } from "./sweep.js";
-import type { ExpertMetrics, SweepRecord } from "./sweep-types.js";
-import { addCalibRows, calibTotal } from "../model/calibrate/predict.js";
-import { measureKl } from "../model/forward/kl.js";
+import type { ExpertMetrics, SweepRecord } from "./types.js";
+import { addCalibRows, calibTotal } from "../../model/calibrate/predict.js";
+import { measureKl } from "../../model/forward/kl.js";
 
 const PAGE = 65536;
 /** Rows per kernel call: about this many floats (256 KiB of f32, like the codec API's chunks). */

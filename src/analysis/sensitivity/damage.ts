@@ -3,7 +3,7 @@
 // pass when the sweep measured it (`--measure-kl`), else the prediction
 // (calibration statistics, or the gain table on the output error from
 // activations / imatrix / weights). Every output names the source.
-import type { SweepRecord } from "./sweep-types.js";
+import type { SweepRecord } from "../sweep/types.js";
 
 export type DamageSource = "measured" | "calib" | "activations" | "imatrix" | "weights";
 

@@ -2,8 +2,8 @@
 // mean squared activation per input column, and per-layer weighted averages.
 // The arithmetic follows llama.cpp (commit 3f545becc) in float32, in the same
 // order, so the printed numbers match its output digit for digit.
-import type { Imatrix } from "../io/source.js";
-import { rawEntry } from "../io/imatrix.js";
+import type { Imatrix } from "../../io/source.js";
+import { rawEntry } from "../../io/imatrix.js";
 
 const f = Math.fround;
 /** llama.cpp counts a column as active when |v| > 1e-5 (as a float). */

@@ -3,8 +3,8 @@
 // outlier activation power, experts much harder to quantize than their
 // siblings. Pure function of the collected evidence.
 import type { Finding } from "./diagnosis.js";
-import type { ExpertTensorEvidence } from "./diagnosis-experts-evidence.js";
-import { EXPERT_TOKEN_THRESHOLDS } from "./expert-tokens.js";
+import type { ExpertTensorEvidence } from "./experts-evidence.js";
+import { EXPERT_TOKEN_THRESHOLDS } from "../imatrix/expert-tokens.js";
 
 export const EXPERT_THRESHOLDS = {
   /** expert-few-tokens: tokens below this fraction of an even share (sum of counts / experts); 0 tokens is high. */

@@ -1,7 +1,7 @@
 // One llama-quantize ftype on one model: every tensor's type and bytes, the
 // totals, bits per weight and the file size llama-quantize would write.
-import type { TensorSource } from "../io/source.js";
-import { GgufSource } from "../io/gguf.js";
+import type { TensorSource } from "../../io/source.js";
+import { GgufSource } from "../../io/gguf.js";
 import { FTYPE_ID, mixModelFromSource, parseMix, sizedMix, type Ftype, type SizedAssignment } from "./mixes.js";
 import { quantizedFileSize, quantizedLayout, type ImatrixKv } from "./mix-size.js";
 

@@ -2,12 +2,12 @@
 // (each opens the model itself, so memory stays one tensor per worker).
 // Records come back in tensor order, identical to the single-thread sweep.
 import type { Worker } from "node:worker_threads";
-import { spawnWorkerBeside } from "../io/threads.js";
-import type { TensorSource } from "../io/source.js";
-import { QuantscopeError } from "../io/errors.js";
-import { typeInfo } from "../quant/index.js";
+import { spawnWorkerBeside } from "../../io/threads.js";
+import type { TensorSource } from "../../io/source.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { typeInfo } from "../../quant/index.js";
 import { DEFAULT_SWEEP_TYPES, layerCount, sweepModel, sweepResult, sweepWork, type SweepOptions } from "./sweep.js";
-import type { SweepRecord, SweepResult } from "./sweep-types.js";
+import type { SweepRecord, SweepResult } from "./types.js";
 
 /** What a worker needs to rebuild the inputs: paths, not objects. */
 export interface SweepPaths {
@@ -69,7 +69,7 @@ export async function sweepParallel(src: TensorSource, opts: SweepOptions, paths
       reject(e);
     };
     for (let k = 0; k < jobs; k++) {
-      const w = spawnWorkerBeside(import.meta.url, "sweep-worker", init);
+      const w = spawnWorkerBeside(import.meta.url, "worker", init);
       workers.push(w);
       const feed = () => {
         if (next < swept.length) { const i = next++; w.postMessage({ index: i, global: mine[i]!.index, name: swept[i] }); }

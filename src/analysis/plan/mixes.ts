@@ -7,9 +7,9 @@
 // fallback chain when ne0 does not fit a type's block. Pure functions over
 // tensor names and shapes; bytes come from the ggml type table only, so a mix
 // can be sized whether or not quantscope has a codec for its types.
-import { QuantscopeError } from "../io/errors.js";
-import { ggmlTypeByName } from "../ggml/types.js";
-import type { TensorInfo, TensorSource } from "../io/source.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { ggmlTypeByName } from "../../ggml/types.js";
+import type { TensorInfo, TensorSource } from "../../io/source.js";
 
 export type TensorCategory =
   | "token_embd" | "attn_q" | "attn_k" | "attn_v" | "attn_qkv" | "attn_kv_b" | "attn_output"

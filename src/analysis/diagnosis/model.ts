@@ -4,8 +4,8 @@
 // these. Series are already reduced (binned, downsampled) where noted, so the
 // HTML stays small whatever the model size.
 
-import type { SweepRecord } from "./sweep-types.js";
-import type { ExpertTensorEvidence } from "./diagnosis-experts-evidence.js";
+import type { SweepRecord } from "../sweep/types.js";
+import type { ExpertTensorEvidence } from "./experts-evidence.js";
 
 /** Equal-width histogram: counts[i] covers [lo + i*width, lo + (i+1)*width). */
 export interface Histogram {
@@ -70,7 +70,7 @@ export interface OffsetEvidence {
   readonly groupsOffsetAbove02: number | null;
 }
 
-/** One point of a tensor's error-vs-size curve (one sweep record, see src/analysis/sweep-types.ts). */
+/** One point of a tensor's error-vs-size curve (one sweep record, see src/analysis/sweep/types.ts). */
 export interface TypePoint {
   /** Type measured (llama-quantize's fallback when the row does not fit the requested one). */
   readonly type: string;

@@ -3,14 +3,14 @@
 // imatrix, how concentrated its input's activation power is (its own imatrix
 // slice), and how hard its weights are to quantize at the reference type,
 // quantized exactly as llama-quantize does it (the expert's imatrix slice).
-import { expertTokens, expertImatrix } from "../io/imatrix.js";
-import { expertCount, expertRows, moeFacts, readExpert } from "../io/experts.js";
-import type { Imatrix, TensorSource } from "../io/source.js";
-import { QuantscopeError } from "../io/errors.js";
-import { roundTripTensor } from "../quant/tensor.js";
-import { fallbackType, layerOf } from "./mixes.js";
-import { splitTensorName } from "./imatrix-stats.js";
-import { columnErrors } from "./diagnosis-stats.js";
+import { expertTokens, expertImatrix } from "../../io/imatrix.js";
+import { expertCount, expertRows, moeFacts, readExpert } from "../../io/experts.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { roundTripTensor } from "../../quant/tensor.js";
+import { fallbackType, layerOf } from "../plan/mixes.js";
+import { splitTensorName } from "../imatrix/stats.js";
+import { columnErrors } from "./stats.js";
 import { topShare } from "./diagnosis.js";
 
 /** What the report knows about one 3-D expert tensor, per expert. */

@@ -3,7 +3,7 @@
 // fallback for a row length, and refuses imatrix-only types without
 // --imatrix), sized from the ggml type table; by default the two just below
 // and the two just above the plan's target size.
-import { QuantscopeError } from "../io/errors.js";
+import { QuantscopeError } from "../../io/errors.js";
 import { FTYPES, sizedMix, type Ftype, type MixModel, type SizedAssignment } from "./mixes.js";
 
 export interface BuildableMix {
@@ -25,7 +25,7 @@ export interface MixSizing {
   readonly hasImatrix: boolean;
   /** Non-tensor bytes of the file (used without fileSize). */
   readonly overheadBytes?: number;
-  /** Exact file size from every tensor's bytes (GGUF sources: mix-size.ts). */
+  /** Exact file size from every tensor's bytes (GGUF sources: plan/mix-size.ts). */
   readonly fileSize?: (tensorBytes: readonly number[]) => number;
 }
 

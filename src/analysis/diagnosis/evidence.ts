@@ -3,31 +3,31 @@
 // and per-block error at the reference type, the study's offset question
 // (section 3), and the sweep's records for every candidate type. Then the
 // standard mixes are priced with those records.
-import { QuantscopeError } from "../io/errors.js";
-import type { CalibData } from "../model/calibrate/calib-file.js";
-import { predSourceNote, tensorCalib } from "../model/calibrate/predict.js";
-import type { Matrix } from "../io/f32bin.js";
-import type { Imatrix, TensorSource } from "../io/source.js";
-import { ggmlTypeByName } from "../ggml/types.js";
-import { typeInfo } from "../quant/index.js";
-import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "./mixes.js";
-import { DEFAULT_SWEEP_TYPES, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "./sweep.js";
-import { factsNote, factUncertainty, modelFacts, type ModelFacts } from "./model-facts.js";
-import type { KlHarness } from "../model/forward/kl.js";
-import { damageOf } from "./damage.js";
-import type { ActivationDir } from "./sweep-activations.js";
-import type { SweepRecord } from "./sweep-types.js";
-import { groupStats } from "./study/section3-groups.js";
-import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./diagnosis-model.js";
-import { plansAtMixSizes } from "./diagnosis-plans.js";
-import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./diagnosis-stats.js";
-import { collectExpertEvidence } from "./diagnosis-experts-evidence.js";
+import { QuantscopeError } from "../../io/errors.js";
+import type { CalibData } from "../../model/calibrate/calib-file.js";
+import { predSourceNote, tensorCalib } from "../../model/calibrate/predict.js";
+import type { Matrix } from "../../io/f32bin.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
+import { ggmlTypeByName } from "../../ggml/types.js";
+import { typeInfo } from "../../quant/index.js";
+import { fallbackType, HEADLINE_MIXES, layerOf, mixModelFromSource, standardMix, tensorBytes, tensorCategory } from "../plan/mixes.js";
+import { DEFAULT_SWEEP_TYPES, measure, rowSums, roundTrip, sweepableTensors, type TensorContext } from "../sweep/sweep.js";
+import { factsNote, factUncertainty, modelFacts, type ModelFacts } from "../sensitivity/model-facts.js";
+import type { KlHarness } from "../../model/forward/kl.js";
+import { damageOf } from "../sensitivity/damage.js";
+import type { ActivationDir } from "../sweep/activations.js";
+import type { SweepRecord } from "../sweep/types.js";
+import { groupStats } from "../study/section3-groups.js";
+import type { ActivationEvidence, BlockErrorEvidence, ColumnErrorEvidence, OffsetEvidence, PlanSummary, ReportData, TensorEvidence, TypePoint } from "./model.js";
+import { plansAtMixSizes } from "./plans.js";
+import { blockErrors, columnErrors, columnPower, summarizeWeights } from "./stats.js";
+import { collectExpertEvidence } from "./experts-evidence.js";
 
 /** The type whose per-column error the charts and the diagnosis use (the lowest K-quant, where choices matter most). */
 export const REFERENCE_TYPE = "Q2_K";
 /** Types also measured with the importance withheld, to show what an imatrix changes (the lowest ones). */
 const WITHOUT_IMATRIX_TYPES = 1;
-import { DEFAULT_OUTPUT_TOKENS } from "./diagnosis-defaults.js";
+import { DEFAULT_OUTPUT_TOKENS } from "./defaults.js";
 export { DEFAULT_OUTPUT_TOKENS };
 
 export interface CollectOptions {
@@ -88,7 +88,7 @@ export function collectReportData(src: TensorSource, model: string, opts: Collec
       calib: opts.calib ? tensorCalib(opts.calib, name, W.rows, W.cols) : null,
     };
     const sums = rowSums(ctx);
-    // predictions that hang on model facts the source could not show are marked uncertain (model-facts.ts)
+    // predictions that hang on model facts the source could not show are marked uncertain (sensitivity/model-facts.ts)
     const mine = types.map((t) => measure(ctx, t, sums, opts.kl)).map((r) => {
       const b = r.sensitivityBasis ? undefined : factUncertainty(r, facts);
       return b ? { ...r, sensitivityBasis: b } : r;

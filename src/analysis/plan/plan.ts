@@ -4,14 +4,14 @@
 // hulls (gives λ, the price of a byte), an exact multiple-choice knapsack DP
 // over the budget in small granules, then greedy filling and pairwise
 // exchanges to use the bytes the granule rounding leaves over.
-import { QuantscopeError } from "../io/errors.js";
-import { typeInfo } from "../quant/index.js";
-import { findCodec, codecNames } from "../quant/registry.js";
-import { ggmlTypeByName } from "../ggml/types.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { typeInfo } from "../../quant/index.js";
+import { findCodec, codecNames } from "../../quant/registry.js";
+import { ggmlTypeByName } from "../../ggml/types.js";
 import { fallbackType, requiresImatrix, tensorBytes, type MixModel, type StandardMix } from "./mixes.js";
-import { mixMenu, nearestMixes, sizeMix, type BuildableMix } from "./plan-mixes.js";
-import type { SweepRecord, SweepResult } from "./sweep-types.js";
-import { damageOf, predictionSource, type DamageSource } from "./damage.js";
+import { mixMenu, nearestMixes, sizeMix, type BuildableMix } from "./mix-menu.js";
+import type { SweepRecord, SweepResult } from "../sweep/types.js";
+import { damageOf, predictionSource, type DamageSource } from "../sensitivity/damage.js";
 
 export interface PlanCandidate {
   /** Effective ggml type written to the file. */
@@ -19,7 +19,7 @@ export interface PlanCandidate {
   readonly bytes: number;
   /** Single-tensor KL (nats/token): measured when the sweep measured it, else predicted. */
   readonly damage: number;
-  /** Where `damage` came from (damage.ts). */
+  /** Where `damage` came from (sensitivity/damage.ts). */
   readonly source?: DamageSource;
   /** The prediction is uncertain (the record's sensitivityBasis: borrowed gain, missing model facts). */
   readonly uncertain?: boolean;
@@ -89,7 +89,7 @@ export interface PlanOptions {
   readonly mixModel?: MixModel;
   /** Ftypes to compare with; default: the 2 just below and the 2 just above the target among all 32. */
   readonly mixes?: readonly (StandardMix | string)[];
-  /** Exact file size from every tensor's bytes (GGUF: mix-size.ts); else tensor bytes + overheadBytes. */
+  /** Exact file size from every tensor's bytes (GGUF: plan/mix-size.ts); else tensor bytes + overheadBytes. */
   readonly fileSize?: (tensorBytes: readonly number[]) => number;
   /** GGUF data alignment: each tensor costs its bytes rounded up to it, so the file fits --target-size exactly. */
   readonly alignment?: number;

@@ -7,19 +7,19 @@
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { Imatrix, TensorSource } from "../io/source.js";
-import { QuantscopeError } from "../io/errors.js";
-import { PositionedFile } from "../io/file.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { PositionedFile } from "../../io/file.js";
 import { sweepNotes, type SweepOptions } from "./sweep.js";
-import type { SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
+import type { SweepPassenger, SweepRecord, SweepResult } from "./types.js";
 
 /** Version of the shard file layout (bumped when what a shard records changes). */
 export const SHARD_FORMAT = 1;
 
-/** quantscope's version, from package.json (two levels up from src/analysis and dist/analysis). */
+/** quantscope's version, from package.json (three levels up from src/analysis/sweep and dist/analysis/sweep). */
 export function quantscopeVersion(): string {
   try {
-    return String(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version);
+    return String(JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")).version);
   } catch {
     return "unknown";
   }

@@ -1,9 +1,9 @@
 // Measured KL of a whole type assignment (a plan or a standard mix): every
 // tensor quantized to its type at once, run through the reference forward
 // pass, compared with the unquantized model. Small llama/qwen models only.
-import type { Imatrix, TensorSource } from "../io/source.js";
-import { measureKl, type KlHarness } from "../model/forward/kl.js";
-import { roundTrip } from "./sweep.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
+import { measureKl, type KlHarness } from "../../model/forward/kl.js";
+import { roundTrip } from "../sweep/sweep.js";
 
 /** Mean KL (nats/token) with every tensor of `assignment` replaced by its quantized-dequantized copy. */
 export function measureAssignmentKl(src: TensorSource, hx: KlHarness, assignment: ReadonlyMap<string, string>, imatrix?: Imatrix): number {

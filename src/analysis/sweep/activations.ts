@@ -5,9 +5,9 @@
 // tensors that consume it).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileError } from "../io/errors.js";
-import { readF32Bin, readF32BinHeader, type Matrix } from "../io/f32bin.js";
-import { layerOf, tensorCategory } from "./mixes.js";
+import { fileError } from "../../io/errors.js";
+import { readF32Bin, readF32BinHeader, type Matrix } from "../../io/f32bin.js";
+import { layerOf, tensorCategory } from "../plan/mixes.js";
 
 const STUDY_INPUT: Record<string, string> = {
   attn_q: "attn_input", attn_k: "attn_input", attn_v: "attn_input",

@@ -1,5 +1,5 @@
 // Residual-stream energies of a model from its weights (and imatrix, when
-// given): what the fallback sensitivity model (sensitivity.ts, predictKlReach)
+// given): what the fallback sensitivity model (sensitivity/gain-table.ts, predictKlReach)
 // needs to turn a tensor's relative output error into a relative perturbation
 // of the final residual stream, without running the model.
 //
@@ -17,7 +17,7 @@
 // attention output has the energy of v (its average over positions, taken as
 // no smaller); the FFN's product silu(g)·u has E[silu(g)²]·E[u²] with g, u
 // Gaussian of the variances their rows give.
-import type { Imatrix, TensorSource } from "../io/source.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
 
 export interface ResidualEnergies {
   /** E‖y‖² per token of each block's residual writes (attn_output, ffn_down). */

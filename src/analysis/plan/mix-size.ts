@@ -4,8 +4,8 @@
 // replacing any old value) and, with --imatrix, quantize.imatrix.file /
 // .dataset (strings cut at 127 bytes) / .entries_count / .chunks_count (u32);
 // the metadata padded to the alignment, then every tensor's data padded to it.
-import type { GgufHeader } from "../io/gguf-header.js";
-import type { Imatrix } from "../io/source.js";
+import type { GgufHeader } from "../../io/gguf-header.js";
+import type { Imatrix } from "../../io/source.js";
 
 /** What llama-quantize copies from the imatrix into the output's metadata. */
 export interface ImatrixKv {

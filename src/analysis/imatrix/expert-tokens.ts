@@ -3,8 +3,8 @@
 // it: an expert that saw few tokens has a noisy vector, one that saw none has
 // no vector at all (llama-quantize then uses 1 in every column: plain,
 // unweighted quantization). Pure: reads only the Imatrix.
-import type { Imatrix } from "../io/source.js";
-import { splitTensorName } from "./imatrix-stats.js";
+import type { Imatrix } from "../../io/source.js";
+import { splitTensorName } from "./stats.js";
 
 export const EXPERT_TOKEN_THRESHOLDS = {
   /**

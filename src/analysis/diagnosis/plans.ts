@@ -1,10 +1,10 @@
 // quantscope's plan at the sizes of llama.cpp's standard mixes, over the
 // reported tensors: the same budget as Q3_K_M / Q4_K_M / Q5_K_M, spent where
-// the sweep predicts it hurts most (src/analysis/plan.ts does the allocation).
-import { QuantscopeError } from "../io/errors.js";
-import { plan } from "./plan.js";
-import type { SweepRecord, SweepResult } from "./sweep-types.js";
-import type { PlanSummary } from "./diagnosis-model.js";
+// the sweep predicts it hurts most (src/analysis/plan/plan.ts does the allocation).
+import { QuantscopeError } from "../../io/errors.js";
+import { plan } from "../plan/plan.js";
+import type { SweepRecord, SweepResult } from "../sweep/types.js";
+import type { PlanSummary } from "./model.js";
 
 /** Mixes whose size the plan is asked to match. */
 export const PLAN_AT_MIXES = ["Q3_K_M", "Q4_K_M", "Q5_K_M"];

@@ -1,28 +1,28 @@
 // The whole-model sweep: every quantizable 2-D weight tensor, streamed one at
 // a time, quantized with the real codecs to every candidate type, with error
 // statistics, activation-aware errors and the predicted KL (sensitivity).
-import type { Imatrix, TensorSource } from "../io/source.js";
-import type { Matrix } from "../io/f32bin.js";
-import { QuantscopeError } from "../io/errors.js";
-import { FACT_KEYS } from "../io/model-json.js";
-import { expertTokens } from "../io/imatrix.js";
-import { dequantize, dequantizeInto, quantize, quantizedSize, quantizeInto, typeInfo } from "../quant/index.js";
-import { ggmlTypeByName } from "../ggml/types.js";
-import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "./mixes.js";
-import { gainKey, predictKl } from "./sensitivity.js";
-import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./sweep-stats.js";
-import type { ActivationDir } from "./sweep-activations.js";
-import { measureTensor } from "./sweep-fast.js";
-import { withModelScale } from "./sweep-scale.js";
-import { provenance, shardPartition, type ShardSpec } from "./sweep-shards.js";
-import { measureKl, type KlHarness } from "../model/forward/kl.js";
-import { matmul } from "../model/forward/ops.js";
-import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./sweep-types.js";
-import type { CalibData } from "../model/calibrate/calib-file.js";
-import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../model/calibrate/predict.js";
+import type { Imatrix, TensorSource } from "../../io/source.js";
+import type { Matrix } from "../../io/f32bin.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { FACT_KEYS } from "../../io/model-json.js";
+import { expertTokens } from "../../io/imatrix.js";
+import { dequantize, dequantizeInto, quantize, quantizedSize, quantizeInto, typeInfo } from "../../quant/index.js";
+import { ggmlTypeByName } from "../../ggml/types.js";
+import { allowsQuantization, fallbackType, layerOf, tensorBytes, tensorCategory } from "../plan/mixes.js";
+import { gainKey, predictKl } from "../sensitivity/gain-table.js";
+import { quantileCiIndices, quantileIndex, ranksOfNonNegative, ratioCi, sampleRows } from "./stats.js";
+import type { ActivationDir } from "./activations.js";
+import { measureTensor } from "./fast.js";
+import { withModelScale } from "../sensitivity/scale.js";
+import { provenance, shardPartition, type ShardSpec } from "./shards.js";
+import { measureKl, type KlHarness } from "../../model/forward/kl.js";
+import { matmul } from "../../model/forward/ops.js";
+import type { Ci95, OutputErrorSource, SweepPassenger, SweepRecord, SweepResult } from "./types.js";
+import type { CalibData } from "../../model/calibrate/calib-file.js";
+import { predictKlFromCalib, predSourceNote, tensorCalib, type TensorCalib } from "../../model/calibrate/predict.js";
 
-import { DEFAULT_SWEEP_TYPES } from "./sweep-types.js";
-import { factsNote, markUncertain, modelFacts } from "./model-facts.js";
+import { DEFAULT_SWEEP_TYPES } from "./types.js";
+import { factsNote, markUncertain, modelFacts } from "../sensitivity/model-facts.js";
 export { DEFAULT_SWEEP_TYPES };
 
 /**
@@ -53,7 +53,7 @@ export interface SweepOptions {
   readonly onProgress?: (done: number, total: number, label: string) => void;
   /** Measure the real single-tensor KL with the reference forward pass (exact sweeps only). */
   readonly kl?: KlHarness;
-  /** Measure only this part of the tensors (`--shard K/N`, see sweep-shards.ts). */
+  /** Measure only this part of the tensors (`--shard K/N`, see sweep/shards.ts). */
   readonly shard?: ShardSpec;
   /** Calibration statistics (quantscope calibrate): predKL from them, source "calib" (docs/sensitivity.md). */
   readonly calib?: CalibData;
@@ -473,7 +473,7 @@ export function layerCount(src: TensorSource): number {
   return src.tensors().reduce((m, t) => Math.max(m, (layerOf(t.name) ?? -1) + 1), 0);
 }
 
-/** Sweeps a model (single thread; see sweep-parallel.ts for the two-core driver, sweep-fast.ts for the per-tensor work). */
+/** Sweeps a model (single thread; see sweep/parallel.ts for the two-core driver, sweep/fast.ts for the per-tensor work). */
 export function sweepModel(src: TensorSource, opts: SweepOptions = {}): SweepResult {
   const t0 = performance.now();
   const types = (opts.types ?? DEFAULT_SWEEP_TYPES).map((t) => typeInfo(t).name);

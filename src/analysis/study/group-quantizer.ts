@@ -3,10 +3,10 @@
 //  - proxyQuantizer(): the study's 2-bit model with its defects fixed (see docs/corrections.md);
 //  - seed-compat keeps the study's exact arithmetic in study/seed-proxy.ts (it never goes through here);
 //  - codecQuantizer(type): a real ggml type via quantize/dequantize from src/quant (bit-exact with llama.cpp).
-import { QuantscopeError } from "../io/errors.js";
-import { codecFor, dequantize, quantize } from "../quant/index.js";
-import type { QuantizerInfo } from "./study-types.js";
-import { round03 } from "../stats/float32.js";
+import { QuantscopeError } from "../../io/errors.js";
+import { codecFor, dequantize, quantize } from "../../quant/index.js";
+import type { QuantizerInfo } from "./types.js";
+import { round03 } from "../../stats/float32.js";
 
 export interface GroupQuantizer {
   readonly info: QuantizerInfo;

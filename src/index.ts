@@ -51,10 +51,14 @@ export { standardMix, sizedMix, mixModelFromSource, parseMix, STANDARD_MIXES, FT
 export { summarizeMix } from "./analysis/plan/mix-summary.js";
 export { quantizedLayout, quantizedFileSize, imatrixKv } from "./analysis/plan/mix-size.js";
 export type * from "./analysis/sweep/types.js";
+export { sweepFile } from "./pipeline/sweep.js";
+export { planSweptModel, llamaQuantizeCommand, fileSizing, type PlanTarget, type PlannedModel } from "./pipeline/plan.js";
+export { klHarnessFor, calibrationFor } from "./pipeline/inputs.js";
 
 // Diagnosis and reports
 export { diagnose, diagnoseTensor, THRESHOLDS } from "./analysis/diagnosis/diagnosis.js";
 export { diagnoseExperts, EXPERT_THRESHOLDS } from "./analysis/diagnosis/experts.js";
 export { collectExpertEvidence, type ExpertTensorEvidence } from "./analysis/diagnosis/experts-evidence.js";
 export { expertTokenGroups, EXPERT_TOKEN_THRESHOLDS, type ExpertTokenGroup } from "./analysis/imatrix/expert-tokens.js";
-export { buildReport, writeReport } from "./report/report-build.js";
+export { buildReport } from "./pipeline/report.js";
+export { writeReport } from "./report/report-files.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext } from "playwright-core";
-import { buildReport } from "../src/report/report-build.js";
+import { buildReport } from "../src/pipeline/report.js";
 import { renderHtml, tensorAnchor } from "../src/report/html.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

@@ -9,7 +9,7 @@ import { mergeRowBands, tensorCharts } from "../src/report/charts/tensor.js";
 import { modelCharts } from "../src/report/charts/model.js";
 import { detailFor, keepIndices } from "../src/report/charts/spec.js";
 import { chartSvg } from "../src/report/report-render.js";
-import { buildReport } from "../src/report/report-build.js";
+import { buildReport } from "../src/pipeline/report.js";
 
 test("keepIndices keeps the head exactly, spreads the rest, ends at the last point", () => {
   assert.deepEqual(keepIndices(5, 2, 10), [0, 1, 2, 3, 4]);

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { readF32Bin } from "../src/io/f32bin.js";
-import { buildReport } from "../src/report/report-build.js";
+import { buildReport } from "../src/pipeline/report.js";
 import { diagnose, diagnoseTensor, THRESHOLDS, type Finding } from "../src/analysis/diagnosis/diagnosis.js";
 import type { ReportData, TensorEvidence } from "../src/analysis/diagnosis/model.js";
 import { summarizeWeights } from "../src/analysis/diagnosis/stats.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
-import { buildReport } from "../src/report/report-build.js";
+import { buildReport } from "../src/pipeline/report.js";
 import { renderHtml } from "../src/report/html.js";
 import { renderMarkdown } from "../src/report/markdown.js";
 import { openSource, readImatrix } from "../src/io/source.js";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { buildReport } from "../src/report/report-build.js";
+import { buildReport } from "../src/pipeline/report.js";
 import { githubAnchor, tableMarkdown, writeMarkdown } from "../src/report/markdown.js";
 
 const EXAMPLE = new URL("../examples/tinyqwen-blk0/", import.meta.url).pathname;

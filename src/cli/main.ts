@@ -9,7 +9,7 @@ import { registerSweep } from "./commands/sweep.js";
 import { registerReport } from "./commands/report.js";
 import { registerTokenize } from "./commands/tokenize.js";
 import { registerMeasure } from "./commands/measure.js";
-import { registerCalibrate } from "../model/calibrate/cli.js";
+import { registerCalibrate } from "./commands/calibrate.js";
 import { registerMix } from "./commands/mix.js";
 
 const program = new Command("quantscope")

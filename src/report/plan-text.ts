@@ -2,11 +2,8 @@
 import { fmtBytes, fmtKl, type PlanResult } from "../analysis/plan/plan.js";
 
 /** A measured KL (reference forward pass) of the plan or a standard mix. */
-export interface MeasuredKl {
-  readonly name: string;
-  readonly bytes: number;
-  readonly kl: number;
-}
+import type { MeasuredKl } from "../analysis/plan/validate.js";
+export type { MeasuredKl };
 
 export function formatPlanText(p: PlanResult, measured?: readonly MeasuredKl[]): string {
   const out: string[] = [];

@@ -1,9 +1,9 @@
 // The terminal output of `report`: the top findings and where the files went.
-import type { BuiltReport, WrittenReport } from "./report-build.js";
+import type { ReportContent, WrittenReport } from "./report-files.js";
 
 const SEVERITY_MARK = { high: "!!", medium: "! ", info: "  " } as const;
 
-export function summaryText(r: BuiltReport, w: WrittenReport, seconds: number, maxFindings = 10): string {
+export function summaryText(r: ReportContent, w: WrittenReport, seconds: number, maxFindings = 10): string {
   const lines: string[] = [];
   lines.push(`quantscope report: ${r.data.model} (${r.data.tensors.length} tensors)`);
   const top = [

@@ -18,3 +18,10 @@ export function measureAssignmentKl(src: TensorSource, hx: KlHarness, assignment
   }
   return measureKl(hx, overrides);
 }
+
+/** One measured whole-assignment KL, as `plan --measure-kl` prints it beside the plan. */
+export interface MeasuredKl {
+  readonly name: string;
+  readonly bytes: number;
+  readonly kl: number;
+}

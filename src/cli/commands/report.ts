@@ -1,8 +1,6 @@
 // `quantscope report MODEL`: diagnosis in plain words, a single-file HTML
 // report with charts, optionally Markdown with SVG/PNG charts beside it.
 import type { Command } from "commander";
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
 import { QuantscopeError } from "../../io/errors.js";
 import { DEFAULT_OUTPUT_TOKENS } from "../../analysis/diagnosis/defaults.js";
@@ -51,7 +49,8 @@ export function registerReport(program: Command): void {
     .option("--md <FILE>", "also write Markdown here, charts as SVG+PNG in <name>-charts/ beside it")
     .action(async (model: string, flags: ReportFlags) => {
       const t0 = performance.now();
-      const { buildReport, writeReport } = await import("../../report/report-build.js");
+      const { buildReport } = await import("../../pipeline/report.js");
+      const { writeReport } = await import("../../report/report-files.js");
       const { summaryText } = await import("../../report/report-summary.js");
       const tokens = Number(flags.tokens);
       const chunk = Number(flags.chunk);
@@ -60,15 +59,9 @@ export function registerReport(program: Command): void {
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new SingleBar({ format: "report {bar} {value}/{total} {tensor}", hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
       let started = false;
-      // a study folder may carry its model's calibration statistics (the bundled example does)
-      let calib = flags.calib;
-      const inFolder = join(model, "calib.gguf");
-      if (calib === undefined && statSync(model, { throwIfNoEntry: false })?.isDirectory() && existsSync(inFolder)) {
-        calib = inFolder;
-      }
       const built = buildReport(model, {
         imatrix: flags.imatrix,
-        calib,
+        calib: flags.calib,
         activations: flags.activations,
         tensors: flags.tensors !== undefined ? parseRegex(flags.tensors) : undefined,
         outputTokens: tokens,
@@ -85,8 +78,8 @@ export function registerReport(program: Command): void {
       const written = await writeReport(built, { html: flags.out, md: flags.md, generatedAt: new Date().toISOString() });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(summaryText(built, written, seconds));
-      if (calib !== undefined && calib !== flags.calib) {
-        process.stdout.write(`predicted KL from the calibration statistics in ${inFolder} (found in the folder; --calib FILE to choose another)\n`);
+      if (built.calibFoundInFolder) {
+        process.stdout.write(`predicted KL from the calibration statistics in ${built.calibFoundInFolder} (found in the folder; --calib FILE to choose another)\n`);
       }
     });
 }

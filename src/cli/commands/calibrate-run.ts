@@ -1,14 +1,14 @@
-// Action of `quantscope calibrate`.
+// Action of `quantscope calibrate` (wiring only: the pass is src/model/calibrate).
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { openSource } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
-import { readTextFile, tokenizerOf } from "../tokenizer/index.js";
-import { chunking } from "../measure/chunks.js";
-import { parseCount } from "../../cli/commands/measure.js";
-import { calibratePaths } from "./parallel.js";
-import { encodeCalibGguf } from "./calib-file.js";
-import type { CalibrateFlags } from "./cli.js";
+import { readTextFile, tokenizerOf } from "../../model/tokenizer/index.js";
+import { chunking } from "../../model/measure/chunks.js";
+import { parseCount } from "./measure.js";
+import { calibratePaths } from "../../model/calibrate/parallel.js";
+import { encodeCalibGguf } from "../../model/calibrate/calib-file.js";
+import type { CalibrateFlags } from "./calibrate.js";
 
 export async function runCalibrate(model: string, flags: CalibrateFlags): Promise<void> {
   const src = openSource(model);

@@ -25,5 +25,5 @@ export function registerCalibrate(program: Command): void {
     .option("-o, --output <file>", "output file (default calib.gguf)")
     .option("-j, --jobs <n>", "worker threads, each computing whole chunks (default 2)")
     .option("--no-progress", "no progress line")
-    .action(async (model: string, flags: CalibrateFlags) => (await import("./run.js")).runCalibrate(model, flags));
+    .action(async (model: string, flags: CalibrateFlags) => (await import("./calibrate-run.js")).runCalibrate(model, flags));
 }

@@ -34,3 +34,16 @@ test("report on the example folder uses its calib.gguf and leads with ffn_down",
   assert.match(out, /predicted KL from the calibration statistics in .*calib\.gguf \(found in the folder/);
   assert.match(out, /most sensitive tensors \(predicted KL at Q2_K, from calib\): blk\.0\.ffn_down\.weight/);
 });
+
+test("bundled example: a plan with its mix's own types says so instead of printing a −0.0 % change", async () => {
+  const { buildReport } = await import("../src/pipeline/report.js");
+  const built = buildReport(EXAMPLE, { types: ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0"], outputTokens: 16 });
+  const lines = built.diagnosis.summary.filter((f) => f.id === "plan-vs-mix");
+  assert.ok(lines.length >= 1, "the report compares its plans with the mixes");
+  for (const f of lines) {
+    const changed = (f.evidence as { changed: string[] }).changed;
+    if (changed.length === 0) assert.match(f.text, /the plan picks Q\d_K_[SML]'s own types for these \d+ tensors/);
+    else assert.match(f.text, new RegExp(`changing ${changed.length} of \\d+ tensors`));
+    assert.doesNotMatch(f.text, /[−+]0\.0 %/);
+  }
+});

@@ -331,6 +331,15 @@ export function diagnose(data: ReportData): Diagnosis {
     const change = p.predictedDamage / mix.predictedDamage - 1;
     const mixType = new Map(mix.entries.map((e) => [e.tensor, e.type]));
     const diffs = p.entries.filter((e) => mixType.get(e.tensor) !== e.type).map((e) => `${e.tensor} ${mixType.get(e.tensor)}→${e.type}`);
+    const what = p.sources?.length === 1 && p.sources[0] === "measured" ? "summed single-tensor measured KL" : "summed predicted KL";
+    const unsure = p.uncertain || mix.uncertain ? " (~ uncertain: some of these predictions depend on model facts this input does not show)" : "";
+    // Same types: no comparison to make (a "−0.0 %" would read as a measured tie).
+    if (diffs.length === 0) {
+      m({ id: "plan-vs-mix", severity: "info",
+        text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan picks ${mix.label}'s own types for these ${p.entries.length} tensors (${what} ${fmt(p.predictedDamage)}): no other assignment within that size has a lower one${unsure}.`,
+        value: change, threshold: 0, evidence: { plan: p.label, mix: mix.label, planBpw: p.bpw, mixBpw: mix.bpw, changed: diffs } });
+      continue;
+    }
     m({ id: "plan-vs-mix", severity: "info",
       text: `at ${mix.label}'s size (${mix.bpw.toFixed(2)} bpw) the plan ${p.sources?.length === 1 && p.sources[0] === "measured" ? "has a summed single-tensor measured KL" : "predicts a summed KL"} of ${fmt(p.predictedDamage)} vs ${fmt(mix.predictedDamage)} for ${mix.label} (${change <= 0 ? "−" : "+"}${pct(Math.abs(change))})${diffs.length ? `, changing ${diffs.length} of ${p.entries.length} tensors: ${diffs.slice(0, 4).join(", ")}${diffs.length > 4 ? ", …" : ""}` : ", with the same types"}${p.uncertain || mix.uncertain ? " (~ uncertain: some of these predictions depend on model facts this input does not show)" : ""}.`,
       value: change, threshold: 0, evidence: { plan: p.label, mix: mix.label, planBpw: p.bpw, mixBpw: mix.bpw, changed: diffs } });

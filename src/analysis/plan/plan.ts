@@ -305,19 +305,27 @@ function lagrangian(slots: Slot[], budget: number): number {
 }
 
 /**
- * Exact multiple-choice knapsack by dynamic programming over the budget in
- * fixed-size granules (bytes above each tensor's cheapest type, rounded up,
- * so the result always fits). Replaces the Lagrangian choice when it is at
- * least as good; the hull-only Lagrangian misses non-convex points and
- * multi-tensor trades that the DP finds.
+ * Multiple-choice knapsack by dynamic programming over the budget. Costs are bytes above each tensor's
+ * cheapest type. When the greatest common divisor of those byte steps divides the room into few enough
+ * units (always for a model's per-tensor types: the steps are multiples of rows × 2 bytes or so), the DP
+ * runs in units of that divisor and is exact: every assignment that fits is considered, including one
+ * that fills the budget to the byte, like a standard mix sized to it. Otherwise it works in fixed
+ * granules with costs rounded up (the result always fits, and may miss an assignment within a granule
+ * per tensor of the budget's edge). Replaces the Lagrangian choice when it is at least as good; the
+ * hull-only Lagrangian misses non-convex points and multi-tensor trades that the DP finds.
  */
-function knapsack(slots: Slot[], budget: number, units = 20000): void {
+function knapsack(slots: Slot[], budget: number, granules = 20000): void {
   const base = slots.reduce((s, x) => s + x.frontier[0]!.bytes, 0);
   const room = budget - base;
   if (room <= 0) return;
   const N = slots.length;
+  let step = 0;
+  for (const s of slots) for (const c of s.frontier) step = gcd(step, c.bytes - s.frontier[0]!.bytes);
+  const exactUnits = step > 0 ? Math.floor(room / step + 1e-9) : 0;
+  const exact = step > 0 && N * (exactUnits + 1) <= 4e7;
+  const units = exact ? exactUnits : granules;
   if (N * units * 8 > 4e8) return; // too large: keep the Lagrangian + greedy result
-  const G = room / units;
+  const G = exact ? step : room / units;
   const before = slots.map((s) => s.choice);
   const damageOf = () => slots.reduce((t, s) => t + s.frontier[s.choice]!.damage, 0);
   const dBefore = damageOf();
@@ -346,6 +354,14 @@ function knapsack(slots: Slot[], budget: number, units = 20000): void {
     u -= Math.ceil((f[k]!.bytes - f[0]!.bytes) / G - 1e-9);
   }
   if (damageOf() > dBefore) slots.forEach((s, i) => { s.choice = before[i]!; });
+}
+
+/** Greatest common divisor of two byte counts (integers; a non-integer count makes the DP use granules). */
+function gcd(a: number, b: number): number {
+  if (!Number.isInteger(a) || !Number.isInteger(b)) return NaN;
+  a = Math.abs(a); b = Math.abs(b);
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 /** Spends leftover bytes: repeatedly the upgrade with the best damage saved per byte that still fits. */

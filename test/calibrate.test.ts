@@ -110,7 +110,8 @@ test("calibrate: backward pass through qwen3moe's routed experts and router matc
 
 test("calibrate: WASM attention backward equals the float64 JS reference", () => {
   const r = rng(3);
-  for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6]] as const) {
+  // d % 8 == 0: the relaxed-SIMD blocked kernel (T not a multiple of 4, one query, GQA groups 1/2/4); d = 6: the plain-SIMD one
+  for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6], [30, 8, 2, 64], [1, 2, 1, 8], [6, 3, 3, 16], [64, 4, 1, 24]] as const) {
     const q = Float32Array.from({ length: T * nHead * d }, () => r() * 2 - 1);
     const k = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);
     const v = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);

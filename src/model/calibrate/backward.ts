@@ -17,6 +17,7 @@ import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
+import { calibKernels, rmsNormBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -118,9 +119,13 @@ function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, 
   return matmul(dy, T, rows, transposed(W, rows, cols), cols, site ? scratch(site, T * cols) : undefined);
 }
 
-/** Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient dy. */
-export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, eps: number, dy: Float32Array): Float32Array {
-  const dx = new Float32Array(x.length);
+/**
+ * Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient
+ * dy, plus res when given (a residual branch's gradient), into `out` when given.
+ */
+export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, eps: number, dy: Float32Array, out?: Float32Array, res?: Float32Array): Float32Array {
+  const dx = out ?? new Float32Array(x.length);
+  if (rmsNormBackWasm(x, n, g, eps, dy, dx, res)) return dx;
   for (let o = 0; o < x.length; o += n) {
     let ss = 0, dot = 0;
     for (let j = 0; j < n; j++) {
@@ -130,7 +135,7 @@ export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, 
     }
     const s = 1 / Math.sqrt(ss / n + eps);
     const c = (s * s * s * dot) / n;
-    for (let j = 0; j < n; j++) dx[o + j] = s * dy[o + j]! * (g ? g[j]! : 1) - x[o + j]! * c;
+    for (let j = 0; j < n; j++) dx[o + j] = s * dy[o + j]! * (g ? g[j]! : 1) - x[o + j]! * c + (res ? res[o + j]! : 0);
   }
   return dx;
 }
@@ -183,19 +188,36 @@ function roundF16Wasm(x: Float32Array): void {
 type AttentionBackKernel = (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, p: number, dp: number) => void;
 let attentionBackKernel: AttentionBackKernel | undefined;
 
-/** attentionBack() in WASM SIMD (assembly/calib_backward.ts), f32. */
-export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+/**
+ * attentionBack() in WASM SIMD, f32: the relaxed-SIMD kernel (assembly/calib_relaxed.ts, blocked
+ * products) where available and d % 8 == 0, else assembly/calib_backward.ts's. Into `out` when given.
+ */
+export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number, out?: AttentionGrads): AttentionGrads {
+  const qn = T * nHead * d, kn = T * nKv * d;
+  const res = out ?? { dq: new Float32Array(qn), dk: new Float32Array(kn), dv: new Float32Array(kn) };
+  const fk = d % 8 === 0 ? calibKernels() : null;
+  if (fk) {
+    const s = new Scratch(fk), Tp = (T + 3) & ~3;
+    const pq = s.alloc(qn), pk = s.alloc(kn), pv = s.alloc(kn), po = s.alloc(qn), pdq = s.alloc(qn), pdk = s.alloc(kn), pdv = s.alloc(kn);
+    const pP = s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
+    s.f32(pq, qn).set(q.subarray(0, qn)); s.f32(pk, kn).set(k.subarray(0, kn)); s.f32(pv, kn).set(v.subarray(0, kn)); s.f32(po, qn).set(dout.subarray(0, qn));
+    s.f32(pdk, kn).fill(0); s.f32(pdv, kn).fill(0);
+    fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS);
+    res.dq.set(s.f32(pdq, qn)); res.dk.set(s.f32(pdk, kn)); res.dv.set(s.f32(pdv, kn));
+    return res;
+  }
   attentionBackKernel ??= kernels()["attention_back_f32"] as AttentionBackKernel;
   const arena = new Arena();
-  const qn = T * nHead * d, kn = T * nKv * d;
   const pq = arena.alloc(qn * 4), pk = arena.alloc(kn * 4), pv = arena.alloc(kn * 4), po = arena.alloc(qn * 4);
   const pdq = arena.alloc(qn * 4), pdk = arena.alloc(kn * 4), pdv = arena.alloc(kn * 4), pp = arena.alloc(T * 4), pdp = arena.alloc(T * 4);
   arena.f32(pq, qn).set(q); arena.f32(pk, kn).set(k); arena.f32(pv, kn).set(v); arena.f32(po, qn).set(dout);
   arena.f32(pdq, qn).fill(0); arena.f32(pdk, kn).fill(0); arena.f32(pdv, kn).fill(0);
   attentionBackKernel(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pp, pdp);
-  return { dq: arena.f32(pdq, qn).slice(), dk: arena.f32(pdk, kn).slice(), dv: arena.f32(pdv, kn).slice() };
+  res.dq.set(arena.f32(pdq, qn)); res.dk.set(arena.f32(pdk, kn)); res.dv.set(arena.f32(pdv, kn));
+  return res;
 }
 
+export interface AttentionGrads { dq: Float32Array; dk: Float32Array; dv: Float32Array }
 
 /** Backward of attention(): gradients of q, k, v from the output gradient dout (plain JS, float64: the reference of attentionBackWasm). */
 export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
@@ -226,8 +248,9 @@ export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array,
   return { dq, dk: Float32Array.from(dk), dv: Float32Array.from(dv) };
 }
 
-/** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass (one exp per element). */
+/** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass: the WASM kernel (the forward's bits), else one JS exp per element. */
 function swigluKeep(gate: Float32Array, up: Float32Array, a: Float32Array = new Float32Array(gate.length), sg: Float32Array = new Float32Array(gate.length)): { a: Float32Array; sg: Float32Array } {
+  if (swigluKeepWasm(gate, up, a, sg)) return { a, sg };
   for (let i = 0; i < gate.length; i++) {
     const z = gate[i]!, e = 1 + Math.exp(-z);
     a[i] = (z / e) * up[i]!;
@@ -337,6 +360,7 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
 /** SwiGLU backward: gradients of gate and up from the gradient of silu(gate)·up (sigmoid(gate) from the forward pass). */
 function swigluBack(da: Float32Array, gt: Float32Array, up: Float32Array, sgs: Float32Array): { dgt: Float32Array; dup: Float32Array } {
   const dgt = scratch("dgt", da.length), dup = scratch("dup", da.length);
+  if (swigluBackWasm(da, gt, up, sgs, dgt, dup)) return { dgt, dup };
   for (let i = 0; i < da.length; i++) {
     const z = gt[i]!, sg = sgs[i]!;
     dup[i] = da[i]! * z * sg;
@@ -411,7 +435,8 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
   const head = headName(model);
   hook(head, cache.xf, E, dLogits, c.vocab);
   const dxf = matmulBack(dLogits, T, w(model, head), c.vocab, E);
-  let dh = rmsNormBack(cache.hOut, E, w(model, "output_norm.weight"), c.eps, dxf);
+  // dh: the gradient at the residual stream, in one scratch array (dead once dh1 has taken it in)
+  let dh = rmsNormBack(cache.hOut, E, w(model, "output_norm.weight"), c.eps, dxf, scratch("dh", T * E));
   for (let l = c.nLayer - 1; l >= 0; l--) {
     const L = cache.layers[l]!;
     const p = `blk.${l}.`;
@@ -427,16 +452,15 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
       const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu");
       for (let i = 0; i < df.length; i++) df[i] += dfu[i]!;
     }
-    const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df);
-    for (let i = 0; i < dh1.length; i++) dh1[i] += dh[i]!;
+    const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df, scratch("dh1", T * E), dh);
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
     const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd, "datt");
-    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
+    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim, { dq: scratch("dq", T * qd), dk: scratch("dk", T * kd), dv: scratch("dv", T * kd) });
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq) : dq;
-    const dk0 = c.qkNorm ? rmsNormBack(L.k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, dk) : dk;
+    const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq, scratch("dq0", T * qd)) : dq;
+    const dk0 = c.qkNorm ? rmsNormBack(L.k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, dk, scratch("dk0", T * kd)) : dk;
     hook(p + "attn_q.weight", L.x, E, dq0, qd);
     hook(p + "attn_k.weight", L.x, E, dk0, kd);
     hook(p + "attn_v.weight", L.x, E, dv, kd);
@@ -444,9 +468,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk");
     const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv");
     for (let i = 0; i < dx.length; i++) dx[i] += dxk[i]! + dxv[i]!;
-    const dIn = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx);
-    for (let i = 0; i < dIn.length; i++) dIn[i] += dh1[i]!;
-    dh = dIn;
+    dh = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx, scratch("dh", T * E), dh1);
   }
-  return { dEmbed: dh };
+  return { dEmbed: dh.slice() };
 }

@@ -17,6 +17,7 @@ import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
+import { addSquaresWasm } from "./kernels.js";
 
 export interface CalibChunk {
   /** Weight name -> Σ x² per column (f64). */
@@ -94,7 +95,9 @@ function softmax(logits: Float32Array, T: number, V: number): Float64Array {
   return p;
 }
 
+/** acc[at + j] += scale·x_tj² over the T rows of data (T × n): the WASM kernel (the same f64 operations), else JS. */
 function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number, scale = 1, at = 0): void {
+  if (addSquaresWasm(acc, data, T, n, scale, at)) return;
   for (let t = 0; t < T; t++) {
     const o = t * n;
     for (let j = 0; j < n; j++) { const x = data[o + j]!; acc[at + j] += scale * x * x; }
@@ -127,12 +130,21 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
       for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
       d[o + y] -= 1;
     }
+    // q/k/v and gate/up are hooked one after the other with the same input x: its Σx² is computed
+    // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to each
+    let lastX: Float32Array | undefined, lastSq = new Float64Array(0);
     const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows, ex) => {
       const n = x.length / cols, nm = ex?.count ?? 1, e = ex?.index ?? 0;
       if (k === 0) {
-        addSquares((inSum2[name] ??= new Float64Array(nm * cols)), x, n, cols, 1, e * cols);
+        if (x !== lastX || lastSq.length !== cols) {
+          lastSq = new Float64Array(cols);
+          addSquares(lastSq, x, n, cols);
+          lastX = x;
+        }
+        const acc = (inSum2[name] ??= new Float64Array(nm * cols));
+        for (let j = 0; j < cols; j++) acc[e * cols + j] += lastSq[j]!;
         if (ex) (expertCounts[name] ??= new Float64Array(nm))[e] += n;
-      }
+      } else lastX = undefined;
       addSquares((outGrad2[name] ??= new Float64Array(nm * rows)), g, n, rows, 1 / samples, e * rows);
       const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
       addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);

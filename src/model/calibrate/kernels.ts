@@ -1,0 +1,126 @@
+// Host of calibrate's kernels in the relaxed-SIMD module (assembly/calib_relaxed.ts, built into
+// build/forward-relaxed.wasm): its own instance, so the forward pass's use of that module
+// (src/model/forward/matmul-wasm.ts) and this one never share scratch memory. null where the
+// engine lacks relaxed SIMD or QUANTSCOPE_NO_FMA=1; callers then use the plain-SIMD kernels.
+import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+
+export interface CalibKernels {
+  readonly memory: WebAssembly.Memory;
+  readonly base: number;
+  readonly attentionBack: (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, P: number, dS: number) => void;
+  readonly swigluKeep: (g: number, u: number, a: number, sg: number, n: number) => void;
+  readonly swigluBack: (da: number, z: number, u: number, sg: number, dgt: number, dup: number, n: number) => void;
+  readonly rmsNormBack: (x: number, dy: number, g: number, res: number, dx: number, rows: number, n: number, eps: number) => void;
+  readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
+}
+
+let mod: CalibKernels | null | undefined;
+
+export function calibKernels(): CalibKernels | null {
+  if (mod !== undefined) return mod;
+  mod = null;
+  if (process.env.QUANTSCOPE_NO_FMA) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(new URL("../../../build/forward-relaxed.wasm", import.meta.url));
+  } catch {
+    return null;
+  }
+  // as matmul-wasm.ts: optimized code from the first call, relaxed SIMD behind a flag on Node 20
+  const compile = (): WebAssembly.Module | null => {
+    try { setFlagsFromString("--no-liftoff"); } catch { /* an engine without the flag */ }
+    try { return new WebAssembly.Module(bytes); } catch { return null; }
+  };
+  let m = compile();
+  if (!m) {
+    try { setFlagsFromString("--experimental-wasm-relaxed-simd"); } catch { /* an engine without the flag */ }
+    m = compile();
+    if (!m) return null;
+  }
+  const ex = new WebAssembly.Instance(m, {}).exports as Record<string, unknown> & { memory: WebAssembly.Memory; heap_base: () => number };
+  if (typeof ex["attention_back_fma"] !== "function") return null; // a module built before these kernels
+  mod = {
+    memory: ex.memory,
+    base: (ex.heap_base() + 15) & ~15,
+    attentionBack: ex["attention_back_fma"] as CalibKernels["attentionBack"],
+    swigluKeep: ex["swiglu_keep"] as CalibKernels["swigluKeep"],
+    swigluBack: ex["swiglu_back"] as CalibKernels["swigluBack"],
+    rmsNormBack: ex["rms_norm_back"] as CalibKernels["rmsNormBack"],
+    addSquares: ex["add_squares"] as CalibKernels["addSquares"],
+  };
+  return mod;
+}
+
+/** A bump allocator over the calibrate instance's memory, from its base on each new Scratch. */
+export class Scratch {
+  private top: number;
+  constructor(private readonly k: CalibKernels) {
+    this.top = k.base;
+  }
+  /** n f32 (or 4n bytes), 16-byte aligned; grows memory (take views only after the last alloc). */
+  alloc(n: number): number {
+    const p = this.top;
+    this.top += (n * 4 + 15) & ~15;
+    const have = this.k.memory.buffer.byteLength;
+    if (this.top > have) this.k.memory.grow(Math.ceil((this.top - have) / 65536));
+    return p;
+  }
+  f32(p: number, n: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, p, n);
+  }
+  f64(p: number, n: number): Float64Array {
+    return new Float64Array(this.k.memory.buffer, p, n);
+  }
+}
+
+/** a = silu(gate)·up (the forward pass's SwiGLU bits) and sg = sigmoid(gate), in WASM; false where the module is unavailable. */
+export function swigluKeepWasm(gate: Float32Array, up: Float32Array, a: Float32Array, sg: Float32Array): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const n = gate.length, s = new Scratch(k);
+  const pg = s.alloc(n), pu = s.alloc(n), pa = s.alloc(n), ps = s.alloc(n);
+  s.f32(pg, n).set(gate); s.f32(pu, n).set(up);
+  k.swigluKeep(pg, pu, pa, ps, n);
+  a.set(s.f32(pa, n)); sg.set(s.f32(ps, n));
+  return true;
+}
+
+/** SwiGLU backward into dgt, dup, in WASM; false where the module is unavailable. */
+export function swigluBackWasm(da: Float32Array, gt: Float32Array, up: Float32Array, sg: Float32Array, dgt: Float32Array, dup: Float32Array): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const n = da.length, s = new Scratch(k);
+  const pd = s.alloc(n), pz = s.alloc(n), pu = s.alloc(n), ps = s.alloc(n), pg = s.alloc(n), pp = s.alloc(n);
+  s.f32(pd, n).set(da); s.f32(pz, n).set(gt.subarray(0, n)); s.f32(pu, n).set(up.subarray(0, n)); s.f32(ps, n).set(sg.subarray(0, n));
+  k.swigluBack(pd, pz, pu, ps, pg, pp, n);
+  dgt.set(s.f32(pg, n)); dup.set(s.f32(pp, n));
+  return true;
+}
+
+/** RMSNorm backward (rows of n, n % 4 == 0) into dx, plus res when given, in WASM; false where unavailable or n % 4 != 0. */
+export function rmsNormBackWasm(x: Float32Array, n: number, g: Float32Array | null, eps: number, dy: Float32Array, dx: Float32Array, res?: Float32Array): boolean {
+  const k = n % 4 === 0 ? calibKernels() : null;
+  if (!k) return false;
+  const len = x.length, s = new Scratch(k);
+  const px = s.alloc(len), pd = s.alloc(len), pg = g ? s.alloc(n) : 0, pr = res ? s.alloc(len) : 0, po = s.alloc(len);
+  s.f32(px, len).set(x); s.f32(pd, len).set(dy.subarray(0, len));
+  if (g) s.f32(pg, n).set(g);
+  if (res) s.f32(pr, len).set(res.subarray(0, len));
+  k.rmsNormBack(px, pd, pg, pr, po, len / n, n, eps);
+  dx.set(s.f32(po, len));
+  return true;
+}
+
+/** acc[at + j] += scale·x_tj² over the T rows of data (T × n), in WASM (the JS loop's f64 operations); false where unavailable. */
+export function addSquaresWasm(acc: Float64Array, data: Float32Array, T: number, n: number, scale: number, at: number): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const s = new Scratch(k);
+  const pa = s.alloc(2 * n), pd = s.alloc(T * n);
+  const a = acc.subarray(at, at + n);
+  s.f64(pa, n).set(a); s.f32(pd, T * n).set(data.subarray(0, T * n));
+  k.addSquares(pa, pd, T, n, scale);
+  a.set(s.f64(pa, n));
+  return true;
+}

@@ -272,7 +272,10 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   const c = model.config;
   const T = tokens.length, E = c.nEmbd;
   const emb = w(model, "token_embd.weight");
-  let h = new Float32Array(T * E);
+  // every T-sized array of the cache lives in a per-layer scratch array, reused by the next chunk: a
+  // fresh multi-MB array costs page faults and garbage collections on every chunk
+  const buf = (l: number | string, name: string, n: number) => scratch(`${l}.${name}`, n);
+  let h = buf("emb", "h", T * E);
   for (let t = 0; t < T; t++) {
     const id = tokens[t]!;
     if (id < 0 || id >= c.vocab) throw new QuantscopeError(`calibrate: token id ${id} outside the vocabulary (0..${c.vocab - 1})`);
@@ -283,23 +286,27 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
     const hIn = h;
-    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps);
-    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd);
-    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd);
-    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd);
-    const q = c.qkNorm ? rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps) : q0.slice();
-    const k = c.qkNorm ? rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps) : k0.slice();
+    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
+    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
+    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd));
+    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd));
+    const q = buf(l, "q", T * qd), k = buf(l, "k", T * kd);
+    if (c.qkNorm) {
+      rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
+      rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
+    } else { q.set(q0); k.set(k0); }
     rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
-    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false); // k, v already rounded
-    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E);
-    const h1 = new Float32Array(T * E);
+    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, buf(l, "att", T * qd)); // k, v already rounded
+    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
+    const h1 = buf(l, "h1", T * E);
     for (let i = 0; i < h1.length; i++) h1[i] = hIn[i]! + o[i]!;
-    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps);
+    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
+    const h2 = buf(l, "h2", T * E);
     if (c.nExpert > 0) {
       const m = moeForward(model, p, f, T);
-      const h2 = h1.slice();
+      h2.set(h1);
       const ku = c.nExpertUsed;
       // as run.ts: weighted expert outputs rounded to f32, summed in slot order
       for (let t = 0; t < T; t++) {
@@ -313,19 +320,18 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
       h = h2;
       continue;
     }
-    // the FFN's T × nFf activations (most of the cache) in per-layer scratch arrays, reused by the next chunk
+    // the FFN's T × nFf activations (most of the cache)
     const nf = T * c.nFf;
-    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, scratch(`${l}.gt`, nf));
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, scratch(`${l}.up`, nf));
-    const { a, sg } = swigluKeep(gt, up, scratch(`${l}.a`, nf), scratch(`${l}.sg`, nf));
+    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
+    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf));
+    const { a, sg } = swigluKeep(gt, up, buf(l, "a", nf), buf(l, "sg", nf));
     const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
-    const h2 = new Float32Array(T * E);
     for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + dn[i]!;
     layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
     h = h2;
   }
-  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps);
-  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab);
+  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
+  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
   return { T, layers, hOut: h, xf, logits };
 }
 
@@ -434,7 +440,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
   const E = c.nEmbd, F = c.nFf, qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
   const head = headName(model);
   hook(head, cache.xf, E, dLogits, c.vocab);
-  const dxf = matmulBack(dLogits, T, w(model, head), c.vocab, E);
+  const dxf = matmulBack(dLogits, T, w(model, head), c.vocab, E, "dxf");
   // dh: the gradient at the residual stream, in one scratch array (dead once dh1 has taken it in)
   let dh = rmsNormBack(cache.hOut, E, w(model, "output_norm.weight"), c.eps, dxf, scratch("dh", T * E));
   for (let l = c.nLayer - 1; l >= 0; l--) {

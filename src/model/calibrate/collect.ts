@@ -81,9 +81,13 @@ export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, 
   c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }
 
-/** Softmax probabilities of each row of logits (T × V), f64. */
+// the T × V probabilities and logit gradients, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
+let probs = new Float64Array(0), dlogits = new Float32Array(0);
+
+/** Softmax probabilities of each row of logits (T × V), f64, in an array the next call reuses. */
 function softmax(logits: Float32Array, T: number, V: number): Float64Array {
-  const p = new Float64Array(T * V);
+  if (probs.length < T * V) probs = new Float64Array(T * V);
+  const p = probs.subarray(0, T * V);
   for (let t = 0; t < T; t++) {
     const o = t * V;
     let max = -Infinity;
@@ -122,7 +126,8 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
   const embRowGrad2 = new Float64Array(V), embColGrad2 = new Float64Array(E);
   const random = rng(seed);
   for (let k = 0; k < samples; k++) {
-    const d = new Float32Array(T * V);
+    if (dlogits.length < T * V) dlogits = new Float32Array(T * V);
+    const d = dlogits.subarray(0, T * V);
     for (let t = 0; t < T; t++) {
       const o = t * V;
       let u = random(), y = V - 1;

@@ -17,7 +17,7 @@ import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
-import { calibKernels, rmsNormBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { calibKernels, rmsNormBackWasm, ropeBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -160,6 +160,7 @@ function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Ar
 export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
   const half = ropeDim / 2;
   const { cos, sin } = ropeAngles(T, ropeDim, theta);
+  if (ropeBackWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox")) return;
   const step = mode === "normal" ? 2 : 1, other = mode === "normal" ? 1 : half;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nHead; h++) {

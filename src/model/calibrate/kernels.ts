@@ -13,6 +13,7 @@ export interface CalibKernels {
   readonly swigluBack: (da: number, z: number, u: number, sg: number, dgt: number, dup: number, n: number) => void;
   readonly rmsNormBack: (x: number, dy: number, g: number, res: number, dx: number, rows: number, n: number, eps: number) => void;
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
+  readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
 }
 
 let mod: CalibKernels | null | undefined;
@@ -48,6 +49,7 @@ export function calibKernels(): CalibKernels | null {
     swigluBack: ex["swiglu_back"] as CalibKernels["swigluBack"],
     rmsNormBack: ex["rms_norm_back"] as CalibKernels["rmsNormBack"],
     addSquares: ex["add_squares"] as CalibKernels["addSquares"],
+    ropeBack: ex["rope_back"] as CalibKernels["ropeBack"],
   };
   return mod;
 }
@@ -122,5 +124,17 @@ export function addSquaresWasm(acc: Float64Array, data: Float32Array, T: number,
   s.f64(pa, n).set(a); s.f32(pd, T * n).set(data.subarray(0, T * n));
   k.addSquares(pa, pd, T, n, scale);
   a.set(s.f64(pa, n));
+  return true;
+}
+
+/** Inverse RoPE rotation of x in place (backward.ts ropeBack) with the given f64 angle tables, in WASM; false where unavailable. */
+export function ropeBackWasm(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, cos: Float64Array, sin: Float64Array, neox: boolean): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const s = new Scratch(k), n = T * nHead * headDim, nt = T * (ropeDim / 2);
+  const px = s.alloc(n), pc = s.alloc(2 * nt), ps = s.alloc(2 * nt);
+  s.f32(px, n).set(x.subarray(0, n)); s.f64(pc, nt).set(cos.subarray(0, nt)); s.f64(ps, nt).set(sin.subarray(0, nt));
+  k.ropeBack(px, T, nHead, headDim, ropeDim, pc, ps, neox ? 1 : 0);
+  x.set(s.f32(px, n));
   return true;
 }

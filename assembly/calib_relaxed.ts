@@ -287,3 +287,79 @@ export function rope_back(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i
     }
   }
 }
+
+// Fisher marginals of one weight gradient dW = gᵀx without materialising it (the same statistic as
+// fisher_marginals_f32 in assembly/calib_backward.ts, which this replaces where relaxed SIMD runs):
+// g (T × rows) the output gradients, x (T × cols) the inputs; adds scale·Σ_j dW_oj² to R[o] and
+// scale·Σ_o dW_oj² to C[j] (f64). dW in register tiles of 4 rows × 8 columns (fused multiply-adds
+// over t in order) from packed panels: all of g as T × 4 panels and all of x as T × 8 panels
+// (scratch: T·(rows + cols + 8) f32), visited in blocks of ~16 KiB of g panels so that the panels a
+// tile reads stay in L1/L2 (the plain kernel streamed all of g once per x panel: for the
+// 1024-row FFN matrices that is 1 MiB per panel, from L3).
+
+// @ts-ignore: decorator
+@inline function addTileF(a: v128, o: i32, j: i32, R: usize, C: usize, scale: f64): void {
+  const v0 = <f64>f32x4.extract_lane(a, 0), v1 = <f64>f32x4.extract_lane(a, 1);
+  const v2 = <f64>f32x4.extract_lane(a, 2), v3 = <f64>f32x4.extract_lane(a, 3);
+  const q0 = v0 * v0 * scale, q1 = v1 * v1 * scale, q2 = v2 * v2 * scale, q3 = v3 * v3 * scale;
+  const pr = R + (<usize>o << 3);
+  store<f64>(pr, load<f64>(pr) + ((q0 + q1) + (q2 + q3)));
+  const pc = C + (<usize>j << 3);
+  v128.store(pc, f64x2.add(v128.load(pc), f64x2(q0, q1)));
+  v128.store(pc, f64x2.add(v128.load(pc, 16), f64x2(q2, q3)), 16);
+}
+
+/** Packs columns [c0, c0 + w) of src (T × n) into a contiguous T × w panel at dst. */
+// @ts-ignore: decorator
+@inline function packPanel(src: usize, T: i32, n: i32, c0: i32, w: i32, dst: usize): void {
+  const ss = <usize>n << 2, wb = <usize>w << 2;
+  let sr = src + (<usize>c0 << 2), dr = dst;
+  for (let t = 0; t < T; t++) {
+    memory.copy(dr, sr, wb);
+    sr += ss; dr += wb;
+  }
+}
+
+export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize): void {
+  const rows4 = rows & ~3, cols8 = cols & ~7;
+  const gs = <usize>rows << 2, xs = <usize>cols << 2;
+  const gp = scratch, xp = scratch + ((<usize>T * <usize>rows4) << 2);
+  const gPanel = <usize>T << 4, xPanel = <usize>T << 5; // bytes per panel
+  for (let o0 = 0; o0 < rows4; o0 += 4) packPanel(g, T, rows, o0, 4, gp + <usize>(o0 >> 2) * gPanel);
+  for (let j0 = 0; j0 < cols8; j0 += 8) packPanel(x, T, cols, j0, 8, xp + <usize>(j0 >> 3) * xPanel);
+  let ob = (16384 / (T << 4)) << 2; // rows per block
+  if (ob < 4) ob = 4;
+  for (let b0 = 0; b0 < rows4; b0 += ob) {
+    const b1 = min(rows4, b0 + ob);
+    for (let j0 = 0; j0 < cols8; j0 += 8) {
+      const xb = xp + <usize>(j0 >> 3) * xPanel;
+      for (let o0 = b0; o0 < b1; o0 += 4) {
+        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+        let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+        let xr = xb, gr = gp + <usize>(o0 >> 2) * gPanel;
+        for (let t = 0; t < T; t++) {
+          const x0 = v128.load(xr), x1 = v128.load(xr, 16);
+          let gv = v128.load32_splat(gr); a00 = madd(gv, x0, a00); a01 = madd(gv, x1, a01);
+          gv = v128.load32_splat(gr, 4); a10 = madd(gv, x0, a10); a11 = madd(gv, x1, a11);
+          gv = v128.load32_splat(gr, 8); a20 = madd(gv, x0, a20); a21 = madd(gv, x1, a21);
+          gv = v128.load32_splat(gr, 12); a30 = madd(gv, x0, a30); a31 = madd(gv, x1, a31);
+          xr += 32; gr += 16;
+        }
+        addTileF(a00, o0, j0, R, C, scale); addTileF(a01, o0, j0 + 4, R, C, scale);
+        addTileF(a10, o0 + 1, j0, R, C, scale); addTileF(a11, o0 + 1, j0 + 4, R, C, scale);
+        addTileF(a20, o0 + 2, j0, R, C, scale); addTileF(a21, o0 + 2, j0 + 4, R, C, scale);
+        addTileF(a30, o0 + 3, j0, R, C, scale); addTileF(a31, o0 + 3, j0 + 4, R, C, scale);
+      }
+    }
+  }
+  // the rows and columns outside the tiles, one entry at a time
+  for (let o = 0; o < rows; o++) {
+    for (let j = o < rows4 ? cols8 : 0; j < cols; j++) {
+      let s: f32 = 0;
+      for (let t = 0; t < T; t++) s += load<f32>(g + <usize>t * gs + (<usize>o << 2)) * load<f32>(x + <usize>t * xs + (<usize>j << 2));
+      const q = <f64>s * <f64>s * scale;
+      store<f64>(R + (<usize>o << 3), load<f64>(R + (<usize>o << 3)) + q);
+      store<f64>(C + (<usize>j << 3), load<f64>(C + (<usize>j << 3)) + q);
+    }
+  }
+}

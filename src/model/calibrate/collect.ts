@@ -17,7 +17,7 @@ import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
-import { addSquaresWasm } from "./kernels.js";
+import { addSquaresWasm, fisherMarginalsWasm } from "./kernels.js";
 
 export interface CalibChunk {
   /** Weight name -> Σ x² per column (f64). */
@@ -67,6 +67,7 @@ let fisherKernel: FisherKernel | undefined;
  * materialises dW.
  */
 export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
+  if (fisherMarginalsWasm(g, x, n, rows, cols, r, c, scale)) return; // the cache-blocked relaxed-SIMD twin
   fisherKernel ??= kernels()["fisher_marginals_f32"] as FisherKernel;
   const arena = new Arena();
   const pg = arena.alloc(n * rows * 4), px = arena.alloc(n * cols * 4), pr = arena.alloc(rows * 8), pc = arena.alloc(cols * 8);

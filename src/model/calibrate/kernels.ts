@@ -14,6 +14,7 @@ export interface CalibKernels {
   readonly rmsNormBack: (x: number, dy: number, g: number, res: number, dx: number, rows: number, n: number, eps: number) => void;
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
+  readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number) => void;
 }
 
 let mod: CalibKernels | null | undefined;
@@ -50,6 +51,7 @@ export function calibKernels(): CalibKernels | null {
     rmsNormBack: ex["rms_norm_back"] as CalibKernels["rmsNormBack"],
     addSquares: ex["add_squares"] as CalibKernels["addSquares"],
     ropeBack: ex["rope_back"] as CalibKernels["ropeBack"],
+    fisher: ex["fisher_marginals_fma"] as CalibKernels["fisher"],
   };
   return mod;
 }
@@ -136,5 +138,19 @@ export function ropeBackWasm(x: Float32Array, T: number, nHead: number, headDim:
   s.f32(px, n).set(x.subarray(0, n)); s.f64(pc, nt).set(cos.subarray(0, nt)); s.f64(ps, nt).set(sin.subarray(0, nt));
   k.ropeBack(px, T, nHead, headDim, ropeDim, pc, ps, neox ? 1 : 0);
   x.set(s.f32(px, n));
+  return true;
+}
+
+/** collect.ts addFisherMarginals in the relaxed-SIMD module (cache-blocked, fused multiply-adds); false where unavailable. */
+export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const s = new Scratch(k);
+  const pg = s.alloc(n * rows), px = s.alloc(n * cols), pr = s.alloc(2 * rows), pc = s.alloc(2 * cols), ps = s.alloc(n * (rows + cols + 8));
+  s.f32(pg, n * rows).set(g.subarray(0, n * rows));
+  s.f32(px, n * cols).set(x.subarray(0, n * cols));
+  s.f64(pr, rows).set(r); s.f64(pc, cols).set(c);
+  k.fisher(pg, px, n, rows, cols, pr, pc, scale, ps);
+  r.set(s.f64(pr, rows)); c.set(s.f64(pc, cols));
   return true;
 }

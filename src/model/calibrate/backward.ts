@@ -342,16 +342,18 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
   const { ids, weights } = routeTokens(matmul(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
-  const gtAll = new Float32Array(T * k * F), upAll = new Float32Array(T * k * F), aAll = new Float32Array(T * k * F), sgAll = new Float32Array(T * k * F), d = new Float32Array(T * k * E);
+  // per layer (kept for the backward pass) and per expert (transient) scratch arrays, reused by the next chunk
+  const gtAll = scratch(p + "gtAll", T * k * F), upAll = scratch(p + "upAll", T * k * F), aAll = scratch(p + "aAll", T * k * F);
+  const sgAll = scratch(p + "sgAll", T * k * F), d = scratch(p + "dAll", T * k * E);
   expertRows(ids, nE).forEach((rows, e) => {
     const n = rows.length;
     if (n === 0) return;
-    const x = new Float32Array(n * E);
+    const x = scratch("m.x", n * E);
     for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
-    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F);
-    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F);
-    const { a, sg } = swigluKeep(g, u);
-    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E);
+    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
+    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F));
+    const { a, sg } = swigluKeep(g, u, scratch("m.a", n * F), scratch("m.sg", n * F));
+    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
     for (let i = 0; i < n; i++) {
       const r = rows[i]!;
       gtAll.set(g.subarray(i * F, (i + 1) * F), r * F);
@@ -388,7 +390,7 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
   const { ids, weights, d } = L.moe!;
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
-  const df = new Float32Array(T * E);
+  const df = scratch("m.df", T * E).fill(0);
   const dw = new Float64Array(T * k); // ∂L/∂(routing weight) per (token, slot)
   expertRows(ids, nE).forEach((rows, e) => {
     const n = rows.length;
@@ -425,7 +427,7 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
     for (let s = 0; s < k; s++) dl[t * nE + ids[t * k + s]!] = weights[t * k + s]! * (dw[t * k + s]! - m);
   }
   hook(p + "ffn_gate_inp.weight", L.f, E, dl, nE);
-  const dfr = matmulBack(dl, T, w(model, p + "ffn_gate_inp.weight"), nE, E);
+  const dfr = matmulBack(dl, T, w(model, p + "ffn_gate_inp.weight"), nE, E, "m.dfr");
   for (let i = 0; i < df.length; i++) df[i] += dfr[i]!;
   return df;
 }

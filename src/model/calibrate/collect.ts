@@ -85,6 +85,20 @@ export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, 
 // the T × V probabilities and logit gradients, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
 let probs = new Float64Array(0), dlogits = new Float32Array(0);
 
+/** ∂L/∂logits = p_t − e_ŷ for labels ŷ_t drawn from p_t (T × V), in an array the next call reuses. */
+function sampledLogitGrad(p: Float64Array, T: number, V: number, random: () => number): Float32Array {
+  if (dlogits.length < T * V) dlogits = new Float32Array(T * V);
+  const d = dlogits.subarray(0, T * V);
+  for (let t = 0; t < T; t++) {
+    const o = t * V;
+    let u = random(), y = V - 1;
+    for (let i = 0; i < V; i++) { u -= p[o + i]!; if (u < 0) { y = i; break; } }
+    for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
+    d[o + y] -= 1;
+  }
+  return d;
+}
+
 /** Softmax probabilities of each row of logits (T × V), f64, in an array the next call reuses. */
 function softmax(logits: Float32Array, T: number, V: number): Float64Array {
   if (probs.length < T * V) probs = new Float64Array(T * V);
@@ -109,6 +123,21 @@ function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number,
   }
 }
 
+/** token_embd's statistics from the gradient at the residual stream's input: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t. */
+function addEmbeddingStats(dEmbed: Float32Array, input: Int32Array, E: number, samples: number, rowGrad2: Float64Array, colGrad2: Float64Array, er: Float64Array, ec: Float64Array): void {
+  const dE = new Map<number, Float64Array>();
+  for (let t = 0; t < input.length; t++) {
+    let s = 0;
+    const row = dE.get(input[t]!) ?? new Float64Array(E);
+    dE.set(input[t]!, row);
+    for (let j = 0; j < E; j++) { const g = dEmbed[t * E + j]!; s += g * g; row[j] += g; colGrad2[j] += (g * g) / samples; }
+    rowGrad2[input[t]!] += s / samples;
+  }
+  for (const [v, row] of dE) {
+    for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
+  }
+}
+
 /** The statistics of one token sequence (positions 0..T−1). */
 export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: number, opts: CalibrateOptions = {}, next?: Int32Array): CalibChunk {
   const c = model.config;
@@ -127,15 +156,7 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
   const embRowGrad2 = new Float64Array(V), embColGrad2 = new Float64Array(E);
   const random = rng(seed);
   for (let k = 0; k < samples; k++) {
-    if (dlogits.length < T * V) dlogits = new Float32Array(T * V);
-    const d = dlogits.subarray(0, T * V);
-    for (let t = 0; t < T; t++) {
-      const o = t * V;
-      let u = random(), y = V - 1;
-      for (let i = 0; i < V; i++) { u -= p[o + i]!; if (u < 0) { y = i; break; } }
-      for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
-      d[o + y] -= 1;
-    }
+    const d = sampledLogitGrad(p, T, V, random);
     // q/k/v and gate/up are hooked one after the other with the same input x: its Σx² is computed
     // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to each
     let lastX: Float32Array | undefined, lastSq = new Float64Array(0);
@@ -155,19 +176,7 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
       const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
       addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
     });
-    // token_embd: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t
-    const dE = new Map<number, Float64Array>();
-    for (let t = 0; t < T; t++) {
-      let s = 0;
-      const row = dE.get(input[t]!) ?? new Float64Array(E);
-      dE.set(input[t]!, row);
-      for (let j = 0; j < E; j++) { const g = dEmbed[t * E + j]!; s += g * g; row[j] += g; embColGrad2[j] += (g * g) / samples; }
-      embRowGrad2[input[t]!] += s / samples;
-    }
-    const er = (fisherRows[EMBED] ??= new Float64Array(V)), ec = (fisherCols[EMBED] ??= new Float64Array(E));
-    for (const [v, row] of dE) {
-      for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
-    }
+    addEmbeddingStats(dEmbed, input, E, samples, embRowGrad2, embColGrad2, (fisherRows[EMBED] ??= new Float64Array(V)), (fisherCols[EMBED] ??= new Float64Array(E)));
   }
   return { inSum2, outGrad2, embRowGrad2, embColGrad2, fisherRows, fisherCols, expertCounts, tokens: T, nll, scored };
 }

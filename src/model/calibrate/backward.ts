@@ -1,9 +1,9 @@
 // Forward + backward pass of the reference model over one sequence, for the
 // calibration statistics (docs/sensitivity.md). The forward pass is the same
 // computation as src/model/forward/run.ts (pre-norm blocks, RoPE,
-// optional QK-norm, GQA, SwiGLU), but keeps what the backward pass needs;
-// attention runs here in plain JS because the backward pass needs its
-// probabilities. The backward pass propagates a cotangent of the logits
+// optional QK-norm, GQA, SwiGLU; the same kernels, so the same bits), but keeps
+// what the backward pass needs; the attention backward recomputes the
+// probabilities (kernels.ts). The backward pass propagates a cotangent of the logits
 // (T × vocab) down to the embedding and reports, for every weight matrix,
 // its input x (T × cols) and the gradient g = ∂L/∂y of its output (T × rows).
 // The F16 rounding of K and V (llama.cpp's KV cache) is applied in the

@@ -147,12 +147,12 @@ export function attention_back_fma(q: usize, k: usize, v: usize, dout: usize, dq
           let a0 = zero, a1 = zero, b0 = zero, b1 = zero, c0 = zero, c1 = zero, e0 = zero, e1 = zero;
           let mr = M + <usize>s0 * pStride + (<usize>s0 << 2), xr = src + <usize>s0 * qStride + (<usize>j << 2);
           for (let t = s0; t < T; t++) {
-            const w = v128.load(mr);
             const x = v128.load(xr), y = v128.load(xr, 16);
-            let g = v128.shuffle<f32>(w, w, 0, 0, 0, 0); a0 = madd(g, x, a0); a1 = madd(g, y, a1);
-            g = v128.shuffle<f32>(w, w, 1, 1, 1, 1); b0 = madd(g, x, b0); b1 = madd(g, y, b1);
-            g = v128.shuffle<f32>(w, w, 2, 2, 2, 2); c0 = madd(g, x, c0); c1 = madd(g, y, c1);
-            g = v128.shuffle<f32>(w, w, 3, 3, 3, 3); e0 = madd(g, x, e0); e1 = madd(g, y, e1);
+            // broadcast loads (one instruction each) rather than one load and four lane shuffles
+            let g = v128.load32_splat(mr); a0 = madd(g, x, a0); a1 = madd(g, y, a1);
+            g = v128.load32_splat(mr, 4); b0 = madd(g, x, b0); b1 = madd(g, y, b1);
+            g = v128.load32_splat(mr, 8); c0 = madd(g, x, c0); c1 = madd(g, y, c1);
+            g = v128.load32_splat(mr, 12); e0 = madd(g, x, e0); e1 = madd(g, y, e1);
             mr += pStride; xr += qStride;
           }
           const o = dst + <usize>s0 * kStride + (<usize>j << 2);

@@ -11,11 +11,15 @@ const r = rng(5);
 const rnd = (n: number, s = 2) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * s);
 const close = (a: number, b: number, rel: number, what: string) => assert.ok(Math.abs(a - b) <= rel * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
 
+// With QUANTSCOPE_NO_FMA=1 the kernels are off by request (the wrappers return false and the callers
+// run JS, covered by test/calibrate.test.ts): the tests below are then skipped, saying so.
+const off = process.env.QUANTSCOPE_NO_FMA ? "QUANTSCOPE_NO_FMA=1: calibrate's relaxed-SIMD kernels are off" : false;
+
 test("calibrate kernels: the relaxed-SIMD module is available here (else every test below would test the JS fallbacks)", () => {
-  assert.ok(calibKernels(), "build/forward-relaxed.wasm without the calibrate kernels, or no relaxed SIMD");
+  assert.ok(calibKernels() || off, "build/forward-relaxed.wasm without the calibrate kernels, or no relaxed SIMD");
 });
 
-test("calibrate kernels: SwiGLU keep gives the forward pass's exact bits and sigmoid(gate); its backward matches float64", () => {
+test("calibrate kernels: SwiGLU keep gives the forward pass's exact bits and sigmoid(gate); its backward matches float64", { skip: off }, () => {
   for (const n of [1, 7, 4096 + 3]) {
     const g = rnd(n, 8), u = rnd(n), a = new Float32Array(n), sg = new Float32Array(n);
     assert.ok(swigluKeepWasm(g, u, a, sg));
@@ -34,7 +38,7 @@ test("calibrate kernels: SwiGLU keep gives the forward pass's exact bits and sig
   }
 });
 
-test("calibrate kernels: RMSNorm backward (with and without weight and residual) matches float64", () => {
+test("calibrate kernels: RMSNorm backward (with and without weight and residual) matches float64", { skip: off }, () => {
   for (const [rows, n] of [[5, 64], [3, 4], [17, 256]] as const) {
     const x = rnd(rows * n), dy = rnd(rows * n), g = rnd(n), res = rnd(rows * n), eps = 1e-6;
     for (const [gw, rr] of [[null, undefined], [g, undefined], [g, res], [null, res]] as const) {
@@ -53,7 +57,7 @@ test("calibrate kernels: RMSNorm backward (with and without weight and residual)
   }
 });
 
-test("calibrate kernels: in_sum2's column sums of squares equal the float64 JS loop exactly", () => {
+test("calibrate kernels: in_sum2's column sums of squares equal the float64 JS loop exactly", { skip: off }, () => {
   for (const [T, n] of [[9, 13], [64, 256], [1, 3]] as const) {
     const x = rnd(T * n, 3), acc = Float64Array.from({ length: n + 5 }, () => r()), want = acc.slice();
     for (const scale of [1, 0.5]) {
@@ -64,7 +68,7 @@ test("calibrate kernels: in_sum2's column sums of squares equal the float64 JS l
   }
 });
 
-test("calibrate kernels: RoPE backward is the transpose of the forward rotation (normal and neox)", () => {
+test("calibrate kernels: RoPE backward is the transpose of the forward rotation (normal and neox)", { skip: off }, () => {
   for (const mode of ["normal", "neox"] as const) {
     const T = 11, nHead = 3, headDim = 16, ropeDim = 12, theta = 10000;
     const half = ropeDim / 2;

@@ -363,3 +363,49 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
     }
   }
 }
+
+/**
+ * dx (T × cols) = dy (T × rows) · W (rows × cols): the backward pass's ∂L/∂x of y = x·Wᵀ, from W as
+ * stored (no transposed copy). Eight columns of W at a time are packed into a contiguous rows × 8
+ * panel (scratch: rows·8 f32) that stays in L1/L2 while every group of four tokens passes over it;
+ * register tiles of 4 tokens × 8 columns, fused multiply-adds over o in order.
+ */
+export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize): void {
+  const cols8 = cols & ~7;
+  const ys = <usize>rows << 2, ws = <usize>cols << 2;
+  const last = <usize>(T - 1);
+  for (let j0 = 0; j0 < cols8; j0 += 8) {
+    let src = W + (<usize>j0 << 2), dst = scratch;
+    for (let o = 0; o < rows; o++) { v128.store(dst, v128.load(src)); v128.store(dst, v128.load(src, 16), 16); src += ws; dst += 32; }
+    for (let t0 = 0; t0 < T; t0 += 4) {
+      const nt = min(4, T - t0);
+      const ra = dy + <usize>t0 * ys, rb = dy + min(<usize>(t0 + 1), last) * ys;
+      const rc = dy + min(<usize>(t0 + 2), last) * ys, rd = dy + min(<usize>(t0 + 3), last) * ys;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), e0 = f32x4.splat(0), e1 = f32x4.splat(0);
+      let pw = scratch;
+      for (let o = 0; o < rows; o++) {
+        const off = <usize>o << 2;
+        const w0 = v128.load(pw), w1 = v128.load(pw, 16);
+        let g = v128.load32_splat(ra + off); a0 = madd(g, w0, a0); a1 = madd(g, w1, a1);
+        g = v128.load32_splat(rb + off); b0 = madd(g, w0, b0); b1 = madd(g, w1, b1);
+        g = v128.load32_splat(rc + off); c0 = madd(g, w0, c0); c1 = madd(g, w1, c1);
+        g = v128.load32_splat(rd + off); e0 = madd(g, w0, e0); e1 = madd(g, w1, e1);
+        pw += 32;
+      }
+      const out = dx + ((<usize>t0 * <usize>cols + <usize>j0) << 2);
+      v128.store(out, a0); v128.store(out, a1, 16);
+      if (nt > 1) { v128.store(out + ws, b0); v128.store(out + ws, b1, 16); }
+      if (nt > 2) { v128.store(out + 2 * ws, c0); v128.store(out + 2 * ws, c1, 16); }
+      if (nt > 3) { v128.store(out + 3 * ws, e0); v128.store(out + 3 * ws, e1, 16); }
+    }
+  }
+  // columns past the last full panel, one at a time
+  for (let j = cols8; j < cols; j++) {
+    for (let t = 0; t < T; t++) {
+      let s: f32 = 0;
+      for (let o = 0; o < rows; o++) s += load<f32>(dy + <usize>t * ys + (<usize>o << 2)) * load<f32>(W + <usize>o * ws + (<usize>j << 2));
+      store<f32>(dx + ((<usize>t * <usize>cols + <usize>j) << 2), s);
+    }
+  }
+}

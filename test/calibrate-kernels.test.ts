@@ -3,7 +3,7 @@
 // pass's own kernel bit for bit (so calibrate's in_sum2 of ffn_down is imatrix's).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addSquaresWasm, calibKernels, rmsNormBackWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
+import { addSquaresWasm, calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
 import { rope, swiglu } from "../src/model/forward/ops.js";
 import { rng } from "../src/model/calibrate/collect.js";
 
@@ -85,5 +85,19 @@ test("calibrate kernels: RoPE backward is the transpose of the forward rotation 
     // and undoes it
     rope(y, T, nHead, headDim, ropeDim, theta, mode);
     for (let i = 0; i < x.length; i++) close(y[i]!, x[i]!, 1e-5, `${mode} round trip [${i}]`);
+  }
+});
+
+test("calibrate kernels: ∂L/∂x = dy·W from W as stored matches float64 (token and column counts off the 4 × 8 tiles)", { skip: off }, () => {
+  for (const [T, rows, cols] of [[9, 20, 13], [4, 8, 8], [1, 3, 17], [33, 64, 40]] as const) {
+    const dy = rnd(T * rows), W = rnd(rows * cols), dx = new Float32Array(T * cols);
+    assert.ok(matmulBackWasm(dy, T, W, rows, cols, dx));
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < cols; j++) {
+        let want = 0;
+        for (let o = 0; o < rows; o++) want += dy[t * rows + o]! * W[o * cols + j]!;
+        close(dx[t * cols + j]!, want, 1e-5, `${T}x${rows}x${cols} [${t}, ${j}]`);
+      }
+    }
   }
 });

@@ -17,7 +17,7 @@ import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
-import { calibKernels, rmsNormBackWasm, ropeBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -116,7 +116,10 @@ function scratch(site: string, n: number): Float32Array {
 
 /** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
 function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
-  return matmul(dy, T, rows, transposed(W, rows, cols), cols, site ? scratch(site, T * cols) : undefined);
+  const out = site ? scratch(site, T * cols) : new Float32Array(T * cols);
+  if (matmulBackWasm(dy, T, W, rows, cols, out)) return out; // from W as stored: no transposed copy
+  // plain-SIMD fallback: the forward matmul on a cached transposed copy
+  return matmul(dy, T, rows, transposed(W, rows, cols), cols, out);
 }
 
 /**

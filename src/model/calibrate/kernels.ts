@@ -15,6 +15,7 @@ export interface CalibKernels {
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
   readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number) => void;
+  readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number) => void;
 }
 
 let mod: CalibKernels | null | undefined;
@@ -52,6 +53,7 @@ export function calibKernels(): CalibKernels | null {
     addSquares: ex["add_squares"] as CalibKernels["addSquares"],
     ropeBack: ex["rope_back"] as CalibKernels["ropeBack"],
     fisher: ex["fisher_marginals_fma"] as CalibKernels["fisher"],
+    matmulBack: ex["matmul_back_fma"] as CalibKernels["matmulBack"],
   };
   return mod;
 }
@@ -152,5 +154,18 @@ export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number,
   s.f64(pr, rows).set(r); s.f64(pc, cols).set(c);
   k.fisher(pg, px, n, rows, cols, pr, pc, scale, ps);
   r.set(s.f64(pr, rows)); c.set(s.f64(pc, cols));
+  return true;
+}
+
+/** dx (T × cols) = dy (T × rows) · W (rows × cols) from W as stored, in WASM; false where unavailable. */
+export function matmulBackWasm(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, dx: Float32Array): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const s = new Scratch(k);
+  const py = s.alloc(T * rows), pw = s.alloc(rows * cols), px = s.alloc(T * cols), ps = s.alloc(rows * 8);
+  s.f32(py, T * rows).set(dy.subarray(0, T * rows));
+  s.f32(pw, rows * cols).set(W.subarray(0, rows * cols));
+  k.matmulBack(py, T, rows, pw, cols, px, ps);
+  dx.set(s.f32(px, T * cols));
   return true;
 }

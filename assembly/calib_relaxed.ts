@@ -3,9 +3,9 @@ import { exp4, madd } from "./forward_ops";
 // quantscope calibrate's kernels in the relaxed-SIMD module (exported from
 // assembly/forward_relaxed.ts -> build/forward-relaxed.wasm, where madd is one
 // fused multiply-add): the attention backward as blocked products, the
-// SwiGLU forward keeping sigmoid(gate) and its backward, RMSNorm backward, and
-// the f64 column sums of squares (in_sum2). The host is
-// src/model/calibrate/kernels.ts.
+// SwiGLU forward keeping sigmoid(gate) and its backward, RMSNorm and RoPE
+// backward, the f64 column sums of squares (in_sum2), the Fisher marginals
+// and ∂L/∂x = dy·W from W as stored. The host is src/model/calibrate/kernels.ts.
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {

@@ -7,6 +7,7 @@
 // token group passes over them.
 
 export { attention as attention_fma, silu_mul, round_f16 } from "./forward_ops";
+export * from "./calib_relaxed"; // quantscope calibrate (src/model/calibrate/kernels.ts)
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {

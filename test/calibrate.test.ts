@@ -108,9 +108,31 @@ test("calibrate: backward pass through qwen3moe's routed experts and router matc
   checkGradients(m, "moe-tiny", ["attn_q", "attn_v", "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"], 12);
 });
 
+test("calibrate: the forward pass it keeps gives the reference forward pass's matmul inputs and logits bit for bit (so in_sum2 is imatrix's)", () => {
+  for (const p of ["models/tinyqwen-f16.gguf", "moe/moe-tiny-f16.gguf", "models/stories260K.gguf"]) {
+    const m = load(p), T = 40;
+    const toks = Int32Array.from({ length: T }, (_, i) => (i * 37 + 11) % m.config.vocab);
+    const caps = new Map<string, Float32Array>();
+    const logits = forward(m, toks, T, { capture: (l, kind, data) => caps.set(`${l}.${kind}`, data.slice()) });
+    const c = forwardCached(m, toks);
+    const same = (a: Float32Array, b: Float32Array | undefined, what: string) => {
+      assert.ok(b && a.length === b.length, `${p} ${what}: missing or length`);
+      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`${p} ${what}[${i}]: ${a[i]} vs ${b[i]}`);
+    };
+    c.layers.forEach((L, l) => {
+      same(L.x, caps.get(`${l}.attn_input`), `blk.${l} attn_input`);
+      same(L.att, caps.get(`${l}.attn_output_input`), `blk.${l} attn_output_input`);
+      same(L.f, caps.get(`${l}.ffn_input`), `blk.${l} ffn_input`);
+      if (!L.moe) same(L.a, caps.get(`${l}.ffn_down_input`), `blk.${l} ffn_down_input`);
+    });
+    same(c.logits, logits, "logits");
+  }
+});
+
 test("calibrate: WASM attention backward equals the float64 JS reference", () => {
   const r = rng(3);
-  for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6]] as const) {
+  // d % 8 == 0: the relaxed-SIMD blocked kernel (T not a multiple of 4, one query, GQA groups 1/2/4); d = 6: the plain-SIMD one
+  for (const [T, nHead, nKv, d] of [[17, 4, 2, 8], [9, 2, 1, 6], [30, 8, 2, 64], [1, 2, 1, 8], [6, 3, 3, 16], [64, 4, 1, 24]] as const) {
     const q = Float32Array.from({ length: T * nHead * d }, () => r() * 2 - 1);
     const k = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);
     const v = Float32Array.from({ length: T * nKv * d }, () => r() * 2 - 1);

@@ -1,9 +1,9 @@
 // Forward + backward pass of the reference model over one sequence, for the
 // calibration statistics (docs/sensitivity.md). The forward pass is the same
 // computation as src/model/forward/run.ts (pre-norm blocks, RoPE,
-// optional QK-norm, GQA, SwiGLU), but keeps what the backward pass needs;
-// attention runs here in plain JS because the backward pass needs its
-// probabilities. The backward pass propagates a cotangent of the logits
+// optional QK-norm, GQA, SwiGLU; the same kernels, so the same bits), but keeps
+// what the backward pass needs; the attention backward recomputes the
+// probabilities (kernels.ts). The backward pass propagates a cotangent of the logits
 // (T × vocab) down to the embedding and reports, for every weight matrix,
 // its input x (T × cols) and the gradient g = ∂L/∂y of its output (T × rows).
 // The F16 rounding of K and V (llama.cpp's KV cache) is applied in the
@@ -17,6 +17,7 @@ import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
+import { calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -115,12 +116,19 @@ function scratch(site: string, n: number): Float32Array {
 
 /** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
 function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
-  return matmul(dy, T, rows, transposed(W, rows, cols), cols, site ? scratch(site, T * cols) : undefined);
+  const out = site ? scratch(site, T * cols) : new Float32Array(T * cols);
+  if (matmulBackWasm(dy, T, W, rows, cols, out)) return out; // from W as stored: no transposed copy
+  // plain-SIMD fallback: the forward matmul on a cached transposed copy
+  return matmul(dy, T, rows, transposed(W, rows, cols), cols, out);
 }
 
-/** Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient dy. */
-export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, eps: number, dy: Float32Array): Float32Array {
-  const dx = new Float32Array(x.length);
+/**
+ * Backward of rmsNorm over groups of n with weight g: returns dx for the input x and output gradient
+ * dy, plus res when given (a residual branch's gradient), into `out` when given.
+ */
+export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, eps: number, dy: Float32Array, out?: Float32Array, res?: Float32Array): Float32Array {
+  const dx = out ?? new Float32Array(x.length);
+  if (rmsNormBackWasm(x, n, g, eps, dy, dx, res)) return dx;
   for (let o = 0; o < x.length; o += n) {
     let ss = 0, dot = 0;
     for (let j = 0; j < n; j++) {
@@ -130,9 +138,15 @@ export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, 
     }
     const s = 1 / Math.sqrt(ss / n + eps);
     const c = (s * s * s * dot) / n;
-    for (let j = 0; j < n; j++) dx[o + j] = s * dy[o + j]! * (g ? g[j]! : 1) - x[o + j]! * c;
+    for (let j = 0; j < n; j++) dx[o + j] = s * dy[o + j]! * (g ? g[j]! : 1) - x[o + j]! * c + (res ? res[o + j]! : 0);
   }
   return dx;
+}
+
+/** out[i] = a[i] + b[i] (f32): the elementwise sums of the residual stream and of gradient branches, in a small function of their own so they run optimized from the start rather than inside the big pass functions. */
+function addTo(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
 }
 
 let ropeTable: { key: string; cos: Float64Array; sin: Float64Array } | undefined;
@@ -155,6 +169,7 @@ function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Ar
 export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
   const half = ropeDim / 2;
   const { cos, sin } = ropeAngles(T, ropeDim, theta);
+  if (ropeBackWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox")) return;
   const step = mode === "normal" ? 2 : 1, other = mode === "normal" ? 1 : half;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < nHead; h++) {
@@ -183,19 +198,36 @@ function roundF16Wasm(x: Float32Array): void {
 type AttentionBackKernel = (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, p: number, dp: number) => void;
 let attentionBackKernel: AttentionBackKernel | undefined;
 
-/** attentionBack() in WASM SIMD (assembly/calib_backward.ts), f32. */
-export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+/**
+ * attentionBack() in WASM SIMD, f32: the relaxed-SIMD kernel (assembly/calib_relaxed.ts, blocked
+ * products) where available and d % 8 == 0, else assembly/calib_backward.ts's. Into `out` when given.
+ */
+export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number, out?: AttentionGrads): AttentionGrads {
+  const qn = T * nHead * d, kn = T * nKv * d;
+  const res = out ?? { dq: new Float32Array(qn), dk: new Float32Array(kn), dv: new Float32Array(kn) };
+  const fk = d % 8 === 0 ? calibKernels() : null;
+  if (fk) {
+    const s = new Scratch(fk), Tp = (T + 3) & ~3;
+    const pq = s.alloc(qn), pk = s.alloc(kn), pv = s.alloc(kn), po = s.alloc(qn), pdq = s.alloc(qn), pdk = s.alloc(kn), pdv = s.alloc(kn);
+    const pP = s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
+    s.f32(pq, qn).set(q.subarray(0, qn)); s.f32(pk, kn).set(k.subarray(0, kn)); s.f32(pv, kn).set(v.subarray(0, kn)); s.f32(po, qn).set(dout.subarray(0, qn));
+    s.f32(pdk, kn).fill(0); s.f32(pdv, kn).fill(0);
+    fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS);
+    res.dq.set(s.f32(pdq, qn)); res.dk.set(s.f32(pdk, kn)); res.dv.set(s.f32(pdv, kn));
+    return res;
+  }
   attentionBackKernel ??= kernels()["attention_back_f32"] as AttentionBackKernel;
   const arena = new Arena();
-  const qn = T * nHead * d, kn = T * nKv * d;
   const pq = arena.alloc(qn * 4), pk = arena.alloc(kn * 4), pv = arena.alloc(kn * 4), po = arena.alloc(qn * 4);
   const pdq = arena.alloc(qn * 4), pdk = arena.alloc(kn * 4), pdv = arena.alloc(kn * 4), pp = arena.alloc(T * 4), pdp = arena.alloc(T * 4);
   arena.f32(pq, qn).set(q); arena.f32(pk, kn).set(k); arena.f32(pv, kn).set(v); arena.f32(po, qn).set(dout);
   arena.f32(pdq, qn).fill(0); arena.f32(pdk, kn).fill(0); arena.f32(pdv, kn).fill(0);
   attentionBackKernel(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pp, pdp);
-  return { dq: arena.f32(pdq, qn).slice(), dk: arena.f32(pdk, kn).slice(), dv: arena.f32(pdv, kn).slice() };
+  res.dq.set(arena.f32(pdq, qn)); res.dk.set(arena.f32(pdk, kn)); res.dv.set(arena.f32(pdv, kn));
+  return res;
 }
 
+export interface AttentionGrads { dq: Float32Array; dk: Float32Array; dv: Float32Array }
 
 /** Backward of attention(): gradients of q, k, v from the output gradient dout (plain JS, float64: the reference of attentionBackWasm). */
 export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
@@ -226,8 +258,9 @@ export function attentionBack(q: Float32Array, k: Float32Array, v: Float32Array,
   return { dq, dk: Float32Array.from(dk), dv: Float32Array.from(dv) };
 }
 
-/** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass (one exp per element). */
+/** silu(gate)·up as ops.swiglu computes it, and sigmoid(gate) for the backward pass: the WASM kernel (the forward's bits), else one JS exp per element. */
 function swigluKeep(gate: Float32Array, up: Float32Array, a: Float32Array = new Float32Array(gate.length), sg: Float32Array = new Float32Array(gate.length)): { a: Float32Array; sg: Float32Array } {
+  if (swigluKeepWasm(gate, up, a, sg)) return { a, sg };
   for (let i = 0; i < gate.length; i++) {
     const z = gate[i]!, e = 1 + Math.exp(-z);
     a[i] = (z / e) * up[i]!;
@@ -249,7 +282,10 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   const c = model.config;
   const T = tokens.length, E = c.nEmbd;
   const emb = w(model, "token_embd.weight");
-  let h = new Float32Array(T * E);
+  // every T-sized array of the cache lives in a per-layer scratch array, reused by the next chunk: a
+  // fresh multi-MB array costs page faults and garbage collections on every chunk
+  const buf = (l: number | string, name: string, n: number) => scratch(`${l}.${name}`, n);
+  let h = buf("emb", "h", T * E);
   for (let t = 0; t < T; t++) {
     const id = tokens[t]!;
     if (id < 0 || id >= c.vocab) throw new QuantscopeError(`calibrate: token id ${id} outside the vocabulary (0..${c.vocab - 1})`);
@@ -260,23 +296,26 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
     const hIn = h;
-    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps);
-    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd);
-    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd);
-    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd);
-    const q = c.qkNorm ? rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps) : q0.slice();
-    const k = c.qkNorm ? rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps) : k0.slice();
+    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
+    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
+    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd));
+    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd));
+    const q = buf(l, "q", T * qd), k = buf(l, "k", T * kd);
+    if (c.qkNorm) {
+      rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
+      rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
+    } else { q.set(q0); k.set(k0); }
     rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
-    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false); // k, v already rounded
-    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E);
-    const h1 = new Float32Array(T * E);
-    for (let i = 0; i < h1.length; i++) h1[i] = hIn[i]! + o[i]!;
-    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps);
+    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, buf(l, "att", T * qd)); // k, v already rounded
+    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
+    const h1 = addTo(buf(l, "h1", T * E), hIn, o);
+    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
+    const h2 = buf(l, "h2", T * E);
     if (c.nExpert > 0) {
       const m = moeForward(model, p, f, T);
-      const h2 = h1.slice();
+      h2.set(h1);
       const ku = c.nExpertUsed;
       // as run.ts: weighted expert outputs rounded to f32, summed in slot order
       for (let t = 0; t < T; t++) {
@@ -290,19 +329,18 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
       h = h2;
       continue;
     }
-    // the FFN's T × nFf activations (most of the cache) in per-layer scratch arrays, reused by the next chunk
+    // the FFN's T × nFf activations (most of the cache)
     const nf = T * c.nFf;
-    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, scratch(`${l}.gt`, nf));
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, scratch(`${l}.up`, nf));
-    const { a, sg } = swigluKeep(gt, up, scratch(`${l}.a`, nf), scratch(`${l}.sg`, nf));
+    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
+    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf));
+    const { a, sg } = swigluKeep(gt, up, buf(l, "a", nf), buf(l, "sg", nf));
     const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
-    const h2 = new Float32Array(T * E);
-    for (let i = 0; i < h2.length; i++) h2[i] = h1[i]! + dn[i]!;
+    addTo(h2, h1, dn);
     layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
     h = h2;
   }
-  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps);
-  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab);
+  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
+  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
   return { T, layers, hOut: h, xf, logits };
 }
 
@@ -312,16 +350,18 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
   const { ids, weights } = routeTokens(matmul(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
-  const gtAll = new Float32Array(T * k * F), upAll = new Float32Array(T * k * F), aAll = new Float32Array(T * k * F), sgAll = new Float32Array(T * k * F), d = new Float32Array(T * k * E);
+  // per layer (kept for the backward pass) and per expert (transient) scratch arrays, reused by the next chunk
+  const gtAll = scratch(p + "gtAll", T * k * F), upAll = scratch(p + "upAll", T * k * F), aAll = scratch(p + "aAll", T * k * F);
+  const sgAll = scratch(p + "sgAll", T * k * F), d = scratch(p + "dAll", T * k * E);
   expertRows(ids, nE).forEach((rows, e) => {
     const n = rows.length;
     if (n === 0) return;
-    const x = new Float32Array(n * E);
+    const x = scratch("m.x", n * E);
     for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
-    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F);
-    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F);
-    const { a, sg } = swigluKeep(g, u);
-    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E);
+    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
+    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F));
+    const { a, sg } = swigluKeep(g, u, scratch("m.a", n * F), scratch("m.sg", n * F));
+    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
     for (let i = 0; i < n; i++) {
       const r = rows[i]!;
       gtAll.set(g.subarray(i * F, (i + 1) * F), r * F);
@@ -337,6 +377,7 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
 /** SwiGLU backward: gradients of gate and up from the gradient of silu(gate)·up (sigmoid(gate) from the forward pass). */
 function swigluBack(da: Float32Array, gt: Float32Array, up: Float32Array, sgs: Float32Array): { dgt: Float32Array; dup: Float32Array } {
   const dgt = scratch("dgt", da.length), dup = scratch("dup", da.length);
+  if (swigluBackWasm(da, gt, up, sgs, dgt, dup)) return { dgt, dup };
   for (let i = 0; i < da.length; i++) {
     const z = gt[i]!, sg = sgs[i]!;
     dup[i] = da[i]! * z * sg;
@@ -357,7 +398,7 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
   const { ids, weights, d } = L.moe!;
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
-  const df = new Float32Array(T * E);
+  const df = scratch("m.df", T * E).fill(0);
   const dw = new Float64Array(T * k); // ∂L/∂(routing weight) per (token, slot)
   expertRows(ids, nE).forEach((rows, e) => {
     const n = rows.length;
@@ -394,9 +435,8 @@ function moeBackward(model: ForwardModel, p: string, L: LayerCache, T: number, d
     for (let s = 0; s < k; s++) dl[t * nE + ids[t * k + s]!] = weights[t * k + s]! * (dw[t * k + s]! - m);
   }
   hook(p + "ffn_gate_inp.weight", L.f, E, dl, nE);
-  const dfr = matmulBack(dl, T, w(model, p + "ffn_gate_inp.weight"), nE, E);
-  for (let i = 0; i < df.length; i++) df[i] += dfr[i]!;
-  return df;
+  const dfr = matmulBack(dl, T, w(model, p + "ffn_gate_inp.weight"), nE, E, "m.dfr");
+  return addTo(df, df, dfr);
 }
 
 /**
@@ -410,8 +450,9 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
   const E = c.nEmbd, F = c.nFf, qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
   const head = headName(model);
   hook(head, cache.xf, E, dLogits, c.vocab);
-  const dxf = matmulBack(dLogits, T, w(model, head), c.vocab, E);
-  let dh = rmsNormBack(cache.hOut, E, w(model, "output_norm.weight"), c.eps, dxf);
+  const dxf = matmulBack(dLogits, T, w(model, head), c.vocab, E, "dxf");
+  // dh: the gradient at the residual stream, in one scratch array (dead once dh1 has taken it in)
+  let dh = rmsNormBack(cache.hOut, E, w(model, "output_norm.weight"), c.eps, dxf, scratch("dh", T * E));
   for (let l = c.nLayer - 1; l >= 0; l--) {
     const L = cache.layers[l]!;
     const p = `blk.${l}.`;
@@ -424,29 +465,25 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
       hook(p + "ffn_gate.weight", L.f, E, dgt, F);
       hook(p + "ffn_up.weight", L.f, E, dup, F);
       df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E, "df");
-      const dfu = matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu");
-      for (let i = 0; i < df.length; i++) df[i] += dfu[i]!;
+      addTo(df, df, matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu"));
     }
-    const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df);
-    for (let i = 0; i < dh1.length; i++) dh1[i] += dh[i]!;
+    const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df, scratch("dh1", T * E), dh);
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
     const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd, "datt");
-    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim);
+    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim, { dq: scratch("dq", T * qd), dk: scratch("dk", T * kd), dv: scratch("dv", T * kd) });
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq) : dq;
-    const dk0 = c.qkNorm ? rmsNormBack(L.k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, dk) : dk;
+    const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq, scratch("dq0", T * qd)) : dq;
+    const dk0 = c.qkNorm ? rmsNormBack(L.k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, dk, scratch("dk0", T * kd)) : dk;
     hook(p + "attn_q.weight", L.x, E, dq0, qd);
     hook(p + "attn_k.weight", L.x, E, dk0, kd);
     hook(p + "attn_v.weight", L.x, E, dv, kd);
     const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E, "dx");
     const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk");
     const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv");
-    for (let i = 0; i < dx.length; i++) dx[i] += dxk[i]! + dxv[i]!;
-    const dIn = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx);
-    for (let i = 0; i < dIn.length; i++) dIn[i] += dh1[i]!;
-    dh = dIn;
+    addTo(dx, addTo(dx, dx, dxk), dxv);
+    dh = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx, scratch("dh", T * E), dh1);
   }
-  return { dEmbed: dh };
+  return { dEmbed: dh.slice() };
 }

@@ -17,6 +17,7 @@ import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
+import { addSquaresWasm, fisherMarginalsWasm } from "./kernels.js";
 
 export interface CalibChunk {
   /** Weight name -> Σ x² per column (f64). */
@@ -66,6 +67,7 @@ let fisherKernel: FisherKernel | undefined;
  * materialises dW.
  */
 export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): void {
+  if (fisherMarginalsWasm(g, x, n, rows, cols, r, c, scale)) return; // the cache-blocked relaxed-SIMD twin
   fisherKernel ??= kernels()["fisher_marginals_f32"] as FisherKernel;
   const arena = new Arena();
   const pg = arena.alloc(n * rows * 4), px = arena.alloc(n * cols * 4), pr = arena.alloc(rows * 8), pc = arena.alloc(cols * 8);
@@ -80,9 +82,27 @@ export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, 
   c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }
 
-/** Softmax probabilities of each row of logits (T × V), f64. */
+// the T × V probabilities and logit gradients, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
+let probs = new Float64Array(0), dlogits = new Float32Array(0);
+
+/** ∂L/∂logits = p_t − e_ŷ for labels ŷ_t drawn from p_t (T × V), in an array the next call reuses. */
+function sampledLogitGrad(p: Float64Array, T: number, V: number, random: () => number): Float32Array {
+  if (dlogits.length < T * V) dlogits = new Float32Array(T * V);
+  const d = dlogits.subarray(0, T * V);
+  for (let t = 0; t < T; t++) {
+    const o = t * V;
+    let u = random(), y = V - 1;
+    for (let i = 0; i < V; i++) { u -= p[o + i]!; if (u < 0) { y = i; break; } }
+    for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
+    d[o + y] -= 1;
+  }
+  return d;
+}
+
+/** Softmax probabilities of each row of logits (T × V), f64, in an array the next call reuses. */
 function softmax(logits: Float32Array, T: number, V: number): Float64Array {
-  const p = new Float64Array(T * V);
+  if (probs.length < T * V) probs = new Float64Array(T * V);
+  const p = probs.subarray(0, T * V);
   for (let t = 0; t < T; t++) {
     const o = t * V;
     let max = -Infinity;
@@ -94,10 +114,27 @@ function softmax(logits: Float32Array, T: number, V: number): Float64Array {
   return p;
 }
 
+/** acc[at + j] += scale·x_tj² over the T rows of data (T × n): the WASM kernel (the same f64 operations), else JS. */
 function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number, scale = 1, at = 0): void {
+  if (addSquaresWasm(acc, data, T, n, scale, at)) return;
   for (let t = 0; t < T; t++) {
     const o = t * n;
     for (let j = 0; j < n; j++) { const x = data[o + j]!; acc[at + j] += scale * x * x; }
+  }
+}
+
+/** token_embd's statistics from the gradient at the residual stream's input: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t. */
+function addEmbeddingStats(dEmbed: Float32Array, input: Int32Array, E: number, samples: number, rowGrad2: Float64Array, colGrad2: Float64Array, er: Float64Array, ec: Float64Array): void {
+  const dE = new Map<number, Float64Array>();
+  for (let t = 0; t < input.length; t++) {
+    let s = 0;
+    const row = dE.get(input[t]!) ?? new Float64Array(E);
+    dE.set(input[t]!, row);
+    for (let j = 0; j < E; j++) { const g = dEmbed[t * E + j]!; s += g * g; row[j] += g; colGrad2[j] += (g * g) / samples; }
+    rowGrad2[input[t]!] += s / samples;
+  }
+  for (const [v, row] of dE) {
+    for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
   }
 }
 
@@ -119,37 +156,27 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
   const embRowGrad2 = new Float64Array(V), embColGrad2 = new Float64Array(E);
   const random = rng(seed);
   for (let k = 0; k < samples; k++) {
-    const d = new Float32Array(T * V);
-    for (let t = 0; t < T; t++) {
-      const o = t * V;
-      let u = random(), y = V - 1;
-      for (let i = 0; i < V; i++) { u -= p[o + i]!; if (u < 0) { y = i; break; } }
-      for (let i = 0; i < V; i++) d[o + i] = p[o + i]!;
-      d[o + y] -= 1;
-    }
+    const d = sampledLogitGrad(p, T, V, random);
+    // q/k/v and gate/up are hooked one after the other with the same input x: its Σx² is computed
+    // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to each
+    let lastX: Float32Array | undefined, lastSq = new Float64Array(0);
     const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows, ex) => {
       const n = x.length / cols, nm = ex?.count ?? 1, e = ex?.index ?? 0;
       if (k === 0) {
-        addSquares((inSum2[name] ??= new Float64Array(nm * cols)), x, n, cols, 1, e * cols);
+        if (x !== lastX || lastSq.length !== cols) {
+          lastSq = new Float64Array(cols);
+          addSquares(lastSq, x, n, cols);
+          lastX = x;
+        }
+        const acc = (inSum2[name] ??= new Float64Array(nm * cols));
+        for (let j = 0; j < cols; j++) acc[e * cols + j] += lastSq[j]!;
         if (ex) (expertCounts[name] ??= new Float64Array(nm))[e] += n;
-      }
+      } else lastX = undefined;
       addSquares((outGrad2[name] ??= new Float64Array(nm * rows)), g, n, rows, 1 / samples, e * rows);
       const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
       addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
     });
-    // token_embd: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t
-    const dE = new Map<number, Float64Array>();
-    for (let t = 0; t < T; t++) {
-      let s = 0;
-      const row = dE.get(input[t]!) ?? new Float64Array(E);
-      dE.set(input[t]!, row);
-      for (let j = 0; j < E; j++) { const g = dEmbed[t * E + j]!; s += g * g; row[j] += g; embColGrad2[j] += (g * g) / samples; }
-      embRowGrad2[input[t]!] += s / samples;
-    }
-    const er = (fisherRows[EMBED] ??= new Float64Array(V)), ec = (fisherCols[EMBED] ??= new Float64Array(E));
-    for (const [v, row] of dE) {
-      for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
-    }
+    addEmbeddingStats(dEmbed, input, E, samples, embRowGrad2, embColGrad2, (fisherRows[EMBED] ??= new Float64Array(V)), (fisherCols[EMBED] ??= new Float64Array(E)));
   }
   return { inSum2, outGrad2, embRowGrad2, embColGrad2, fisherRows, fisherCols, expertCounts, tokens: T, nll, scored };
 }

@@ -1,4 +1,4 @@
-import { fp16ToFp32x4, fp32ToFp16x4 } from "./common";
+import { fp16ToFp32, fp16ToFp32x4, fp32ToFp16x4 } from "./common";
 
 // The forward pass's non-matmul kernels (attention, SiLU, F16 rounding),
 // compiled into the relaxed-SIMD module (assembly/forward_relaxed.ts ->
@@ -230,4 +230,15 @@ export function round_f16(p: usize, n: i32): void {
     const a = p + (<usize>i << 2);
     store<f32>(a, f32x4.extract_lane(fp16ToFp32x4(fp32ToFp16x4(f32x4.splat(load<f32>(a)))), 0));
   }
+}
+
+/** n little-endian F16 values at src -> f32 at dst (the streamed pass's weights, decoded where the matmul reads them); ggml's bit operations, as dequantize_f16. */
+export function f16_to_f32(src: usize, dst: usize, n: i32): void {
+  let i: usize = 0;
+  for (; i + 8 <= <usize>n; i += 8) {
+    const h = v128.load(src + (i << 1));
+    v128.store(dst + (i << 2), fp16ToFp32x4(i32x4.extend_low_i16x8_u(h)));
+    v128.store(dst + (i << 2), fp16ToFp32x4(i32x4.extend_high_i16x8_u(h)), 16);
+  }
+  for (; i < <usize>n; i++) store<f32>(dst + (i << 2), fp16ToFp32(load<u16>(src + (i << 1))));
 }

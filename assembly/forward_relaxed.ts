@@ -6,7 +6,7 @@
 // rows are taken in ~512 KiB blocks whose weights stay in L2 while every
 // token group passes over them.
 
-export { attention as attention_fma, silu_mul, round_f16 } from "./forward_ops";
+export { attention as attention_fma, silu_mul, round_f16, f16_to_f32 } from "./forward_ops";
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {

@@ -1,7 +1,7 @@
 // The forward pass's WASM kernels: the matmul (f32 lanes, four tokens × two
 // weight rows per inner loop), causal attention, SiLU and F16 rounding.
-// Operands are copied into the kernel module's memory per call; for a T-token
-// batch that copy is 1/T of the matmul's arithmetic.
+// Operands are copied into the kernel module's memory per call, except weights
+// that already live there (the streamed pass's layer arena, below).
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { Arena } from "../../quant/wasm.js";
@@ -37,6 +37,7 @@ interface FmaModule {
   readonly attention: FmaAttention;
   readonly silu: (g: number, u: number, out: number, n: number) => void;
   readonly roundF16: (p: number, n: number) => void;
+  readonly f16ToF32: (src: number, dst: number, n: number) => void;
 }
 let fmaModule: FmaModule | null | undefined;
 
@@ -72,9 +73,12 @@ function fmaKernel(): FmaModule | null {
   }
   const ex = new WebAssembly.Instance(mod, {}).exports as {
     memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel; attention_fma: FmaAttention;
-    silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"];
+    silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"]; f16_to_f32: FmaModule["f16ToF32"];
   };
-  fmaModule = { memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma, attention: ex.attention_fma, silu: ex.silu_mul, roundF16: ex.round_f16 };
+  fmaModule = {
+    memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma, attention: ex.attention_fma, silu: ex.silu_mul,
+    roundF16: ex.round_f16, f16ToF32: ex.f16_to_f32,
+  };
   return fmaModule;
 }
 
@@ -86,14 +90,83 @@ function memoryOf(k: FmaModule, end: number): ArrayBuffer {
 
 const align = (b: number) => (b + 15) & ~15;
 
+// The layer arena: the first `arenaBytes` of the FMA module's memory hold one streamed layer's weight
+// matrices, decoded there once per pass (stream.ts), so the matmul reads them in place instead of
+// copying each matrix in per call (a copy of the whole layer per batch); per-call scratch for the other
+// operands starts after it. A memory grow detaches JS views of the arena, so each view's offset is
+// remembered here and the kernels keep finding the weights.
+let arenaBytes = 0;
+const arenaOffset = new WeakMap<Float32Array, number>();
+const scratchBase = (k: FmaModule) => k.base + arenaBytes;
+
+/**
+ * Float32 views of sizes[i] values each, back to back in the layer arena (grown as needed; the
+ * previous views' contents are then undefined), with at least `scratch` bytes of scratch after it,
+ * or null where the FMA module is unavailable.
+ * Only the forward kernels may be relied on to read them after later calls (a memory grow
+ * detaches them from JS).
+ */
+export function kernelArena(sizes: readonly number[], scratch: number): Float32Array[] | null {
+  const k = fmaKernel();
+  if (!k) return null;
+  const bytes = sizes.reduce((s, n) => s + align(n * 4), 0);
+  arenaBytes = Math.max(arenaBytes, bytes);
+  const buf = memoryOf(k, scratchBase(k) + scratch); // grown before the views are made
+  let p = k.base;
+  return sizes.map((n) => {
+    const v = new Float32Array(buf, p, n);
+    arenaOffset.set(v, p);
+    p += align(n * 4);
+    return v;
+  });
+}
+
+/** Grows the FMA module's memory so that kernel calls needing up to `bytes` of scratch do not grow it (and so do not detach arena views). */
+export function reserveKernelScratch(bytes: number): void {
+  const k = fmaKernel();
+  if (k) memoryOf(k, scratchBase(k) + bytes);
+}
+
+/** Byte offset of `a` (first n values) in the FMA module's memory, or -1 when it lives elsewhere. */
+function offsetIn(k: FmaModule, a: Float32Array, n: number): number {
+  if (a.buffer === k.memory.buffer) return a.byteOffset;
+  const p = arenaOffset.get(a);
+  if (p !== undefined) return p;
+  if (a.length < n) throw new Error(`internal error: kernel operand of ${a.length} values, ${n} needed (a detached view?)`);
+  return -1;
+}
+
+/** Bytes [0, n) of the FMA module's scratch, to read stored F16 rows into before decodeF16Into. */
+export function kernelStaging(n: number): Uint8Array {
+  const k = fmaKernel();
+  if (!k) throw new Error("internal error: kernelStaging without the FMA module");
+  return new Uint8Array(memoryOf(k, scratchBase(k) + n), scratchBase(k), n);
+}
+
+/** n little-endian F16 values (bytes, best read into kernelStaging) -> float32 into dst (a kernelArena view) from value `at`, exactly (ggml's bit operations). */
+export function decodeF16Into(bytes: Uint8Array, n: number, dst: Float32Array, at: number): void {
+  const k = fmaKernel()!;
+  if (bytes.length < 2 * n) throw new Error(`internal error: ${bytes.length} bytes of F16 data, ${2 * n} needed (a detached view?)`);
+  const pd = offsetIn(k, dst, at + n);
+  if (pd < 0) throw new Error("internal error: decodeF16Into needs a kernelArena view");
+  let ps = bytes.buffer === k.memory.buffer ? bytes.byteOffset : -1;
+  if (ps < 0 || ps < scratchBase(k)) {
+    ps = scratchBase(k);
+    new Uint8Array(memoryOf(k, ps + 2 * n), ps, 2 * n).set(bytes.subarray(0, 2 * n));
+  }
+  k.f16ToF32(ps, pd + 4 * at, n);
+}
+
 function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array, act: ActivationType): Float32Array {
-  const px = k.base, pw = px + align(T * n * 4), py = pw + align(m * n * 4), end = py + T * m * 4;
+  const inPlace = offsetIn(k, W, m * n); // weights in the layer arena are read where they are
+  const px = scratchBase(k), pw = inPlace >= 0 ? inPlace : px + align(T * n * 4);
+  const py = px + align(T * n * 4) + (inPlace >= 0 ? 0 : align(m * n * 4)), end = py + T * m * 4;
   const buf = memoryOf(k, end);
   // F16 inputs (F16 weights) are rounded in place by the SIMD kernel; Q8 types by act-numerics.ts
   const xin = act === "F32" || act === "F16" ? x : roundedInput(x, T, n, act);
   new Float32Array(buf, px, T * n).set(xin.subarray(0, T * n));
   if (act === "F16") k.roundF16(px, T * n);
-  new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
+  if (inPlace < 0) new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
   k.matmul(px, T, n, pw, m, py, 0, m);
   y.set(new Float32Array(buf, py, T * m));
   return y;
@@ -147,7 +220,7 @@ export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array,
 
 function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
   const qd = nHead * d, kd = nKv * d;
-  const pq = fk.base, pk = pq + align(T * qd * 4), pv = pk + align(T * kd * 4), po = pv + align(T * kd * 4), ps = po + align(T * qd * 4);
+  const pq = scratchBase(fk), pk = pq + align(T * qd * 4), pv = pk + align(T * kd * 4), po = pv + align(T * kd * 4), ps = po + align(T * qd * 4);
   const buf = memoryOf(fk, ps + 4 * (T + 4) * 4);
   new Float32Array(buf, pq, T * qd).set(q.subarray(0, T * qd));
   new Float32Array(buf, pk, T * kd).set(k.subarray(0, T * kd));
@@ -167,7 +240,7 @@ export function swigluWasm(gate: Float32Array, up: Float32Array, out: Float32Arr
   const fk = fmaKernel();
   if (!fk) return null;
   const n = gate.length;
-  const pg = fk.base, pu = pg + align(n * 4), po = pu + align(n * 4);
+  const pg = scratchBase(fk), pu = pg + align(n * 4), po = pu + align(n * 4);
   const buf = memoryOf(fk, po + n * 4);
   new Float32Array(buf, pg, n).set(gate);
   new Float32Array(buf, pu, n).set(up);

@@ -191,14 +191,16 @@ function softmaxValues(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, oro
 }
 
 /**
- * Causal attention of one sequence: q T×(nHead·d), k, v T×(nKv·d), out
- * T×(nHead·d); query head h reads KV head h / (nHead / nKv). `scores` is
- * scratch of 4·(T + 4) f32. Softmax in f32 with the max subtracted. Where four
- * query heads share a KV head (and d % 4 == 0) their query-key dots run
- * together (four queries × two keys per pass), else one head at a time (four
- * keys per pass); each dot sums its lanes over j in order either way.
+ * Causal attention of one sequence: k, v T×(nKv·d); q and out hold the queries
+ * of positions [t0, T) ((T − t0)×(nHead·d): a caller that needs only the last
+ * positions' outputs passes only their queries); query head h reads KV head
+ * h / (nHead / nKv). `scores` is scratch of 4·(T + 4) f32. Softmax in f32 with
+ * the max subtracted. Where four query heads share a KV head (and d % 4 == 0)
+ * their query-key dots run together (four queries × two keys per pass), else
+ * one head at a time (four keys per pass); each dot sums its lanes over j in
+ * order either way, so a position's output does not depend on t0.
  */
-export function attention(q: usize, k: usize, v: usize, out: usize, T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, scores: usize): void {
+export function attention(q: usize, k: usize, v: usize, out: usize, T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, scores: usize, t0: i32): void {
   const group = nHead / nKv;
   const qStride = <usize>(nHead * d) << 2, kStride = <usize>(nKv * d) << 2, qHead = <usize>d << 2;
   const sStride = <usize>(T + 4) << 2;
@@ -206,13 +208,13 @@ export function attention(q: usize, k: usize, v: usize, out: usize, T: i32, nHea
   for (let kh = 0; kh < nKv; kh++) {
     const khOff = <usize>(kh * d) << 2;
     for (let h = kh * group; h < (kh + 1) * group; h += four ? 4 : 1) {
-      for (let t = 0; t < T; t++) {
-        const qr = q + <usize>t * qStride + <usize>h * qHead;
+      for (let t = t0; t < T; t++) {
+        const qr = q + <usize>(t - t0) * qStride + <usize>h * qHead;
         if (four) dots4(qr, qHead, k + khOff, kStride, t, d, scale, scores, sStride);
         else dots1(qr, k + khOff, kStride, t, d, scale, scores);
         const nh = four ? 4 : 1;
         for (let i = 0; i < nh; i++) {
-          softmaxValues(scores + <usize>i * sStride, t, v + khOff, kStride, d, out + <usize>t * qStride + <usize>(h + i) * qHead);
+          softmaxValues(scores + <usize>i * sStride, t, v + khOff, kStride, d, out + <usize>(t - t0) * qStride + <usize>(h + i) * qHead);
         }
       }
     }

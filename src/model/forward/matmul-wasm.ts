@@ -23,11 +23,12 @@ function roundedInput(x: Float32Array, T: number, n: number, t: ActivationType):
 /** Drops the rounded copy of the last matmul input (callers that refill an input array in place call this first). */
 export function forgetRoundedInput(): void {
   lastInput = lastRounded = undefined;
+  scratchInput = undefined;
 }
 
 type MatmulKernel = (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
-type AttentionKernel = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, h0: number, h1: number) => void;
-type FmaAttention = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number) => void;
+type AttentionKernel = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, h0: number, h1: number, t0: number) => void;
+type FmaAttention = (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, t0: number) => void;
 let kernel: MatmulKernel | undefined;
 
 interface FmaModule {
@@ -107,6 +108,7 @@ const scratchBase = (k: FmaModule) => k.base + arenaBytes;
  * detaches them from JS).
  */
 export function kernelArena(sizes: readonly number[], scratch: number): Float32Array[] | null {
+  scratchInput = undefined;
   const k = fmaKernel();
   if (!k) return null;
   const bytes = sizes.reduce((s, n) => s + align(n * 4), 0);
@@ -138,6 +140,7 @@ function offsetIn(k: FmaModule, a: Float32Array, n: number): number {
 
 /** Bytes [0, n) of the FMA module's scratch, to read stored F16 rows into before decodeF16Into. */
 export function kernelStaging(n: number): Uint8Array {
+  scratchInput = undefined;
   const k = fmaKernel();
   if (!k) throw new Error("internal error: kernelStaging without the FMA module");
   return new Uint8Array(memoryOf(k, scratchBase(k) + n), scratchBase(k), n);
@@ -145,6 +148,7 @@ export function kernelStaging(n: number): Uint8Array {
 
 /** n little-endian F16 values (bytes, best read into kernelStaging) -> float32 into dst (a kernelArena view) from value `at`, exactly (ggml's bit operations). */
 export function decodeF16Into(bytes: Uint8Array, n: number, dst: Float32Array, at: number): void {
+  scratchInput = undefined;
   const k = fmaKernel()!;
   if (bytes.length < 2 * n) throw new Error(`internal error: ${bytes.length} bytes of F16 data, ${2 * n} needed (a detached view?)`);
   const pd = offsetIn(k, dst, at + n);
@@ -157,26 +161,38 @@ export function decodeF16Into(bytes: Uint8Array, n: number, dst: Float32Array, a
   k.f16ToF32(ps, pd + 4 * at, n);
 }
 
-function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array, act: ActivationType): Float32Array {
+// The input the last matmul left at the start of the scratch (copied, rounded for `act`), for a caller
+// that runs one input against several matrices (q, k, v; gate, up); any other use of the scratch drops it.
+let scratchInput: { x: Float32Array; T: number; n: number; act: ActivationType; at: number } | undefined;
+
+function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array, act: ActivationType, sameInput: boolean): Float32Array {
   const inPlace = offsetIn(k, W, m * n); // weights in the layer arena are read where they are
   const px = scratchBase(k), pw = inPlace >= 0 ? inPlace : px + align(T * n * 4);
   const py = px + align(T * n * 4) + (inPlace >= 0 ? 0 : align(m * n * 4)), end = py + T * m * 4;
   const buf = memoryOf(k, end);
-  // F16 inputs (F16 weights) are rounded in place by the SIMD kernel; Q8 types by act-numerics.ts
-  const xin = act === "F32" || act === "F16" ? x : roundedInput(x, T, n, act);
-  new Float32Array(buf, px, T * n).set(xin.subarray(0, T * n));
-  if (act === "F16") k.roundF16(px, T * n);
+  const si = scratchInput;
+  if (!(sameInput && si && si.x === x && si.T === T && si.n === n && si.act === act && si.at === px)) {
+    // F16 inputs (F16 weights) are rounded in place by the SIMD kernel; Q8 types by act-numerics.ts
+    const xin = act === "F32" || act === "F16" ? x : roundedInput(x, T, n, act);
+    new Float32Array(buf, px, T * n).set(xin.subarray(0, T * n));
+    if (act === "F16") k.roundF16(px, T * n);
+    scratchInput = { x, T, n, act, at: px };
+  }
   if (inPlace < 0) new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
   k.matmul(px, T, n, pw, m, py, 0, m);
   y.set(new Float32Array(buf, py, T * m));
   return y;
 }
 
-/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. */
-export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m)): Float32Array {
+/**
+ * y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. With
+ * sameInput the caller states that x is the previous matmul's input, unchanged: its copy (and
+ * rounding) is then reused when nothing else used the kernels in between.
+ */
+export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m), sameInput = false): Float32Array {
   const act = activationTypeOf(W);
   const fk = fmaKernel();
-  if (fk) return matmulFma(fk, x, T, n, W, m, y, act);
+  if (fk) return matmulFma(fk, x, T, n, W, m, y, act, sameInput);
   kernel ??= kernels()["matmul_f32"] as MatmulKernel;
   if (act !== "F16") x = roundedInput(x, T, n, act);
   const arena = new Arena();
@@ -196,47 +212,53 @@ export function matmulWasm(x: Float32Array, T: number, n: number, W: Float32Arra
 let attention: AttentionKernel | undefined;
 let roundF16: ((p: number, n: number) => void) | undefined;
 
-/** Causal multi-head attention with grouped KV heads over one sequence, in WASM (see ops.causalAttention); into `out` (T × nHead·d) when given. */
-export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
+/**
+ * Causal multi-head attention with grouped KV heads over one sequence of T tokens, in WASM (see
+ * ops.causalAttention); into `out` when given. With q0 > 0, q and the result hold only the queries
+ * of positions [q0, T) ((T − q0) × nHead·d; each position's output is the same as without q0).
+ */
+export function attentionWasm(q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array, q0 = 0): Float32Array {
   const fk = fmaKernel();
-  if (fk) return attentionFma(fk, q, k, v, T, nHead, nKv, d, kvF16, out);
+  if (fk) return attentionFma(fk, q, k, v, T, nHead, nKv, d, kvF16, out, q0);
   attention ??= kernels()["attention_f32"] as AttentionKernel;
   roundF16 ??= kernels()["round_to_f16"] as (p: number, n: number) => void;
   const arena = new Arena();
-  const qd = nHead * d, kd = nKv * d;
-  const pq = arena.alloc(T * qd * 4), pk = arena.alloc(T * kd * 4), pv = arena.alloc(T * kd * 4), po = arena.alloc(T * qd * 4), ps = arena.alloc(T * 4);
-  arena.f32(pq, T * qd).set(q.subarray(0, T * qd));
+  const qd = nHead * d, kd = nKv * d, nq = T - q0;
+  const pq = arena.alloc(nq * qd * 4), pk = arena.alloc(T * kd * 4), pv = arena.alloc(T * kd * 4), po = arena.alloc(nq * qd * 4), ps = arena.alloc(T * 4);
+  arena.f32(pq, nq * qd).set(q.subarray(0, nq * qd));
   arena.f32(pk, T * kd).set(k.subarray(0, T * kd));
   arena.f32(pv, T * kd).set(v.subarray(0, T * kd));
   if (kvF16) {
     roundF16(pk, T * kd);
     roundF16(pv, T * kd);
   }
-  attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0, nHead);
-  const o = arena.f32(po, T * qd);
+  attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0, nHead, q0);
+  const o = arena.f32(po, nq * qd);
   if (out) { out.set(o); return out; }
   return o.slice();
 }
 
-function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out?: Float32Array): Float32Array {
-  const qd = nHead * d, kd = nKv * d;
-  const pq = scratchBase(fk), pk = pq + align(T * qd * 4), pv = pk + align(T * kd * 4), po = pv + align(T * kd * 4), ps = po + align(T * qd * 4);
+function attentionFma(fk: FmaModule, q: Float32Array, k: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, kvF16: boolean, out: Float32Array | undefined, q0: number): Float32Array {
+  scratchInput = undefined;
+  const qd = nHead * d, kd = nKv * d, nq = T - q0;
+  const pq = scratchBase(fk), pk = pq + align(nq * qd * 4), pv = pk + align(T * kd * 4), po = pv + align(T * kd * 4), ps = po + align(nq * qd * 4);
   const buf = memoryOf(fk, ps + 4 * (T + 4) * 4);
-  new Float32Array(buf, pq, T * qd).set(q.subarray(0, T * qd));
+  new Float32Array(buf, pq, nq * qd).set(q.subarray(0, nq * qd));
   new Float32Array(buf, pk, T * kd).set(k.subarray(0, T * kd));
   new Float32Array(buf, pv, T * kd).set(v.subarray(0, T * kd));
   if (kvF16) {
     fk.roundF16(pk, T * kd);
     fk.roundF16(pv, T * kd);
   }
-  fk.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps);
-  const o = new Float32Array(buf, po, T * qd);
+  fk.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, q0);
+  const o = new Float32Array(buf, po, nq * qd);
   if (out) { out.set(o); return out; }
   return o.slice();
 }
 
 /** silu(gate) · up elementwise in f32 (WASM SIMD with a polynomial e^x, like llama.cpp's ggml_v_silu); ops.swiglu where the FMA module is unavailable. */
 export function swigluWasm(gate: Float32Array, up: Float32Array, out: Float32Array = new Float32Array(gate.length)): Float32Array | null {
+  scratchInput = undefined;
   const fk = fmaKernel();
   if (!fk) return null;
   const n = gate.length;

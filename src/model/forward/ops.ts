@@ -3,9 +3,9 @@
 // where it is cheap (norms, softmax); matmuls run in WASM SIMD with f32 lanes.
 import { matmulWasm, swigluWasm } from "./matmul-wasm.js";
 
-/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM. */
-export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y?: Float32Array): Float32Array {
-  return matmulWasm(x, T, n, W, m, y);
+/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM; sameInput: x is the previous matmul's input, unchanged (its copy is reused). */
+export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y?: Float32Array, sameInput = false): Float32Array {
+  return matmulWasm(x, T, n, W, m, y, sameInput);
 }
 
 /** The same product in plain JS with float64 accumulators: the reference the WASM kernel is tested against. */

@@ -12,7 +12,7 @@ import { QuantscopeError } from "../../io/errors.js";
 import type { TensorSource } from "../../io/source.js";
 import { forwardConfig, type ForwardConfig, type ForwardModel } from "./model.js";
 import { matmul, rmsNorm } from "./ops.js";
-import { runLayer, type RunOptions } from "./run.js";
+import { layerOptions, runLayer, type RunOptions } from "./run.js";
 import { registerWeightType } from "./act-numerics.js";
 import { decodeF16Into, kernelArena, kernelStaging, reserveKernelScratch } from "./matmul-wasm.js";
 
@@ -219,7 +219,8 @@ export class StreamedModel {
 
   /**
    * Runs all layers over a batch of chunks (each `chunk` tokens, attending
-   * within itself): returns the final residual stream (T × nEmbd).
+   * within itself): returns the final residual stream (T × nEmbd; with
+   * opts.keepFrom, only rows ≥ keepFrom of each chunk are final).
    */
   hidden(tokens: Int32Array, chunk: number, opts: RunOptions = {}): Float32Array {
     if (opts.overrides) throw new Error("internal error: overrides are not supported by the streamed forward pass");
@@ -228,7 +229,7 @@ export class StreamedModel {
     reserveKernelScratch(this.scratchBytes(T, chunk)); // no memory grow (which detaches the arena's views) within a layer
     for (let l = 0; l < this.config.nLayer; l++) {
       const t0 = performance.now(), c0 = process.cpuUsage();
-      runLayer(this.layerView(l), h, T, chunk, l, opts);
+      runLayer(this.layerView(l), h, T, chunk, l, layerOptions(opts, l, this.config.nLayer));
       streamStats.layerSeconds += (performance.now() - t0) / 1000;
       streamStats.layerCpuSeconds += cpuSeconds(process.cpuUsage(c0));
       streamStats.layers++;

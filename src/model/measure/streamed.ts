@@ -6,7 +6,7 @@
 import { openSource, readImatrix, type TensorSource } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
 import { LayerPool, StreamedModel, sourceParams } from "../forward/stream.js";
-import { chunkInput, type Chunking } from "./chunks.js";
+import { chunkInput, scoredRows, type Chunking } from "./chunks.js";
 import { scoreLogits, type ChunkScores } from "./eval.js";
 import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";
 import { runChunkPool } from "./chunk-pool.js";
@@ -81,14 +81,16 @@ export function streamedScores(side: StreamedModel, base: StreamedModel | undefi
     throw new QuantscopeError(`${base.src.path}: vocabulary of ${base.config.vocab} tokens differs from ${side.src.path}'s ${V}`);
   }
   const input = batchInput(tokens, c, chunks, bos);
-  const hb = base ? base.hidden(input, T) : undefined;
-  const hs = side.hidden(input, T);
-  const logits = new Float32Array(T * V);
-  const baseLogits = base ? new Float32Array(T * V) : undefined;
+  // only the scored positions' logits are needed: their rows of the last layer and of the head
+  const { from, rows } = scoredRows(T);
+  const hb = base ? base.hidden(input, T, { keepFrom: from }) : undefined;
+  const hs = side.hidden(input, T, { keepFrom: from });
+  const logits = new Float32Array(rows * V);
+  const baseLogits = base ? new Float32Array(rows * V) : undefined;
   return chunks.map((i, k) => {
-    if (base) base.headLogits(hb!.subarray(k * T * base.config.nEmbd), T, baseLogits);
-    side.headLogits(hs.subarray(k * T * E), T, logits);
-    return scoreLogits(logits, baseLogits, V, T, tokens, c, i);
+    if (base) base.headLogits(hb!.subarray((k * T + from) * base.config.nEmbd), rows, baseLogits);
+    side.headLogits(hs.subarray((k * T + from) * E), rows, logits);
+    return scoreLogits(logits, baseLogits, V, T, tokens, c, i, from);
   });
 }
 
@@ -100,10 +102,12 @@ export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chu
   const h = model.hidden(input, T, {
     capture: (layer, kind, data, cols, routing) => { for (const cap of perChunk) cap.add(layer, kind, data, cols, routing); },
   });
-  const logits = new Float32Array(T * V);
+  // the running perplexity needs only the scored positions' logits (every row's layers feed the sums)
+  const { from, rows } = scoredRows(T);
+  const logits = new Float32Array(rows * V);
   return chunks.map((i, k) => {
-    model.headLogits(h.subarray(k * T * E), T, logits);
-    const { nll, scored } = nllOf(logits, T, V, tokens, c, i);
+    model.headLogits(h.subarray((k * T + from) * E), rows, logits);
+    const { nll, scored } = nllOf(logits, T, V, tokens, c, i, from);
     return { sums: perChunk[k]!.sums, expertCounts: perChunk[k]!.expertCounts, tokens: T, nll, scored };
   });
 }

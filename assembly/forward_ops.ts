@@ -133,7 +133,11 @@ function dots1(qr: usize, k0: usize, kStride: usize, t: i32, d: i32, scale: f32,
 
 /** Softmax of scores [0, t] in place (f32, max subtracted) and out = Σ_s p_s · v_s for one query row. */
 function softmaxValues(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, orow: usize): void {
-  const d4 = d & ~3;
+  valuesRow(sc, t, v0, kStride, d, orow, softmaxRow(sc, t));
+}
+
+/** e^(score − max) of scores [0, t] in place (f32; lanes past t zeroed); returns 1 / their sum. */
+function softmaxRow(sc: usize, t: i32): f32 {
   const n = t + 1;
   let mv = f32x4.splat(-Infinity);
   let i = 0;
@@ -153,7 +157,12 @@ function softmaxValues(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, oro
     v128.store(p, e);
     sv = f32x4.add(sv, e);
   }
-  const inv: f32 = 1 / hsum(sv);
+  return 1 / hsum(sv);
+}
+
+/** out = inv · Σ_s p_s · v_s over s in [0, t] (p: the row sc) for one query row. */
+function valuesRow(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, orow: usize, inv: f32): void {
+  const d4 = d & ~3;
   let j = 0;
   // eight lane groups (32 dims) per pass over s: each score is loaded once per pass;
   // every output lane still sums over s in ascending order
@@ -191,6 +200,38 @@ function softmaxValues(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, oro
 }
 
 /**
+ * valuesRow for the four query heads that share a KV head (d % 8 == 0; p rows sc + i·sStride, outputs
+ * o0 + i·qHead): each value vector loaded serves all four, so the KV head's values are streamed from
+ * cache once per query position instead of four times. Every output lane still sums over s in
+ * ascending order with the same fused multiply-adds as valuesRow.
+ */
+function values4(sc: usize, sStride: usize, t: i32, v0: usize, kStride: usize, d: i32, o0: usize, qHead: usize, i0: f32, i1: f32, i2: f32, i3: f32): void {
+  const s1 = sc + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
+  for (let j = 0; j < d; j += 8) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), e0 = f32x4.splat(0), e1 = f32x4.splat(0);
+    let vr = v0 + (<usize>j << 2);
+    for (let s = 0; s <= t; s++) {
+      const so = <usize>s << 2;
+      const x = v128.load(vr), y = v128.load(vr + 16);
+      let p = f32x4.splat(load<f32>(sc + so)); a0 = madd(p, x, a0); a1 = madd(p, y, a1);
+      p = f32x4.splat(load<f32>(s1 + so)); b0 = madd(p, x, b0); b1 = madd(p, y, b1);
+      p = f32x4.splat(load<f32>(s2 + so)); c0 = madd(p, x, c0); c1 = madd(p, y, c1);
+      p = f32x4.splat(load<f32>(s3 + so)); e0 = madd(p, x, e0); e1 = madd(p, y, e1);
+      vr += kStride;
+    }
+    let o = o0 + (<usize>j << 2), iv = f32x4.splat(i0);
+    v128.store(o, f32x4.mul(a0, iv)); v128.store(o + 16, f32x4.mul(a1, iv));
+    o += qHead; iv = f32x4.splat(i1);
+    v128.store(o, f32x4.mul(b0, iv)); v128.store(o + 16, f32x4.mul(b1, iv));
+    o += qHead; iv = f32x4.splat(i2);
+    v128.store(o, f32x4.mul(c0, iv)); v128.store(o + 16, f32x4.mul(c1, iv));
+    o += qHead; iv = f32x4.splat(i3);
+    v128.store(o, f32x4.mul(e0, iv)); v128.store(o + 16, f32x4.mul(e1, iv));
+  }
+}
+
+/**
  * Causal attention of one sequence: k, v T×(nKv·d); q and out hold the queries
  * of positions [t0, T) ((T − t0)×(nHead·d): a caller that needs only the last
  * positions' outputs passes only their queries); query head h reads KV head
@@ -212,9 +253,14 @@ export function attention(q: usize, k: usize, v: usize, out: usize, T: i32, nHea
         const qr = q + <usize>(t - t0) * qStride + <usize>h * qHead;
         if (four) dots4(qr, qHead, k + khOff, kStride, t, d, scale, scores, sStride);
         else dots1(qr, k + khOff, kStride, t, d, scale, scores);
-        const nh = four ? 4 : 1;
-        for (let i = 0; i < nh; i++) {
-          softmaxValues(scores + <usize>i * sStride, t, v + khOff, kStride, d, out + <usize>(t - t0) * qStride + <usize>(h + i) * qHead);
+        const orow = out + <usize>(t - t0) * qStride + <usize>h * qHead;
+        if (four && (d & 7) == 0) {
+          const i0 = softmaxRow(scores, t), i1 = softmaxRow(scores + sStride, t);
+          const i2 = softmaxRow(scores + 2 * sStride, t), i3 = softmaxRow(scores + 3 * sStride, t);
+          values4(scores, sStride, t, v + khOff, kStride, d, orow, qHead, i0, i1, i2, i3);
+        } else {
+          const nh = four ? 4 : 1;
+          for (let i = 0; i < nh; i++) softmaxValues(scores + <usize>i * sStride, t, v + khOff, kStride, d, orow + <usize>i * qHead);
         }
       }
     }

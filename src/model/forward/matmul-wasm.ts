@@ -35,6 +35,7 @@ interface FmaModule {
   readonly memory: WebAssembly.Memory;
   readonly base: number;
   readonly matmul: MatmulKernel;
+  readonly matmulF16: (x: number, T: number, n: number, W16: number, m: number, y: number, o0: number, o1: number, wbuf: number) => void;
   readonly attention: FmaAttention;
   readonly silu: (g: number, u: number, out: number, n: number) => void;
   readonly roundF16: (p: number, n: number) => void;
@@ -73,11 +74,11 @@ function fmaKernel(): FmaModule | null {
     if (!mod) return null;
   }
   const ex = new WebAssembly.Instance(mod, {}).exports as {
-    memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel; attention_fma: FmaAttention;
+    memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel; matmul_fma_f16: FmaModule["matmulF16"]; attention_fma: FmaAttention;
     silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"]; f16_to_f32: FmaModule["f16ToF32"];
   };
   fmaModule = {
-    memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma, attention: ex.attention_fma, silu: ex.silu_mul,
+    memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma, matmulF16: ex.matmul_fma_f16, attention: ex.attention_fma, silu: ex.silu_mul,
     roundF16: ex.round_f16, f16ToF32: ex.f16_to_f32,
   };
   return fmaModule;
@@ -92,36 +93,61 @@ function memoryOf(k: FmaModule, end: number): ArrayBuffer {
 const align = (b: number) => (b + 15) & ~15;
 
 // The layer arena: the first `arenaBytes` of the FMA module's memory hold one streamed layer's weight
-// matrices, decoded there once per pass (stream.ts), so the matmul reads them in place instead of
-// copying each matrix in per call (a copy of the whole layer per batch); per-call scratch for the other
-// operands starts after it. A memory grow detaches JS views of the arena, so each view's offset is
-// remembered here and the kernels keep finding the weights.
+// matrices (stream.ts), read there once per pass, so the matmul reads them in place instead of copying
+// each matrix in per call (a copy of the whole layer per batch); per-call scratch for the other operands
+// starts after it. Matrices are kept as float32 or, when stored as F16, as their F16 bytes, which the
+// matmul decodes block by block (half the memory, and no f32 copy of the layer written out and read
+// back). A memory grow detaches JS views of the arena, so each matrix's offset is remembered here and
+// the kernels keep finding the weights.
 let arenaBytes = 0;
 const arenaOffset = new WeakMap<Float32Array, number>();
+const halfOffset = new WeakMap<Float32Array, number>();
 const scratchBase = (k: FmaModule) => k.base + arenaBytes;
 
+/** A weight matrix in the layer arena: `w` is what the forward pass passes to matmul; `raw`, for an F16 matrix, the bytes to read its stored data into. */
+export interface ArenaMatrix {
+  readonly w: Float32Array;
+  readonly raw?: Uint8Array;
+}
+
 /**
- * Float32 views of sizes[i] values each, back to back in the layer arena (grown as needed; the
- * previous views' contents are then undefined), with at least `scratch` bytes of scratch after it,
- * or null where the FMA module is unavailable.
- * Only the forward kernels may be relied on to read them after later calls (a memory grow
- * detaches them from JS).
+ * Room for matrices of values[i] values each (stored F16 where f16[i], else float32), back to back in
+ * the layer arena (grown as needed; the previous matrices' contents are then undefined), with at least
+ * `scratch` bytes of scratch after it; null where the FMA module is unavailable. A float32 matrix's `w`
+ * is a view to fill; an F16 matrix's `w` is an empty handle only matmulWasm understands (its data is
+ * `raw`). Only the forward kernels may be relied on to read them after later calls (a memory grow
+ * detaches the views from JS).
  */
-export function kernelArena(sizes: readonly number[], scratch: number): Float32Array[] | null {
+export function kernelArena(values: readonly number[], f16: readonly boolean[], scratch: number): ArenaMatrix[] | null {
   scratchInput = undefined;
   const k = fmaKernel();
   if (!k) return null;
-  const bytes = sizes.reduce((s, n) => s + align(n * 4), 0);
+  const bytes = values.reduce((s, n, i) => s + align(n * (f16[i] ? 2 : 4)), 0);
   arenaBytes = Math.max(arenaBytes, bytes);
   const buf = memoryOf(k, scratchBase(k) + scratch); // grown before the views are made
   let p = k.base;
-  return sizes.map((n) => {
-    const v = new Float32Array(buf, p, n);
-    arenaOffset.set(v, p);
-    p += align(n * 4);
-    return v;
+  return values.map((n, i) => {
+    let m: ArenaMatrix;
+    if (f16[i]) {
+      const w = new Float32Array(0);
+      halfOffset.set(w, p);
+      m = { w, raw: new Uint8Array(buf, p, 2 * n) };
+      p += align(2 * n);
+    } else {
+      const w = new Float32Array(buf, p, n);
+      arenaOffset.set(w, p);
+      m = { w };
+      p += align(4 * n);
+    }
+    return m;
   });
 }
+
+/** Weight rows per block of the F16 matmul (assembly/forward_relaxed.ts blockRows): its decode buffer holds this many rows. */
+const blockRows = (n: number) => Math.max(2, Math.floor(131072 / n) & ~1);
+
+/** Scratch bytes the F16 matmul's decode buffer takes for rows of n values. */
+export const f16BlockBytes = (n: number) => align(blockRows(n) * n * 4);
 
 /** Grows the FMA module's memory so that kernel calls needing up to `bytes` of scratch do not grow it (and so do not detach arena views). */
 export function reserveKernelScratch(bytes: number): void {
@@ -166,9 +192,11 @@ export function decodeF16Into(bytes: Uint8Array, n: number, dst: Float32Array, a
 let scratchInput: { x: Float32Array; T: number; n: number; act: ActivationType; at: number } | undefined;
 
 function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array, act: ActivationType, sameInput: boolean): Float32Array {
-  const inPlace = offsetIn(k, W, m * n); // weights in the layer arena are read where they are
-  const px = scratchBase(k), pw = inPlace >= 0 ? inPlace : px + align(T * n * 4);
-  const py = px + align(T * n * 4) + (inPlace >= 0 ? 0 : align(m * n * 4)), end = py + T * m * 4;
+  const half = halfOffset.get(W) ?? -1; // F16 weights in the layer arena: decoded block by block
+  const inPlace = half >= 0 ? -1 : offsetIn(k, W, m * n); // f32 weights in the layer arena are read where they are
+  const px = scratchBase(k), pw = half >= 0 || inPlace >= 0 ? inPlace : px + align(T * n * 4);
+  const pb = px + align(T * n * 4) + (half >= 0 || inPlace >= 0 ? 0 : align(m * n * 4)); // F16: the decode buffer
+  const py = pb + (half >= 0 ? f16BlockBytes(n) : 0), end = py + T * m * 4;
   const buf = memoryOf(k, end);
   const si = scratchInput;
   if (!(sameInput && si && si.x === x && si.T === T && si.n === n && si.act === act && si.at === px)) {
@@ -178,8 +206,11 @@ function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float
     if (act === "F16") k.roundF16(px, T * n);
     scratchInput = { x, T, n, act, at: px };
   }
-  if (inPlace < 0) new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
-  k.matmul(px, T, n, pw, m, py, 0, m);
+  if (half >= 0) k.matmulF16(px, T, n, half, m, py, 0, m, pb);
+  else {
+    if (inPlace < 0) new Float32Array(buf, pw, m * n).set(W.subarray(0, m * n));
+    k.matmul(px, T, n, pw, m, py, 0, m);
+  }
   y.set(new Float32Array(buf, py, T * m));
   return y;
 }

@@ -14,7 +14,7 @@ import { forwardConfig, type ForwardConfig, type ForwardModel } from "./model.js
 import { matmul, rmsNorm } from "./ops.js";
 import { layerOptions, runLayer, type RunOptions } from "./run.js";
 import { registerWeightType } from "./act-numerics.js";
-import { decodeF16Into, kernelArena, kernelStaging, reserveKernelScratch } from "./matmul-wasm.js";
+import { decodeF16Into, f16BlockBytes, kernelArena, kernelStaging, reserveKernelScratch } from "./matmul-wasm.js";
 
 /** Total parameters of a source (what decides between in-memory and streamed passes). */
 export function sourceParams(src: TensorSource): number {
@@ -105,9 +105,10 @@ export class StreamedModel {
 
   /**
    * The ForwardModel view holding layer l's tensors (read on first use, buffers reused). Weight
-   * matrices go to the kernel module's layer arena, where the matmuls read them without a copy
-   * (F16 is decoded there directly); norm vectors, and everything without the FMA module, to
-   * the pool's buffers.
+   * matrices go to the kernel module's layer arena, where the matmuls read them without a copy:
+   * F16 matrices as their stored bytes (the matmul decodes them block by block) unless a rewrite
+   * needs their values, the rest decoded to float32 there; norm vectors, and everything without
+   * the FMA module, to the pool's buffers.
    */
   layerView(l: number): ForwardModel {
     if (this.loaded !== l || this.pool.owner !== this || (this.inArena && arenaOwner !== this)) {
@@ -118,15 +119,24 @@ export class StreamedModel {
       const matrices = infos.filter((t) => t.shape.length >= 2);
       // scratch for the F16 staging steps, so that reading does not grow the memory (detaching the views)
       const staging = Math.max(0, ...matrices.map((t) => (t.type === "F16" ? this.stagingBytes(t.cols) : 0)));
-      const arena = kernelArena(matrices.map((t) => t.rows * t.cols), staging + 65536);
+      const half = matrices.map((t) => t.type === "F16" && t.shape.length === 2 && !this.rewrite && this.src.readRaw !== undefined);
+      const arena = kernelArena(matrices.map((t) => t.rows * t.cols), half, staging + 65536);
       this.inArena = arena !== null;
       if (arena) arenaOwner = this;
       for (const t of infos) {
         const n = t.rows * t.cols;
         let w: Float32Array;
         if (arena && t.shape.length >= 2) {
-          w = arena[matrices.indexOf(t)]!;
-          this.timedRead(() => this.readInto(t.name, t.type, t.rows, t.cols, w));
+          const a = arena[matrices.indexOf(t)]!;
+          w = a.w;
+          if (a.raw) {
+            const raw = a.raw;
+            this.timedRead(() => {
+              const r = this.src.readRaw!(t.name, 0, t.rows, raw);
+              if (r.length !== raw.length) throw new Error(`internal error: ${t.name}: ${r.length} bytes read, ${raw.length} expected`);
+              if (r.buffer !== raw.buffer || r.byteOffset !== raw.byteOffset) raw.set(r); // a source that does not read into `into`
+            });
+          } else this.timedRead(() => this.readInto(t.name, t.type, t.rows, t.cols, w));
         } else {
           const key = t.name.slice(prefix.length);
           let buf = this.pool.buffers.get(key);
@@ -170,7 +180,7 @@ export class StreamedModel {
     let mm = 0;
     for (const a of dims) for (const b of dims) mm = Math.max(mm, a + b);
     const n = Math.min(chunk, T);
-    return 4 * Math.max(T * mm, 3 * T * ff, n * (2 * qd + 2 * kd) + 4 * (n + 4)) + 4096;
+    return 4 * Math.max(T * mm, 3 * T * ff, n * (2 * qd + 2 * kd) + 4 * (n + 4)) + Math.max(...dims.map(f16BlockBytes)) + 4096;
   }
 
   /** Token embedding rows of `tokens`, read one row at a time. */

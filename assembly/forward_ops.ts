@@ -26,7 +26,9 @@ import { fp16ToFp32, fp16ToFp32x4, fp32ToFp16x4 } from "./common";
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
   const lo = f32x4.splat(-87.33654), hi = f32x4.splat(88.72283);
-  const xc = f32x4.min(f32x4.max(x, lo), hi);
+  // pmin/pmax: one instruction each (f32x4.min/max order NaNs and signed zeros at several); the same
+  // clamp for every input, NaN included (it stays NaN)
+  const xc = f32x4.pmin(f32x4.pmax(x, lo), hi);
   const n = f32x4.floor(madd(xc, f32x4.splat(1.44269504088896341), f32x4.splat(0.5)));
   let r = madd(n, f32x4.splat(-0.693359375), xc);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
@@ -38,7 +40,9 @@ import { fp16ToFp32, fp16ToFp32x4, fp32ToFp16x4 } from "./common";
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1));
   // 2^n: n in [-126, 128]; n = 128 only at the top clamp, where the result overflows to inf below
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // n is a whole number in [-126, 128]: the plain conversion (relaxed) is exact, no saturation needed
+  const ni = ASC_FEATURE_RELAXED_SIMD ? i32x4.relaxed_trunc_f32x4_s(n) : i32x4.trunc_sat_f32x4_s(n);
+  const e = i32x4.shl(i32x4.add(ni, i32x4.splat(127)), 23);
   const out = v128.bitselect(f32x4.splat(Infinity), f32x4.mul(y, e), f32x4.gt(x, hi));
   return v128.andnot(out, f32x4.lt(x, lo));
 }
@@ -141,7 +145,8 @@ function softmaxRow(sc: usize, t: i32): f32 {
   const n = t + 1;
   let mv = f32x4.splat(-Infinity);
   let i = 0;
-  for (; i + 3 < n; i += 4) mv = f32x4.max(mv, v128.load(sc + (<usize>i << 2)));
+  // pmax: one instruction; differs from f32x4.max only in which zero or NaN it keeps, which changes no e^(s − max) below
+  for (; i + 3 < n; i += 4) mv = f32x4.pmax(mv, v128.load(sc + (<usize>i << 2)));
   let mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
   for (; i < n; i++) mx = max(mx, load<f32>(sc + (<usize>i << 2)));
   // e^(score - max) four at a time; lanes past t are zeroed so the sum (lane-wise, then across) skips them

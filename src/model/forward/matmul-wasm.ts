@@ -215,6 +215,52 @@ function matmulFma(k: FmaModule, x: Float32Array, T: number, n: number, W: Float
   return y;
 }
 
+/** Bytes of scratch `kernelProduct` needs beside its operands for W (m×n): a JS matrix's copy, an F16 matrix's decode buffer. */
+function spareBytes(k: FmaModule, W: Float32Array, m: number, n: number): number {
+  if (halfOffset.has(W)) return f16BlockBytes(n);
+  return offsetIn(k, W, m * n) >= 0 ? 0 : align(m * n * 4);
+}
+
+/** py (T×m) = px (T×n) · Wᵀ, all in kernel memory; `spare` holds spareBytes(W) of scratch. */
+function kernelProduct(k: FmaModule, px: number, T: number, n: number, W: Float32Array, m: number, py: number, spare: number): void {
+  const half = halfOffset.get(W);
+  if (half !== undefined) { k.matmulF16(px, T, n, half, m, py, 0, m, spare); return; }
+  let pw = offsetIn(k, W, m * n);
+  if (pw < 0) {
+    pw = spare;
+    new Float32Array(k.memory.buffer, pw, m * n).set(W.subarray(0, m * n));
+  }
+  k.matmul(px, T, n, pw, m, py, 0, m);
+}
+
+/**
+ * The dense SwiGLU FFN on T rows of f (T×n): d = (silu(f·Wgᵀ) ⊙ f·Wuᵀ)·Wdᵀ (Wg, Wu: F×n, Wd: n×F)
+ * into d (T×n), with the gate, up and SwiGLU arrays kept in kernel memory (one step at a time, each
+ * was copied out and back in: 6·T·F floats per layer). The same kernels on the same values as
+ * matmul, swiglu, matmul: the same result. `capture` sees the SwiGLU output (T×F) during the call.
+ * Null (nothing done) without the FMA module or with activation types other than F32/F16.
+ */
+export function ffnWasm(f: Float32Array, T: number, n: number, Wg: Float32Array, Wu: Float32Array, F: number, Wd: Float32Array, d: Float32Array, capture?: (a: Float32Array) => void): Float32Array | null {
+  const k = fmaKernel();
+  const act = activationTypeOf(Wg), actDown = activationTypeOf(Wd);
+  if (!k || activationTypeOf(Wu) !== act || (act !== "F32" && act !== "F16") || (actDown !== "F32" && actDown !== "F16")) return null;
+  scratchInput = undefined;
+  const px = scratchBase(k), pg = px + align(T * n * 4), pu = pg + align(T * F * 4), pd = pu + align(T * F * 4);
+  const spare = pd + align(T * n * 4);
+  let buf = memoryOf(k, spare + Math.max(spareBytes(k, Wg, F, n), spareBytes(k, Wu, F, n), spareBytes(k, Wd, n, F)));
+  new Float32Array(buf, px, T * n).set(f.subarray(0, T * n));
+  if (act === "F16") k.roundF16(px, T * n);
+  kernelProduct(k, px, T, n, Wg, F, pg, spare);
+  kernelProduct(k, px, T, n, Wu, F, pu, spare);
+  k.silu(pg, pu, pg, T * F); // elementwise: the output may overwrite the gate
+  buf = k.memory.buffer;
+  capture?.(new Float32Array(buf, pg, T * F));
+  if (actDown === "F16") k.roundF16(pg, T * F); // after the capture, which sees the unrounded values
+  kernelProduct(k, pg, T, F, Wd, n, pd, spare);
+  d.set(new Float32Array(k.memory.buffer, pd, T * n));
+  return d;
+}
+
 /**
  * y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), f32 accumulation. With
  * sameInput the caller states that x is the previous matmul's input, unchanged: its copy (and

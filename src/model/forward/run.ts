@@ -6,7 +6,7 @@
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "./model.js";
 import { matmul, rmsNorm, rope, swiglu } from "./ops.js";
-import { attentionWasm, forgetRoundedInput } from "./matmul-wasm.js";
+import { attentionWasm, ffnWasm, forgetRoundedInput } from "./matmul-wasm.js";
 
 /** Matmul inputs, named like the activation dumps (act_blkN_<kind>). */
 export type CaptureKind = "attn_input" | "attn_output_input" | "ffn_input" | "ffn_down_input";
@@ -123,11 +123,17 @@ export function runLayer(model: ForwardModel, h: Float32Array, T: number, chunk:
   if (c.nExpert > 0) moeFfn(model, hs, f, Tq, l, opts);
   else {
     opts.capture?.(l, "ffn_input", f, c.nEmbd);
-    const g = matmul(f, Tq, c.nEmbd, weight(model, p + "ffn_gate.weight", opts), c.nFf, out("g", Tq * c.nFf));
-    const u = matmul(f, Tq, c.nEmbd, weight(model, p + "ffn_up.weight", opts), c.nFf, out("u", Tq * c.nFf), true);
-    const a = swiglu(g, u, out("a", Tq * c.nFf));
-    opts.capture?.(l, "ffn_down_input", a, c.nFf);
-    const d = matmul(a, Tq, c.nFf, weight(model, p + "ffn_down.weight", opts), c.nEmbd, out("d", Tq * c.nEmbd));
+    const Wg = weight(model, p + "ffn_gate.weight", opts), Wu = weight(model, p + "ffn_up.weight", opts), Wd = weight(model, p + "ffn_down.weight", opts);
+    const cap = opts.capture ? (a: Float32Array) => opts.capture!(l, "ffn_down_input", a, c.nFf) : undefined;
+    // in the kernels' memory throughout where it can, else step by step (the same values either way)
+    let d = ffnWasm(f, Tq, c.nEmbd, Wg, Wu, c.nFf, Wd, out("d", Tq * c.nEmbd), cap);
+    if (!d) {
+      const g = matmul(f, Tq, c.nEmbd, Wg, c.nFf, out("g", Tq * c.nFf));
+      const u = matmul(f, Tq, c.nEmbd, Wu, c.nFf, out("u", Tq * c.nFf), true);
+      const a = swiglu(g, u, out("a", Tq * c.nFf));
+      cap?.(a);
+      d = matmul(a, Tq, c.nFf, Wd, c.nEmbd, out("d", Tq * c.nEmbd));
+    }
     for (let i = 0; i < hs.length; i++) hs[i] += d[i]!;
   }
   if (from > 0) scatterRows(hs, c.nEmbd, T, chunk, from, h);

@@ -172,7 +172,7 @@ export class StreamedModel {
     return Math.max(1, Math.floor(F16_STEP_BYTES / (2 * cols))) * 2 * cols;
   }
 
-  /** Kernel scratch for a T-token batch of `chunk`-token chunks: the largest matmul (inputs and outputs), SwiGLU or attention call. */
+  /** Kernel scratch for a T-token batch of `chunk`-token chunks: the largest matmul, SwiGLU, FFN or attention call (plus 64 B alignment slack each). */
   private scratchBytes(T: number, chunk: number): number {
     const c = this.config;
     const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim, ff = Math.max(c.nFf, c.nFfExp);
@@ -180,7 +180,8 @@ export class StreamedModel {
     let mm = 0;
     for (const a of dims) for (const b of dims) mm = Math.max(mm, a + b);
     const n = Math.min(chunk, T);
-    return 4 * Math.max(T * mm, 3 * T * ff, n * (2 * qd + 2 * kd) + 4 * (n + 4)) + Math.max(...dims.map(f16BlockBytes)) + 4096;
+    // matmul: input + output; SwiGLU: gate, up, output; fused FFN (matmul-wasm ffnWasm): input, gate, up, output
+    return 4 * Math.max(T * mm, 3 * T * ff, 2 * T * (c.nEmbd + ff), n * (2 * qd + 2 * kd) + 4 * (n + 4)) + Math.max(...dims.map(f16BlockBytes)) + 4096;
   }
 
   /** Token embedding rows of `tokens`, read one row at a time. */

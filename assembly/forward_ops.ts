@@ -295,3 +295,29 @@ export function f16_to_f32(src: usize, dst: usize, n: i32): void {
   }
   for (; i < <usize>n; i++) store<f32>(dst + (i << 2), fp16ToFp32(load<u16>(src + (i << 1))));
 }
+
+/**
+ * acc[j] = Σ_t x[t, j]² over the T rows of x (T×cols), t ascending, each product and sum rounded to
+ * f32 (mul and add, not fused: llama-imatrix's in_sum2 accumulation as the JS loop does it).
+ */
+export function sum_squares(x: usize, T: i32, cols: i32, acc: usize): void {
+  const rowBytes = <usize>cols << 2;
+  let j = 0;
+  for (; j + 15 < cols; j += 16) {
+    let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), e = f32x4.splat(0);
+    let p = x + (<usize>j << 2);
+    for (let t = 0; t < T; t++) {
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      a = f32x4.add(a, f32x4.mul(v0, v0)); b = f32x4.add(b, f32x4.mul(v1, v1));
+      c = f32x4.add(c, f32x4.mul(v2, v2)); e = f32x4.add(e, f32x4.mul(v3, v3));
+      p += rowBytes;
+    }
+    const o = acc + (<usize>j << 2);
+    v128.store(o, a); v128.store(o, b, 16); v128.store(o, c, 32); v128.store(o, e, 48);
+  }
+  for (; j < cols; j++) {
+    let s: f32 = 0;
+    for (let t = 0; t < T; t++) { const v = load<f32>(x + <usize>t * rowBytes + (<usize>j << 2)); s += v * v; }
+    store<f32>(acc + (<usize>j << 2), s);
+  }
+}

@@ -7,7 +7,7 @@
 // token group passes over them.
 
 import { f16_to_f32 } from "./forward_ops";
-export { attention as attention_fma, silu_mul, round_f16, f16_to_f32 } from "./forward_ops";
+export { attention as attention_fma, silu_mul, round_f16, f16_to_f32, sum_squares } from "./forward_ops";
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {

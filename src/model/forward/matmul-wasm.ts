@@ -40,6 +40,7 @@ interface FmaModule {
   readonly silu: (g: number, u: number, out: number, n: number) => void;
   readonly roundF16: (p: number, n: number) => void;
   readonly f16ToF32: (src: number, dst: number, n: number) => void;
+  readonly sumSquares: (x: number, T: number, cols: number, acc: number) => void;
 }
 let fmaModule: FmaModule | null | undefined;
 
@@ -75,11 +76,11 @@ function fmaKernel(): FmaModule | null {
   }
   const ex = new WebAssembly.Instance(mod, {}).exports as {
     memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel; matmul_fma_f16: FmaModule["matmulF16"]; attention_fma: FmaAttention;
-    silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"]; f16_to_f32: FmaModule["f16ToF32"];
+    silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"]; f16_to_f32: FmaModule["f16ToF32"]; sum_squares: FmaModule["sumSquares"];
   };
   fmaModule = {
     memory: ex.memory, base: (ex.heap_base() + 15) & ~15, matmul: ex.matmul_fma, matmulF16: ex.matmul_fma_f16, attention: ex.attention_fma, silu: ex.silu_mul,
-    roundF16: ex.round_f16, f16ToF32: ex.f16_to_f32,
+    roundF16: ex.round_f16, f16ToF32: ex.f16_to_f32, sumSquares: ex.sum_squares,
   };
   return fmaModule;
 }
@@ -254,11 +255,36 @@ export function ffnWasm(f: Float32Array, T: number, n: number, Wg: Float32Array,
   kernelProduct(k, px, T, n, Wu, F, pu, spare);
   k.silu(pg, pu, pg, T * F); // elementwise: the output may overwrite the gate
   buf = k.memory.buffer;
-  capture?.(new Float32Array(buf, pg, T * F));
+  liveScratchEnd = spare + Math.max(spareBytes(k, Wg, F, n), spareBytes(k, Wu, F, n), spareBytes(k, Wd, n, F));
+  try { capture?.(new Float32Array(buf, pg, T * F)); } finally { liveScratchEnd = 0; }
   if (actDown === "F16") k.roundF16(pg, T * F); // after the capture, which sees the unrounded values
   kernelProduct(k, pg, T, F, Wd, n, pd, spare);
   d.set(new Float32Array(k.memory.buffer, pd, T * n));
   return d;
+}
+
+// End of the scratch a kernel sequence still needs while it calls back (ffnWasm's capture), else 0.
+let liveScratchEnd = 0;
+
+/**
+ * Σ_t x[t, j]² per column j of x (T×cols) in f32, t ascending (products and sums rounded to f32 as
+ * the JS loop `acc[j] + Math.fround(x·x)` stored into a Float32Array: the same bits), in WASM SIMD
+ * along j; x is read in place when it lives in kernel memory. Null without the FMA module.
+ */
+export function sumSquaresWasm(x: Float32Array, T: number, cols: number): Float32Array | null {
+  const k = fmaKernel();
+  if (!k) return null;
+  scratchInput = undefined;
+  let px = offsetIn(k, x, T * cols);
+  const start = Math.max(scratchBase(k), liveScratchEnd, px >= 0 ? align(px + T * cols * 4) : 0);
+  const pa = px >= 0 ? start : start + align(T * cols * 4);
+  const buf = memoryOf(k, pa + cols * 4);
+  if (px < 0) {
+    px = start;
+    new Float32Array(buf, px, T * cols).set(x.subarray(0, T * cols));
+  }
+  k.sumSquares(px, T, cols, pa);
+  return new Float32Array(buf, pa, cols).slice();
 }
 
 /**

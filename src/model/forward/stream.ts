@@ -181,7 +181,7 @@ export class StreamedModel {
     for (const a of dims) for (const b of dims) mm = Math.max(mm, a + b);
     const n = Math.min(chunk, T);
     // matmul: input + output; SwiGLU: gate, up, output; fused FFN (matmul-wasm ffnWasm): input, gate, up, output
-    return 4 * Math.max(T * mm, 3 * T * ff, 2 * T * (c.nEmbd + ff), n * (2 * qd + 2 * kd) + 4 * (n + 4)) + Math.max(...dims.map(f16BlockBytes)) + 4096;
+    return 4 * Math.max(T * mm, 3 * T * ff, 2 * T * (c.nEmbd + ff), n * (2 * qd + 2 * kd) + 4 * (n + 4)) + Math.max(...dims.map(f16BlockBytes)) + 4 * ff + 65536; // + imatrix's column sums during the FFN's capture
   }
 
   /** Token embedding rows of `tokens`, read one row at a time. */

@@ -6,6 +6,7 @@
 import type { ForwardModel } from "../forward/model.js";
 import { embed, headLogits, runLayer, type CaptureKind, type Routing } from "../forward/run.js";
 import { chunkInput, scoredRows, type Chunking } from "./chunks.js";
+import { sumSquaresWasm } from "../forward/matmul-wasm.js";
 
 /** The weights each captured matmul input feeds (they share their imatrix values). */
 const CONSUMERS: Record<string, readonly string[]> = {
@@ -65,6 +66,8 @@ export class ImatrixCapture {
 }
 
 function sumSquares(data: Float32Array, t0: number, T: number, cols: number): Float32Array {
+  const fast = sumSquaresWasm(data.subarray(t0 * cols, (t0 + T) * cols), T, cols); // the same bits, in WASM SIMD
+  if (fast) return fast;
   const acc = new Float32Array(cols);
   for (let t = t0; t < t0 + T; t++) {
     const o = t * cols;

@@ -85,6 +85,11 @@ function fmaKernel(): FmaModule | null {
   return fmaModule;
 }
 
+/** Whether the forward kernels' module (FMA, layer arena) runs here. */
+export function forwardKernelsAvailable(): boolean {
+  return fmaKernel() !== null;
+}
+
 /** Makes the FMA module's memory at least `end` bytes; returns its buffer. */
 function memoryOf(k: FmaModule, end: number): ArrayBuffer {
   if (end > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((end - k.memory.buffer.byteLength) / 65536));

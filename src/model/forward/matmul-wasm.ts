@@ -85,6 +85,11 @@ function fmaKernel(): FmaModule | null {
   return fmaModule;
 }
 
+/** The forward kernels' memory buffer now (a grow replaces it, detaching views of the old one); undefined without the module. */
+export function kernelMemoryBuffer(): ArrayBuffer | undefined {
+  return fmaKernel()?.memory.buffer;
+}
+
 /** Whether the forward kernels' module (FMA, layer arena) runs here. */
 export function forwardKernelsAvailable(): boolean {
   return fmaKernel() !== null;

@@ -14,7 +14,7 @@ import { forwardConfig, type ForwardConfig, type ForwardModel } from "./model.js
 import { matmul, rmsNorm } from "./ops.js";
 import { layerOptions, runLayer, type RunOptions } from "./run.js";
 import { registerWeightType } from "./act-numerics.js";
-import { decodeF16Into, f16BlockBytes, kernelArena, kernelStaging, reserveKernelScratch } from "./matmul-wasm.js";
+import { decodeF16Into, f16BlockBytes, kernelArena, kernelMemoryBuffer, kernelStaging, reserveKernelScratch } from "./matmul-wasm.js";
 
 /** Total parameters of a source (what decides between in-memory and streamed passes). */
 export function sourceParams(src: TensorSource): number {
@@ -111,7 +111,10 @@ export class StreamedModel {
    * the FMA module, to the pool's buffers.
    */
   layerView(l: number): ForwardModel {
-    if (this.loaded !== l || this.pool.owner !== this || (this.inArena && arenaOwner !== this)) {
+    // (a memory grow since the load, e.g. for the head, detached the arena's views: the kernels still find
+    // the weights, but JS slices of them (MoE experts) would not, so the layer is read again)
+    const stale = this.inArena && (arenaOwner !== this || this.arenaBuffer !== kernelMemoryBuffer());
+    if (this.loaded !== l || this.pool.owner !== this || stale) {
       this.pool.owner = this;
       this.layer.clear();
       const prefix = `blk.${l}.`;
@@ -123,6 +126,7 @@ export class StreamedModel {
       const arena = kernelArena(matrices.map((t) => t.rows * t.cols), half, staging + 65536);
       this.inArena = arena !== null;
       if (arena) arenaOwner = this;
+      this.arenaBuffer = kernelMemoryBuffer();
       for (const t of infos) {
         const n = t.rows * t.cols;
         let w: Float32Array;
@@ -154,6 +158,7 @@ export class StreamedModel {
   }
 
   private inArena = false;
+  private arenaBuffer: ArrayBuffer | undefined;
 
   /** A whole tensor into w (rows × cols): F16 read in steps into kernel memory and decoded there, else through the source. */
   private readInto(name: string, type: string, rows: number, cols: number, w: Float32Array): void {

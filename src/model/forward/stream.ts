@@ -123,7 +123,8 @@ export class StreamedModel {
       // scratch for the F16 staging steps, so that reading does not grow the memory (detaching the views)
       const staging = Math.max(0, ...matrices.map((t) => (t.type === "F16" ? this.stagingBytes(t.cols) : 0)));
       const half = matrices.map((t) => t.type === "F16" && t.shape.length === 2 && !this.rewrite && this.src.readRaw !== undefined);
-      const arena = kernelArena(matrices.map((t) => t.rows * t.cols), half, staging + 65536);
+      // and the batch's kernel scratch after the (possibly larger) arena: no grow within the layer
+      const arena = kernelArena(matrices.map((t) => t.rows * t.cols), half, Math.max(staging + 65536, this.scratchNeed));
       this.inArena = arena !== null;
       if (arena) arenaOwner = this;
       this.arenaBuffer = kernelMemoryBuffer();
@@ -159,6 +160,8 @@ export class StreamedModel {
 
   private inArena = false;
   private arenaBuffer: ArrayBuffer | undefined;
+  /** Kernel scratch bytes the current batch needs (set by hidden). */
+  private scratchNeed = 0;
 
   /** A whole tensor into w (rows × cols): F16 read in steps into kernel memory and decoded there, else through the source. */
   private readInto(name: string, type: string, rows: number, cols: number, w: Float32Array): void {
@@ -242,7 +245,10 @@ export class StreamedModel {
     if (opts.overrides) throw new Error("internal error: overrides are not supported by the streamed forward pass");
     const T = tokens.length;
     const h = this.embed(tokens);
-    reserveKernelScratch(this.scratchBytes(T, chunk)); // no memory grow (which detaches the arena's views) within a layer
+    // no memory grow (which detaches the arena's views) within a layer: reserved here and, after a
+    // larger arena, by layerView
+    this.scratchNeed = this.scratchBytes(T, chunk);
+    reserveKernelScratch(this.scratchNeed);
     for (let l = 0; l < this.config.nLayer; l++) {
       const t0 = performance.now(), c0 = process.cpuUsage();
       runLayer(this.layerView(l), h, T, chunk, l, layerOptions(opts, l, this.config.nLayer));

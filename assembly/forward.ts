@@ -73,19 +73,20 @@ function dotRow(xr: usize, wr: usize, n: i32): f32 {
 }
 
 /**
- * Causal attention of one sequence, heads [h0, h1): q T×(nHead·d), k, v
- * T×(nKv·d), out T×(nHead·d); query head h reads KV head h / (nHead / nKv).
- * `scores` is scratch of T f32. Softmax in f32 with the max subtracted.
+ * Causal attention of one sequence, heads [h0, h1): k, v T×(nKv·d); q and out
+ * hold the queries of positions [t0, T) ((T − t0)×(nHead·d)); query head h
+ * reads KV head h / (nHead / nKv). `scores` is scratch of T f32. Softmax in
+ * f32 with the max subtracted.
  */
-export function attention_f32(q: usize, k: usize, v: usize, out: usize, T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, scores: usize, h0: i32, h1: i32): void {
+export function attention_f32(q: usize, k: usize, v: usize, out: usize, T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, scores: usize, h0: i32, h1: i32, t0: i32): void {
   const group = nHead / nKv;
   const qStride = <usize>(nHead * d) << 2, kStride = <usize>(nKv * d) << 2;
   const d4 = d & ~3;
   for (let h = h0; h < h1; h++) {
     const kh = h / group;
     const qh = <usize>(h * d) << 2, khOff = <usize>(kh * d) << 2;
-    for (let t = 0; t < T; t++) {
-      const qr = q + <usize>t * qStride + qh;
+    for (let t = t0; t < T; t++) {
+      const qr = q + <usize>(t - t0) * qStride + qh;
       let max: f32 = -Infinity;
       for (let s = 0; s <= t; s++) {
         const kr = k + <usize>s * kStride + khOff;
@@ -104,7 +105,7 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, T: i32, 
         sum += e;
       }
       const inv: f32 = 1 / sum;
-      const orow = out + <usize>t * qStride + qh;
+      const orow = out + <usize>(t - t0) * qStride + qh;
       let j = 0;
       // eight lane groups (32 dims) per pass over s: each score is loaded once per pass;
       // every output lane still sums over s in ascending order

@@ -6,7 +6,8 @@
 // rows are taken in ~512 KiB blocks whose weights stay in L2 while every
 // token group passes over them.
 
-export { attention as attention_fma, silu_mul, round_f16 } from "./forward_ops";
+import { f16_to_f32 } from "./forward_ops";
+export { attention as attention_fma, silu_mul, round_f16, f16_to_f32, sum_squares } from "./forward_ops";
 export * from "./calib_relaxed"; // quantscope calibrate (src/model/calibrate/kernels.ts)
 
 // @ts-ignore: decorator
@@ -35,17 +36,42 @@ function dotRow(xr: usize, wr: usize, n: i32): f32 {
   return s;
 }
 
+// ~512 KiB of weight rows per block (an even count): the block stays in L2 while every token
+// group passes over it, and the inputs are streamed once per block (with 128 KiB blocks, the
+// n = 3072 matmuls spent a fifth of their time re-reading inputs)
+// @ts-ignore: decorator
+@inline function blockRows(n: i32): i32 {
+  const ob = (131072 / n) & ~1;
+  return ob < 2 ? 2 : ob;
+}
+
 export function matmul_fma(x: usize, T: i32, n: i32, W: usize, m: i32, y: usize, o0: i32, o1: i32): void {
+  const ob = blockRows(n);
+  for (let b0 = o0; b0 < o1; b0 += ob) matmulBlock(x, T, n, W, m, y, b0, min(o1, b0 + ob));
+}
+
+/**
+ * matmul_fma with F16 weights (W16: m×n halves): each block of rows is decoded to f32 into `wbuf`
+ * (blockRows(n)·n f32 of scratch) just before every token group passes over it, so the f32 copy
+ * of the weights never leaves the cache (decoding a whole layer to memory first wrote twice the
+ * F16 bytes there and read them back). The same products as matmul_fma on the decoded matrix.
+ */
+export function matmul_fma_f16(x: usize, T: i32, n: i32, W16: usize, m: i32, y: usize, o0: i32, o1: i32, wbuf: usize): void {
+  const ob = blockRows(n);
+  const rowBytes = <usize>n << 2;
+  for (let b0 = o0; b0 < o1; b0 += ob) {
+    const b1 = min(o1, b0 + ob);
+    f16_to_f32(W16 + ((<usize>b0 * <usize>n) << 1), wbuf, (b1 - b0) * n);
+    matmulBlock(x, T, n, wbuf - <usize>b0 * rowBytes, m, y, b0, b1); // row o of the block at wbuf + (o - b0)·rowBytes
+  }
+}
+
+/** Output rows [b0, b1) of y = x·Wᵀ against all T tokens; row o of W at W + o·n·4. */
+function matmulBlock(x: usize, T: i32, n: i32, W: usize, m: i32, y: usize, b0: i32, b1: i32): void {
   const n4 = n & ~3;
   const rowBytes = <usize>n << 2;
   const ym = <usize>m << 2;
-  // ~512 KiB of weight rows per block (an even count): the block stays in L2 while every token
-  // group passes over it, and the inputs are streamed once per block (with 128 KiB blocks, the
-  // n = 3072 matmuls spent a fifth of their time re-reading inputs)
-  let ob = (131072 / n) & ~1;
-  if (ob < 2) ob = 2;
-  for (let b0 = o0; b0 < o1; b0 += ob) {
-    const b1 = min(o1, b0 + ob);
+  {
     let t = 0;
     for (; t + 3 < T; t += 4) {
       const xa = x + <usize>t * rowBytes;

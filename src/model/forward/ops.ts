@@ -3,9 +3,9 @@
 // where it is cheap (norms, softmax); matmuls run in WASM SIMD with f32 lanes.
 import { matmulWasm, swigluWasm } from "./matmul-wasm.js";
 
-/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM. */
-export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y?: Float32Array): Float32Array {
-  return matmulWasm(x, T, n, W, m, y);
+/** y[t, o] = Σ_j x[t, j] · W[o, j]  (x: T×n, W: m×n row-major, y: T×m), in WASM; sameInput: x is the previous matmul's input, unchanged (its copy is reused). */
+export function matmul(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y?: Float32Array, sameInput = false): Float32Array {
+  return matmulWasm(x, T, n, W, m, y, sameInput);
 }
 
 /** The same product in plain JS with float64 accumulators: the reference the WASM kernel is tested against. */
@@ -44,13 +44,32 @@ export function matmulReference(x: Float32Array, T: number, n: number, W: Float3
 
 /** RMSNorm of each length-`n` group of x (in place into out), times weight g (length n). */
 export function rmsNorm(x: Float32Array, n: number, g: Float32Array | null, eps: number, out: Float32Array = new Float32Array(x.length)): Float32Array {
-  for (let o = 0; o < x.length; o += n) {
+  let o = 0;
+  // four rows at a time: four independent float64 sums (each in its row's order, so the same
+  // values), whose adds overlap instead of waiting on one another
+  for (; o + 4 * n <= x.length; o += 4 * n) {
+    const o1 = o + n, o2 = o1 + n, o3 = o2 + n;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let j = 0; j < n; j++) {
+      const a = x[o + j]!, b = x[o1 + j]!, c = x[o2 + j]!, d = x[o3 + j]!;
+      s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
+    }
+    scaleRow(x, o, n, 1 / Math.sqrt(s0 / n + eps), g, out);
+    scaleRow(x, o1, n, 1 / Math.sqrt(s1 / n + eps), g, out);
+    scaleRow(x, o2, n, 1 / Math.sqrt(s2 / n + eps), g, out);
+    scaleRow(x, o3, n, 1 / Math.sqrt(s3 / n + eps), g, out);
+  }
+  for (; o < x.length; o += n) {
     let ss = 0;
     for (let j = 0; j < n; j++) ss += x[o + j]! * x[o + j]!;
-    const scale = 1 / Math.sqrt(ss / n + eps);
-    for (let j = 0; j < n; j++) out[o + j] = x[o + j]! * scale * (g ? g[j]! : 1);
+    scaleRow(x, o, n, 1 / Math.sqrt(ss / n + eps), g, out);
   }
   return out;
+}
+
+function scaleRow(x: Float32Array, o: number, n: number, scale: number, g: Float32Array | null, out: Float32Array): void {
+  if (g) for (let j = 0; j < n; j++) out[o + j] = x[o + j]! * scale * g[j]!;
+  else for (let j = 0; j < n; j++) out[o + j] = x[o + j]! * scale;
 }
 
 /**

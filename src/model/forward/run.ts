@@ -6,7 +6,7 @@
 import { QuantscopeError } from "../../io/errors.js";
 import type { ForwardModel } from "./model.js";
 import { matmul, rmsNorm, rope, swiglu } from "./ops.js";
-import { attentionWasm, forgetRoundedInput } from "./matmul-wasm.js";
+import { attentionWasm, ffnWasm, forgetRoundedInput } from "./matmul-wasm.js";
 
 /** Matmul inputs, named like the activation dumps (act_blkN_<kind>). */
 export type CaptureKind = "attn_input" | "attn_output_input" | "ffn_input" | "ffn_down_input";
@@ -30,6 +30,13 @@ export interface RunOptions {
   readonly capture?: (layer: number, kind: CaptureKind, data: Float32Array, cols: number, routing?: Routing) => void;
   /** Store K and V in half precision like llama.cpp's default KV cache (default true). */
   readonly kvF16?: boolean;
+  /**
+   * Only positions ≥ keepFrom of each chunk need the last layer's output (eval scores the second
+   * half of each chunk): there Q, attention, o-proj and FFN run on those rows only (K and V on all),
+   * and the other rows of h are left as they were. forward() and StreamedModel.hidden() apply it to
+   * the last layer; not with capture (the imatrix needs every row).
+   */
+  readonly keepFrom?: number;
 }
 
 function weight(model: ForwardModel, name: string, opts: RunOptions): Float32Array {
@@ -62,8 +69,21 @@ export function embed(model: ForwardModel, tokens: Int32Array, opts: RunOptions 
 const scratch = new Map<string, Float32Array>();
 function out(key: string, n: number): Float32Array {
   let b = scratch.get(key);
-  if (!b || b.length !== n) { b = new Float32Array(n); scratch.set(key, b); }
-  return b;
+  if (!b || b.length < n) { b = new Float32Array(n); scratch.set(key, b); }
+  return b.length === n ? b : b.subarray(0, n); // kept at its largest size: the last layer uses fewer rows (keepFrom)
+}
+
+/** Rows [from, chunk) of each chunk of x (T rows of `cols`), packed one after the other into dst. */
+function gatherRows(x: Float32Array, cols: number, T: number, chunk: number, from: number, dst: Float32Array): Float32Array {
+  const keep = chunk - from;
+  for (let s = 0, r = 0; s < T; s += chunk, r += keep) dst.set(x.subarray((s + from) * cols, (s + chunk) * cols), r * cols);
+  return dst;
+}
+
+/** The inverse of gatherRows: packed rows back to rows [from, chunk) of each chunk of x. */
+function scatterRows(packed: Float32Array, cols: number, T: number, chunk: number, from: number, x: Float32Array): void {
+  const keep = chunk - from;
+  for (let s = 0, r = 0; s < T; s += chunk, r += keep) x.set(packed.subarray(r * cols, (r + keep) * cols), (s + from) * cols);
 }
 
 /** Runs block `l` on the residual stream h (T × nEmbd) in place; chunks of `chunk` tokens attend only within themselves. */
@@ -71,39 +91,52 @@ export function runLayer(model: ForwardModel, h: Float32Array, T: number, chunk:
   const c = model.config;
   const p = `blk.${l}.`;
   forgetRoundedInput();
+  const from = opts.keepFrom ?? 0;
+  if (from > 0 && (opts.capture || from >= chunk || T % chunk !== 0)) throw new Error("internal error: keepFrom needs whole chunks and no capture");
+  const keep = chunk - from; // query rows per chunk
+  const Tq = from > 0 ? (T / chunk) * keep : T;
   const x = rmsNorm(h, c.nEmbd, weight(model, p + "attn_norm.weight", opts), c.eps, out("x", h.length));
   opts.capture?.(l, "attn_input", x, c.nEmbd);
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
-  const q = matmul(x, T, c.nEmbd, weight(model, p + "attn_q.weight", opts), qd, out("q", T * qd));
-  const k = matmul(x, T, c.nEmbd, weight(model, p + "attn_k.weight", opts), kd, out("k", T * kd));
-  const v = matmul(x, T, c.nEmbd, weight(model, p + "attn_v.weight", opts), kd, out("v", T * kd));
+  const xq = from > 0 ? gatherRows(x, c.nEmbd, T, chunk, from, out("xq", Tq * c.nEmbd)) : x;
+  const q = matmul(xq, Tq, c.nEmbd, weight(model, p + "attn_q.weight", opts), qd, out("q", Tq * qd));
+  const k = matmul(x, T, c.nEmbd, weight(model, p + "attn_k.weight", opts), kd, out("k", T * kd), xq === x);
+  const v = matmul(x, T, c.nEmbd, weight(model, p + "attn_v.weight", opts), kd, out("v", T * kd), true);
   if (c.qkNorm) {
     rmsNorm(q, c.headDim, weight(model, p + "attn_q_norm.weight", opts), c.eps, q);
     rmsNorm(k, c.headDim, weight(model, p + "attn_k_norm.weight", opts), c.eps, k);
   }
-  const att = out("att", T * qd); // every row is written below
-  for (let s = 0; s < T; s += chunk) {
-    const n = Math.min(chunk, T - s);
-    const qs = q.subarray(s * qd, (s + n) * qd), ks = k.subarray(s * kd, (s + n) * kd), vs = v.subarray(s * kd, (s + n) * kd);
-    rope(qs, n, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+  const att = out("att", Tq * qd); // every row is written below
+  for (let s = 0, r = 0; s < T; s += chunk) {
+    const n = Math.min(chunk, T - s), q0 = Math.min(from, n), nq = n - q0; // query rows [r, r + nq) are positions [q0, n)
+    const qs = q.subarray(r * qd, (r + nq) * qd), ks = k.subarray(s * kd, (s + n) * kd), vs = v.subarray(s * kd, (s + n) * kd);
+    rope(qs, nq, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode, q0);
     rope(ks, n, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    attentionWasm(qs, ks, vs, n, c.nHead, c.nHeadKv, c.headDim, opts.kvF16 ?? true, att.subarray(s * qd, (s + n) * qd));
+    attentionWasm(qs, ks, vs, n, c.nHead, c.nHeadKv, c.headDim, opts.kvF16 ?? true, att.subarray(r * qd, (r + nq) * qd), q0);
+    r += nq;
   }
   opts.capture?.(l, "attn_output_input", att, qd);
-  const o = matmul(att, T, qd, weight(model, p + "attn_output.weight", opts), c.nEmbd, out("o", T * c.nEmbd));
-  for (let i = 0; i < h.length; i++) h[i] += o[i]!;
-  const f = rmsNorm(h, c.nEmbd, weight(model, p + "ffn_norm.weight", opts), c.eps, out("f", h.length));
-  if (c.nExpert > 0) {
-    moeFfn(model, h, f, T, l, opts);
-    return;
+  const o = matmul(att, Tq, qd, weight(model, p + "attn_output.weight", opts), c.nEmbd, out("o", Tq * c.nEmbd));
+  const hs = from > 0 ? gatherRows(h, c.nEmbd, T, chunk, from, out("hs", Tq * c.nEmbd)) : h; // the rows that go on
+  for (let i = 0; i < hs.length; i++) hs[i] += o[i]!;
+  const f = rmsNorm(hs, c.nEmbd, weight(model, p + "ffn_norm.weight", opts), c.eps, out("f", hs.length));
+  if (c.nExpert > 0) moeFfn(model, hs, f, Tq, l, opts);
+  else {
+    opts.capture?.(l, "ffn_input", f, c.nEmbd);
+    const Wg = weight(model, p + "ffn_gate.weight", opts), Wu = weight(model, p + "ffn_up.weight", opts), Wd = weight(model, p + "ffn_down.weight", opts);
+    const cap = opts.capture ? (a: Float32Array) => opts.capture!(l, "ffn_down_input", a, c.nFf) : undefined;
+    // in the kernels' memory throughout where it can, else step by step (the same values either way)
+    let d = ffnWasm(f, Tq, c.nEmbd, Wg, Wu, c.nFf, Wd, out("d", Tq * c.nEmbd), cap);
+    if (!d) {
+      const g = matmul(f, Tq, c.nEmbd, Wg, c.nFf, out("g", Tq * c.nFf));
+      const u = matmul(f, Tq, c.nEmbd, Wu, c.nFf, out("u", Tq * c.nFf), true);
+      const a = swiglu(g, u, out("a", Tq * c.nFf));
+      cap?.(a);
+      d = matmul(a, Tq, c.nFf, Wd, c.nEmbd, out("d", Tq * c.nEmbd));
+    }
+    for (let i = 0; i < hs.length; i++) hs[i] += d[i]!;
   }
-  opts.capture?.(l, "ffn_input", f, c.nEmbd);
-  const g = matmul(f, T, c.nEmbd, weight(model, p + "ffn_gate.weight", opts), c.nFf, out("g", T * c.nFf));
-  const u = matmul(f, T, c.nEmbd, weight(model, p + "ffn_up.weight", opts), c.nFf, out("u", T * c.nFf));
-  const a = swiglu(g, u, out("a", T * c.nFf));
-  opts.capture?.(l, "ffn_down_input", a, c.nFf);
-  const d = matmul(a, T, c.nFf, weight(model, p + "ffn_down.weight", opts), c.nEmbd, out("d", T * c.nEmbd));
-  for (let i = 0; i < h.length; i++) h[i] += d[i]!;
+  if (from > 0) scatterRows(hs, c.nEmbd, T, chunk, from, h);
 }
 
 /**
@@ -181,9 +214,21 @@ export function headLogits(model: ForwardModel, h: Float32Array, T: number, opts
   return matmul(x, T, c.nEmbd, W, c.vocab);
 }
 
+/** opts for layer l of n: keepFrom applies to the last layer only. */
+export function layerOptions(opts: RunOptions, l: number, n: number): RunOptions {
+  return opts.keepFrom && l !== n - 1 ? { ...opts, keepFrom: undefined } : opts;
+}
+
+/** The final residual stream (T × nEmbd) of tokens processed in independent chunks (with keepFrom, only those rows of each chunk are final). */
+export function forwardHidden(model: ForwardModel, tokens: Int32Array, chunk: number, opts: RunOptions = {}): Float32Array {
+  const h = embed(model, tokens, opts);
+  const n = model.config.nLayer;
+  for (let l = 0; l < n; l++) runLayer(model, h, tokens.length, chunk, l, layerOptions(opts, l, n));
+  return h;
+}
+
 /** Full forward pass: logits (T × vocab) for tokens processed in independent chunks. */
 export function forward(model: ForwardModel, tokens: Int32Array, chunk: number, opts: RunOptions = {}): Float32Array {
-  const h = embed(model, tokens, opts);
-  for (let l = 0; l < model.config.nLayer; l++) runLayer(model, h, tokens.length, chunk, l, opts);
-  return headLogits(model, h, tokens.length, opts);
+  if (opts.keepFrom) throw new Error("internal error: forward() computes every row's logits; use forwardHidden with keepFrom");
+  return headLogits(model, forwardHidden(model, tokens, chunk, opts), tokens.length, opts);
 }

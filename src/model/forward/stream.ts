@@ -12,8 +12,9 @@ import { QuantscopeError } from "../../io/errors.js";
 import type { TensorSource } from "../../io/source.js";
 import { forwardConfig, type ForwardConfig, type ForwardModel } from "./model.js";
 import { matmul, rmsNorm } from "./ops.js";
-import { runLayer, type RunOptions } from "./run.js";
+import { layerOptions, runLayer, type RunOptions } from "./run.js";
 import { registerWeightType } from "./act-numerics.js";
+import { decodeF16Into, f16BlockBytes, kernelArena, kernelMemoryBuffer, kernelStaging, reserveKernelScratch } from "./matmul-wasm.js";
 
 /** Total parameters of a source (what decides between in-memory and streamed passes). */
 export function sourceParams(src: TensorSource): number {
@@ -47,6 +48,12 @@ export class LayerPool {
   owner: object | undefined;
   headBlock: Float32Array | undefined;
 }
+
+// The streamed model whose layer the kernel module's layer arena (matmul-wasm.ts) holds: one per thread.
+let arenaOwner: object | undefined;
+
+/** Stored F16 bytes read per step into the kernel module's staging area. */
+const F16_STEP_BYTES = 2 << 20;
 
 export type TensorRewrite = (name: string, data: Float32Array, rows: number, cols: number) => string | undefined;
 
@@ -96,20 +103,52 @@ export class StreamedModel {
     try { return f(); } finally { streamStats.readSeconds += (performance.now() - t0) / 1000; }
   }
 
-  /** The ForwardModel view holding layer l's tensors (read on first use, buffers reused). */
+  /**
+   * The ForwardModel view holding layer l's tensors (read on first use, buffers reused). Weight
+   * matrices go to the kernel module's layer arena, where the matmuls read them without a copy:
+   * F16 matrices as their stored bytes (the matmul decodes them block by block) unless a rewrite
+   * needs their values, the rest decoded to float32 there; norm vectors, and everything without
+   * the FMA module, to the pool's buffers.
+   */
   layerView(l: number): ForwardModel {
-    if (this.loaded !== l || this.pool.owner !== this) {
+    // (a memory grow since the load, e.g. for the head, detached the arena's views: the kernels still find
+    // the weights, but JS slices of them (MoE experts) would not, so the layer is read again)
+    const stale = this.inArena && (arenaOwner !== this || this.arenaBuffer !== kernelMemoryBuffer());
+    if (this.loaded !== l || this.pool.owner !== this || stale) {
       this.pool.owner = this;
       this.layer.clear();
       const prefix = `blk.${l}.`;
-      for (const t of this.src.tensors()) {
-        if (!t.name.startsWith(prefix)) continue;
-        const key = t.name.slice(prefix.length);
+      const infos = this.src.tensors().filter((t) => t.name.startsWith(prefix));
+      const matrices = infos.filter((t) => t.shape.length >= 2);
+      // scratch for the F16 staging steps, so that reading does not grow the memory (detaching the views)
+      const staging = Math.max(0, ...matrices.map((t) => (t.type === "F16" ? this.stagingBytes(t.cols) : 0)));
+      const half = matrices.map((t) => t.type === "F16" && t.shape.length === 2 && !this.rewrite && this.src.readRaw !== undefined);
+      // and the batch's kernel scratch after the (possibly larger) arena: no grow within the layer
+      const arena = kernelArena(matrices.map((t) => t.rows * t.cols), half, Math.max(staging + 65536, this.scratchNeed));
+      this.inArena = arena !== null;
+      if (arena) arenaOwner = this;
+      this.arenaBuffer = kernelMemoryBuffer();
+      for (const t of infos) {
         const n = t.rows * t.cols;
-        let buf = this.pool.buffers.get(key);
-        if (!buf || buf.length < n) { buf = new Float32Array(n); this.pool.buffers.set(key, buf); }
-        const data = this.timedRead(() => this.src.read(t.name, buf).data);
-        const w = data.length === n ? data : data.subarray(0, n);
+        let w: Float32Array;
+        if (arena && t.shape.length >= 2) {
+          const a = arena[matrices.indexOf(t)]!;
+          w = a.w;
+          if (a.raw) {
+            const raw = a.raw;
+            this.timedRead(() => {
+              const r = this.src.readRaw!(t.name, 0, t.rows, raw);
+              if (r.length !== raw.length) throw new Error(`internal error: ${t.name}: ${r.length} bytes read, ${raw.length} expected`);
+              if (r.buffer !== raw.buffer || r.byteOffset !== raw.byteOffset) raw.set(r); // a source that does not read into `into`
+            });
+          } else this.timedRead(() => this.readInto(t.name, t.type, t.rows, t.cols, w));
+        } else {
+          const key = t.name.slice(prefix.length);
+          let buf = this.pool.buffers.get(key);
+          if (!buf || buf.length < n) { buf = new Float32Array(n); this.pool.buffers.set(key, buf); }
+          const data = this.timedRead(() => this.src.read(t.name, buf).data);
+          w = data.length === n ? data : data.subarray(0, n);
+        }
         if (t.shape.length >= 2) this.prepare(t.name, w, t.rows, t.cols, t.type);
         this.layer.set(t.name, w);
       }
@@ -117,6 +156,40 @@ export class StreamedModel {
       this.loaded = l;
     }
     return { config: this.config, weights: this.layer };
+  }
+
+  private inArena = false;
+  private arenaBuffer: ArrayBuffer | undefined;
+  /** Kernel scratch bytes the current batch needs (set by hidden). */
+  private scratchNeed = 0;
+
+  /** A whole tensor into w (rows × cols): F16 read in steps into kernel memory and decoded there, else through the source. */
+  private readInto(name: string, type: string, rows: number, cols: number, w: Float32Array): void {
+    const src = this.src;
+    if (type !== "F16" || !src.readRaw) { src.read(name, w); return; }
+    const step = this.stagingBytes(cols) / (2 * cols);
+    for (let r = 0; r < rows; r += step) {
+      const n = Math.min(step, rows - r);
+      const raw = src.readRaw(name, r, n, kernelStaging(2 * n * cols));
+      decodeF16Into(raw, n * cols, w, r * cols);
+    }
+  }
+
+  /** Bytes of whole F16 rows of `cols` values read per step (about F16_STEP_BYTES, at least one row). */
+  private stagingBytes(cols: number): number {
+    return Math.max(1, Math.floor(F16_STEP_BYTES / (2 * cols))) * 2 * cols;
+  }
+
+  /** Kernel scratch for a T-token batch of `chunk`-token chunks: the largest matmul, SwiGLU, FFN or attention call (plus 64 B alignment slack each). */
+  private scratchBytes(T: number, chunk: number): number {
+    const c = this.config;
+    const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim, ff = Math.max(c.nFf, c.nFfExp);
+    const dims = [c.nEmbd, qd, kd, ff, c.nExpert];
+    let mm = 0;
+    for (const a of dims) for (const b of dims) mm = Math.max(mm, a + b);
+    const n = Math.min(chunk, T);
+    // matmul: input + output; SwiGLU: gate, up, output; fused FFN (matmul-wasm ffnWasm): input, gate, up, output
+    return 4 * Math.max(T * mm, 3 * T * ff, 2 * T * (c.nEmbd + ff), n * (2 * qd + 2 * kd) + 4 * (n + 4)) + Math.max(...dims.map(f16BlockBytes)) + 4 * ff + 65536; // + imatrix's column sums during the FFN's capture
   }
 
   /** Token embedding rows of `tokens`, read one row at a time. */
@@ -165,15 +238,20 @@ export class StreamedModel {
 
   /**
    * Runs all layers over a batch of chunks (each `chunk` tokens, attending
-   * within itself): returns the final residual stream (T × nEmbd).
+   * within itself): returns the final residual stream (T × nEmbd; with
+   * opts.keepFrom, only rows ≥ keepFrom of each chunk are final).
    */
   hidden(tokens: Int32Array, chunk: number, opts: RunOptions = {}): Float32Array {
     if (opts.overrides) throw new Error("internal error: overrides are not supported by the streamed forward pass");
     const T = tokens.length;
     const h = this.embed(tokens);
+    // no memory grow (which detaches the arena's views) within a layer: reserved here and, after a
+    // larger arena, by layerView
+    this.scratchNeed = this.scratchBytes(T, chunk);
+    reserveKernelScratch(this.scratchNeed);
     for (let l = 0; l < this.config.nLayer; l++) {
       const t0 = performance.now(), c0 = process.cpuUsage();
-      runLayer(this.layerView(l), h, T, chunk, l, opts);
+      runLayer(this.layerView(l), h, T, chunk, l, layerOptions(opts, l, this.config.nLayer));
       streamStats.layerSeconds += (performance.now() - t0) / 1000;
       streamStats.layerCpuSeconds += cpuSeconds(process.cpuUsage(c0));
       streamStats.layers++;

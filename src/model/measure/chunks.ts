@@ -29,3 +29,9 @@ export function chunkInput(tokens: Int32Array, c: Chunking, i: number, bos: numb
   if (bos !== undefined) input[0] = bos;
   return input;
 }
+
+/** The positions llama-perplexity (and llama-imatrix's running perplexity) score in a T-token chunk: [from, from + rows), the second half but the last (its next token is not in the chunk). */
+export function scoredRows(T: number): { from: number; rows: number } {
+  const from = T >> 1;
+  return { from, rows: T - 1 - from };
+}

@@ -5,8 +5,8 @@
 // (in this thread or a worker) and the results are summed in chunk order:
 // the figures do not depend on the number of threads.
 import type { ForwardModel } from "../forward/model.js";
-import { forward } from "../forward/run.js";
-import { chunkInput, type Chunking } from "./chunks.js";
+import { forwardHidden, headLogits } from "../forward/run.js";
+import { chunkInput, scoredRows, type Chunking } from "./chunks.js";
 import {
   compressLogProbs, KlAccumulator, klReport, positionKl, positionNll, PplAccumulator,
   type KlReport, type PositionKl, type ValueWithError,
@@ -41,25 +41,29 @@ export interface EvalResult {
 export type ChunkScores = { readonly nll: number[] } | { readonly kl: PositionKl[] };
 
 export function scoreChunk(side: EvalSide, base: EvalSide | undefined, tokens: Int32Array, c: Chunking, i: number, bos: number | undefined): ChunkScores {
-  const V = side.model.config.vocab;
   const input = chunkInput(tokens, c, i, bos);
   const T = input.length;
-  const baseLogits = base ? forward(base.model, input, T, { overrides: base.overrides }) : undefined;
-  const logits = forward(side.model, input, T, { overrides: side.overrides });
-  return scoreLogits(logits, baseLogits, V, T, tokens, c, i);
+  const { from, rows } = scoredRows(T);
+  // only the scored positions' logits are needed: their rows of the last layer and of the head
+  const logitsOf = (s: EvalSide) => {
+    const h = forwardHidden(s.model, input, T, { overrides: s.overrides, keepFrom: from });
+    return headLogits(s.model, h.subarray(from * s.model.config.nEmbd, (from + rows) * s.model.config.nEmbd), rows, { overrides: s.overrides });
+  };
+  const baseLogits = base ? logitsOf(base) : undefined;
+  return scoreLogits(logitsOf(side), baseLogits, side.model.config.vocab, T, tokens, c, i, from);
 }
 
-/** Scores of chunk i from its logits (T × V) and, with a base, the base's logits. */
-export function scoreLogits(logits: Float32Array, baseLogits: Float32Array | undefined, V: number, T: number, tokens: Int32Array, c: Chunking, i: number): ChunkScores {
+/** Scores of chunk i from its logits and, with a base, the base's logits (row t − row0 holds position t; row0 = 0: all T rows). */
+export function scoreLogits(logits: Float32Array, baseLogits: Float32Array | undefined, V: number, T: number, tokens: Int32Array, c: Chunking, i: number, row0 = 0): ChunkScores {
   const target = (t: number) => tokens[i * c.nCtx + t + 1]!;
   const first = c.nCtx >> 1;
   if (!baseLogits) {
     const nll: number[] = [];
-    for (let t = first; t < T - 1; t++) nll.push(positionNll(logits, t * V, V, target(t)));
+    for (let t = first; t < T - 1; t++) nll.push(positionNll(logits, (t - row0) * V, V, target(t)));
     return { nll };
   }
   const kl: PositionKl[] = [];
-  for (let t = first; t < T - 1; t++) kl.push(positionKl(logits, t * V, V, target(t), compressLogProbs(baseLogits, t * V, V)));
+  for (let t = first; t < T - 1; t++) kl.push(positionKl(logits, (t - row0) * V, V, target(t), compressLogProbs(baseLogits, (t - row0) * V, V)));
   return { kl };
 }
 

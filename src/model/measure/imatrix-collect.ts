@@ -5,7 +5,8 @@
 // result does not depend on the number of threads.
 import type { ForwardModel } from "../forward/model.js";
 import { embed, headLogits, runLayer, type CaptureKind, type Routing } from "../forward/run.js";
-import { chunkInput, type Chunking } from "./chunks.js";
+import { chunkInput, scoredRows, type Chunking } from "./chunks.js";
+import { sumSquaresWasm } from "../forward/matmul-wasm.js";
 
 /** The weights each captured matmul input feeds (they share their imatrix values). */
 const CONSUMERS: Record<string, readonly string[]> = {
@@ -65,6 +66,8 @@ export class ImatrixCapture {
 }
 
 function sumSquares(data: Float32Array, t0: number, T: number, cols: number): Float32Array {
+  const fast = sumSquaresWasm(data.subarray(t0 * cols, (t0 + T) * cols), T, cols); // the same bits, in WASM SIMD
+  if (fast) return fast;
   const acc = new Float32Array(cols);
   for (let t = t0; t < t0 + T; t++) {
     const o = t * cols;
@@ -78,14 +81,14 @@ function sumSquares(data: Float32Array, t0: number, T: number, cols: number): Fl
 
 /**
  * Σ NLL over the second half of chunk i (llama-imatrix's running perplexity)
- * from its logits (T × V): each scored row's log-softmax at the target with
+ * from its logits (row t − row0 holds position t; row0 = 0: all T rows): each scored row's log-softmax at the target with
  * the same float64 operations as ops.logSoftmax, without materialising T × V
  * float64 values (622 MB for a 151,936-token vocabulary at -c 512).
  */
-export function nllOf(logits: Float32Array, T: number, V: number, tokens: Int32Array, c: Chunking, i: number): { nll: number; scored: number } {
+export function nllOf(logits: Float32Array, T: number, V: number, tokens: Int32Array, c: Chunking, i: number, row0 = 0): { nll: number; scored: number } {
   let nll = 0, scored = 0;
   for (let t = T >> 1; t < T - 1; t++) {
-    const o = t * V;
+    const o = (t - row0) * V;
     let max = -Infinity;
     for (let k = 0; k < V; k++) if (logits[o + k]! > max) max = logits[o + k]!;
     let sum = 0;
@@ -104,8 +107,9 @@ export function imatrixChunk(model: ForwardModel, tokens: Int32Array, c: Chunkin
   const h = embed(model, input);
   const capture = cap.add.bind(cap);
   for (let l = 0; l < model.config.nLayer; l++) runLayer(model, h, T, T, l, { capture });
-  const V = model.config.vocab;
-  const { nll, scored } = nllOf(headLogits(model, h, T), T, V, tokens, c, i);
+  const V = model.config.vocab, E = model.config.nEmbd;
+  const { from, rows } = scoredRows(T); // the running perplexity needs only these positions' logits
+  const { nll, scored } = nllOf(headLogits(model, h.subarray(from * E, (from + rows) * E), rows), T, V, tokens, c, i, from);
   return { sums: cap.sums, expertCounts: cap.expertCounts, tokens: T, nll, scored };
 }
 

@@ -6,7 +6,8 @@
 import { openSource, readImatrix, type TensorSource } from "../../io/source.js";
 import { QuantscopeError } from "../../io/errors.js";
 import { LayerPool, StreamedModel, sourceParams } from "../forward/stream.js";
-import { chunkInput, type Chunking } from "./chunks.js";
+import { forwardKernelsAvailable } from "../forward/matmul-wasm.js";
+import { chunkInput, scoredRows, type Chunking } from "./chunks.js";
 import { scoreLogits, type ChunkScores } from "./eval.js";
 import { ImatrixCapture, nllOf, type ImatrixChunk } from "./imatrix-collect.js";
 import { runChunkPool } from "./chunk-pool.js";
@@ -30,24 +31,33 @@ export const STREAM_BUDGET = 1.8 * 2 ** 30;
 /** Chunks per batch and threads so that the estimated peak stays within the budget. */
 export function planStream(src: TensorSource, c: Chunking, jobs: number, maxBatch = 4, budget = STREAM_BUDGET, sides = 1): StreamPlan {
   const infos = src.tensors();
+  // With the forward kernels' module, a layer's matrices live in its layer arena, read in place (F16
+  // ones as F16, unless a simulated quantization (sides 2) may rewrite them); without it, as float32
+  // in JS, each matmul copying its matrix into kernel memory.
+  const arena = forwardKernelsAvailable();
   let layer = 0, largest = 0;
   const perLayer = new Map<string, number>();
   for (const t of infos) {
     const m = /^blk\.(\d+)\./.exec(t.name);
-    const n = t.rows * t.cols * 4;
-    if (m) perLayer.set(m[1]!, (perLayer.get(m[1]!) ?? 0) + n);
-    if (m) largest = Math.max(largest, n);
+    if (!m) continue;
+    const n = t.rows * t.cols * (arena && sides === 1 && t.type === "F16" && t.shape.length === 2 ? 2 : 4);
+    perLayer.set(m[1]!, (perLayer.get(m[1]!) ?? 0) + n);
+    largest = Math.max(largest, t.rows * t.cols * 4);
   }
   for (const v of perLayer.values()) layer = Math.max(layer, v);
   const md = src.metadata, arch = String(md.get("general.architecture"));
   const num = (k: string): number => Number(md.get(`${arch}.${k}`) ?? 0);
   const E = num("embedding_length"), F = Math.max(num("feed_forward_length"), num("expert_feed_forward_length") * Math.max(1, num("expert_used_count")));
   const V = src.tensor("token_embd.weight").rows;
-  const head = Math.min(V * E * 4, 256 * 2 ** 20) + V * c.nCtx * 4 * 1.25;
+  // the head's weights (kept as float32 up to 256 MiB, else ~64 MiB blocks) and their copy in kernel
+  // memory per matmul; logits (and log-probabilities) for the scored half of a chunk only
+  const headWeights = Math.min(V * E * 4, 256 * 2 ** 20);
+  const head = (arena ? 2 * (V * E * 4 <= 256 * 2 ** 20 ? headWeights : 64 * 2 ** 20) : headWeights) + V * Math.ceil(c.nCtx / 2) * 4 * 1.25;
   const perToken = (E * 8 + F * 4) * 4;
   // with a base model (eval --base, --tensor-types) each thread holds the head and logits of both
   // (the layer buffers are shared: the two run one after the other)
-  const fixed = layer + head * sides + largest * 1.5 + 64 * 2 ** 20;
+  // (a simulated quantization's codecs take scratch about the size of the matrix they rewrite)
+  const fixed = layer + head * sides + (arena && sides === 1 ? 0 : largest * 1.5) + 64 * 2 ** 20;
   let threads = Math.max(1, Math.min(jobs, c.count));
   let batch = 1;
   const cost = (b: number) => fixed + b * c.nCtx * perToken;
@@ -81,14 +91,16 @@ export function streamedScores(side: StreamedModel, base: StreamedModel | undefi
     throw new QuantscopeError(`${base.src.path}: vocabulary of ${base.config.vocab} tokens differs from ${side.src.path}'s ${V}`);
   }
   const input = batchInput(tokens, c, chunks, bos);
-  const hb = base ? base.hidden(input, T) : undefined;
-  const hs = side.hidden(input, T);
-  const logits = new Float32Array(T * V);
-  const baseLogits = base ? new Float32Array(T * V) : undefined;
+  // only the scored positions' logits are needed: their rows of the last layer and of the head
+  const { from, rows } = scoredRows(T);
+  const hb = base ? base.hidden(input, T, { keepFrom: from }) : undefined;
+  const hs = side.hidden(input, T, { keepFrom: from });
+  const logits = new Float32Array(rows * V);
+  const baseLogits = base ? new Float32Array(rows * V) : undefined;
   return chunks.map((i, k) => {
-    if (base) base.headLogits(hb!.subarray(k * T * base.config.nEmbd), T, baseLogits);
-    side.headLogits(hs.subarray(k * T * E), T, logits);
-    return scoreLogits(logits, baseLogits, V, T, tokens, c, i);
+    if (base) base.headLogits(hb!.subarray((k * T + from) * base.config.nEmbd), rows, baseLogits);
+    side.headLogits(hs.subarray((k * T + from) * E), rows, logits);
+    return scoreLogits(logits, baseLogits, V, T, tokens, c, i, from);
   });
 }
 
@@ -100,10 +112,12 @@ export function streamedImatrix(model: StreamedModel, tokens: Int32Array, c: Chu
   const h = model.hidden(input, T, {
     capture: (layer, kind, data, cols, routing) => { for (const cap of perChunk) cap.add(layer, kind, data, cols, routing); },
   });
-  const logits = new Float32Array(T * V);
+  // the running perplexity needs only the scored positions' logits (every row's layers feed the sums)
+  const { from, rows } = scoredRows(T);
+  const logits = new Float32Array(rows * V);
   return chunks.map((i, k) => {
-    model.headLogits(h.subarray(k * T * E), T, logits);
-    const { nll, scored } = nllOf(logits, T, V, tokens, c, i);
+    model.headLogits(h.subarray((k * T + from) * E), rows, logits);
+    const { nll, scored } = nllOf(logits, T, V, tokens, c, i, from);
     return { sums: perChunk[k]!.sums, expertCounts: perChunk[k]!.expertCounts, tokens: T, nll, scored };
   });
 }

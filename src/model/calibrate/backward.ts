@@ -298,8 +298,8 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     const hIn = h;
     const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
     const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
-    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd));
-    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd));
+    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd), true); // x copied and rounded once for q/k/v
+    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd), true);
     const q = buf(l, "q", T * qd), k = buf(l, "k", T * kd);
     if (c.qkNorm) {
       rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
@@ -332,7 +332,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     // the FFN's T × nFf activations (most of the cache)
     const nf = T * c.nFf;
     const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf));
+    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf), true); // f as for the gate
     const { a, sg } = swigluKeep(gt, up, buf(l, "a", nf), buf(l, "sg", nf));
     const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
     addTo(h2, h1, dn);
@@ -359,7 +359,7 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
     const x = scratch("m.x", n * E);
     for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
     const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
-    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F));
+    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F), true);
     const { a, sg } = swigluKeep(g, u, scratch("m.a", n * F), scratch("m.sg", n * F));
     const de = matmul(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
     for (let i = 0; i < n; i++) {

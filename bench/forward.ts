@@ -7,7 +7,8 @@
 //  - the Qwen3-4B shape (36 layers, hidden 2560, FFN 9728, vocab 151,936) with only a
 //    few layers (default 3: the full 8 GB model takes long to generate and run), one
 //    thread; the 36-layer figure is extrapolated from the measured per-layer time.
-// Each case runs in a fresh process (bench/forward-run.ts) so its peak RSS is its own.
+// Each case runs in a fresh process (bench/forward-run.ts, on the built JS in dist/ as the CLI runs)
+// so its peak RSS is its own.
 // The machine is shared: besides wall-clock tokens/s the CPU-bound rate
 // (tokens per CPU-second × threads) is shown, which is what a quiet machine would give.
 // Usage: node --import tsx bench/forward.ts [--repeat N] [--layers-4b N] [--skip-4b] [--chunks-4b N]

@@ -2,8 +2,7 @@
 // build/forward-relaxed.wasm): its own instance, so the forward pass's use of that module
 // (src/model/forward/matmul-wasm.ts) and this one never share scratch memory. null where the
 // engine lacks relaxed SIMD or QUANTSCOPE_NO_FMA=1; callers then use the plain-SIMD kernels.
-import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
+import { relaxedModule } from "../forward/relaxed-module.js";
 
 export interface CalibKernels {
   readonly memory: WebAssembly.Memory;
@@ -23,24 +22,8 @@ let mod: CalibKernels | null | undefined;
 export function calibKernels(): CalibKernels | null {
   if (mod !== undefined) return mod;
   mod = null;
-  if (process.env.QUANTSCOPE_NO_FMA) return null;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(new URL("../../../build/forward-relaxed.wasm", import.meta.url));
-  } catch {
-    return null;
-  }
-  // as matmul-wasm.ts: optimized code from the first call, relaxed SIMD behind a flag on Node 20
-  const compile = (): WebAssembly.Module | null => {
-    try { setFlagsFromString("--no-liftoff"); } catch { /* an engine without the flag */ }
-    try { return new WebAssembly.Module(bytes); } catch { return null; }
-  };
-  let m = compile();
-  if (!m) {
-    try { setFlagsFromString("--experimental-wasm-relaxed-simd"); } catch { /* an engine without the flag */ }
-    m = compile();
-    if (!m) return null;
-  }
+  const m = relaxedModule();
+  if (!m) return null;
   const ex = new WebAssembly.Instance(m, {}).exports as Record<string, unknown> & { memory: WebAssembly.Memory; heap_base: () => number };
   if (typeof ex["attention_back_fma"] !== "function") return null; // a module built before these kernels
   mod = {

@@ -2,10 +2,8 @@
 // weight rows per inner loop), causal attention, SiLU and F16 rounding.
 // Operands are copied into the kernel module's memory per call, except weights
 // that already live there (the streamed pass's layer arena, below).
-import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
-import { Arena } from "../../quant/wasm.js";
-import { kernels } from "../../quant/wasm.js";
+import { relaxedModule } from "./relaxed-module.js";
+import { Arena, kernels } from "../../quant/wasm.js";
 import { activationTypeOf, roundActivations, type ActivationType } from "./act-numerics.js";
 
 // q, k and v share one input: round it once per activation type (Q8_*/BF16: JS; F16 is rounded by the WASM kernels)
@@ -55,25 +53,8 @@ let fmaModule: FmaModule | null | undefined;
 function fmaKernel(): FmaModule | null {
   if (fmaModule !== undefined) return fmaModule;
   fmaModule = null;
-  if (process.env.QUANTSCOPE_NO_FMA) return null;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(new URL("../../../build/forward-relaxed.wasm", import.meta.url));
-  } catch {
-    return null;
-  }
-  // Optimized code from the first call, as for the main kernels (src/quant/wasm.ts): V8 otherwise
-  // starts with its baseline compiler (Liftoff, ~4x slower here) and a call never switches tier midway.
-  const compile = (): WebAssembly.Module | null => {
-    try { setFlagsFromString("--no-liftoff"); } catch { /* an engine without the flag */ }
-    try { return new WebAssembly.Module(bytes); } catch { return null; }
-  };
-  let mod = compile();
-  if (!mod) {
-    try { setFlagsFromString("--experimental-wasm-relaxed-simd"); } catch { /* an engine without the flag */ }
-    mod = compile();
-    if (!mod) return null;
-  }
+  const mod = relaxedModule();
+  if (!mod) return null;
   const ex = new WebAssembly.Instance(mod, {}).exports as {
     memory: WebAssembly.Memory; heap_base: () => number; matmul_fma: MatmulKernel; matmul_fma_f16: FmaModule["matmulF16"]; attention_fma: FmaAttention;
     silu_mul: FmaModule["silu"]; round_f16: FmaModule["roundF16"]; f16_to_f32: FmaModule["f16ToF32"]; sum_squares: FmaModule["sumSquares"];

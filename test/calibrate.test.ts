@@ -20,6 +20,7 @@ import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
 import { addFisherMarginals, CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
+import { arenaUse, calibKernels, limitArena } from "../src/model/calibrate/kernels.js";
 import { sweepModel } from "../src/analysis/sweep/sweep.js";
 import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
 import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
@@ -126,6 +127,33 @@ test("calibrate: the forward pass it keeps gives the reference forward pass's ma
       if (!L.moe) same(L.a, caps.get(`${l}.ffn_down_input`), `blk.${l} ffn_down_input`);
     });
     same(c.logits, logits, "logits");
+  }
+});
+
+test("calibrate: the statistics are bit for bit the same whether its arrays live in the kernels' arena (operands in place) or in JS arrays (copied in and out)", () => {
+  for (const p of ["models/tinyqwen-f16.gguf", "moe/moe-tiny-f16.gguf", "models/stories260K.gguf"]) {
+    const m = load(p), T = 48;
+    const toks = Int32Array.from({ length: T }, (_, i) => (i * 53 + 7) % m.config.vocab);
+    const run = () => calibrateSequence(m, toks, 9, { samples: 2 });
+    limitArena(Infinity);
+    const a = run();
+    if (calibKernels()) {
+      const use = arenaUse();
+      assert.ok(use.inside > 0 && use.outside === 0, `${p}: arena ${JSON.stringify(use)}`);
+    }
+    limitArena(0);
+    const b = run();
+    if (calibKernels()) assert.equal(arenaUse().inside, 0, `${p}: arena off`);
+    limitArena(Infinity);
+    const c = run(); // back in the arena, after a relayout
+    for (const [label, x] of [["JS arrays", b], ["arena again", c]] as const) {
+      for (const key of ["inSum2", "outGrad2", "fisherRows", "fisherCols", "expertCounts"] as const) {
+        assert.deepEqual(Object.keys(x[key]).sort(), Object.keys(a[key]).sort(), `${p} ${label} ${key}`);
+        for (const [name, v] of Object.entries(a[key])) assert.deepEqual(x[key][name], v, `${p} ${label} ${key} ${name}`);
+      }
+      assert.deepEqual(x.embRowGrad2, a.embRowGrad2, `${p} ${label} embRowGrad2`);
+      assert.deepEqual(x.embColGrad2, a.embColGrad2, `${p} ${label} embColGrad2`);
+    }
   }
 });
 

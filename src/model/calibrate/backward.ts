@@ -17,7 +17,8 @@ import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
-import { calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { activationTypeOf } from "../forward/act-numerics.js";
+import { arenaArray, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, ropeBackWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -101,18 +102,56 @@ function expertRows(ids: Int32Array, nExpert: number): Int32Array[] {
   return out;
 }
 
-const pool = new Map<string, Float32Array>();
+/**
+ * A scratch array of n floats for one use site of the passes, reused from call to call (its contents
+ * are dead by the next use): fresh arrays of these sizes cost page faults and garbage collections on
+ * every chunk. In the kernels' arena where it fits (kernels.ts), so the kernels read and write it in
+ * place; `cap` reserves room for later uses of up to cap floats (sites whose size varies).
+ */
+function scratch(site: string, n: number, cap = n): Float32Array {
+  return arenaArray(site, n, cap);
+}
+
+/** Bytes of the arena one chunk of T tokens uses (a slight overestimate; beginChunk). */
+function arenaEstimate(c: ForwardModel["config"], T: number): number {
+  const E = c.nEmbd, qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
+  const F = c.nExpert > 0 ? c.nExpertUsed * c.nFfExp : c.nFf;
+  const perLayer = 4 * E + 3 * qd + 3 * kd + 4 * F + (c.nExpert > 0 ? c.nExpertUsed * E + c.nExpert : 0);
+  const shared = 12 * E + 6 * qd + 5 * kd + 8 * Math.max(F, c.nFf) + 2 * c.vocab + Math.max(E, qd, c.nFf, c.nFfExp);
+  return 4 * T * (c.nLayer * perLayer + shared) + 64 * 1024;
+}
+
+/** Bytes of per-call kernel scratch past the arena that a chunk of T tokens may need (every operand copied, the largest weight matrix, attention's P and dS). */
+function scratchEstimate(model: ForwardModel, T: number): number {
+  const c = model.config;
+  let maxW = 0;
+  for (const w of model.weights.values()) maxW = Math.max(maxW, c.nExpert > 0 && w.length > c.nFfExp * c.nEmbd * 4 ? c.nFfExp * c.nEmbd : w.length);
+  const act = Math.max(c.nEmbd, c.nHead * c.headDim, c.nFf, c.nFfExp, c.nExpert);
+  const Tp = (T + 3) & ~3;
+  return 4 * (maxW + 2 * T * c.vocab + 10 * T * act + 2 * Tp * Tp + 4 * T + 16 * Math.max(act, c.vocab)) + 64 * 1024;
+}
+
+let lastRounded: Float32Array | undefined; // the input whose F16 rounding the arena site "xin" holds
 
 /**
- * A scratch array of n floats for one use site of the backward pass, reused
- * from call to call (its contents are dead by the next use): fresh arrays of
- * these sizes cost page faults and garbage collections on every chunk.
+ * y = x·Wᵀ as the forward pass computes it (ops.matmul: the same kernel and activation rounding), on
+ * calibrate's instance where it can, reading and writing arena arrays in place; sameInput: x is the
+ * previous call's input, unchanged (its rounded copy is reused).
  */
-function scratch(site: string, n: number): Float32Array {
-  let b = pool.get(site);
-  if (!b || b.length < n) pool.set(site, (b = new Float32Array(n)));
-  return b.subarray(0, n);
+function mm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m), sameInput = false): Float32Array {
+  const act = activationTypeOf(W), f16 = act === "F16";
+  if (act === "F32" || f16) {
+    const reuse = sameInput && f16 && lastRounded === x;
+    lastRounded = undefined;
+    if (matmulFwdWasm(x, T, n, W, m, y, f16, f16 ? scratch("xin", T * n, T * maxInput) : undefined, reuse)) {
+      if (f16) lastRounded = x;
+      return y;
+    }
+  }
+  lastRounded = undefined;
+  return matmul(x, T, n, W, m, y, sameInput);
 }
+let maxInput = 0; // the widest matmul input of the model being run (set by forwardCached)
 
 /** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
 function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
@@ -187,6 +226,7 @@ export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: num
 
 /** Rounds to the nearest IEEE half in place (the WASM kernel round_to_f16). */
 function roundF16Wasm(x: Float32Array): void {
+  if (roundF16CalibWasm(x)) return; // in place where x lives in the arena
   const f = kernels()["round_to_f16"] as (p: number, n: number) => void;
   const arena = new Arena();
   const p = arena.alloc(x.length * 4);
@@ -208,12 +248,12 @@ export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Ar
   const fk = d % 8 === 0 ? calibKernels() : null;
   if (fk) {
     const s = new Scratch(fk), Tp = (T + 3) & ~3;
-    const pq = s.alloc(qn), pk = s.alloc(kn), pv = s.alloc(kn), po = s.alloc(qn), pdq = s.alloc(qn), pdk = s.alloc(kn), pdv = s.alloc(kn);
+    const pq = s.in(q, qn), pk = s.in(k, kn), pv = s.in(v, kn), po = s.in(dout, qn);
+    const pdq = s.outAt(res.dq, qn), pdk = s.outAt(res.dk, kn), pdv = s.outAt(res.dv, kn);
     const pP = s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
-    s.f32(pq, qn).set(q.subarray(0, qn)); s.f32(pk, kn).set(k.subarray(0, kn)); s.f32(pv, kn).set(v.subarray(0, kn)); s.f32(po, qn).set(dout.subarray(0, qn));
     s.f32(pdk, kn).fill(0); s.f32(pdv, kn).fill(0);
     fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS);
-    res.dq.set(s.f32(pdq, qn)); res.dk.set(s.f32(pdk, kn)); res.dv.set(s.f32(pdv, kn));
+    s.out(res.dq, pdq, qn); s.out(res.dk, pdk, kn); s.out(res.dv, pdv, kn);
     return res;
   }
   attentionBackKernel ??= kernels()["attention_back_f32"] as AttentionBackKernel;
@@ -282,6 +322,9 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   const c = model.config;
   const T = tokens.length, E = c.nEmbd;
   const emb = w(model, "token_embd.weight");
+  beginChunk(arenaEstimate(c, T), scratchEstimate(model, T)); // the previous chunk's arrays are dead from here
+  maxInput = Math.max(E, c.nHead * c.headDim, c.nFf, c.nFfExp);
+  lastRounded = undefined;
   // every T-sized array of the cache lives in a per-layer scratch array, reused by the next chunk: a
   // fresh multi-MB array costs page faults and garbage collections on every chunk
   const buf = (l: number | string, name: string, n: number) => scratch(`${l}.${name}`, n);
@@ -297,9 +340,9 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     const p = `blk.${l}.`;
     const hIn = h;
     const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
-    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
-    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd), true); // x copied and rounded once for q/k/v
-    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd), true);
+    const q0 = mm(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
+    const k0 = mm(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd), true); // x copied and rounded once for q/k/v
+    const v = mm(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd), true);
     const q = buf(l, "q", T * qd), k = buf(l, "k", T * kd);
     if (c.qkNorm) {
       rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
@@ -308,8 +351,9 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
-    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, buf(l, "att", T * qd)); // k, v already rounded
-    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
+    const att = buf(l, "att", T * qd); // k, v already rounded; in place on the arena where it can
+    if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att)) attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, att);
+    const o = mm(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
     const h1 = addTo(buf(l, "h1", T * E), hIn, o);
     const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
     const h2 = buf(l, "h2", T * E);
@@ -331,16 +375,16 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     }
     // the FFN's T × nFf activations (most of the cache)
     const nf = T * c.nFf;
-    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf), true); // f as for the gate
+    const gt = mm(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
+    const up = mm(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf), true); // f as for the gate
     const { a, sg } = swigluKeep(gt, up, buf(l, "a", nf), buf(l, "sg", nf));
-    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
+    const dn = mm(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
     addTo(h2, h1, dn);
     layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
     h = h2;
   }
   const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
-  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
+  const logits = mm(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
   return { T, layers, hOut: h, xf, logits };
 }
 
@@ -348,7 +392,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
 function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) {
   const c = model.config;
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
-  const { ids, weights } = routeTokens(matmul(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
+  const { ids, weights } = routeTokens(mm(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
   // per layer (kept for the backward pass) and per expert (transient) scratch arrays, reused by the next chunk
   const gtAll = scratch(p + "gtAll", T * k * F), upAll = scratch(p + "upAll", T * k * F), aAll = scratch(p + "aAll", T * k * F);
@@ -358,10 +402,10 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
     if (n === 0) return;
     const x = scratch("m.x", n * E);
     for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
-    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
-    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F), true);
+    const g = mm(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
+    const u = mm(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F), true);
     const { a, sg } = swigluKeep(g, u, scratch("m.a", n * F), scratch("m.sg", n * F));
-    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
+    const de = mm(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
     for (let i = 0; i < n; i++) {
       const r = rows[i]!;
       gtAll.set(g.subarray(i * F, (i + 1) * F), r * F);

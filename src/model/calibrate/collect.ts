@@ -17,7 +17,7 @@ import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
-import { addSquaresWasm, fisherMarginalsWasm } from "./kernels.js";
+import { addSquaresWasm, arenaArray, fisherMarginalsWasm } from "./kernels.js";
 
 export interface CalibChunk {
   /** Weight name -> Σ x² per column (f64). */
@@ -82,13 +82,12 @@ export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, 
   c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }
 
-// the T × V probabilities and logit gradients, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
-let probs = new Float64Array(0), dlogits = new Float32Array(0);
+// the T × V probabilities, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
+let probs = new Float64Array(0);
 
-/** ∂L/∂logits = p_t − e_ŷ for labels ŷ_t drawn from p_t (T × V), in an array the next call reuses. */
+/** ∂L/∂logits = p_t − e_ŷ for labels ŷ_t drawn from p_t (T × V), in an array the next call reuses (in the kernels' arena). */
 function sampledLogitGrad(p: Float64Array, T: number, V: number, random: () => number): Float32Array {
-  if (dlogits.length < T * V) dlogits = new Float32Array(T * V);
-  const d = dlogits.subarray(0, T * V);
+  const d = arenaArray("dlogits", T * V);
   for (let t = 0; t < T; t++) {
     const o = t * V;
     let u = random(), y = V - 1;

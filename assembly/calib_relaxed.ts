@@ -292,21 +292,30 @@ export function rope_back(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i
 // fisher_marginals_f32 in assembly/calib_backward.ts, which this replaces where relaxed SIMD runs):
 // g (T × rows) the output gradients, x (T × cols) the inputs; adds scale·Σ_j dW_oj² to R[o] and
 // scale·Σ_o dW_oj² to C[j] (f64). dW in register tiles of 4 rows × 8 columns (fused multiply-adds
-// over t in order) from packed panels: all of g as T × 4 panels and all of x as T × 8 panels
-// (scratch: T·(rows + cols + 8) f32), visited in blocks of ~16 KiB of g panels so that the panels a
-// tile reads stay in L1/L2 (the plain kernel streamed all of g once per x panel: for the
-// 1024-row FFN matrices that is 1 MiB per panel, from L3).
+// over t in order; 5- and 6-row tiles, 10 or 12 accumulators, ran at half the speed here),
+// from packed panels: all of g as T × 4 panels and all of x as T × 8 panels (scratch:
+// T·(rows + cols + 8) f32), visited in blocks
+// of ~16 KiB of g panels so that the panels a tile reads stay in L1/L2 (the plain kernel streamed
+// all of g once per x panel: for the 1024-row FFN matrices that is 1 MiB per panel, from L3). The
+// squares go to R and C in f64x2 lanes, in the order of the scalar loop they replaced (rows
+// ascending for each column, 4-column groups ascending for each row: the same sums).
 
+/** Adds one row's 8 squared tile values (a: columns j..j+3, b: j+4..j+7) to R[o] and C[j..j+7], in f64x2 lanes. */
 // @ts-ignore: decorator
-@inline function addTileF(a: v128, o: i32, j: i32, R: usize, C: usize, scale: f64): void {
-  const v0 = <f64>f32x4.extract_lane(a, 0), v1 = <f64>f32x4.extract_lane(a, 1);
-  const v2 = <f64>f32x4.extract_lane(a, 2), v3 = <f64>f32x4.extract_lane(a, 3);
-  const q0 = v0 * v0 * scale, q1 = v1 * v1 * scale, q2 = v2 * v2 * scale, q3 = v3 * v3 * scale;
+@inline function addRow8(a: v128, b: v128, o: i32, j: i32, R: usize, C: usize, sc: v128): void {
+  const a0 = f64x2.promote_low_f32x4(a), a1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(a, a, 2, 3, 2, 3));
+  const b0 = f64x2.promote_low_f32x4(b), b1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(b, b, 2, 3, 2, 3));
+  const qa0 = f64x2.mul(f64x2.mul(a0, a0), sc), qa1 = f64x2.mul(f64x2.mul(a1, a1), sc);
+  const qb0 = f64x2.mul(f64x2.mul(b0, b0), sc), qb1 = f64x2.mul(f64x2.mul(b1, b1), sc);
+  // R[o] += (q0 + q1) + (q2 + q3), then the same for columns j+4..j+7
+  const sa = f64x2.add(v128.shuffle<f64>(qa0, qa1, 0, 2), v128.shuffle<f64>(qa0, qa1, 1, 3));
+  const sb = f64x2.add(v128.shuffle<f64>(qb0, qb1, 0, 2), v128.shuffle<f64>(qb0, qb1, 1, 3));
   const pr = R + (<usize>o << 3);
-  store<f64>(pr, load<f64>(pr) + ((q0 + q1) + (q2 + q3)));
+  let r = load<f64>(pr) + (f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1));
+  store<f64>(pr, r + (f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1)));
   const pc = C + (<usize>j << 3);
-  v128.store(pc, f64x2.add(v128.load(pc), f64x2(q0, q1)));
-  v128.store(pc, f64x2.add(v128.load(pc, 16), f64x2(q2, q3)), 16);
+  v128.store(pc, f64x2.add(v128.load(pc), qa0)); v128.store(pc, f64x2.add(v128.load(pc, 16), qa1), 16);
+  v128.store(pc, f64x2.add(v128.load(pc, 32), qb0), 32); v128.store(pc, f64x2.add(v128.load(pc, 48), qb1), 48);
 }
 
 /** Packs columns [c0, c0 + w) of src (T × n) into a contiguous T × w panel at dst. */
@@ -320,6 +329,22 @@ export function rope_back(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i
   }
 }
 
+/** One 4 × 8 tile: rows o..o+3 (panel gr, T × 4) against columns j..j+7. */
+function fisherTile4(gr: usize, xr: usize, T: i32, o: i32, j: i32, R: usize, C: usize, sc: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  for (let t = 0; t < T; t++) {
+    const x0 = v128.load(xr), x1 = v128.load(xr, 16);
+    let gv = v128.load32_splat(gr); a00 = madd(gv, x0, a00); a01 = madd(gv, x1, a01);
+    gv = v128.load32_splat(gr, 4); a10 = madd(gv, x0, a10); a11 = madd(gv, x1, a11);
+    gv = v128.load32_splat(gr, 8); a20 = madd(gv, x0, a20); a21 = madd(gv, x1, a21);
+    gv = v128.load32_splat(gr, 12); a30 = madd(gv, x0, a30); a31 = madd(gv, x1, a31);
+    xr += 32; gr += 16;
+  }
+  addRow8(a00, a01, o, j, R, C, sc); addRow8(a10, a11, o + 1, j, R, C, sc);
+  addRow8(a20, a21, o + 2, j, R, C, sc); addRow8(a30, a31, o + 3, j, R, C, sc);
+}
+
 export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize): void {
   const rows4 = rows & ~3, cols8 = cols & ~7;
   const gs = <usize>rows << 2, xs = <usize>cols << 2;
@@ -327,29 +352,14 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
   const gPanel = <usize>T << 4, xPanel = <usize>T << 5; // bytes per panel
   for (let o0 = 0; o0 < rows4; o0 += 4) packPanel(g, T, rows, o0, 4, gp + <usize>(o0 >> 2) * gPanel);
   for (let j0 = 0; j0 < cols8; j0 += 8) packPanel(x, T, cols, j0, 8, xp + <usize>(j0 >> 3) * xPanel);
+  const sc = f64x2.splat(scale);
   let ob = (16384 / (T << 4)) << 2; // rows per block
   if (ob < 4) ob = 4;
   for (let b0 = 0; b0 < rows4; b0 += ob) {
     const b1 = min(rows4, b0 + ob);
     for (let j0 = 0; j0 < cols8; j0 += 8) {
       const xb = xp + <usize>(j0 >> 3) * xPanel;
-      for (let o0 = b0; o0 < b1; o0 += 4) {
-        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-        let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-        let xr = xb, gr = gp + <usize>(o0 >> 2) * gPanel;
-        for (let t = 0; t < T; t++) {
-          const x0 = v128.load(xr), x1 = v128.load(xr, 16);
-          let gv = v128.load32_splat(gr); a00 = madd(gv, x0, a00); a01 = madd(gv, x1, a01);
-          gv = v128.load32_splat(gr, 4); a10 = madd(gv, x0, a10); a11 = madd(gv, x1, a11);
-          gv = v128.load32_splat(gr, 8); a20 = madd(gv, x0, a20); a21 = madd(gv, x1, a21);
-          gv = v128.load32_splat(gr, 12); a30 = madd(gv, x0, a30); a31 = madd(gv, x1, a31);
-          xr += 32; gr += 16;
-        }
-        addTileF(a00, o0, j0, R, C, scale); addTileF(a01, o0, j0 + 4, R, C, scale);
-        addTileF(a10, o0 + 1, j0, R, C, scale); addTileF(a11, o0 + 1, j0 + 4, R, C, scale);
-        addTileF(a20, o0 + 2, j0, R, C, scale); addTileF(a21, o0 + 2, j0 + 4, R, C, scale);
-        addTileF(a30, o0 + 3, j0, R, C, scale); addTileF(a31, o0 + 3, j0 + 4, R, C, scale);
-      }
+      for (let o0 = b0; o0 < b1; o0 += 4) fisherTile4(gp + <usize>(o0 >> 2) * gPanel, xb, T, o0, j0, R, C, sc);
     }
   }
   // the rows and columns outside the tiles, one entry at a time

@@ -318,14 +318,15 @@ export function rope_back(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i
   v128.store(pc, f64x2.add(v128.load(pc, 32), qb0), 32); v128.store(pc, f64x2.add(v128.load(pc, 48), qb1), 48);
 }
 
-/** Packs columns [c0, c0 + w) of src (T × n) into a contiguous T × w panel at dst. */
+/** Packs columns [c0, c0 + 4·v) of src (T × n) into a contiguous T × 4v panel at dst (v = 1 or 2 vectors per row; vector moves: memory.copy of 16 or 32 bytes is a call per row). */
 // @ts-ignore: decorator
-@inline function packPanel(src: usize, T: i32, n: i32, c0: i32, w: i32, dst: usize): void {
-  const ss = <usize>n << 2, wb = <usize>w << 2;
+@inline function packPanel(src: usize, T: i32, n: i32, c0: i32, v: i32, dst: usize): void {
+  const ss = <usize>n << 2;
   let sr = src + (<usize>c0 << 2), dr = dst;
-  for (let t = 0; t < T; t++) {
-    memory.copy(dr, sr, wb);
-    sr += ss; dr += wb;
+  if (v == 1) {
+    for (let t = 0; t < T; t++) { v128.store(dr, v128.load(sr)); sr += ss; dr += 16; }
+  } else {
+    for (let t = 0; t < T; t++) { v128.store(dr, v128.load(sr)); v128.store(dr, v128.load(sr, 16), 16); sr += ss; dr += 32; }
   }
 }
 
@@ -350,8 +351,8 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
   const gs = <usize>rows << 2, xs = <usize>cols << 2;
   const gp = scratch, xp = scratch + ((<usize>T * <usize>rows4) << 2);
   const gPanel = <usize>T << 4, xPanel = <usize>T << 5; // bytes per panel
-  for (let o0 = 0; o0 < rows4; o0 += 4) packPanel(g, T, rows, o0, 4, gp + <usize>(o0 >> 2) * gPanel);
-  for (let j0 = 0; j0 < cols8; j0 += 8) packPanel(x, T, cols, j0, 8, xp + <usize>(j0 >> 3) * xPanel);
+  for (let o0 = 0; o0 < rows4; o0 += 4) packPanel(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel);
+  for (let j0 = 0; j0 < cols8; j0 += 8) packPanel(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel);
   const sc = f64x2.splat(scale);
   let ob = (16384 / (T << 4)) << 2; // rows per block
   if (ob < 4) ob = 4;
@@ -378,9 +379,10 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
  * dx (T × cols) = dy (T × rows) · W (rows × cols): the backward pass's ∂L/∂x of y = x·Wᵀ, from W as
  * stored (no transposed copy). Eight columns of W at a time are packed into a contiguous rows × 8
  * panel (scratch: rows·8 f32) that stays in L1/L2 while every group of four tokens passes over it;
- * register tiles of 4 tokens × 8 columns, fused multiply-adds over o in order.
+ * register tiles of 4 tokens × 8 columns, fused multiply-adds over o in order. accumulate ≠ 0: dx +=
+ * the product instead (the same f32 sums as adding it afterwards, without the pass over dx).
  */
-export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize): void {
+export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize, accumulate: i32): void {
   const cols8 = cols & ~7;
   const ys = <usize>rows << 2, ws = <usize>cols << 2;
   const last = <usize>(T - 1);
@@ -404,6 +406,12 @@ export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i3
         pw += 32;
       }
       const out = dx + ((<usize>t0 * <usize>cols + <usize>j0) << 2);
+      if (accumulate) {
+        a0 = f32x4.add(v128.load(out), a0); a1 = f32x4.add(v128.load(out, 16), a1);
+        if (nt > 1) { b0 = f32x4.add(v128.load(out + ws), b0); b1 = f32x4.add(v128.load(out + ws, 16), b1); }
+        if (nt > 2) { c0 = f32x4.add(v128.load(out + 2 * ws), c0); c1 = f32x4.add(v128.load(out + 2 * ws, 16), c1); }
+        if (nt > 3) { e0 = f32x4.add(v128.load(out + 3 * ws), e0); e1 = f32x4.add(v128.load(out + 3 * ws, 16), e1); }
+      }
       v128.store(out, a0); v128.store(out, a1, 16);
       if (nt > 1) { v128.store(out + ws, b0); v128.store(out + ws, b1, 16); }
       if (nt > 2) { v128.store(out + 2 * ws, c0); v128.store(out + 2 * ws, c1, 16); }
@@ -415,7 +423,75 @@ export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i3
     for (let t = 0; t < T; t++) {
       let s: f32 = 0;
       for (let o = 0; o < rows; o++) s += load<f32>(dy + <usize>t * ys + (<usize>o << 2)) * load<f32>(W + <usize>o * ws + (<usize>j << 2));
-      store<f32>(dx + ((<usize>t * <usize>cols + <usize>j) << 2), s);
+      const p = dx + ((<usize>t * <usize>cols + <usize>j) << 2);
+      store<f32>(p, accumulate ? load<f32>(p) + s : s);
     }
+  }
+}
+
+/** Scales row x (n values) into out: out_j = f32((x_j · s) · g_j) in f64 (g = 0: no weight), as ops.rmsNorm's scaleRow. */
+function scaleRow(x: usize, n: i32, s: f64, g: usize, out: usize): void {
+  const sv = f64x2.splat(s);
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const off = <usize>j << 2;
+    const v = v128.load(x + off);
+    let lo = f64x2.mul(f64x2.promote_low_f32x4(v), sv), hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), sv);
+    if (g) {
+      const w = v128.load(g + off);
+      lo = f64x2.mul(lo, f64x2.promote_low_f32x4(w));
+      hi = f64x2.mul(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(w, w, 2, 3, 2, 3)));
+    }
+    const a = f32x4.demote_f64x2_zero(lo), b = f32x4.demote_f64x2_zero(hi);
+    v128.store(out + off, v128.shuffle<f32>(a, b, 0, 1, 4, 5));
+  }
+  for (; j < n; j++) {
+    const off = <usize>j << 2;
+    let v = <f64>load<f32>(x + off) * s;
+    if (g) v *= <f64>load<f32>(g + off);
+    store<f32>(out + off, <f32>v);
+  }
+}
+
+/**
+ * RMSNorm of `rows` rows of n values (weight g, 0: none) into out, bit for bit as ops.rmsNorm computes
+ * it in JS: per row an f64 sum of squares in the row's order (four rows at a time), the scale
+ * 1/√(sum/n + eps) in f64, each value (x·scale)·g in f64 rounded to f32.
+ */
+export function rms_norm(x: usize, g: usize, out: usize, rows: i32, n: i32, eps: f64): void {
+  const rb = <usize>n << 2, nf = <f64>n;
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const x0 = x + <usize>r * rb, x1 = x0 + rb, x2 = x1 + rb, x3 = x2 + rb;
+    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
+    for (let j = 0; j < n; j++) {
+      const off = <usize>j << 2;
+      const a = <f64>load<f32>(x0 + off), b = <f64>load<f32>(x1 + off), c = <f64>load<f32>(x2 + off), d = <f64>load<f32>(x3 + off);
+      s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
+    }
+    const o = out + <usize>r * rb;
+    scaleRow(x0, n, 1 / Math.sqrt(s0 / nf + eps), g, o);
+    scaleRow(x1, n, 1 / Math.sqrt(s1 / nf + eps), g, o + rb);
+    scaleRow(x2, n, 1 / Math.sqrt(s2 / nf + eps), g, o + 2 * rb);
+    scaleRow(x3, n, 1 / Math.sqrt(s3 / nf + eps), g, o + 3 * rb);
+  }
+  for (; r < rows; r++) {
+    const xr = x + <usize>r * rb;
+    let s: f64 = 0;
+    for (let j = 0; j < n; j++) { const a = <f64>load<f32>(xr + (<usize>j << 2)); s += a * a; }
+    scaleRow(xr, n, 1 / Math.sqrt(s / nf + eps), g, out + <usize>r * rb);
+  }
+}
+
+/** out = a + b elementwise (f32; n values). */
+export function add_f32(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const off = <usize>i << 2;
+    v128.store(out + off, f32x4.add(v128.load(a + off), v128.load(b + off)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(out + off, load<f32>(a + off) + load<f32>(b + off));
   }
 }

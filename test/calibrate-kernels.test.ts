@@ -3,8 +3,8 @@
 // pass's own kernel bit for bit (so calibrate's in_sum2 of ffn_down is imatrix's).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addSquaresWasm, calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
-import { rope, swiglu } from "../src/model/forward/ops.js";
+import { addSquaresWasm, addWasm, calibKernels, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
+import { rmsNorm, rope, swiglu } from "../src/model/forward/ops.js";
 import { rng } from "../src/model/calibrate/collect.js";
 
 const r = rng(5);
@@ -99,5 +99,45 @@ test("calibrate kernels: ∂L/∂x = dy·W from W as stored matches float64 (tok
         close(dx[t * cols + j]!, want, 1e-5, `${T}x${rows}x${cols} [${t}, ${j}]`);
       }
     }
+  }
+});
+
+test("calibrate kernels: ∂L/∂x accumulated into dx (dx += dy·W) is the product added to dx in f32, and matches float64", { skip: off }, () => {
+  for (const [T, rows, cols] of [[9, 20, 13], [6, 8, 16], [1, 3, 17]] as const) {
+    const dy = rnd(T * rows), W = rnd(rows * cols), dx0 = rnd(T * cols), prod = new Float32Array(T * cols);
+    assert.ok(matmulBackWasm(dy, T, W, rows, cols, prod));
+    const acc = dx0.slice();
+    assert.ok(matmulBackWasm(dy, T, W, rows, cols, acc, true));
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < cols; j++) {
+        const i = t * cols + j;
+        assert.equal(acc[i], Math.fround(dx0[i]! + prod[i]!), `${T}x${rows}x${cols} [${t}, ${j}]`);
+        let want = dx0[i]!;
+        for (let o = 0; o < rows; o++) want += dy[t * rows + o]! * W[o * cols + j]!;
+        close(acc[i]!, want, 1e-5, `${T}x${rows}x${cols} [${t}, ${j}] float64`);
+      }
+    }
+  }
+});
+
+test("calibrate kernels: the RMSNorm forward gives ops.rmsNorm's bits (with and without weight, rows and widths off the 4-blocks, in place)", { skip: off }, () => {
+  for (const [rows, n] of [[7, 64], [4, 6], [1, 5], [13, 256], [9, 3]] as const) {
+    const x = rnd(rows * n, 5), g = rnd(n), eps = 1e-6;
+    for (const gw of [g, null]) {
+      const want = rmsNorm(x, n, gw, eps), got = new Float32Array(rows * n);
+      assert.ok(rmsNormWasm(x, n, gw, eps, got));
+      for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`rows ${rows} n ${n} [${i}]: ${got[i]} vs ${want[i]}`);
+      const same = x.slice();
+      assert.ok(rmsNormWasm(same, n, gw, eps, same));
+      assert.deepEqual(same, want, `rows ${rows} n ${n} in place`);
+    }
+  }
+});
+
+test("calibrate kernels: elementwise add gives the JS loop's f32 sums", { skip: off }, () => {
+  for (const n of [1, 6, 1027]) {
+    const a = rnd(n, 1e3), b = rnd(n, 1e-3), out = new Float32Array(n);
+    assert.ok(addWasm(out, a, b));
+    for (let i = 0; i < n; i++) assert.equal(out[i], Math.fround(a[i]! + b[i]!), `[${i}]`);
   }
 });

@@ -18,7 +18,7 @@ import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { activationTypeOf } from "../forward/act-numerics.js";
-import { arenaArray, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, ropeBackWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { addWasm, arenaArray, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -153,12 +153,21 @@ function mm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y
 }
 let maxInput = 0; // the widest matmul input of the model being run (set by forwardCached)
 
-/** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
-function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
+/** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given; `into`: added to that array instead (dX += …). */
+function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string, into?: Float32Array): Float32Array {
+  if (into) {
+    if (matmulBackWasm(dy, T, W, rows, cols, into, true)) return into;
+    return addTo(into, into, matmulBack(dy, T, W, rows, cols, site));
+  }
   const out = site ? scratch(site, T * cols) : new Float32Array(T * cols);
   if (matmulBackWasm(dy, T, W, rows, cols, out)) return out; // from W as stored: no transposed copy
   // plain-SIMD fallback: the forward matmul on a cached transposed copy
   return matmul(dy, T, rows, transposed(W, rows, cols), cols, out);
+}
+
+/** ops.rmsNorm into out: the WASM kernel (the same bits) where it runs, in place on the arena. */
+function rmsNormFwd(x: Float32Array, n: number, g: Float32Array | null, eps: number, out: Float32Array): Float32Array {
+  return rmsNormWasm(x, n, g, eps, out) ? out : rmsNorm(x, n, g, eps, out);
 }
 
 /**
@@ -182,8 +191,9 @@ export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, 
   return dx;
 }
 
-/** out[i] = a[i] + b[i] (f32): the elementwise sums of the residual stream and of gradient branches, in a small function of their own so they run optimized from the start rather than inside the big pass functions. */
+/** out[i] = a[i] + b[i] (f32): the elementwise sums of the residual stream and of gradient branches, in WASM where it runs, else in a small function of its own so it runs optimized from the start rather than inside the big pass functions. */
 function addTo(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  if (addWasm(out, a, b)) return out;
   for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
   return out;
 }
@@ -339,14 +349,14 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
     const hIn = h;
-    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
+    const x = rmsNormFwd(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
     const q0 = mm(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
     const k0 = mm(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd), true); // x copied and rounded once for q/k/v
     const v = mm(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd), true);
     const q = buf(l, "q", T * qd), k = buf(l, "k", T * kd);
     if (c.qkNorm) {
-      rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
-      rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
+      rmsNormFwd(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
+      rmsNormFwd(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
     } else { q.set(q0); k.set(k0); }
     rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
@@ -355,7 +365,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att)) attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, att);
     const o = mm(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
     const h1 = addTo(buf(l, "h1", T * E), hIn, o);
-    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
+    const f = rmsNormFwd(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
     const h2 = buf(l, "h2", T * E);
     if (c.nExpert > 0) {
       const m = moeForward(model, p, f, T);
@@ -383,7 +393,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
     h = h2;
   }
-  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
+  const xf = rmsNormFwd(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
   const logits = mm(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
   return { T, layers, hOut: h, xf, logits };
 }
@@ -509,7 +519,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
       hook(p + "ffn_gate.weight", L.f, E, dgt, F);
       hook(p + "ffn_up.weight", L.f, E, dup, F);
       df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E, "df");
-      addTo(df, df, matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu"));
+      matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu", df); // df += (the same sums as adding it afterwards)
     }
     const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df, scratch("dh1", T * E), dh);
     // attention
@@ -524,9 +534,8 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     hook(p + "attn_k.weight", L.x, E, dk0, kd);
     hook(p + "attn_v.weight", L.x, E, dv, kd);
     const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E, "dx");
-    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk");
-    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv");
-    addTo(dx, addTo(dx, dx, dxk), dxv);
+    matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk", dx); // dx + dxk, then + dxv
+    matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv", dx);
     dh = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx, scratch("dh", T * E), dh1);
   }
   return { dEmbed: dh.slice() };

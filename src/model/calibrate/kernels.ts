@@ -20,7 +20,9 @@ export interface CalibKernels {
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
   readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number) => void;
-  readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number) => void;
+  readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number, accumulate: number) => void;
+  readonly rmsNorm: (x: number, g: number, out: number, rows: number, n: number, eps: number) => void;
+  readonly add: (a: number, b: number, out: number, n: number) => void;
   /** The forward pass's kernels (assembly/forward_relaxed.ts, forward_ops.ts): the same code, so the same bits. */
   readonly matmul: (x: number, T: number, n: number, W: number, m: number, y: number, o0: number, o1: number) => void;
   readonly attention: (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, t0: number) => void;
@@ -47,6 +49,8 @@ export function calibKernels(): CalibKernels | null {
     ropeBack: ex["rope_back"] as CalibKernels["ropeBack"],
     fisher: ex["fisher_marginals_fma"] as CalibKernels["fisher"],
     matmulBack: ex["matmul_back_fma"] as CalibKernels["matmulBack"],
+    rmsNorm: ex["rms_norm"] as CalibKernels["rmsNorm"],
+    add: ex["add_f32"] as CalibKernels["add"],
     matmul: ex["matmul_fma"] as CalibKernels["matmul"],
     attention: ex["attention_fma"] as CalibKernels["attention"],
     roundF16: ex["round_f16"] as CalibKernels["roundF16"],
@@ -248,13 +252,13 @@ export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number,
   return true;
 }
 
-/** dx (T × cols) = dy (T × rows) · W (rows × cols) from W as stored, in WASM; false where unavailable. */
-export function matmulBackWasm(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, dx: Float32Array): boolean {
+/** dx (T × cols) = dy (T × rows) · W (rows × cols) from W as stored (accumulate: dx += it), in WASM; false where unavailable. */
+export function matmulBackWasm(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, dx: Float32Array, accumulate = false): boolean {
   const k = calibKernels();
   if (!k) return false;
   const s = new Scratch(k);
-  const py = s.in(dy, T * rows), pw = s.in(W, rows * cols), px = s.outAt(dx, T * cols), ps = s.alloc(rows * 8);
-  k.matmulBack(py, T, rows, pw, cols, px, ps);
+  const py = s.in(dy, T * rows), pw = s.in(W, rows * cols), px = accumulate ? s.in(dx, T * cols) : s.outAt(dx, T * cols), ps = s.alloc(rows * 8);
+  k.matmulBack(py, T, rows, pw, cols, px, ps, accumulate ? 1 : 0);
   s.out(dx, px, T * cols);
   return true;
 }
@@ -304,5 +308,27 @@ export function attentionFwdWasm(q: Float32Array, kk: Float32Array, v: Float32Ar
   const pq = s.in(q, qn), pk = s.in(kk, kn), pv = s.in(v, kn), po = s.outAt(out, qn), ps = s.alloc(4 * (T + 4));
   k.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0);
   s.out(out, po, qn);
+  return true;
+}
+
+/** ops.rmsNorm (groups of n, weight g) into out in WASM, bit for bit; false where unavailable. */
+export function rmsNormWasm(x: Float32Array, n: number, g: Float32Array | null, eps: number, out: Float32Array): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const s = new Scratch(k), len = x.length;
+  const px = s.in(x, len), pg = g ? s.in(g, n) : 0, po = s.outAt(out, len);
+  k.rmsNorm(px, pg, po, len / n, n, eps);
+  s.out(out, po, len);
+  return true;
+}
+
+/** out = a + b elementwise in f32 (the JS loop's sums), in WASM; false where unavailable. */
+export function addWasm(out: Float32Array, a: Float32Array, b: Float32Array): boolean {
+  const k = calibKernels();
+  if (!k) return false;
+  const s = new Scratch(k), n = out.length;
+  const pa = s.in(a, n), pb = s.in(b, n), po = s.outAt(out, n);
+  k.add(pa, pb, po, n);
+  s.out(out, po, n);
   return true;
 }

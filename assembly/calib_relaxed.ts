@@ -346,13 +346,70 @@ function fisherTile4(gr: usize, xr: usize, T: i32, o: i32, j: i32, R: usize, C: 
   addRow8(a20, a21, o + 2, j, R, C, sc); addRow8(a30, a31, o + 3, j, R, C, sc);
 }
 
-export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize): void {
+/**
+ * packPanel of a 4- or 8-column panel that also adds (scale·v)·v of each packed value to acc (f64, one
+ * per column, at acc + 8·c0), over t in order: add_squares' operations on the same values, so the
+ * same sums (out_grad2 and in_sum2 come out of the Fisher kernel's packing pass).
+ */
+function packPanelSquares(src: usize, T: i32, n: i32, c0: i32, v: i32, dst: usize, acc: usize, scale: f64): void {
+  const ss = <usize>n << 2, sc = f64x2.splat(scale);
+  const pa = acc + (<usize>c0 << 3);
+  let q0 = v128.load(pa), q1 = v128.load(pa, 16);
+  let sr = src + (<usize>c0 << 2), dr = dst;
+  if (v == 1) {
+    for (let t = 0; t < T; t++) {
+      const x = v128.load(sr);
+      v128.store(dr, x);
+      const lo = f64x2.promote_low_f32x4(x), hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3));
+      q0 = f64x2.add(q0, f64x2.mul(f64x2.mul(sc, lo), lo)); q1 = f64x2.add(q1, f64x2.mul(f64x2.mul(sc, hi), hi));
+      sr += ss; dr += 16;
+    }
+  } else {
+    let q2 = v128.load(pa, 32), q3 = v128.load(pa, 48);
+    for (let t = 0; t < T; t++) {
+      const x = v128.load(sr), y = v128.load(sr, 16);
+      v128.store(dr, x); v128.store(dr, y, 16);
+      let lo = f64x2.promote_low_f32x4(x), hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3));
+      q0 = f64x2.add(q0, f64x2.mul(f64x2.mul(sc, lo), lo)); q1 = f64x2.add(q1, f64x2.mul(f64x2.mul(sc, hi), hi));
+      lo = f64x2.promote_low_f32x4(y); hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(y, y, 2, 3, 2, 3));
+      q2 = f64x2.add(q2, f64x2.mul(f64x2.mul(sc, lo), lo)); q3 = f64x2.add(q3, f64x2.mul(f64x2.mul(sc, hi), hi));
+      sr += ss; dr += 32;
+    }
+    v128.store(pa, q2, 32); v128.store(pa, q3, 48);
+  }
+  v128.store(pa, q0); v128.store(pa, q1, 16);
+}
+
+/** acc[c] += (scale·v)·v over the T rows of src (T × n) for the columns [c0, c1), t in order (the columns outside the panels). */
+function columnSquares(src: usize, T: i32, n: i32, c0: i32, c1: i32, acc: usize, scale: f64): void {
+  const ss = <usize>n << 2;
+  for (let c = c0; c < c1; c++) {
+    const pa = acc + (<usize>c << 3);
+    let q = load<f64>(pa), sr = src + (<usize>c << 2);
+    for (let t = 0; t < T; t++) { const v = <f64>load<f32>(sr); q += scale * v * v; sr += ss; }
+    store<f64>(pa, q);
+  }
+}
+
+/**
+ * G2 ≠ 0: also G2[o] += (gScale·g_to)·g_to over t (out_grad2); X2 ≠ 0: X2[j] += x_tj·x_tj (in_sum2),
+ * in the packing pass, with add_squares' operations in its order (the same sums).
+ */
+export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize, G2: usize, gScale: f64, X2: usize): void {
   const rows4 = rows & ~3, cols8 = cols & ~7;
   const gs = <usize>rows << 2, xs = <usize>cols << 2;
   const gp = scratch, xp = scratch + ((<usize>T * <usize>rows4) << 2);
   const gPanel = <usize>T << 4, xPanel = <usize>T << 5; // bytes per panel
-  for (let o0 = 0; o0 < rows4; o0 += 4) packPanel(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel);
-  for (let j0 = 0; j0 < cols8; j0 += 8) packPanel(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel);
+  for (let o0 = 0; o0 < rows4; o0 += 4) {
+    if (G2) packPanelSquares(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel, G2, gScale);
+    else packPanel(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel);
+  }
+  for (let j0 = 0; j0 < cols8; j0 += 8) {
+    if (X2) packPanelSquares(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel, X2, 1);
+    else packPanel(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel);
+  }
+  if (G2) columnSquares(g, T, rows, rows4, rows, G2, gScale);
+  if (X2) columnSquares(x, T, cols, cols8, cols, X2, 1);
   const sc = f64x2.splat(scale);
   let ob = (16384 / (T << 4)) << 2; // rows per block
   if (ob < 4) ob = 4;

@@ -3,7 +3,7 @@
 // pass's own kernel bit for bit (so calibrate's in_sum2 of ffn_down is imatrix's).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addSquaresWasm, addWasm, calibKernels, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
+import { addSquaresWasm, addWasm, calibKernels, fisherMarginalsWasm, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
 import { rmsNorm, rope, swiglu } from "../src/model/forward/ops.js";
 import { rng } from "../src/model/calibrate/collect.js";
 
@@ -139,5 +139,21 @@ test("calibrate kernels: elementwise add gives the JS loop's f32 sums", { skip: 
     const a = rnd(n, 1e3), b = rnd(n, 1e-3), out = new Float32Array(n);
     assert.ok(addWasm(out, a, b));
     for (let i = 0; i < n; i++) assert.equal(out[i], Math.fround(a[i]! + b[i]!), `[${i}]`);
+  }
+});
+
+test("calibrate kernels: out_grad2 and in_sum2 summed in the Fisher kernel's packing pass equal the float64 JS loop exactly (rows and columns off the panels)", { skip: off }, () => {
+  for (const [T, rows, cols] of [[9, 13, 21], [16, 8, 16], [1, 3, 5], [37, 64, 40]] as const) {
+    const g = rnd(T * rows), x = rnd(T * cols, 3);
+    const R = new Float64Array(rows), C = new Float64Array(cols);
+    const g2 = Float64Array.from({ length: rows }, () => r()), x2 = Float64Array.from({ length: cols }, () => r());
+    const wantG = g2.slice(), wantX = x2.slice();
+    for (let t = 0; t < T; t++) {
+      for (let o = 0; o < rows; o++) wantG[o] += 0.25 * g[t * rows + o]! * g[t * rows + o]!;
+      for (let j = 0; j < cols; j++) wantX[j] += x[t * cols + j]! * x[t * cols + j]!;
+    }
+    assert.ok(fisherMarginalsWasm(g, x, T, rows, cols, R, C, 0.25, g2, 0.25, x2));
+    assert.deepEqual(g2, wantG, `${T}x${rows}x${cols} out_grad2`);
+    assert.deepEqual(x2, wantX, `${T}x${rows}x${cols} in_sum2`);
   }
 });

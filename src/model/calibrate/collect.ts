@@ -161,19 +161,23 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
     let lastX: Float32Array | undefined, lastSq = new Float64Array(0);
     const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows, ex) => {
       const n = x.length / cols, nm = ex?.count ?? 1, e = ex?.index ?? 0;
+      const newX = k === 0 && (x !== lastX || lastSq.length !== cols);
+      if (newX) { lastSq = new Float64Array(cols); lastX = x; }
+      else if (k > 0) lastX = undefined;
+      const og = (outGrad2[name] ??= new Float64Array(nm * rows)).subarray(e * rows, (e + 1) * rows);
+      const fr = (fisherRows[name] ??= new Float64Array(nm * rows)).subarray(e * rows, (e + 1) * rows);
+      const fc = (fisherCols[name] ??= new Float64Array(nm * cols)).subarray(e * cols, (e + 1) * cols);
+      // Σ g² and (for a new input) Σ x² in the Fisher kernel's pass over g and x where it runs
+      if (!fisherMarginalsWasm(g, x, n, rows, cols, fr, fc, 1 / samples, og, 1 / samples, newX ? lastSq : undefined)) {
+        if (newX) addSquares(lastSq, x, n, cols);
+        addSquares(og, g, n, rows, 1 / samples);
+        addFisherMarginals(g, x, n, rows, cols, fr, fc, 1 / samples);
+      }
       if (k === 0) {
-        if (x !== lastX || lastSq.length !== cols) {
-          lastSq = new Float64Array(cols);
-          addSquares(lastSq, x, n, cols);
-          lastX = x;
-        }
         const acc = (inSum2[name] ??= new Float64Array(nm * cols));
         for (let j = 0; j < cols; j++) acc[e * cols + j] += lastSq[j]!;
         if (ex) (expertCounts[name] ??= new Float64Array(nm))[e] += n;
-      } else lastX = undefined;
-      addSquares((outGrad2[name] ??= new Float64Array(nm * rows)), g, n, rows, 1 / samples, e * rows);
-      const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
-      addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
+      }
     });
     addEmbeddingStats(dEmbed, input, E, samples, embRowGrad2, embColGrad2, (fisherRows[EMBED] ??= new Float64Array(V)), (fisherCols[EMBED] ??= new Float64Array(E)));
   }

@@ -19,7 +19,7 @@ export interface CalibKernels {
   readonly rmsNormBack: (x: number, dy: number, g: number, res: number, dx: number, rows: number, n: number, eps: number) => void;
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
-  readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number) => void;
+  readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number, G2: number, gScale: number, X2: number) => void;
   readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number, accumulate: number) => void;
   readonly rmsNorm: (x: number, g: number, out: number, rows: number, n: number, eps: number) => void;
   readonly add: (a: number, b: number, out: number, n: number) => void;
@@ -138,7 +138,7 @@ export function arenaArray(site: string, n: number, cap = n): Float32Array {
     }
     pool.set(site, b);
   }
-  return b.length === n ? b : b.subarray(0, n);
+  return b.subarray(0, n); // a fresh view each time, as a fresh array would be (callers compare arrays by identity)
 }
 
 /** A bump allocator over the calibrate instance's memory after the arena, from its start on each new Scratch. */
@@ -239,16 +239,25 @@ export function ropeBackWasm(x: Float32Array, T: number, nHead: number, headDim:
   return true;
 }
 
-/** collect.ts addFisherMarginals in the relaxed-SIMD module (cache-blocked, fused multiply-adds); false where unavailable. */
-export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number): boolean {
+/**
+ * collect.ts addFisherMarginals in the relaxed-SIMD module (cache-blocked, fused multiply-adds), and
+ * in the same pass over g and x, when given, g2 += gScale·Σ_t g_t² (out_grad2) and x2 += Σ_t x_t²
+ * (in_sum2): the same sums as addSquaresWasm. False where unavailable.
+ */
+export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number, g2?: Float64Array, gScale = 1, x2?: Float64Array): boolean {
   const k = calibKernels();
   if (!k) return false;
   const s = new Scratch(k);
   const pg = s.in(g, n * rows), px = s.in(x, n * cols);
   const pr = s.alloc(2 * rows), pc = s.alloc(2 * cols), ps = s.alloc(n * (rows + cols + 8));
+  const pg2 = g2 ? s.alloc(2 * rows) : 0, px2 = x2 ? s.alloc(2 * cols) : 0;
   s.f64(pr, rows).set(r); s.f64(pc, cols).set(c);
-  k.fisher(pg, px, n, rows, cols, pr, pc, scale, ps);
+  if (g2) s.f64(pg2, rows).set(g2);
+  if (x2) s.f64(px2, cols).set(x2);
+  k.fisher(pg, px, n, rows, cols, pr, pc, scale, ps, pg2, gScale, px2);
   r.set(s.f64(pr, rows)); c.set(s.f64(pc, cols));
+  if (g2) g2.set(s.f64(pg2, rows));
+  if (x2) x2.set(s.f64(px2, cols));
   return true;
 }
 

@@ -3,7 +3,7 @@
 // pass's own kernel bit for bit (so calibrate's in_sum2 of ffn_down is imatrix's).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addSquaresWasm, addWasm, calibKernels, fisherMarginalsWasm, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
+import { addSquaresWasm, addWasm, calibKernels, fisherMarginalsWasm, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
 import { rmsNorm, rope, swiglu } from "../src/model/forward/ops.js";
 import { rng } from "../src/model/calibrate/collect.js";
 
@@ -155,5 +155,19 @@ test("calibrate kernels: out_grad2 and in_sum2 summed in the Fisher kernel's pac
     assert.ok(fisherMarginalsWasm(g, x, T, rows, cols, R, C, 0.25, g2, 0.25, x2));
     assert.deepEqual(g2, wantG, `${T}x${rows}x${cols} out_grad2`);
     assert.deepEqual(x2, wantX, `${T}x${rows}x${cols} in_sum2`);
+  }
+});
+
+test("calibrate kernels: the forward RoPE rotation gives ops.rope's bits (normal and neox, partial rotary dims)", { skip: off }, () => {
+  for (const mode of ["normal", "neox"] as const) {
+    for (const [T, nHead, headDim, ropeDim, theta] of [[11, 3, 16, 12, 10000], [40, 2, 64, 64, 1e6]] as const) {
+      const half = ropeDim / 2;
+      const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+      for (let i = 0; i < half; i++) { const inv = Math.pow(theta, (-2 * i) / ropeDim); for (let t = 0; t < T; t++) { cos[t * half + i] = Math.cos(t * inv); sin[t * half + i] = Math.sin(t * inv); } }
+      const x = rnd(T * nHead * headDim, 4), want = x.slice();
+      rope(want, T, nHead, headDim, ropeDim, theta, mode);
+      assert.ok(ropeFwdWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox"));
+      for (let i = 0; i < x.length; i++) if (!Object.is(x[i], want[i])) assert.fail(`${mode} T ${T} [${i}]: ${x[i]} vs ${want[i]}`);
+    }
   }
 });

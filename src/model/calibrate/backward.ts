@@ -18,7 +18,7 @@ import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { activationTypeOf } from "../forward/act-numerics.js";
-import { addWasm, arenaArray, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { addWasm, arenaArray, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -200,7 +200,7 @@ function addTo(out: Float32Array, a: Float32Array, b: Float32Array): Float32Arra
 
 let ropeTable: { key: string; cos: Float64Array; sin: Float64Array } | undefined;
 
-/** cos and sin of position t · θ^(−2i/ropeDim) (T × ropeDim/2), the same angles as ops.rope, kept for the next call. */
+/** cos and sin of position t · θ^(−2i/ropeDim) (T × ropeDim/2), the same values as ops.rope's table (the same operations), kept for the next call. */
 function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Array; sin: Float64Array } {
   const key = `${T} ${ropeDim} ${theta}`;
   if (ropeTable?.key === key) return ropeTable;
@@ -212,6 +212,12 @@ function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Ar
   }
   ropeTable = { key, cos, sin };
   return ropeTable;
+}
+
+/** ops.rope (positions 0..T−1) in place: the WASM kernel on the same angles (ropeAngles are ops.rope's table values), else ops.rope. */
+function ropeFwd(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
+  const { cos, sin } = ropeAngles(T, ropeDim, theta);
+  if (!ropeFwdWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox")) rope(x, T, nHead, headDim, ropeDim, theta, mode);
 }
 
 /** Inverse rotation of ops.rope (its transpose), in place: the backward pass of RoPE. */
@@ -358,8 +364,8 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
       rmsNormFwd(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
       rmsNormFwd(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
     } else { q.set(q0); k.set(k0); }
-    rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    ropeFwd(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    ropeFwd(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
     const att = buf(l, "att", T * qd); // k, v already rounded; in place on the arena where it can
     if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att)) attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, att);

@@ -18,6 +18,7 @@ export interface CalibKernels {
   readonly swigluBack: (da: number, z: number, u: number, sg: number, dgt: number, dup: number, n: number) => void;
   readonly rmsNormBack: (x: number, dy: number, g: number, res: number, dx: number, rows: number, n: number, eps: number) => void;
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
+  readonly ropeFwd: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
   readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number, G2: number, gScale: number, X2: number) => void;
   readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number, accumulate: number) => void;
@@ -47,6 +48,7 @@ export function calibKernels(): CalibKernels | null {
     rmsNormBack: ex["rms_norm_back"] as CalibKernels["rmsNormBack"],
     addSquares: ex["add_squares"] as CalibKernels["addSquares"],
     ropeBack: ex["rope_back"] as CalibKernels["ropeBack"],
+    ropeFwd: ex["rope_fwd"] as CalibKernels["ropeFwd"],
     fisher: ex["fisher_marginals_fma"] as CalibKernels["fisher"],
     matmulBack: ex["matmul_back_fma"] as CalibKernels["matmulBack"],
     rmsNorm: ex["rms_norm"] as CalibKernels["rmsNorm"],
@@ -229,12 +231,21 @@ export function addSquaresWasm(acc: Float64Array, data: Float32Array, T: number,
 
 /** Inverse RoPE rotation of x in place (backward.ts ropeBack) with the given f64 angle tables, in WASM; false where unavailable. */
 export function ropeBackWasm(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, cos: Float64Array, sin: Float64Array, neox: boolean): boolean {
+  return ropeWasm(false, x, T, nHead, headDim, ropeDim, cos, sin, neox);
+}
+
+/** The forward RoPE rotation in place (ops.rope's bits given its angle tables), in WASM; false where unavailable. */
+export function ropeFwdWasm(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, cos: Float64Array, sin: Float64Array, neox: boolean): boolean {
+  return ropeWasm(true, x, T, nHead, headDim, ropeDim, cos, sin, neox);
+}
+
+function ropeWasm(fwd: boolean, x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, cos: Float64Array, sin: Float64Array, neox: boolean): boolean {
   const k = calibKernels();
   if (!k) return false;
   const s = new Scratch(k), n = T * nHead * headDim, nt = T * (ropeDim / 2);
   const px = s.in(x, n), pc = s.alloc(2 * nt), ps = s.alloc(2 * nt);
   s.f64(pc, nt).set(cos.subarray(0, nt)); s.f64(ps, nt).set(sin.subarray(0, nt));
-  k.ropeBack(px, T, nHead, headDim, ropeDim, pc, ps, neox ? 1 : 0);
+  (fwd ? k.ropeFwd : k.ropeBack)(px, T, nHead, headDim, ropeDim, pc, ps, neox ? 1 : 0);
   s.out(x, px, n);
   return true;
 }

@@ -1,4 +1,4 @@
-import { exp4, madd } from "./forward_ops";
+import { dots1, dots4, exp4, madd, softmaxRow, values4, valuesRow } from "./forward_ops";
 
 // quantscope calibrate's kernels in the relaxed-SIMD module (exported from
 // assembly/forward_relaxed.ts -> build/forward-relaxed.wasm, where madd is one
@@ -52,6 +52,56 @@ function dots4x2(r0: usize, r1: usize, r2: usize, r3: usize, k0: usize, kStride:
   }
 }
 
+/** Writes one probability row: prow[s] = e[s]·inv for s in [0, t] and the zeros after it through t's block of four (as attention_back_fma normalises it). */
+// @ts-ignore: decorator
+@inline function keepRow(sc: usize, t: i32, inv: f32, prow: usize): void {
+  const iv = f32x4.splat(inv);
+  for (let s = 0; s <= t; s += 4) v128.store(prow + (<usize>s << 2), f32x4.mul(v128.load(sc + (<usize>s << 2)), iv));
+}
+
+/**
+ * The forward pass's causal attention (forward_ops attention with t0 = 0: the same helpers on the same
+ * values, so the same output bits) that also keeps every query's softmax probabilities for the
+ * backward pass: head h's row t at P + (h·Tp + t)·Tp·4 holds e^(score − max)·(1/Σ) for keys [0, t]
+ * and zeros through the end of t's block of four, rows [T, Tp) are zero (Tp = T rounded up to 4):
+ * the values attention_back_fma computes when it recomputes them, bit for bit, since its dots,
+ * maximum, exponentials and sums are these in the same order.
+ */
+export function attention_keep(q: usize, k: usize, v: usize, out: usize, T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, scores: usize, P: usize): void {
+  const group = nHead / nKv;
+  const qStride = <usize>(nHead * d) << 2, kStride = <usize>(nKv * d) << 2, qHead = <usize>d << 2;
+  const sStride = <usize>(T + 4) << 2;
+  const Tp = (T + 3) & ~3, pStride = <usize>Tp << 2, pHead = <usize>Tp * pStride;
+  const four = group % 4 == 0 && (d & 3) == 0;
+  for (let kh = 0; kh < nKv; kh++) {
+    const khOff = <usize>(kh * d) << 2;
+    for (let h = kh * group; h < (kh + 1) * group; h += four ? 4 : 1) {
+      for (let t = 0; t < T; t++) {
+        const qr = q + <usize>t * qStride + <usize>h * qHead;
+        if (four) dots4(qr, qHead, k + khOff, kStride, t, d, scale, scores, sStride);
+        else dots1(qr, k + khOff, kStride, t, d, scale, scores);
+        const orow = out + <usize>t * qStride + <usize>h * qHead;
+        const prow = P + <usize>h * pHead + <usize>t * pStride;
+        if (four && (d & 7) == 0) {
+          const i0 = softmaxRow(scores, t), i1 = softmaxRow(scores + sStride, t);
+          const i2 = softmaxRow(scores + 2 * sStride, t), i3 = softmaxRow(scores + 3 * sStride, t);
+          keepRow(scores, t, i0, prow); keepRow(scores + sStride, t, i1, prow + pHead);
+          keepRow(scores + 2 * sStride, t, i2, prow + 2 * pHead); keepRow(scores + 3 * sStride, t, i3, prow + 3 * pHead);
+          values4(scores, sStride, t, v + khOff, kStride, d, orow, qHead, i0, i1, i2, i3);
+        } else {
+          const nh = four ? 4 : 1;
+          for (let i = 0; i < nh; i++) {
+            const sc = scores + <usize>i * sStride, inv = softmaxRow(sc, t);
+            keepRow(sc, t, inv, prow + <usize>i * pHead);
+            valuesRow(sc, t, v + khOff, kStride, d, orow + <usize>i * qHead, inv);
+          }
+        }
+      }
+    }
+  }
+  if (Tp > T) for (let h = 0; h < nHead; h++) memory.fill(P + <usize>h * pHead + <usize>T * pStride, 0, <usize>(Tp - T) * pStride);
+}
+
 /**
  * Backward of causal attention (layout as attention_fma: q, dout T×(nHead·d),
  * k, v T×(nKv·d); head h reads KV head h / (nHead / nKv)), per head as five
@@ -63,13 +113,14 @@ function dots4x2(r0: usize, r1: usize, r2: usize, r3: usize, k0: usize, kStride:
  * rounded up to 4. Needs d % 8 == 0.
  */
 export function attention_back_fma(q: usize, k: usize, v: usize, dout: usize, dq: usize, dk: usize, dv: usize,
-  T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, P: usize, dS: usize): void {
+  T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, P: usize, dS: usize, kept: usize): void {
   const group = nHead / nKv;
   const Tp = (T + 3) & ~3;
   const qStride = <usize>(nHead * d) << 2, kStride = <usize>(nKv * d) << 2, pStride = <usize>Tp << 2;
   const zero = f32x4.splat(0);
   for (let h = 0; h < nHead; h++) {
     const kh = h / group;
+    if (kept) P = kept + <usize>h * <usize>Tp * pStride; // this head's probabilities, from attention_keep
     const qh = q + (<usize>(h * d) << 2), oh = dout + (<usize>(h * d) << 2), dqh = dq + (<usize>(h * d) << 2);
     const kk = k + (<usize>(kh * d) << 2), vv = v + (<usize>(kh * d) << 2);
     const dkk = dk + (<usize>(kh * d) << 2), dvv = dv + (<usize>(kh * d) << 2);
@@ -79,17 +130,28 @@ export function attention_back_fma(q: usize, k: usize, v: usize, dout: usize, dq
       const last = <usize>(T - 1);
       const ta = <usize>t0, tb = min(<usize>(t0 + 1), last), tc = min(<usize>(t0 + 2), last), td = min(<usize>(t0 + 3), last);
       const prow = P + ta * pStride, srow = dS + ta * pStride;
-      dots4x2(qh + ta * qStride, qh + tb * qStride, qh + tc * qStride, qh + td * qStride, kk, kStride, kEnd, d, scale, prow, pStride);
+      if (!kept) dots4x2(qh + ta * qStride, qh + tb * qStride, qh + tc * qStride, qh + td * qStride, kk, kStride, kEnd, d, scale, prow, pStride);
       dots4x2(oh + ta * qStride, oh + tb * qStride, oh + tc * qStride, oh + td * qStride, vv, kStride, kEnd, d, 1, srow, pStride);
       for (let i = 0; i < 4; i++) {
         const pr = prow + <usize>i * pStride, sr = srow + <usize>i * pStride;
         if (i >= nt) {
-          // past the last query: zero rows, read (and ignored) by the dQ tiles below
-          for (let s = 0; s < t0 + 4; s += 4) { v128.store(pr + (<usize>s << 2), zero); v128.store(sr + (<usize>s << 2), zero); }
+          // past the last query: zero rows, read (and ignored) by the dQ tiles below (kept rows past T are zero)
+          for (let s = 0; s < t0 + 4; s += 4) { if (!kept) v128.store(pr + (<usize>s << 2), zero); v128.store(sr + (<usize>s << 2), zero); }
           continue;
         }
         for (let s = kEnd; s < t0 + 4; s++) store<f32>(sr + (<usize>s << 2), 0); // keys past T
         const n = t0 + i + 1;
+        if (kept) {
+          // the kept probabilities: dS = P∘(dP − rowsum(P∘dP))·scale as below
+          let dot = zero;
+          for (let s = 0; s < n; s += 4) dot = madd(v128.load(pr + (<usize>s << 2)), v128.load(sr + (<usize>s << 2)), dot);
+          const rd = f32x4.splat(hsum(dot)), sc = f32x4.splat(scale);
+          for (let s = 0; s < n; s += 4) {
+            const p = sr + (<usize>s << 2);
+            v128.store(p, f32x4.mul(f32x4.mul(v128.load(pr + (<usize>s << 2)), f32x4.sub(v128.load(p), rd)), sc));
+          }
+          continue;
+        }
         let mx: f32 = -Infinity;
         for (let s = 0; s < n; s++) mx = max(mx, load<f32>(pr + (<usize>s << 2)));
         // e^(score − max) four at a time, lanes past the query zeroed (through the block's end, t0 + 3)

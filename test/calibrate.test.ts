@@ -20,7 +20,8 @@ import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
 import { addFisherMarginals, CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
-import { arenaUse, calibKernels, limitArena } from "../src/model/calibrate/kernels.js";
+import { arenaArray, arenaUse, attentionFwdWasm, beginChunk, calibKernels, limitArena } from "../src/model/calibrate/kernels.js";
+import { attentionWasm } from "../src/model/forward/matmul-wasm.js";
 import { sweepModel } from "../src/analysis/sweep/sweep.js";
 import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
 import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
@@ -169,6 +170,23 @@ test("calibrate: WASM attention backward equals the float64 JS reference", () =>
     for (const key of ["dq", "dk", "dv"] as const) {
       for (let i = 0; i < a[key].length; i++) assert.ok(Math.abs(a[key][i]! - b[key][i]!) < 1e-5 * (1 + Math.abs(b[key][i]!)), `${key}[${i}] ${a[key][i]} vs ${b[key][i]}`);
     }
+  }
+});
+
+test("calibrate: the attention that keeps its probabilities gives the forward pass's output bit for bit, and the backward from them equals the backward that recomputes them", { skip: calibKernels() ? false : "no relaxed-SIMD module: probabilities are not kept" }, () => {
+  const r = rng(13);
+  // group 4 with d % 8 == 0 (four heads at a time), group 2 (one head at a time), T off the blocks of four
+  for (const [T, nHead, nKv, d] of [[37, 8, 2, 64], [30, 4, 2, 16], [5, 2, 1, 8], [64, 4, 1, 24]] as const) {
+    const rnd = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1);
+    const q = rnd(T * nHead * d), k = rnd(T * nKv * d), v = rnd(T * nKv * d), dout = rnd(T * nHead * d);
+    const Tp = (T + 3) & ~3;
+    beginChunk(4 * 8 * 64 * 64 * 2, 1 << 22); // room in the arena (the probabilities must live there)
+    const P = arenaArray("test.P", nHead * Tp * Tp, 8 * 64 * 64).fill(Number.NaN); // rows past T must be written too
+    const out = new Float32Array(T * nHead * d);
+    assert.ok(attentionFwdWasm(q, k, v, T, nHead, nKv, d, out, P));
+    assert.deepEqual(out, attentionWasm(q, k, v, T, nHead, nKv, d, false), `T ${T} ${nHead}/${nKv} d ${d}: output`);
+    const kept = attentionBackWasm(q, k, v, dout, T, nHead, nKv, d, undefined, P), redo = attentionBackWasm(q, k, v, dout, T, nHead, nKv, d);
+    for (const key of ["dq", "dk", "dv"] as const) assert.deepEqual(kept[key], redo[key], `T ${T} ${nHead}/${nKv} d ${d}: ${key}`);
   }
 });
 

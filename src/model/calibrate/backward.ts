@@ -45,6 +45,8 @@ interface LayerCache {
   att: Float32Array; h1: Float32Array; f: Float32Array; gt: Float32Array; up: Float32Array; a: Float32Array;
   /** sigmoid(gt), kept from the forward pass for the SwiGLU backward. */
   sg: Float32Array;
+  /** The attention's softmax probabilities (nHead × Tp × Tp), when the forward pass kept them. */
+  P?: Float32Array;
   /** MoE layers: routing and the expert outputs (unweighted) per (token, slot) row t·k + s; gt/up/a are then per row too. */
   moe?: { ids: Int32Array; weights: Float32Array; d: Float32Array };
 }
@@ -112,13 +114,28 @@ function scratch(site: string, n: number, cap = n): Float32Array {
   return arenaArray(site, n, cap);
 }
 
+/** Bytes of all layers' kept attention probabilities (nHead × Tp × Tp f32 per layer, Tp = T rounded up to 4). */
+function probsBytes(c: ForwardModel["config"], T: number): number {
+  const Tp = (T + 3) & ~3;
+  return 4 * c.nLayer * c.nHead * Tp * Tp;
+}
+
+/**
+ * Whether the forward pass keeps the attention probabilities for the backward pass (which then skips
+ * the query-key products and softmax it would otherwise redo): with the relaxed-SIMD attention
+ * backward (head size a multiple of 8) and while they take at most 256 MiB (T = 512, 32 heads, 8 layers).
+ */
+function keepsProbs(c: ForwardModel["config"], T: number): boolean {
+  return c.headDim % 8 === 0 && calibKernels() !== null && probsBytes(c, T) <= 256 * 2 ** 20;
+}
+
 /** Bytes of the arena one chunk of T tokens uses (a slight overestimate; beginChunk). */
 function arenaEstimate(c: ForwardModel["config"], T: number): number {
   const E = c.nEmbd, qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
   const F = c.nExpert > 0 ? c.nExpertUsed * c.nFfExp : c.nFf;
   const perLayer = 4 * E + 3 * qd + 3 * kd + 4 * F + (c.nExpert > 0 ? c.nExpertUsed * E + c.nExpert : 0);
   const shared = 12 * E + 6 * qd + 5 * kd + 8 * Math.max(F, c.nFf) + 2 * c.vocab + Math.max(E, qd, c.nFf, c.nFfExp);
-  return 4 * T * (c.nLayer * perLayer + shared) + 64 * 1024;
+  return 4 * T * (c.nLayer * perLayer + shared) + (keepsProbs(c, T) ? probsBytes(c, T) : 0) + 64 * 1024;
 }
 
 /** Bytes of per-call kernel scratch past the arena that a chunk of T tokens may need (every operand copied, the largest weight matrix, attention's P and dS). */
@@ -256,9 +273,11 @@ let attentionBackKernel: AttentionBackKernel | undefined;
 
 /**
  * attentionBack() in WASM SIMD, f32: the relaxed-SIMD kernel (assembly/calib_relaxed.ts, blocked
- * products) where available and d % 8 == 0, else assembly/calib_backward.ts's. Into `out` when given.
+ * products) where available and d % 8 == 0, else assembly/calib_backward.ts's. Into `out` when given;
+ * `kept`: the probabilities the forward pass kept (attentionFwdWasm), read instead of recomputed (the
+ * same values).
  */
-export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number, out?: AttentionGrads): AttentionGrads {
+export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number, out?: AttentionGrads, kept?: Float32Array): AttentionGrads {
   const qn = T * nHead * d, kn = T * nKv * d;
   const res = out ?? { dq: new Float32Array(qn), dk: new Float32Array(kn), dv: new Float32Array(kn) };
   const fk = d % 8 === 0 ? calibKernels() : null;
@@ -266,9 +285,10 @@ export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Ar
     const s = new Scratch(fk), Tp = (T + 3) & ~3;
     const pq = s.in(q, qn), pk = s.in(k, kn), pv = s.in(v, kn), po = s.in(dout, qn);
     const pdq = s.outAt(res.dq, qn), pdk = s.outAt(res.dk, kn), pdv = s.outAt(res.dv, kn);
-    const pP = s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
+    const useKept = kept !== undefined && kept.buffer === fk.memory.buffer && kept.length >= nHead * Tp * Tp;
+    const pP = useKept ? 0 : s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
     s.f32(pdk, kn).fill(0); s.f32(pdv, kn).fill(0);
-    fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS);
+    fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS, useKept ? kept.byteOffset : 0);
     s.out(res.dq, pdq, qn); s.out(res.dk, pdk, kn); s.out(res.dv, pdv, kn);
     return res;
   }
@@ -351,6 +371,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     h.set(emb.subarray(id * E, (id + 1) * E), t * E);
   }
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
+  const Tp = (T + 3) & ~3, keepProbs = keepsProbs(c, T);
   const layers: LayerCache[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
@@ -368,7 +389,12 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     ropeFwd(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
     const att = buf(l, "att", T * qd); // k, v already rounded; in place on the arena where it can
-    if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att)) attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, att);
+    // the softmax probabilities too, for the backward pass, where they fit in the arena
+    let P: Float32Array | undefined = keepProbs ? buf(l, "P", c.nHead * Tp * Tp) : undefined;
+    if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att, P)) {
+      P = undefined;
+      if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att)) attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, att);
+    }
     const o = mm(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
     const h1 = addTo(buf(l, "h1", T * E), hIn, o);
     const f = rmsNormFwd(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
@@ -385,7 +411,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
           h2[t * E + j] += s;
         }
       }
-      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, sg: m.sg, moe: { ids: m.ids, weights: m.weights, d: m.d } });
+      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, sg: m.sg, P, moe: { ids: m.ids, weights: m.weights, d: m.d } });
       h = h2;
       continue;
     }
@@ -396,7 +422,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     const { a, sg } = swigluKeep(gt, up, buf(l, "a", nf), buf(l, "sg", nf));
     const dn = mm(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
     addTo(h2, h1, dn);
-    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
+    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg, P });
     h = h2;
   }
   const xf = rmsNormFwd(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
@@ -531,7 +557,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
     const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd, "datt");
-    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim, { dq: scratch("dq", T * qd), dk: scratch("dk", T * kd), dv: scratch("dv", T * kd) });
+    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim, { dq: scratch("dq", T * qd), dk: scratch("dk", T * kd), dv: scratch("dv", T * kd) }, L.P);
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq, scratch("dq0", T * qd)) : dq;

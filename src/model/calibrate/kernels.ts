@@ -13,7 +13,9 @@ import { relaxedModule } from "../forward/relaxed-module.js";
 export interface CalibKernels {
   readonly memory: WebAssembly.Memory;
   readonly base: number;
-  readonly attentionBack: (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, P: number, dS: number) => void;
+  readonly attentionBack: (q: number, k: number, v: number, dout: number, dq: number, dk: number, dv: number, T: number, nHead: number, nKv: number, d: number, scale: number, P: number, dS: number, kept: number) => void;
+  /** attention, also keeping the softmax probabilities for attentionBack (calib_relaxed.ts attention_keep). */
+  readonly attentionKeep: (q: number, k: number, v: number, out: number, T: number, nHead: number, nKv: number, d: number, scale: number, scores: number, P: number) => void;
   readonly swigluKeep: (g: number, u: number, a: number, sg: number, n: number) => void;
   readonly swigluBack: (da: number, z: number, u: number, sg: number, dgt: number, dup: number, n: number) => void;
   readonly rmsNormBack: (x: number, dy: number, g: number, res: number, dx: number, rows: number, n: number, eps: number) => void;
@@ -43,6 +45,7 @@ export function calibKernels(): CalibKernels | null {
     memory: ex.memory,
     base: (ex.heap_base() + 15) & ~15,
     attentionBack: ex["attention_back_fma"] as CalibKernels["attentionBack"],
+    attentionKeep: ex["attention_keep"] as CalibKernels["attentionKeep"],
     swigluKeep: ex["swiglu_keep"] as CalibKernels["swigluKeep"],
     swigluBack: ex["swiglu_back"] as CalibKernels["swigluBack"],
     rmsNormBack: ex["rms_norm_back"] as CalibKernels["rmsNormBack"],
@@ -320,13 +323,19 @@ export function roundF16CalibWasm(x: Float32Array): boolean {
   return true;
 }
 
-/** Causal attention (the forward pass's attention_fma: the same bits as attentionWasm without KV rounding) into out; false where unavailable. */
-export function attentionFwdWasm(q: Float32Array, kk: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, out: Float32Array): boolean {
+/**
+ * Causal attention (the forward pass's attention_fma: the same bits as attentionWasm without KV
+ * rounding) into out; with `keep` (nHead·Tp·Tp f32 in the arena, Tp = T rounded up to 4) also its
+ * softmax probabilities, which attentionBackWasm then reads instead of recomputing them. False where
+ * unavailable (or `keep` is not in kernel memory).
+ */
+export function attentionFwdWasm(q: Float32Array, kk: Float32Array, v: Float32Array, T: number, nHead: number, nKv: number, d: number, out: Float32Array, keep?: Float32Array): boolean {
   const k = calibKernels();
-  if (!k) return false;
+  if (!k || (keep && keep.buffer !== k.memory.buffer)) return false;
   const s = new Scratch(k), qn = T * nHead * d, kn = T * nKv * d;
   const pq = s.in(q, qn), pk = s.in(kk, kn), pv = s.in(v, kn), po = s.outAt(out, qn), ps = s.alloc(4 * (T + 4));
-  k.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0);
+  if (keep) k.attentionKeep(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, keep.byteOffset);
+  else k.attention(pq, pk, pv, po, T, nHead, nKv, d, 1 / Math.sqrt(d), ps, 0);
   s.out(out, po, qn);
   return true;
 }

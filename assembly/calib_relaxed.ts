@@ -473,12 +473,14 @@ function columnSquares(src: usize, T: i32, n: i32, c0: i32, c1: i32, acc: usize,
 
 /**
  * G2 ≠ 0: also G2[o] += (gScale·g_to)·g_to over t (out_grad2); X2 ≠ 0: X2[j] += x_tj·x_tj (in_sum2),
- * in the packing pass, with add_squares' operations in its order (the same sums).
+ * in the packing pass, with add_squares' operations in its order (the same sums). x's panels go to
+ * xp (T·cols f32); packX = 0: they are there already (q/k/v and gate/up share their input: packed
+ * once), and X2 is then not summed. g's panels go to scratch (T·rows f32).
  */
-export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize, G2: usize, gScale: f64, X2: usize): void {
+export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize, G2: usize, gScale: f64, X2: usize, xp: usize, packX: i32): void {
   const rows4 = rows & ~3, cols8 = cols & ~7;
   const gs = <usize>rows << 2, xs = <usize>cols << 2;
-  const gp = scratch, xp = scratch + ((<usize>T * <usize>rows4) << 2);
+  const gp = scratch;
   const gPanel = <usize>T << 4, xPanel = <usize>T << 5; // bytes per panel
   let o0 = 0;
   if (G2) for (; o0 + 7 < rows4; o0 += 8) packPanelPairSquares(g, T, rows, o0, gp + <usize>(o0 >> 2) * gPanel, G2, gScale);
@@ -486,9 +488,11 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
     if (G2) packPanelSquares(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel, G2, gScale);
     else packPanel(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel);
   }
-  for (let j0 = 0; j0 < cols8; j0 += 8) {
-    if (X2) packPanelSquares(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel, X2, 1);
-    else packPanel(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel);
+  if (packX) {
+    for (let j0 = 0; j0 < cols8; j0 += 8) {
+      if (X2) packPanelSquares(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel, X2, 1);
+      else packPanel(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel);
+    }
   }
   if (G2) columnSquares(g, T, rows, rows4, rows, G2, gScale);
   if (X2) columnSquares(x, T, cols, cols8, cols, X2, 1);

@@ -3,7 +3,7 @@
 // pass's own kernel bit for bit (so calibrate's in_sum2 of ffn_down is imatrix's).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addSquaresWasm, addWasm, calibKernels, fisherMarginalsWasm, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
+import { addSquaresWasm, addWasm, arenaArray, beginChunk, calibKernels, fisherMarginalsWasm, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
 import { rmsNorm, rope, swiglu } from "../src/model/forward/ops.js";
 import { rng } from "../src/model/calibrate/collect.js";
 
@@ -168,6 +168,27 @@ test("calibrate kernels: the forward RoPE rotation gives ops.rope's bits (normal
       rope(want, T, nHead, headDim, ropeDim, theta, mode);
       assert.ok(ropeFwdWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox"));
       for (let i = 0; i < x.length; i++) if (!Object.is(x[i], want[i])) assert.fail(`${mode} T ${T} [${i}]: ${x[i]} vs ${want[i]}`);
+    }
+  }
+});
+
+test("calibrate kernels: the Fisher marginals of matrices sharing their input (x packed once, in the arena) match float64 for each", { skip: off }, () => {
+  const T = 21, cols = 20;
+  beginChunk(1 << 20, 1 << 22);
+  const x = arenaArray("test.fisher.x", T * cols);
+  x.set(rnd(T * cols));
+  for (const [rows, same] of [[12, false], [9, true], [16, true]] as const) {
+    const g = rnd(T * rows), R = new Float64Array(rows), C = new Float64Array(cols);
+    assert.ok(fisherMarginalsWasm(g, x, T, rows, cols, R, C, 1, undefined, 1, undefined, same));
+    for (let o = 0; o < rows; o++) {
+      let want = 0;
+      for (let j = 0; j < cols; j++) { let d = 0; for (let t = 0; t < T; t++) d += g[t * rows + o]! * x[t * cols + j]!; want += d * d; }
+      close(R[o]!, want, 1e-5, `rows ${rows} (input shared: ${same}) R[${o}]`);
+    }
+    for (let j = 0; j < cols; j++) {
+      let want = 0;
+      for (let o = 0; o < rows; o++) { let d = 0; for (let t = 0; t < T; t++) d += g[t * rows + o]! * x[t * cols + j]!; want += d * d; }
+      close(C[j]!, want, 1e-5, `rows ${rows} (input shared: ${same}) C[${j}]`);
     }
   }
 });

@@ -18,7 +18,7 @@ import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { activationTypeOf } from "../forward/act-numerics.js";
-import { addWasm, arenaArray, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { addWasm, arenaArray, setFisherWidth, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -360,6 +360,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   const emb = w(model, "token_embd.weight");
   beginChunk(arenaEstimate(c, T), scratchEstimate(model, T)); // the previous chunk's arrays are dead from here
   maxInput = Math.max(E, c.nHead * c.headDim, c.nFf, c.nFfExp);
+  setFisherWidth(maxInput);
   lastRounded = undefined;
   // every T-sized array of the cache lives in a per-layer scratch array, reused by the next chunk: a
   // fresh multi-MB array costs page faults and garbage collections on every chunk

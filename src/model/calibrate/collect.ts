@@ -203,18 +203,20 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
   for (let k = 0; k < samples; k++) {
     const d = sampledLogitGrad(p, T, V, random);
     // q/k/v and gate/up are hooked one after the other with the same input x: its Σx² is computed
-    // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to each
+    // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to
+    // each, and the Fisher kernel packs it once
     let lastX: Float32Array | undefined, lastSq: Float64Array = new Float64Array(0);
     const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows, ex) => {
       const n = x.length / cols, nm = ex?.count ?? 1, e = ex?.index ?? 0;
-      const newX = k === 0 && (x !== lastX || lastSq.length !== cols);
-      if (newX) { lastSq = squares(cols); lastX = x; }
-      else if (k > 0) lastX = undefined;
+      const sameX = x === lastX; // the previous matrix read this input (the forward cache: unchanged)
+      const newX = k === 0 && (!sameX || lastSq.length !== cols);
+      if (newX) lastSq = squares(cols);
+      lastX = x;
       const og = part((outGrad2[name] ??= f64(nm * rows)), e, rows);
       const fr = part((fisherRows[name] ??= f64(nm * rows)), e, rows);
       const fc = part((fisherCols[name] ??= f64(nm * cols)), e, cols);
       // Σ g² and (for a new input) Σ x² in the Fisher kernel's pass over g and x where it runs
-      if (!fisherMarginalsWasm(g, x, n, rows, cols, fr, fc, 1 / samples, og, 1 / samples, newX ? lastSq : undefined)) {
+      if (!fisherMarginalsWasm(g, x, n, rows, cols, fr, fc, 1 / samples, og, 1 / samples, newX ? lastSq : undefined, sameX)) {
         if (newX) addSquares(lastSq, x, n, cols);
         addSquares(og, g, n, rows, 1 / samples);
         addFisherMarginals(g, x, n, rows, cols, fr, fc, 1 / samples);

@@ -22,7 +22,7 @@ export interface CalibKernels {
   readonly addSquares: (acc: number, data: number, T: number, n: number, scale: number) => void;
   readonly ropeFwd: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
-  readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number, G2: number, gScale: number, X2: number) => void;
+  readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number, G2: number, gScale: number, X2: number, xp: number, packX: number) => void;
   readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number, accumulate: number) => void;
   readonly rmsNorm: (x: number, g: number, out: number, rows: number, n: number, eps: number) => void;
   readonly add: (a: number, b: number, out: number, n: number) => void;
@@ -99,6 +99,7 @@ export function arenaUse(): { inside: number; outside: number } {
 export function beginChunk(estimate: number, scratch: number): void {
   const k = calibKernels();
   if (!k) return;
+  packed = undefined;
   // the arena this chunk should have: what it needs, within the cap and the memory's limit
   const want = Math.max(0, Math.min(align(Math.max(estimate, poolBytes)), arenaLimit, MAX_MEMORY - scratch - k.base)) & ~15;
   const room = Math.max(0, Math.min(align(Math.max(estimate, siteMaxBytes)), arenaLimit, MAX_MEMORY - scratch - k.base)) & ~15; // a new layout: room for every site seen
@@ -253,22 +254,39 @@ function ropeWasm(fwd: boolean, x: Float32Array, T: number, nHead: number, headD
   return true;
 }
 
+// The input whose panels the arena site "fisher.x" holds (contents unchanged while the backward pass
+// hooks the matrices that read it: the forward cache); dropped at each chunk.
+let packed: Float32Array | undefined, packedN = 0, packedCols = 0;
+let fisherCols = 0; // the widest input of the current model (room for its panels)
+
+/** Sets the widest matrix input of the model being run (the Fisher kernel's panel site is sized for it). */
+export function setFisherWidth(cols: number): void {
+  fisherCols = cols;
+}
+
 /**
  * collect.ts addFisherMarginals in the relaxed-SIMD module (cache-blocked, fused multiply-adds), and
  * in the same pass over g and x, when given, g2 += gScale·Σ_t g_t² (out_grad2) and x2 += Σ_t x_t²
- * (in_sum2): the same sums as addSquaresWasm. False where unavailable.
+ * (in_sum2): the same sums as addSquaresWasm. sameX: x is the previous call's input, unchanged (its
+ * packed panels are reused where they were kept). False where unavailable.
  */
-export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number, g2?: Float64Array, gScale = 1, x2?: Float64Array): boolean {
+export function fisherMarginalsWasm(g: Float32Array, x: Float32Array, n: number, rows: number, cols: number, r: Float64Array, c: Float64Array, scale: number, g2?: Float64Array, gScale = 1, x2?: Float64Array, sameX = false): boolean {
   const k = calibKernels();
   if (!k) return false;
   const s = new Scratch(k);
   const pg = s.in(g, n * rows), px = s.in(x, n * cols);
-  const pr = s.alloc(2 * rows), pc = s.alloc(2 * cols), ps = s.alloc(n * (rows + cols + 8));
+  const pr = s.alloc(2 * rows), pc = s.alloc(2 * cols), ps = s.alloc(n * (rows + 8));
   const pg2 = g2 ? s.alloc(2 * rows) : 0, px2 = x2 ? s.alloc(2 * cols) : 0;
+  // x's panels in the arena, kept for the next matrix with the same input (q/k/v, gate/up), else in scratch
+  const panels = arenaArray("fisher.x", n * cols, n * fisherCols);
+  const inArena = panels.buffer === k.memory.buffer;
+  const pxp = inArena ? panels.byteOffset : s.alloc(n * cols);
+  const pack = !(sameX && inArena && packed === x && packedN === n && packedCols === cols && !x2);
+  packed = inArena ? x : undefined; packedN = n; packedCols = cols;
   s.f64(pr, rows).set(r); s.f64(pc, cols).set(c);
   if (g2) s.f64(pg2, rows).set(g2);
   if (x2) s.f64(px2, cols).set(x2);
-  k.fisher(pg, px, n, rows, cols, pr, pc, scale, ps, pg2, gScale, px2);
+  k.fisher(pg, px, n, rows, cols, pr, pc, scale, ps, pg2, gScale, px2, pxp, pack ? 1 : 0);
   r.set(s.f64(pr, rows)); c.set(s.f64(pc, cols));
   if (g2) g2.set(s.f64(pg2, rows));
   if (x2) x2.set(s.f64(px2, cols));

@@ -526,29 +526,6 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
  * the product instead (the same f32 sums as adding it afterwards, without the pass over dx).
  */
 export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize, accumulate: i32): void {
-  matmulBack(dy, T, rows, W, cols, dx, scratch, accumulate, 0, 0, 0, 0);
-}
-
-/** swiglu_back's result for four values da at byte offset off of the T × cols arrays: dgt into dgt, dup into dup (the same operations). */
-// @ts-ignore: decorator
-@inline function swigluBack4(da: v128, off: usize, z: usize, u: usize, sg: usize, dgt: usize, dup: usize): void {
-  const zv = v128.load(z + off), s = v128.load(sg + off), one = f32x4.splat(1);
-  const ds = f32x4.mul(da, s);
-  v128.store(dup + off, f32x4.mul(ds, zv));
-  v128.store(dgt + off, f32x4.mul(f32x4.mul(ds, v128.load(u + off)), madd(zv, f32x4.sub(one, s), one)));
-}
-
-/**
- * The ffn_down backward fused with the SwiGLU backward: da = dy·W as matmul_back_fma computes it, and
- * from each tile of it, without storing da, swiglu_back's dgt and dup (z the gate, u the up
- * projection, sg = sigmoid(z); T × cols each). Needs cols % 8 == 0 (swiglu_back's vector lanes then
- * cover every value, as here).
- */
-export function matmul_back_swiglu(dy: usize, T: i32, rows: i32, W: usize, cols: i32, scratch: usize, z: usize, u: usize, sg: usize, dgt: usize, dup: usize): void {
-  matmulBack(dy, T, rows, W, cols, dgt, scratch, 0, z, u, sg, dup);
-}
-
-function matmulBack(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize, accumulate: i32, z: usize, u: usize, sg: usize, dup: usize): void {
   const cols8 = cols & ~7;
   const ys = <usize>rows << 2, ws = <usize>cols << 2;
   const last = <usize>(T - 1);
@@ -570,15 +547,6 @@ function matmulBack(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize
         g = v128.load32_splat(rc + off); c0 = madd(g, w0, c0); c1 = madd(g, w1, c1);
         g = v128.load32_splat(rd + off); e0 = madd(g, w0, e0); e1 = madd(g, w1, e1);
         pw += 32;
-      }
-      if (z) {
-        // the SwiGLU backward of the tile (dx is dgt); rows past T are not stored
-        const off = (<usize>t0 * <usize>cols + <usize>j0) << 2;
-        swigluBack4(a0, off, z, u, sg, dx, dup); swigluBack4(a1, off + 16, z, u, sg, dx, dup);
-        if (nt > 1) { swigluBack4(b0, off + ws, z, u, sg, dx, dup); swigluBack4(b1, off + ws + 16, z, u, sg, dx, dup); }
-        if (nt > 2) { swigluBack4(c0, off + 2 * ws, z, u, sg, dx, dup); swigluBack4(c1, off + 2 * ws + 16, z, u, sg, dx, dup); }
-        if (nt > 3) { swigluBack4(e0, off + 3 * ws, z, u, sg, dx, dup); swigluBack4(e1, off + 3 * ws + 16, z, u, sg, dx, dup); }
-        continue;
       }
       const out = dx + ((<usize>t0 * <usize>cols + <usize>j0) << 2);
       if (accumulate) {

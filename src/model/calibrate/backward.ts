@@ -18,7 +18,7 @@ import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { activationTypeOf } from "../forward/act-numerics.js";
-import { addWasm, arenaArray, matmulBackSwigluWasm, setFisherWidth, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { addWasm, arenaArray, setFisherWidth, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -548,10 +548,7 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     if (L.moe) df = moeBackward(model, p, L, T, dh, hook);
     else {
       hook(p + "ffn_down.weight", L.a, F, dh, E);
-      const Wd = w(model, p + "ffn_down.weight");
-      let dgt = scratch("dgt", T * F), dup = scratch("dup", T * F);
-      // fused: the SwiGLU backward from each tile of ∂L/∂a, which is then never stored
-      if (!matmulBackSwigluWasm(dh, T, Wd, E, F, L.gt, L.up, L.sg, dgt, dup)) ({ dgt, dup } = swigluBack(matmulBack(dh, T, Wd, E, F, "da"), L.gt, L.up, L.sg));
+      const { dgt, dup } = swigluBack(matmulBack(dh, T, w(model, p + "ffn_down.weight"), E, F, "da"), L.gt, L.up, L.sg);
       hook(p + "ffn_gate.weight", L.f, E, dgt, F);
       hook(p + "ffn_up.weight", L.f, E, dup, F);
       df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E, "df");

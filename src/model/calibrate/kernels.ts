@@ -24,7 +24,6 @@ export interface CalibKernels {
   readonly ropeBack: (x: number, T: number, nHead: number, headDim: number, ropeDim: number, cos: number, sin: number, neox: number) => void;
   readonly fisher: (g: number, x: number, T: number, rows: number, cols: number, R: number, C: number, scale: number, scratch: number, G2: number, gScale: number, X2: number, xp: number, packX: number) => void;
   readonly matmulBack: (dy: number, T: number, rows: number, W: number, cols: number, dx: number, scratch: number, accumulate: number) => void;
-  readonly matmulBackSwiglu: (dy: number, T: number, rows: number, W: number, cols: number, scratch: number, z: number, u: number, sg: number, dgt: number, dup: number) => void;
   readonly rmsNorm: (x: number, g: number, out: number, rows: number, n: number, eps: number) => void;
   readonly add: (a: number, b: number, out: number, n: number) => void;
   /** The forward pass's kernels (assembly/forward_relaxed.ts, forward_ops.ts): the same code, so the same bits. */
@@ -55,7 +54,6 @@ export function calibKernels(): CalibKernels | null {
     ropeFwd: ex["rope_fwd"] as CalibKernels["ropeFwd"],
     fisher: ex["fisher_marginals_fma"] as CalibKernels["fisher"],
     matmulBack: ex["matmul_back_fma"] as CalibKernels["matmulBack"],
-    matmulBackSwiglu: ex["matmul_back_swiglu"] as CalibKernels["matmulBackSwiglu"],
     rmsNorm: ex["rms_norm"] as CalibKernels["rmsNorm"],
     add: ex["add_f32"] as CalibKernels["add"],
     matmul: ex["matmul_fma"] as CalibKernels["matmul"],
@@ -303,23 +301,6 @@ export function matmulBackWasm(dy: Float32Array, T: number, W: Float32Array, row
   const py = s.in(dy, T * rows), pw = s.in(W, rows * cols), px = accumulate ? s.in(dx, T * cols) : s.outAt(dx, T * cols), ps = s.alloc(rows * 8);
   k.matmulBack(py, T, rows, pw, cols, px, ps, accumulate ? 1 : 0);
   s.out(dx, px, T * cols);
-  return true;
-}
-
-/**
- * The SwiGLU FFN's backward from dy (T × rows, at the down projection's output): da = dy·W (W: rows ×
- * cols, the down projection) and from it, without storing it, swigluBackWasm's dgt and dup (gt, up,
- * sg: T × cols); the same values as matmulBackWasm then swigluBackWasm. False where unavailable or
- * cols % 8 != 0.
- */
-export function matmulBackSwigluWasm(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, gt: Float32Array, up: Float32Array, sg: Float32Array, dgt: Float32Array, dup: Float32Array): boolean {
-  const k = cols % 8 === 0 ? calibKernels() : null;
-  if (!k) return false;
-  const s = new Scratch(k), n = T * cols;
-  const py = s.in(dy, T * rows), pw = s.in(W, rows * cols), pz = s.in(gt, n), pu = s.in(up, n), psg = s.in(sg, n);
-  const pg = s.outAt(dgt, n), pp = s.outAt(dup, n), ps = s.alloc(rows * 8);
-  k.matmulBackSwiglu(py, T, rows, pw, cols, ps, pz, pu, psg, pg, pp);
-  s.out(dgt, pg, n); s.out(dup, pp, n);
   return true;
 }
 

@@ -173,6 +173,18 @@ test("calibrate: WASM attention backward equals the float64 JS reference", () =>
   }
 });
 
+test("calibrate: a pass whose arena views were detached by a memory grow fails (an internal error) instead of returning garbage", { skip: calibKernels() ? false : "no relaxed-SIMD module: no arena" }, () => {
+  const m = load("models/stories260K.gguf"), T = 16;
+  const toks = Int32Array.from({ length: T }, (_, i) => (i * 7 + 3) % m.config.vocab);
+  const cache = forwardCached(m, toks);
+  calibKernels()!.memory.grow(1); // as per-call scratch past its reserve would
+  const d = new Float32Array(T * m.config.vocab).fill(0.001);
+  assert.throws(() => backward(m, cache, d, () => {}), /internal error|detached/);
+  // the next chunk lays the arena out again
+  const again = forwardCached(m, toks);
+  backward(m, again, d, () => {});
+});
+
 test("calibrate: the attention that keeps its probabilities gives the forward pass's output bit for bit, and the backward from them equals the backward that recomputes them", { skip: calibKernels() ? false : "no relaxed-SIMD module: probabilities are not kept" }, () => {
   const r = rng(13);
   // group 4 with d % 8 == 0 (four heads at a time), group 2 (one head at a time), T off the blocks of four

@@ -18,7 +18,7 @@ import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { activationTypeOf } from "../forward/act-numerics.js";
-import { addWasm, arenaArray, setFisherWidth, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { addWasm, arenaArray, arenaIntact, setFisherWidth, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -141,8 +141,8 @@ function arenaEstimate(c: ForwardModel["config"], T: number): number {
 /** Bytes of per-call kernel scratch past the arena that a chunk of T tokens may need (every operand copied, the largest weight matrix, attention's P and dS). */
 function scratchEstimate(model: ForwardModel, T: number): number {
   const c = model.config;
-  let maxW = 0;
-  for (const w of model.weights.values()) maxW = Math.max(maxW, c.nExpert > 0 && w.length > c.nFfExp * c.nEmbd * 4 ? c.nFfExp * c.nEmbd : w.length);
+  let maxW = 0; // the largest matrix a kernel takes: a 2-D weight, or one expert of a 3-D *_exps tensor
+  for (const [name, w] of model.weights) maxW = Math.max(maxW, c.nExpert > 0 && name.includes("_exps.") ? w.length / c.nExpert : w.length);
   const act = Math.max(c.nEmbd, c.nHead * c.headDim, c.nFf, c.nFfExp, c.nExpert);
   const Tp = (T + 3) & ~3;
   return 4 * (maxW + 2 * T * c.vocab + 10 * T * act + 2 * Tp * Tp + 4 * T + 16 * Math.max(act, c.vocab)) + 64 * 1024;
@@ -180,6 +180,11 @@ function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, 
   if (matmulBackWasm(dy, T, W, rows, cols, out)) return out; // from W as stored: no transposed copy
   // plain-SIMD fallback: the forward matmul on a cached transposed copy
   return matmul(dy, T, rows, transposed(W, rows, cols), cols, out);
+}
+
+/** A pass whose arena views were detached by a memory grow (scratch past its reserve: a wrong estimate) has read nothing valid from them: fail, not return it. */
+function checkArena(): void {
+  if (!arenaIntact()) throw new Error("internal error: calibrate's kernel memory grew during a pass (per-call scratch past its reserve)");
 }
 
 /** ops.rmsNorm into out: the WASM kernel (the same bits) where it runs, in place on the arena. */
@@ -428,6 +433,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   }
   const xf = rmsNormFwd(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
   const logits = mm(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
+  checkArena();
   return { T, layers, hOut: h, xf, logits };
 }
 
@@ -571,5 +577,6 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv", dx);
     dh = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx, scratch("dh", T * E), dh1);
   }
+  checkArena();
   return { dEmbed: dh.slice() };
 }

@@ -86,6 +86,12 @@ export function limitArena(bytes: number): void {
   relayout = true;
 }
 
+/** False when the memory grew since the arena's views were made (per-call scratch past beginChunk's reserve): views a pass still holds are then detached. */
+export function arenaIntact(): boolean {
+  const k = calibKernels();
+  return !k || arenaBuffer === undefined || k.memory.buffer === arenaBuffer;
+}
+
 /** Where the arrays of the last chunk lived: bytes in the arena and outside it (JS arrays). */
 export function arenaUse(): { inside: number; outside: number } {
   return { inside: arenaTop - arenaStart, outside };
@@ -158,7 +164,8 @@ export class Scratch {
     const p = this.top;
     this.top += (n * 4 + 15) & ~15;
     const have = this.k.memory.buffer.byteLength;
-    if (this.top > have) this.k.memory.grow(Math.ceil((this.top - have) / 65536)); // past the reserve: the arena's views are detached (operands below then fail loudly)
+    // past beginChunk's reserve: a grow detaches the arena's views (the passes check arenaIntact; the next chunk lays it out again)
+    if (this.top > have) this.k.memory.grow(Math.ceil((this.top - have) / 65536));
     return p;
   }
   f32(p: number, n: number): Float32Array {

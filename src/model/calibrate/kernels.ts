@@ -6,8 +6,8 @@
 // The instance's memory: [base, arena end) the arena, where calibrate's per-chunk arrays live
 // (the forward cache, the backward pass's temporaries: arenaArray), so that kernels read and
 // write them in place instead of copying every operand in and every result out; after it, the
-// per-call scratch of each kernel (Scratch). Memory only grows between chunks (beginChunk):
-// a grow detaches every JS view of the old memory.
+// per-call scratch of each kernel (Scratch). Memory grows between chunks (beginChunk, which also
+// reserves the scratch the kernels will need): a grow detaches every JS view of the old memory.
 import { relaxedModule } from "../forward/relaxed-module.js";
 
 export interface CalibKernels {
@@ -133,7 +133,7 @@ export function beginChunk(estimate: number, scratch: number): void {
  */
 export function arenaArray(site: string, n: number, cap = n): Float32Array {
   let b = pool.get(site);
-  if (!b || b.length < n || b.length === 0) {
+  if (!b || b.length < n) {
     const k = calibKernels();
     const had = siteMax.get(site) ?? 0;
     cap = Math.max(cap, n, had);

@@ -1,4 +1,4 @@
-import { exp4, madd } from "./forward_ops";
+import { dots1, dots4, exp4, madd, softmaxRow, values4, valuesRow } from "./forward_ops";
 
 // quantscope calibrate's kernels in the relaxed-SIMD module (exported from
 // assembly/forward_relaxed.ts -> build/forward-relaxed.wasm, where madd is one
@@ -52,6 +52,56 @@ function dots4x2(r0: usize, r1: usize, r2: usize, r3: usize, k0: usize, kStride:
   }
 }
 
+/** Writes one probability row: prow[s] = e[s]·inv for s in [0, t] and the zeros after it through t's block of four (as attention_back_fma normalises it). */
+// @ts-ignore: decorator
+@inline function keepRow(sc: usize, t: i32, inv: f32, prow: usize): void {
+  const iv = f32x4.splat(inv);
+  for (let s = 0; s <= t; s += 4) v128.store(prow + (<usize>s << 2), f32x4.mul(v128.load(sc + (<usize>s << 2)), iv));
+}
+
+/**
+ * The forward pass's causal attention (forward_ops attention with t0 = 0: the same helpers on the same
+ * values, so the same output bits) that also keeps every query's softmax probabilities for the
+ * backward pass: head h's row t at P + (h·Tp + t)·Tp·4 holds e^(score − max)·(1/Σ) for keys [0, t]
+ * and zeros through the end of t's block of four, rows [T, Tp) are zero (Tp = T rounded up to 4):
+ * the values attention_back_fma computes when it recomputes them, bit for bit, since its dots,
+ * maximum, exponentials and sums are these in the same order.
+ */
+export function attention_keep(q: usize, k: usize, v: usize, out: usize, T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, scores: usize, P: usize): void {
+  const group = nHead / nKv;
+  const qStride = <usize>(nHead * d) << 2, kStride = <usize>(nKv * d) << 2, qHead = <usize>d << 2;
+  const sStride = <usize>(T + 4) << 2;
+  const Tp = (T + 3) & ~3, pStride = <usize>Tp << 2, pHead = <usize>Tp * pStride;
+  const four = group % 4 == 0 && (d & 3) == 0;
+  for (let kh = 0; kh < nKv; kh++) {
+    const khOff = <usize>(kh * d) << 2;
+    for (let h = kh * group; h < (kh + 1) * group; h += four ? 4 : 1) {
+      for (let t = 0; t < T; t++) {
+        const qr = q + <usize>t * qStride + <usize>h * qHead;
+        if (four) dots4(qr, qHead, k + khOff, kStride, t, d, scale, scores, sStride);
+        else dots1(qr, k + khOff, kStride, t, d, scale, scores);
+        const orow = out + <usize>t * qStride + <usize>h * qHead;
+        const prow = P + <usize>h * pHead + <usize>t * pStride;
+        if (four && (d & 7) == 0) {
+          const i0 = softmaxRow(scores, t), i1 = softmaxRow(scores + sStride, t);
+          const i2 = softmaxRow(scores + 2 * sStride, t), i3 = softmaxRow(scores + 3 * sStride, t);
+          keepRow(scores, t, i0, prow); keepRow(scores + sStride, t, i1, prow + pHead);
+          keepRow(scores + 2 * sStride, t, i2, prow + 2 * pHead); keepRow(scores + 3 * sStride, t, i3, prow + 3 * pHead);
+          values4(scores, sStride, t, v + khOff, kStride, d, orow, qHead, i0, i1, i2, i3);
+        } else {
+          const nh = four ? 4 : 1;
+          for (let i = 0; i < nh; i++) {
+            const sc = scores + <usize>i * sStride, inv = softmaxRow(sc, t);
+            keepRow(sc, t, inv, prow + <usize>i * pHead);
+            valuesRow(sc, t, v + khOff, kStride, d, orow + <usize>i * qHead, inv);
+          }
+        }
+      }
+    }
+  }
+  if (Tp > T) for (let h = 0; h < nHead; h++) memory.fill(P + <usize>h * pHead + <usize>T * pStride, 0, <usize>(Tp - T) * pStride);
+}
+
 /**
  * Backward of causal attention (layout as attention_fma: q, dout T×(nHead·d),
  * k, v T×(nKv·d); head h reads KV head h / (nHead / nKv)), per head as five
@@ -63,13 +113,14 @@ function dots4x2(r0: usize, r1: usize, r2: usize, r3: usize, k0: usize, kStride:
  * rounded up to 4. Needs d % 8 == 0.
  */
 export function attention_back_fma(q: usize, k: usize, v: usize, dout: usize, dq: usize, dk: usize, dv: usize,
-  T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, P: usize, dS: usize): void {
+  T: i32, nHead: i32, nKv: i32, d: i32, scale: f32, P: usize, dS: usize, kept: usize): void {
   const group = nHead / nKv;
   const Tp = (T + 3) & ~3;
   const qStride = <usize>(nHead * d) << 2, kStride = <usize>(nKv * d) << 2, pStride = <usize>Tp << 2;
   const zero = f32x4.splat(0);
   for (let h = 0; h < nHead; h++) {
     const kh = h / group;
+    if (kept) P = kept + <usize>h * <usize>Tp * pStride; // this head's probabilities, from attention_keep
     const qh = q + (<usize>(h * d) << 2), oh = dout + (<usize>(h * d) << 2), dqh = dq + (<usize>(h * d) << 2);
     const kk = k + (<usize>(kh * d) << 2), vv = v + (<usize>(kh * d) << 2);
     const dkk = dk + (<usize>(kh * d) << 2), dvv = dv + (<usize>(kh * d) << 2);
@@ -79,17 +130,28 @@ export function attention_back_fma(q: usize, k: usize, v: usize, dout: usize, dq
       const last = <usize>(T - 1);
       const ta = <usize>t0, tb = min(<usize>(t0 + 1), last), tc = min(<usize>(t0 + 2), last), td = min(<usize>(t0 + 3), last);
       const prow = P + ta * pStride, srow = dS + ta * pStride;
-      dots4x2(qh + ta * qStride, qh + tb * qStride, qh + tc * qStride, qh + td * qStride, kk, kStride, kEnd, d, scale, prow, pStride);
+      if (!kept) dots4x2(qh + ta * qStride, qh + tb * qStride, qh + tc * qStride, qh + td * qStride, kk, kStride, kEnd, d, scale, prow, pStride);
       dots4x2(oh + ta * qStride, oh + tb * qStride, oh + tc * qStride, oh + td * qStride, vv, kStride, kEnd, d, 1, srow, pStride);
       for (let i = 0; i < 4; i++) {
         const pr = prow + <usize>i * pStride, sr = srow + <usize>i * pStride;
         if (i >= nt) {
-          // past the last query: zero rows, read (and ignored) by the dQ tiles below
-          for (let s = 0; s < t0 + 4; s += 4) { v128.store(pr + (<usize>s << 2), zero); v128.store(sr + (<usize>s << 2), zero); }
+          // past the last query: zero rows, read (and ignored) by the dQ tiles below (kept rows past T are zero)
+          for (let s = 0; s < t0 + 4; s += 4) { if (!kept) v128.store(pr + (<usize>s << 2), zero); v128.store(sr + (<usize>s << 2), zero); }
           continue;
         }
         for (let s = kEnd; s < t0 + 4; s++) store<f32>(sr + (<usize>s << 2), 0); // keys past T
         const n = t0 + i + 1;
+        if (kept) {
+          // the kept probabilities: dS = P∘(dP − rowsum(P∘dP))·scale as below
+          let dot = zero;
+          for (let s = 0; s < n; s += 4) dot = madd(v128.load(pr + (<usize>s << 2)), v128.load(sr + (<usize>s << 2)), dot);
+          const rd = f32x4.splat(hsum(dot)), sc = f32x4.splat(scale);
+          for (let s = 0; s < n; s += 4) {
+            const p = sr + (<usize>s << 2);
+            v128.store(p, f32x4.mul(f32x4.mul(v128.load(pr + (<usize>s << 2)), f32x4.sub(v128.load(p), rd)), sc));
+          }
+          continue;
+        }
         let mx: f32 = -Infinity;
         for (let s = 0; s < n; s++) mx = max(mx, load<f32>(pr + (<usize>s << 2)));
         // e^(score − max) four at a time, lanes past the query zeroed (through the block's end, t0 + 3)
@@ -292,64 +354,156 @@ export function rope_back(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i
 // fisher_marginals_f32 in assembly/calib_backward.ts, which this replaces where relaxed SIMD runs):
 // g (T × rows) the output gradients, x (T × cols) the inputs; adds scale·Σ_j dW_oj² to R[o] and
 // scale·Σ_o dW_oj² to C[j] (f64). dW in register tiles of 4 rows × 8 columns (fused multiply-adds
-// over t in order) from packed panels: all of g as T × 4 panels and all of x as T × 8 panels
-// (scratch: T·(rows + cols + 8) f32), visited in blocks of ~16 KiB of g panels so that the panels a
-// tile reads stay in L1/L2 (the plain kernel streamed all of g once per x panel: for the
-// 1024-row FFN matrices that is 1 MiB per panel, from L3).
+// over t in order; 5- and 6-row tiles, 10 or 12 accumulators, ran at half the speed here),
+// from packed panels: all of g as T × 4 panels and all of x as T × 8 panels (scratch:
+// T·(rows + cols + 8) f32), visited in blocks
+// of ~16 KiB of g panels so that the panels a tile reads stay in L1/L2 (the plain kernel streamed
+// all of g once per x panel: for the 1024-row FFN matrices that is 1 MiB per panel, from L3). The
+// squares go to R and C in f64x2 lanes, in the order of the scalar loop they replaced (rows
+// ascending for each column, 4-column groups ascending for each row: the same sums).
 
+/** Adds one row's 8 squared tile values (a: columns j..j+3, b: j+4..j+7) to R[o] and C[j..j+7], in f64x2 lanes. */
 // @ts-ignore: decorator
-@inline function addTileF(a: v128, o: i32, j: i32, R: usize, C: usize, scale: f64): void {
-  const v0 = <f64>f32x4.extract_lane(a, 0), v1 = <f64>f32x4.extract_lane(a, 1);
-  const v2 = <f64>f32x4.extract_lane(a, 2), v3 = <f64>f32x4.extract_lane(a, 3);
-  const q0 = v0 * v0 * scale, q1 = v1 * v1 * scale, q2 = v2 * v2 * scale, q3 = v3 * v3 * scale;
+@inline function addRow8(a: v128, b: v128, o: i32, j: i32, R: usize, C: usize, sc: v128): void {
+  const a0 = f64x2.promote_low_f32x4(a), a1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(a, a, 2, 3, 2, 3));
+  const b0 = f64x2.promote_low_f32x4(b), b1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(b, b, 2, 3, 2, 3));
+  const qa0 = f64x2.mul(f64x2.mul(a0, a0), sc), qa1 = f64x2.mul(f64x2.mul(a1, a1), sc);
+  const qb0 = f64x2.mul(f64x2.mul(b0, b0), sc), qb1 = f64x2.mul(f64x2.mul(b1, b1), sc);
+  // R[o] += (q0 + q1) + (q2 + q3), then the same for columns j+4..j+7
+  const sa = f64x2.add(v128.shuffle<f64>(qa0, qa1, 0, 2), v128.shuffle<f64>(qa0, qa1, 1, 3));
+  const sb = f64x2.add(v128.shuffle<f64>(qb0, qb1, 0, 2), v128.shuffle<f64>(qb0, qb1, 1, 3));
   const pr = R + (<usize>o << 3);
-  store<f64>(pr, load<f64>(pr) + ((q0 + q1) + (q2 + q3)));
+  let r = load<f64>(pr) + (f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1));
+  store<f64>(pr, r + (f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1)));
   const pc = C + (<usize>j << 3);
-  v128.store(pc, f64x2.add(v128.load(pc), f64x2(q0, q1)));
-  v128.store(pc, f64x2.add(v128.load(pc, 16), f64x2(q2, q3)), 16);
+  v128.store(pc, f64x2.add(v128.load(pc), qa0)); v128.store(pc, f64x2.add(v128.load(pc, 16), qa1), 16);
+  v128.store(pc, f64x2.add(v128.load(pc, 32), qb0), 32); v128.store(pc, f64x2.add(v128.load(pc, 48), qb1), 48);
 }
 
-/** Packs columns [c0, c0 + w) of src (T × n) into a contiguous T × w panel at dst. */
+/** Packs columns [c0, c0 + 4·v) of src (T × n) into a contiguous T × 4v panel at dst (v = 1 or 2 vectors per row; vector moves: memory.copy of 16 or 32 bytes is a call per row). */
 // @ts-ignore: decorator
-@inline function packPanel(src: usize, T: i32, n: i32, c0: i32, w: i32, dst: usize): void {
-  const ss = <usize>n << 2, wb = <usize>w << 2;
+@inline function packPanel(src: usize, T: i32, n: i32, c0: i32, v: i32, dst: usize): void {
+  const ss = <usize>n << 2;
   let sr = src + (<usize>c0 << 2), dr = dst;
-  for (let t = 0; t < T; t++) {
-    memory.copy(dr, sr, wb);
-    sr += ss; dr += wb;
+  if (v == 1) {
+    for (let t = 0; t < T; t++) { v128.store(dr, v128.load(sr)); sr += ss; dr += 16; }
+  } else {
+    for (let t = 0; t < T; t++) { v128.store(dr, v128.load(sr)); v128.store(dr, v128.load(sr, 16), 16); sr += ss; dr += 32; }
   }
 }
 
-export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize): void {
+/** One 4 × 8 tile: rows o..o+3 (panel gr, T × 4) against columns j..j+7. */
+function fisherTile4(gr: usize, xr: usize, T: i32, o: i32, j: i32, R: usize, C: usize, sc: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  for (let t = 0; t < T; t++) {
+    const x0 = v128.load(xr), x1 = v128.load(xr, 16);
+    let gv = v128.load32_splat(gr); a00 = madd(gv, x0, a00); a01 = madd(gv, x1, a01);
+    gv = v128.load32_splat(gr, 4); a10 = madd(gv, x0, a10); a11 = madd(gv, x1, a11);
+    gv = v128.load32_splat(gr, 8); a20 = madd(gv, x0, a20); a21 = madd(gv, x1, a21);
+    gv = v128.load32_splat(gr, 12); a30 = madd(gv, x0, a30); a31 = madd(gv, x1, a31);
+    xr += 32; gr += 16;
+  }
+  addRow8(a00, a01, o, j, R, C, sc); addRow8(a10, a11, o + 1, j, R, C, sc);
+  addRow8(a20, a21, o + 2, j, R, C, sc); addRow8(a30, a31, o + 3, j, R, C, sc);
+}
+
+/**
+ * packPanel of a 4- or 8-column panel that also adds (scale·v)·v of each packed value to acc (f64, one
+ * per column, at acc + 8·c0), over t in order: add_squares' operations on the same values, so the
+ * same sums (out_grad2 and in_sum2 come out of the Fisher kernel's packing pass).
+ */
+function packPanelSquares(src: usize, T: i32, n: i32, c0: i32, v: i32, dst: usize, acc: usize, scale: f64): void {
+  const ss = <usize>n << 2, sc = f64x2.splat(scale);
+  const pa = acc + (<usize>c0 << 3);
+  let q0 = v128.load(pa), q1 = v128.load(pa, 16);
+  let sr = src + (<usize>c0 << 2), dr = dst;
+  if (v == 1) {
+    for (let t = 0; t < T; t++) {
+      const x = v128.load(sr);
+      v128.store(dr, x);
+      const lo = f64x2.promote_low_f32x4(x), hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3));
+      q0 = f64x2.add(q0, f64x2.mul(f64x2.mul(sc, lo), lo)); q1 = f64x2.add(q1, f64x2.mul(f64x2.mul(sc, hi), hi));
+      sr += ss; dr += 16;
+    }
+  } else {
+    let q2 = v128.load(pa, 32), q3 = v128.load(pa, 48);
+    for (let t = 0; t < T; t++) {
+      const x = v128.load(sr), y = v128.load(sr, 16);
+      v128.store(dr, x); v128.store(dr, y, 16);
+      let lo = f64x2.promote_low_f32x4(x), hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3));
+      q0 = f64x2.add(q0, f64x2.mul(f64x2.mul(sc, lo), lo)); q1 = f64x2.add(q1, f64x2.mul(f64x2.mul(sc, hi), hi));
+      lo = f64x2.promote_low_f32x4(y); hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(y, y, 2, 3, 2, 3));
+      q2 = f64x2.add(q2, f64x2.mul(f64x2.mul(sc, lo), lo)); q3 = f64x2.add(q3, f64x2.mul(f64x2.mul(sc, hi), hi));
+      sr += ss; dr += 32;
+    }
+    v128.store(pa, q2, 32); v128.store(pa, q3, 48);
+  }
+  v128.store(pa, q0); v128.store(pa, q1, 16);
+}
+
+/** packPanelSquares of two consecutive 4-column panels (columns c0..c0+7; the second panel T·16 bytes after the first): four independent f64 sums in flight instead of two. */
+function packPanelPairSquares(src: usize, T: i32, n: i32, c0: i32, dst: usize, acc: usize, scale: f64): void {
+  const ss = <usize>n << 2, sc = f64x2.splat(scale), d2 = <usize>T << 4;
+  const pa = acc + (<usize>c0 << 3);
+  let q0 = v128.load(pa), q1 = v128.load(pa, 16), q2 = v128.load(pa, 32), q3 = v128.load(pa, 48);
+  let sr = src + (<usize>c0 << 2), dr = dst;
+  for (let t = 0; t < T; t++) {
+    const x = v128.load(sr), y = v128.load(sr, 16);
+    v128.store(dr, x); v128.store(dr + d2, y);
+    let lo = f64x2.promote_low_f32x4(x), hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3));
+    q0 = f64x2.add(q0, f64x2.mul(f64x2.mul(sc, lo), lo)); q1 = f64x2.add(q1, f64x2.mul(f64x2.mul(sc, hi), hi));
+    lo = f64x2.promote_low_f32x4(y); hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(y, y, 2, 3, 2, 3));
+    q2 = f64x2.add(q2, f64x2.mul(f64x2.mul(sc, lo), lo)); q3 = f64x2.add(q3, f64x2.mul(f64x2.mul(sc, hi), hi));
+    sr += ss; dr += 16;
+  }
+  v128.store(pa, q0); v128.store(pa, q1, 16); v128.store(pa, q2, 32); v128.store(pa, q3, 48);
+}
+
+/** acc[c] += (scale·v)·v over the T rows of src (T × n) for the columns [c0, c1), t in order (the columns outside the panels). */
+function columnSquares(src: usize, T: i32, n: i32, c0: i32, c1: i32, acc: usize, scale: f64): void {
+  const ss = <usize>n << 2;
+  for (let c = c0; c < c1; c++) {
+    const pa = acc + (<usize>c << 3);
+    let q = load<f64>(pa), sr = src + (<usize>c << 2);
+    for (let t = 0; t < T; t++) { const v = <f64>load<f32>(sr); q += scale * v * v; sr += ss; }
+    store<f64>(pa, q);
+  }
+}
+
+/**
+ * G2 ≠ 0: also G2[o] += (gScale·g_to)·g_to over t (out_grad2); X2 ≠ 0: X2[j] += x_tj·x_tj (in_sum2),
+ * in the packing pass, with add_squares' operations in its order (the same sums). x's panels go to
+ * xp (T·cols f32); packX = 0: they are there already (q/k/v and gate/up share their input: packed
+ * once), and X2 is then not summed. g's panels go to scratch (T·rows f32).
+ */
+export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols: i32, R: usize, C: usize, scale: f64, scratch: usize, G2: usize, gScale: f64, X2: usize, xp: usize, packX: i32): void {
   const rows4 = rows & ~3, cols8 = cols & ~7;
   const gs = <usize>rows << 2, xs = <usize>cols << 2;
-  const gp = scratch, xp = scratch + ((<usize>T * <usize>rows4) << 2);
+  const gp = scratch;
   const gPanel = <usize>T << 4, xPanel = <usize>T << 5; // bytes per panel
-  for (let o0 = 0; o0 < rows4; o0 += 4) packPanel(g, T, rows, o0, 4, gp + <usize>(o0 >> 2) * gPanel);
-  for (let j0 = 0; j0 < cols8; j0 += 8) packPanel(x, T, cols, j0, 8, xp + <usize>(j0 >> 3) * xPanel);
+  let o0 = 0;
+  if (G2) for (; o0 + 7 < rows4; o0 += 8) packPanelPairSquares(g, T, rows, o0, gp + <usize>(o0 >> 2) * gPanel, G2, gScale);
+  for (; o0 < rows4; o0 += 4) {
+    if (G2) packPanelSquares(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel, G2, gScale);
+    else packPanel(g, T, rows, o0, 1, gp + <usize>(o0 >> 2) * gPanel);
+  }
+  if (packX) {
+    for (let j0 = 0; j0 < cols8; j0 += 8) {
+      if (X2) packPanelSquares(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel, X2, 1);
+      else packPanel(x, T, cols, j0, 2, xp + <usize>(j0 >> 3) * xPanel);
+    }
+  }
+  if (G2) columnSquares(g, T, rows, rows4, rows, G2, gScale);
+  if (X2) columnSquares(x, T, cols, cols8, cols, X2, 1);
+  const sc = f64x2.splat(scale);
   let ob = (16384 / (T << 4)) << 2; // rows per block
   if (ob < 4) ob = 4;
   for (let b0 = 0; b0 < rows4; b0 += ob) {
     const b1 = min(rows4, b0 + ob);
     for (let j0 = 0; j0 < cols8; j0 += 8) {
       const xb = xp + <usize>(j0 >> 3) * xPanel;
-      for (let o0 = b0; o0 < b1; o0 += 4) {
-        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-        let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-        let xr = xb, gr = gp + <usize>(o0 >> 2) * gPanel;
-        for (let t = 0; t < T; t++) {
-          const x0 = v128.load(xr), x1 = v128.load(xr, 16);
-          let gv = v128.load32_splat(gr); a00 = madd(gv, x0, a00); a01 = madd(gv, x1, a01);
-          gv = v128.load32_splat(gr, 4); a10 = madd(gv, x0, a10); a11 = madd(gv, x1, a11);
-          gv = v128.load32_splat(gr, 8); a20 = madd(gv, x0, a20); a21 = madd(gv, x1, a21);
-          gv = v128.load32_splat(gr, 12); a30 = madd(gv, x0, a30); a31 = madd(gv, x1, a31);
-          xr += 32; gr += 16;
-        }
-        addTileF(a00, o0, j0, R, C, scale); addTileF(a01, o0, j0 + 4, R, C, scale);
-        addTileF(a10, o0 + 1, j0, R, C, scale); addTileF(a11, o0 + 1, j0 + 4, R, C, scale);
-        addTileF(a20, o0 + 2, j0, R, C, scale); addTileF(a21, o0 + 2, j0 + 4, R, C, scale);
-        addTileF(a30, o0 + 3, j0, R, C, scale); addTileF(a31, o0 + 3, j0 + 4, R, C, scale);
-      }
+      for (let o0 = b0; o0 < b1; o0 += 4) fisherTile4(gp + <usize>(o0 >> 2) * gPanel, xb, T, o0, j0, R, C, sc);
     }
   }
   // the rows and columns outside the tiles, one entry at a time
@@ -368,9 +522,10 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
  * dx (T × cols) = dy (T × rows) · W (rows × cols): the backward pass's ∂L/∂x of y = x·Wᵀ, from W as
  * stored (no transposed copy). Eight columns of W at a time are packed into a contiguous rows × 8
  * panel (scratch: rows·8 f32) that stays in L1/L2 while every group of four tokens passes over it;
- * register tiles of 4 tokens × 8 columns, fused multiply-adds over o in order.
+ * register tiles of 4 tokens × 8 columns, fused multiply-adds over o in order. accumulate ≠ 0: dx +=
+ * the product instead (the same f32 sums as adding it afterwards, without the pass over dx).
  */
-export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize): void {
+export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i32, dx: usize, scratch: usize, accumulate: i32): void {
   const cols8 = cols & ~7;
   const ys = <usize>rows << 2, ws = <usize>cols << 2;
   const last = <usize>(T - 1);
@@ -394,6 +549,12 @@ export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i3
         pw += 32;
       }
       const out = dx + ((<usize>t0 * <usize>cols + <usize>j0) << 2);
+      if (accumulate) {
+        a0 = f32x4.add(v128.load(out), a0); a1 = f32x4.add(v128.load(out, 16), a1);
+        if (nt > 1) { b0 = f32x4.add(v128.load(out + ws), b0); b1 = f32x4.add(v128.load(out + ws, 16), b1); }
+        if (nt > 2) { c0 = f32x4.add(v128.load(out + 2 * ws), c0); c1 = f32x4.add(v128.load(out + 2 * ws, 16), c1); }
+        if (nt > 3) { e0 = f32x4.add(v128.load(out + 3 * ws), e0); e1 = f32x4.add(v128.load(out + 3 * ws, 16), e1); }
+      }
       v128.store(out, a0); v128.store(out, a1, 16);
       if (nt > 1) { v128.store(out + ws, b0); v128.store(out + ws, b1, 16); }
       if (nt > 2) { v128.store(out + 2 * ws, c0); v128.store(out + 2 * ws, c1, 16); }
@@ -405,7 +566,94 @@ export function matmul_back_fma(dy: usize, T: i32, rows: i32, W: usize, cols: i3
     for (let t = 0; t < T; t++) {
       let s: f32 = 0;
       for (let o = 0; o < rows; o++) s += load<f32>(dy + <usize>t * ys + (<usize>o << 2)) * load<f32>(W + <usize>o * ws + (<usize>j << 2));
-      store<f32>(dx + ((<usize>t * <usize>cols + <usize>j) << 2), s);
+      const p = dx + ((<usize>t * <usize>cols + <usize>j) << 2);
+      store<f32>(p, accumulate ? load<f32>(p) + s : s);
+    }
+  }
+}
+
+/** Scales row x (n values) into out: out_j = f32((x_j · s) · g_j) in f64 (g = 0: no weight), as ops.rmsNorm's scaleRow. */
+function scaleRow(x: usize, n: i32, s: f64, g: usize, out: usize): void {
+  const sv = f64x2.splat(s);
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const off = <usize>j << 2;
+    const v = v128.load(x + off);
+    let lo = f64x2.mul(f64x2.promote_low_f32x4(v), sv), hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), sv);
+    if (g) {
+      const w = v128.load(g + off);
+      lo = f64x2.mul(lo, f64x2.promote_low_f32x4(w));
+      hi = f64x2.mul(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(w, w, 2, 3, 2, 3)));
+    }
+    const a = f32x4.demote_f64x2_zero(lo), b = f32x4.demote_f64x2_zero(hi);
+    v128.store(out + off, v128.shuffle<f32>(a, b, 0, 1, 4, 5));
+  }
+  for (; j < n; j++) {
+    const off = <usize>j << 2;
+    let v = <f64>load<f32>(x + off) * s;
+    if (g) v *= <f64>load<f32>(g + off);
+    store<f32>(out + off, <f32>v);
+  }
+}
+
+/**
+ * RMSNorm of `rows` rows of n values (weight g, 0: none) into out, bit for bit as ops.rmsNorm computes
+ * it in JS: per row an f64 sum of squares in the row's order (four rows at a time), the scale
+ * 1/√(sum/n + eps) in f64, each value (x·scale)·g in f64 rounded to f32.
+ */
+export function rms_norm(x: usize, g: usize, out: usize, rows: i32, n: i32, eps: f64): void {
+  const rb = <usize>n << 2, nf = <f64>n;
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const x0 = x + <usize>r * rb, x1 = x0 + rb, x2 = x1 + rb, x3 = x2 + rb;
+    let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
+    for (let j = 0; j < n; j++) {
+      const off = <usize>j << 2;
+      const a = <f64>load<f32>(x0 + off), b = <f64>load<f32>(x1 + off), c = <f64>load<f32>(x2 + off), d = <f64>load<f32>(x3 + off);
+      s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d;
+    }
+    const o = out + <usize>r * rb;
+    scaleRow(x0, n, 1 / Math.sqrt(s0 / nf + eps), g, o);
+    scaleRow(x1, n, 1 / Math.sqrt(s1 / nf + eps), g, o + rb);
+    scaleRow(x2, n, 1 / Math.sqrt(s2 / nf + eps), g, o + 2 * rb);
+    scaleRow(x3, n, 1 / Math.sqrt(s3 / nf + eps), g, o + 3 * rb);
+  }
+  for (; r < rows; r++) {
+    const xr = x + <usize>r * rb;
+    let s: f64 = 0;
+    for (let j = 0; j < n; j++) { const a = <f64>load<f32>(xr + (<usize>j << 2)); s += a * a; }
+    scaleRow(xr, n, 1 / Math.sqrt(s / nf + eps), g, out + <usize>r * rb);
+  }
+}
+
+/** out = a + b elementwise (f32; n values). */
+export function add_f32(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const off = <usize>i << 2;
+    v128.store(out + off, f32x4.add(v128.load(a + off), v128.load(b + off)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(out + off, load<f32>(a + off) + load<f32>(b + off));
+  }
+}
+
+/** The forward RoPE rotation in place, as ops.rope computes it in JS: (x0·c − x1·s, x0·s + x1·c) in f64 (pairs and tables as rope_back). */
+export function rope_fwd(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i32, cos: usize, sin: usize, neox: i32): void {
+  const half = ropeDim >> 1;
+  const step: usize = neox ? 4 : 8, other: usize = neox ? <usize>half << 2 : 4;
+  for (let t = 0; t < T; t++) {
+    const ct = cos + ((<usize>t * <usize>half) << 3), st = sin + ((<usize>t * <usize>half) << 3);
+    for (let h = 0; h < nHead; h++) {
+      const o = x + ((<usize>(t * nHead + h) * <usize>headDim) << 2);
+      for (let i = 0; i < half; i++) {
+        const c = load<f64>(ct + (<usize>i << 3)), s = load<f64>(st + (<usize>i << 3));
+        const p0 = o + <usize>i * step, p1 = p0 + other;
+        const x0 = <f64>load<f32>(p0), x1 = <f64>load<f32>(p1);
+        store<f32>(p0, <f32>(x0 * c - x1 * s));
+        store<f32>(p1, <f32>(x0 * s + x1 * c));
+      }
     }
   }
 }

@@ -66,7 +66,7 @@ export function silu_mul(g: usize, u: usize, out: usize, n: i32): void {
 }
 
 /** Query-key dots of four query rows (q0 + i·qHead) against keys [0, t], scaled, into four score rows (stride sStride bytes). */
-function dots4(q0: usize, qHead: usize, k0: usize, kStride: usize, t: i32, d4: i32, scale: f32, sc: usize, sStride: usize): void {
+export function dots4(q0: usize, qHead: usize, k0: usize, kStride: usize, t: i32, d4: i32, scale: f32, sc: usize, sStride: usize): void {
   const q1 = q0 + qHead, q2 = q1 + qHead, q3 = q2 + qHead;
   let s = 0;
   // two keys × four queries per pass: each loaded key vector serves four queries, each query vector two keys
@@ -104,7 +104,7 @@ function dots4(q0: usize, qHead: usize, k0: usize, kStride: usize, t: i32, d4: i
 }
 
 /** Query-key dots of one query row against keys [0, t], scaled, into sc (any head size). */
-function dots1(qr: usize, k0: usize, kStride: usize, t: i32, d: i32, scale: f32, sc: usize): void {
+export function dots1(qr: usize, k0: usize, kStride: usize, t: i32, d: i32, scale: f32, sc: usize): void {
   const d4 = d & ~3;
   let s = 0;
   // four keys per pass: four independent accumulator chains
@@ -141,7 +141,7 @@ function softmaxValues(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, oro
 }
 
 /** e^(score − max) of scores [0, t] in place (f32; lanes past t zeroed); returns 1 / their sum. */
-function softmaxRow(sc: usize, t: i32): f32 {
+export function softmaxRow(sc: usize, t: i32): f32 {
   const n = t + 1;
   let mv = f32x4.splat(-Infinity);
   let i = 0;
@@ -166,7 +166,7 @@ function softmaxRow(sc: usize, t: i32): f32 {
 }
 
 /** out = inv · Σ_s p_s · v_s over s in [0, t] (p: the row sc) for one query row. */
-function valuesRow(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, orow: usize, inv: f32): void {
+export function valuesRow(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, orow: usize, inv: f32): void {
   const d4 = d & ~3;
   let j = 0;
   // eight lane groups (32 dims) per pass over s: each score is loaded once per pass;
@@ -210,7 +210,7 @@ function valuesRow(sc: usize, t: i32, v0: usize, kStride: usize, d: i32, orow: u
  * cache once per query position instead of four times. Every output lane still sums over s in
  * ascending order with the same fused multiply-adds as valuesRow.
  */
-function values4(sc: usize, sStride: usize, t: i32, v0: usize, kStride: usize, d: i32, o0: usize, qHead: usize, i0: f32, i1: f32, i2: f32, i3: f32): void {
+export function values4(sc: usize, sStride: usize, t: i32, v0: usize, kStride: usize, d: i32, o0: usize, qHead: usize, i0: f32, i1: f32, i2: f32, i3: f32): void {
   const s1 = sc + sStride, s2 = s1 + sStride, s3 = s2 + sStride;
   for (let j = 0; j < d; j += 8) {
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);

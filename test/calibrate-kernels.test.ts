@@ -3,8 +3,8 @@
 // pass's own kernel bit for bit (so calibrate's in_sum2 of ffn_down is imatrix's).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addSquaresWasm, calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
-import { rope, swiglu } from "../src/model/forward/ops.js";
+import { addSquaresWasm, addWasm, arenaArray, beginChunk, calibKernels, fisherMarginalsWasm, matmulBackWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, swigluBackWasm, swigluKeepWasm } from "../src/model/calibrate/kernels.js";
+import { rmsNorm, rope, swiglu } from "../src/model/forward/ops.js";
 import { rng } from "../src/model/calibrate/collect.js";
 
 const r = rng(5);
@@ -98,6 +98,97 @@ test("calibrate kernels: ∂L/∂x = dy·W from W as stored matches float64 (tok
         for (let o = 0; o < rows; o++) want += dy[t * rows + o]! * W[o * cols + j]!;
         close(dx[t * cols + j]!, want, 1e-5, `${T}x${rows}x${cols} [${t}, ${j}]`);
       }
+    }
+  }
+});
+
+test("calibrate kernels: ∂L/∂x accumulated into dx (dx += dy·W) is the product added to dx in f32, and matches float64", { skip: off }, () => {
+  for (const [T, rows, cols] of [[9, 20, 13], [6, 8, 16], [1, 3, 17]] as const) {
+    const dy = rnd(T * rows), W = rnd(rows * cols), dx0 = rnd(T * cols), prod = new Float32Array(T * cols);
+    assert.ok(matmulBackWasm(dy, T, W, rows, cols, prod));
+    const acc = dx0.slice();
+    assert.ok(matmulBackWasm(dy, T, W, rows, cols, acc, true));
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < cols; j++) {
+        const i = t * cols + j;
+        assert.equal(acc[i], Math.fround(dx0[i]! + prod[i]!), `${T}x${rows}x${cols} [${t}, ${j}]`);
+        let want = dx0[i]!;
+        for (let o = 0; o < rows; o++) want += dy[t * rows + o]! * W[o * cols + j]!;
+        close(acc[i]!, want, 1e-5, `${T}x${rows}x${cols} [${t}, ${j}] float64`);
+      }
+    }
+  }
+});
+
+test("calibrate kernels: the RMSNorm forward gives ops.rmsNorm's bits (with and without weight, rows and widths off the 4-blocks, in place)", { skip: off }, () => {
+  for (const [rows, n] of [[7, 64], [4, 6], [1, 5], [13, 256], [9, 3]] as const) {
+    const x = rnd(rows * n, 5), g = rnd(n), eps = 1e-6;
+    for (const gw of [g, null]) {
+      const want = rmsNorm(x, n, gw, eps), got = new Float32Array(rows * n);
+      assert.ok(rmsNormWasm(x, n, gw, eps, got));
+      for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) assert.fail(`rows ${rows} n ${n} [${i}]: ${got[i]} vs ${want[i]}`);
+      const same = x.slice();
+      assert.ok(rmsNormWasm(same, n, gw, eps, same));
+      assert.deepEqual(same, want, `rows ${rows} n ${n} in place`);
+    }
+  }
+});
+
+test("calibrate kernels: elementwise add gives the JS loop's f32 sums", { skip: off }, () => {
+  for (const n of [1, 6, 1027]) {
+    const a = rnd(n, 1e3), b = rnd(n, 1e-3), out = new Float32Array(n);
+    assert.ok(addWasm(out, a, b));
+    for (let i = 0; i < n; i++) assert.equal(out[i], Math.fround(a[i]! + b[i]!), `[${i}]`);
+  }
+});
+
+test("calibrate kernels: out_grad2 and in_sum2 summed in the Fisher kernel's packing pass equal the float64 JS loop exactly (rows and columns off the panels)", { skip: off }, () => {
+  for (const [T, rows, cols] of [[9, 13, 21], [16, 8, 16], [1, 3, 5], [37, 64, 40]] as const) {
+    const g = rnd(T * rows), x = rnd(T * cols, 3);
+    const R = new Float64Array(rows), C = new Float64Array(cols);
+    const g2 = Float64Array.from({ length: rows }, () => r()), x2 = Float64Array.from({ length: cols }, () => r());
+    const wantG = g2.slice(), wantX = x2.slice();
+    for (let t = 0; t < T; t++) {
+      for (let o = 0; o < rows; o++) wantG[o] += 0.25 * g[t * rows + o]! * g[t * rows + o]!;
+      for (let j = 0; j < cols; j++) wantX[j] += x[t * cols + j]! * x[t * cols + j]!;
+    }
+    assert.ok(fisherMarginalsWasm(g, x, T, rows, cols, R, C, 0.25, g2, 0.25, x2));
+    assert.deepEqual(g2, wantG, `${T}x${rows}x${cols} out_grad2`);
+    assert.deepEqual(x2, wantX, `${T}x${rows}x${cols} in_sum2`);
+  }
+});
+
+test("calibrate kernels: the forward RoPE rotation gives ops.rope's bits (normal and neox, partial rotary dims)", { skip: off }, () => {
+  for (const mode of ["normal", "neox"] as const) {
+    for (const [T, nHead, headDim, ropeDim, theta] of [[11, 3, 16, 12, 10000], [40, 2, 64, 64, 1e6]] as const) {
+      const half = ropeDim / 2;
+      const cos = new Float64Array(T * half), sin = new Float64Array(T * half);
+      for (let i = 0; i < half; i++) { const inv = Math.pow(theta, (-2 * i) / ropeDim); for (let t = 0; t < T; t++) { cos[t * half + i] = Math.cos(t * inv); sin[t * half + i] = Math.sin(t * inv); } }
+      const x = rnd(T * nHead * headDim, 4), want = x.slice();
+      rope(want, T, nHead, headDim, ropeDim, theta, mode);
+      assert.ok(ropeFwdWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox"));
+      for (let i = 0; i < x.length; i++) if (!Object.is(x[i], want[i])) assert.fail(`${mode} T ${T} [${i}]: ${x[i]} vs ${want[i]}`);
+    }
+  }
+});
+
+test("calibrate kernels: the Fisher marginals of matrices sharing their input (x packed once, in the arena) match float64 for each", { skip: off }, () => {
+  const T = 21, cols = 20;
+  beginChunk(1 << 20, 1 << 22);
+  const x = arenaArray("test.fisher.x", T * cols);
+  x.set(rnd(T * cols));
+  for (const [rows, same] of [[12, false], [9, true], [16, true]] as const) {
+    const g = rnd(T * rows), R = new Float64Array(rows), C = new Float64Array(cols);
+    assert.ok(fisherMarginalsWasm(g, x, T, rows, cols, R, C, 1, undefined, 1, undefined, same));
+    for (let o = 0; o < rows; o++) {
+      let want = 0;
+      for (let j = 0; j < cols; j++) { let d = 0; for (let t = 0; t < T; t++) d += g[t * rows + o]! * x[t * cols + j]!; want += d * d; }
+      close(R[o]!, want, 1e-5, `rows ${rows} (input shared: ${same}) R[${o}]`);
+    }
+    for (let j = 0; j < cols; j++) {
+      let want = 0;
+      for (let o = 0; o < rows; o++) { let d = 0; for (let t = 0; t < T; t++) d += g[t * rows + o]! * x[t * cols + j]!; want += d * d; }
+      close(C[j]!, want, 1e-5, `rows ${rows} (input shared: ${same}) C[${j}]`);
     }
   }
 });

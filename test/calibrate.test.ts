@@ -20,6 +20,8 @@ import { prepareKl } from "../src/model/forward/kl.js";
 import { attentionBack, attentionBackWasm, backward, forwardCached, headName } from "../src/model/calibrate/backward.js";
 import { addFisherMarginals, CalibAccumulator, calibrateSequence, rng } from "../src/model/calibrate/collect.js";
 import { encodeCalibGguf, readCalib } from "../src/model/calibrate/calib-file.js";
+import { arenaArray, arenaUse, attentionFwdWasm, beginChunk, calibKernels, limitArena } from "../src/model/calibrate/kernels.js";
+import { attentionWasm } from "../src/model/forward/matmul-wasm.js";
 import { sweepModel } from "../src/analysis/sweep/sweep.js";
 import { ImatrixAccumulator, imatrixChunk } from "../src/model/measure/imatrix-collect.js";
 import type { ImatrixEntryRaw } from "../src/io/imatrix.js";
@@ -129,6 +131,33 @@ test("calibrate: the forward pass it keeps gives the reference forward pass's ma
   }
 });
 
+test("calibrate: the statistics are bit for bit the same whether its arrays live in the kernels' arena (operands in place) or in JS arrays (copied in and out)", () => {
+  for (const p of ["models/tinyqwen-f16.gguf", "moe/moe-tiny-f16.gguf", "models/stories260K.gguf"]) {
+    const m = load(p), T = 48;
+    const toks = Int32Array.from({ length: T }, (_, i) => (i * 53 + 7) % m.config.vocab);
+    const run = () => calibrateSequence(m, toks, 9, { samples: 2 });
+    limitArena(Infinity);
+    const a = run();
+    if (calibKernels()) {
+      const use = arenaUse();
+      assert.ok(use.inside > 0 && use.outside === 0, `${p}: arena ${JSON.stringify(use)}`);
+    }
+    limitArena(0);
+    const b = run();
+    if (calibKernels()) assert.equal(arenaUse().inside, 0, `${p}: arena off`);
+    limitArena(Infinity);
+    const c = run(); // back in the arena, after a relayout
+    for (const [label, x] of [["JS arrays", b], ["arena again", c]] as const) {
+      for (const key of ["inSum2", "outGrad2", "fisherRows", "fisherCols", "expertCounts"] as const) {
+        assert.deepEqual(Object.keys(x[key]).sort(), Object.keys(a[key]).sort(), `${p} ${label} ${key}`);
+        for (const [name, v] of Object.entries(a[key])) assert.deepEqual(x[key][name], v, `${p} ${label} ${key} ${name}`);
+      }
+      assert.deepEqual(x.embRowGrad2, a.embRowGrad2, `${p} ${label} embRowGrad2`);
+      assert.deepEqual(x.embColGrad2, a.embColGrad2, `${p} ${label} embColGrad2`);
+    }
+  }
+});
+
 test("calibrate: WASM attention backward equals the float64 JS reference", () => {
   const r = rng(3);
   // d % 8 == 0: the relaxed-SIMD blocked kernel (T not a multiple of 4, one query, GQA groups 1/2/4); d = 6: the plain-SIMD one
@@ -141,6 +170,35 @@ test("calibrate: WASM attention backward equals the float64 JS reference", () =>
     for (const key of ["dq", "dk", "dv"] as const) {
       for (let i = 0; i < a[key].length; i++) assert.ok(Math.abs(a[key][i]! - b[key][i]!) < 1e-5 * (1 + Math.abs(b[key][i]!)), `${key}[${i}] ${a[key][i]} vs ${b[key][i]}`);
     }
+  }
+});
+
+test("calibrate: a pass whose arena views were detached by a memory grow fails (an internal error) instead of returning garbage", { skip: calibKernels() ? false : "no relaxed-SIMD module: no arena" }, () => {
+  const m = load("models/stories260K.gguf"), T = 16;
+  const toks = Int32Array.from({ length: T }, (_, i) => (i * 7 + 3) % m.config.vocab);
+  const cache = forwardCached(m, toks);
+  calibKernels()!.memory.grow(1); // as per-call scratch past its reserve would
+  const d = new Float32Array(T * m.config.vocab).fill(0.001);
+  assert.throws(() => backward(m, cache, d, () => {}), /internal error|detached/);
+  // the next chunk lays the arena out again
+  const again = forwardCached(m, toks);
+  backward(m, again, d, () => {});
+});
+
+test("calibrate: the attention that keeps its probabilities gives the forward pass's output bit for bit, and the backward from them equals the backward that recomputes them", { skip: calibKernels() ? false : "no relaxed-SIMD module: probabilities are not kept" }, () => {
+  const r = rng(13);
+  // group 4 with d % 8 == 0 (four heads at a time), group 2 (one head at a time), T off the blocks of four
+  for (const [T, nHead, nKv, d] of [[37, 8, 2, 64], [30, 4, 2, 16], [5, 2, 1, 8], [64, 4, 1, 24]] as const) {
+    const rnd = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1);
+    const q = rnd(T * nHead * d), k = rnd(T * nKv * d), v = rnd(T * nKv * d), dout = rnd(T * nHead * d);
+    const Tp = (T + 3) & ~3;
+    beginChunk(4 * 8 * 64 * 64 * 2, 1 << 22); // room in the arena (the probabilities must live there)
+    const P = arenaArray("test.P", nHead * Tp * Tp, 8 * 64 * 64).fill(Number.NaN); // rows past T must be written too
+    const out = new Float32Array(T * nHead * d);
+    assert.ok(attentionFwdWasm(q, k, v, T, nHead, nKv, d, out, P));
+    assert.deepEqual(out, attentionWasm(q, k, v, T, nHead, nKv, d, false), `T ${T} ${nHead}/${nKv} d ${d}: output`);
+    const kept = attentionBackWasm(q, k, v, dout, T, nHead, nKv, d, undefined, P), redo = attentionBackWasm(q, k, v, dout, T, nHead, nKv, d);
+    for (const key of ["dq", "dk", "dv"] as const) assert.deepEqual(kept[key], redo[key], `T ${T} ${nHead}/${nKv} d ${d}: ${key}`);
   }
 });
 

@@ -17,7 +17,8 @@ import { attentionProbs, matmul, rmsNorm, rope } from "../forward/ops.js";
 import { routeTokens } from "../forward/run.js";
 import { attentionWasm } from "../forward/matmul-wasm.js";
 import { Arena, kernels } from "../../quant/wasm.js";
-import { calibKernels, matmulBackWasm, rmsNormBackWasm, ropeBackWasm, Scratch, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
+import { activationTypeOf } from "../forward/act-numerics.js";
+import { addWasm, arenaArray, arenaIntact, attentionFwdWasm, beginChunk, calibKernels, matmulBackWasm, matmulFwdWasm, rmsNormBackWasm, rmsNormWasm, ropeBackWasm, ropeFwdWasm, roundF16CalibWasm, Scratch, setFisherWidth, swigluBackWasm, swigluKeepWasm } from "./kernels.js";
 
 /**
  * Called for each weight matrix with its input rows x (n × cols) and output
@@ -44,6 +45,8 @@ interface LayerCache {
   att: Float32Array; h1: Float32Array; f: Float32Array; gt: Float32Array; up: Float32Array; a: Float32Array;
   /** sigmoid(gt), kept from the forward pass for the SwiGLU backward. */
   sg: Float32Array;
+  /** The attention's softmax probabilities (nHead × Tp × Tp), when the forward pass kept them. */
+  P?: Float32Array;
   /** MoE layers: routing and the expert outputs (unweighted) per (token, slot) row t·k + s; gt/up/a are then per row too. */
   moe?: { ids: Int32Array; weights: Float32Array; d: Float32Array };
 }
@@ -101,25 +104,92 @@ function expertRows(ids: Int32Array, nExpert: number): Int32Array[] {
   return out;
 }
 
-const pool = new Map<string, Float32Array>();
-
 /**
- * A scratch array of n floats for one use site of the backward pass, reused
- * from call to call (its contents are dead by the next use): fresh arrays of
- * these sizes cost page faults and garbage collections on every chunk.
+ * A scratch array of n floats for one use site of the passes, reused from call to call (its contents
+ * are dead by the next use): fresh arrays of these sizes cost page faults and garbage collections on
+ * every chunk. In the kernels' arena where it fits (kernels.ts), so the kernels read and write it in
+ * place; `cap` reserves room for later uses of up to cap floats (sites whose size varies).
  */
-function scratch(site: string, n: number): Float32Array {
-  let b = pool.get(site);
-  if (!b || b.length < n) pool.set(site, (b = new Float32Array(n)));
-  return b.subarray(0, n);
+function scratch(site: string, n: number, cap = n): Float32Array {
+  return arenaArray(site, n, cap);
 }
 
-/** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given. */
-function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string): Float32Array {
+/** Bytes of all layers' kept attention probabilities (nHead × Tp × Tp f32 per layer, Tp = T rounded up to 4). */
+function probsBytes(c: ForwardModel["config"], T: number): number {
+  const Tp = (T + 3) & ~3;
+  return 4 * c.nLayer * c.nHead * Tp * Tp;
+}
+
+/**
+ * Whether the forward pass keeps the attention probabilities for the backward pass (which then skips
+ * the query-key products and softmax it would otherwise redo): with the relaxed-SIMD attention
+ * backward (head size a multiple of 8) and while they take at most 256 MiB (T = 512, 32 heads, 8 layers).
+ */
+function keepsProbs(c: ForwardModel["config"], T: number): boolean {
+  return c.headDim % 8 === 0 && calibKernels() !== null && probsBytes(c, T) <= 256 * 2 ** 20;
+}
+
+/** Bytes of the arena one chunk of T tokens uses (a slight overestimate; beginChunk). */
+function arenaEstimate(c: ForwardModel["config"], T: number): number {
+  const E = c.nEmbd, qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
+  const F = c.nExpert > 0 ? c.nExpertUsed * c.nFfExp : c.nFf;
+  const perLayer = 4 * E + 3 * qd + 3 * kd + 4 * F + (c.nExpert > 0 ? c.nExpertUsed * E + c.nExpert : 0);
+  const shared = 12 * E + 6 * qd + 5 * kd + 8 * Math.max(F, c.nFf) + 2 * c.vocab + Math.max(E, qd, c.nFf, c.nFfExp);
+  return 4 * T * (c.nLayer * perLayer + shared) + (keepsProbs(c, T) ? probsBytes(c, T) : 0) + 64 * 1024;
+}
+
+/** Bytes of per-call kernel scratch past the arena that a chunk of T tokens may need (every operand copied, the largest weight matrix, attention's P and dS). */
+function scratchEstimate(model: ForwardModel, T: number): number {
+  const c = model.config;
+  let maxW = 0; // the largest matrix a kernel takes: a 2-D weight, or one expert of a 3-D *_exps tensor
+  for (const [name, w] of model.weights) maxW = Math.max(maxW, c.nExpert > 0 && name.includes("_exps.") ? w.length / c.nExpert : w.length);
+  const act = Math.max(c.nEmbd, c.nHead * c.headDim, c.nFf, c.nFfExp, c.nExpert);
+  const Tp = (T + 3) & ~3;
+  return 4 * (maxW + 2 * T * c.vocab + 10 * T * act + 2 * Tp * Tp + 4 * T + 16 * Math.max(act, c.vocab)) + 64 * 1024;
+}
+
+let lastRounded: Float32Array | undefined; // the input whose F16 rounding the arena site "xin" holds
+
+/**
+ * y = x·Wᵀ as the forward pass computes it (ops.matmul: the same kernel and activation rounding), on
+ * calibrate's instance where it can, reading and writing arena arrays in place; sameInput: x is the
+ * previous call's input, unchanged (its rounded copy is reused).
+ */
+function mm(x: Float32Array, T: number, n: number, W: Float32Array, m: number, y: Float32Array = new Float32Array(T * m), sameInput = false): Float32Array {
+  const act = activationTypeOf(W), f16 = act === "F16";
+  if (act === "F32" || f16) {
+    const reuse = sameInput && f16 && lastRounded === x;
+    lastRounded = undefined;
+    if (matmulFwdWasm(x, T, n, W, m, y, f16, f16 ? scratch("xin", T * n, T * maxInput) : undefined, reuse)) {
+      if (f16) lastRounded = x;
+      return y;
+    }
+  }
+  lastRounded = undefined;
+  return matmul(x, T, n, W, m, y, sameInput);
+}
+let maxInput = 0; // the widest matmul input of the model being run (set by forwardCached)
+
+/** dX (T × cols) = dY (T × rows) · W (rows × cols), into the scratch array of `site` when given; `into`: added to that array instead (dX += …). */
+function matmulBack(dy: Float32Array, T: number, W: Float32Array, rows: number, cols: number, site?: string, into?: Float32Array): Float32Array {
+  if (into) {
+    if (matmulBackWasm(dy, T, W, rows, cols, into, true)) return into;
+    return addTo(into, into, matmulBack(dy, T, W, rows, cols, site));
+  }
   const out = site ? scratch(site, T * cols) : new Float32Array(T * cols);
   if (matmulBackWasm(dy, T, W, rows, cols, out)) return out; // from W as stored: no transposed copy
   // plain-SIMD fallback: the forward matmul on a cached transposed copy
   return matmul(dy, T, rows, transposed(W, rows, cols), cols, out);
+}
+
+/** A pass whose arena views were detached by a memory grow (scratch past its reserve: a wrong estimate) has read nothing valid from them: fail, not return it. */
+function checkArena(): void {
+  if (!arenaIntact()) throw new Error("internal error: calibrate's kernel memory grew during a pass (per-call scratch past its reserve)");
+}
+
+/** ops.rmsNorm into out: the WASM kernel (the same bits) where it runs, in place on the arena. */
+function rmsNormFwd(x: Float32Array, n: number, g: Float32Array | null, eps: number, out: Float32Array): Float32Array {
+  return rmsNormWasm(x, n, g, eps, out) ? out : rmsNorm(x, n, g, eps, out);
 }
 
 /**
@@ -143,15 +213,16 @@ export function rmsNormBack(x: Float32Array, n: number, g: Float32Array | null, 
   return dx;
 }
 
-/** out[i] = a[i] + b[i] (f32): the elementwise sums of the residual stream and of gradient branches, in a small function of their own so they run optimized from the start rather than inside the big pass functions. */
+/** out[i] = a[i] + b[i] (f32): the elementwise sums of the residual stream and of gradient branches, in WASM where it runs, else in a small function of its own so it runs optimized from the start rather than inside the big pass functions. */
 function addTo(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  if (addWasm(out, a, b)) return out;
   for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
   return out;
 }
 
 let ropeTable: { key: string; cos: Float64Array; sin: Float64Array } | undefined;
 
-/** cos and sin of position t · θ^(−2i/ropeDim) (T × ropeDim/2), the same angles as ops.rope, kept for the next call. */
+/** cos and sin of position t · θ^(−2i/ropeDim) (T × ropeDim/2), the same values as ops.rope's table (the same operations), kept for the next call. */
 function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Array; sin: Float64Array } {
   const key = `${T} ${ropeDim} ${theta}`;
   if (ropeTable?.key === key) return ropeTable;
@@ -163,6 +234,12 @@ function ropeAngles(T: number, ropeDim: number, theta: number): { cos: Float64Ar
   }
   ropeTable = { key, cos, sin };
   return ropeTable;
+}
+
+/** ops.rope (positions 0..T−1) in place: the WASM kernel on the same angles (ropeAngles are ops.rope's table values), else ops.rope. */
+function ropeFwd(x: Float32Array, T: number, nHead: number, headDim: number, ropeDim: number, theta: number, mode: "normal" | "neox"): void {
+  const { cos, sin } = ropeAngles(T, ropeDim, theta);
+  if (!ropeFwdWasm(x, T, nHead, headDim, ropeDim, cos, sin, mode === "neox")) rope(x, T, nHead, headDim, ropeDim, theta, mode);
 }
 
 /** Inverse rotation of ops.rope (its transpose), in place: the backward pass of RoPE. */
@@ -187,6 +264,7 @@ export function ropeBack(x: Float32Array, T: number, nHead: number, headDim: num
 
 /** Rounds to the nearest IEEE half in place (the WASM kernel round_to_f16). */
 function roundF16Wasm(x: Float32Array): void {
+  if (roundF16CalibWasm(x)) return; // in place where x lives in the arena
   const f = kernels()["round_to_f16"] as (p: number, n: number) => void;
   const arena = new Arena();
   const p = arena.alloc(x.length * 4);
@@ -200,20 +278,23 @@ let attentionBackKernel: AttentionBackKernel | undefined;
 
 /**
  * attentionBack() in WASM SIMD, f32: the relaxed-SIMD kernel (assembly/calib_relaxed.ts, blocked
- * products) where available and d % 8 == 0, else assembly/calib_backward.ts's. Into `out` when given.
+ * products) where available and d % 8 == 0, else assembly/calib_backward.ts's. Into `out` when given;
+ * `kept`: the probabilities the forward pass kept (attentionFwdWasm), read instead of recomputed (the
+ * same values).
  */
-export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number, out?: AttentionGrads): AttentionGrads {
+export function attentionBackWasm(q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array, T: number, nHead: number, nKv: number, d: number, out?: AttentionGrads, kept?: Float32Array): AttentionGrads {
   const qn = T * nHead * d, kn = T * nKv * d;
   const res = out ?? { dq: new Float32Array(qn), dk: new Float32Array(kn), dv: new Float32Array(kn) };
   const fk = d % 8 === 0 ? calibKernels() : null;
   if (fk) {
     const s = new Scratch(fk), Tp = (T + 3) & ~3;
-    const pq = s.alloc(qn), pk = s.alloc(kn), pv = s.alloc(kn), po = s.alloc(qn), pdq = s.alloc(qn), pdk = s.alloc(kn), pdv = s.alloc(kn);
-    const pP = s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
-    s.f32(pq, qn).set(q.subarray(0, qn)); s.f32(pk, kn).set(k.subarray(0, kn)); s.f32(pv, kn).set(v.subarray(0, kn)); s.f32(po, qn).set(dout.subarray(0, qn));
+    const pq = s.in(q, qn), pk = s.in(k, kn), pv = s.in(v, kn), po = s.in(dout, qn);
+    const pdq = s.outAt(res.dq, qn), pdk = s.outAt(res.dk, kn), pdv = s.outAt(res.dv, kn);
+    const useKept = kept !== undefined && kept.buffer === fk.memory.buffer && kept.length >= nHead * Tp * Tp;
+    const pP = useKept ? 0 : s.alloc(Tp * Tp), pS = s.alloc(Tp * Tp);
     s.f32(pdk, kn).fill(0); s.f32(pdv, kn).fill(0);
-    fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS);
-    res.dq.set(s.f32(pdq, qn)); res.dk.set(s.f32(pdk, kn)); res.dv.set(s.f32(pdv, kn));
+    fk.attentionBack(pq, pk, pv, po, pdq, pdk, pdv, T, nHead, nKv, d, 1 / Math.sqrt(d), pP, pS, useKept ? kept.byteOffset : 0);
+    s.out(res.dq, pdq, qn); s.out(res.dk, pdk, kn); s.out(res.dv, pdv, kn);
     return res;
   }
   attentionBackKernel ??= kernels()["attention_back_f32"] as AttentionBackKernel;
@@ -282,6 +363,10 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
   const c = model.config;
   const T = tokens.length, E = c.nEmbd;
   const emb = w(model, "token_embd.weight");
+  beginChunk(arenaEstimate(c, T), scratchEstimate(model, T)); // the previous chunk's arrays are dead from here
+  maxInput = Math.max(E, c.nHead * c.headDim, c.nFf, c.nFfExp);
+  setFisherWidth(maxInput);
+  lastRounded = undefined;
   // every T-sized array of the cache lives in a per-layer scratch array, reused by the next chunk: a
   // fresh multi-MB array costs page faults and garbage collections on every chunk
   const buf = (l: number | string, name: string, n: number) => scratch(`${l}.${name}`, n);
@@ -292,26 +377,33 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
     h.set(emb.subarray(id * E, (id + 1) * E), t * E);
   }
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim;
+  const Tp = (T + 3) & ~3, keepProbs = keepsProbs(c, T);
   const layers: LayerCache[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
     const hIn = h;
-    const x = rmsNorm(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
-    const q0 = matmul(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
-    const k0 = matmul(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd), true); // x copied and rounded once for q/k/v
-    const v = matmul(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd), true);
+    const x = rmsNormFwd(hIn, E, w(model, p + "attn_norm.weight"), c.eps, buf(l, "x", T * E));
+    const q0 = mm(x, T, E, w(model, p + "attn_q.weight"), qd, buf(l, "q0", T * qd));
+    const k0 = mm(x, T, E, w(model, p + "attn_k.weight"), kd, buf(l, "k0", T * kd), true); // x copied and rounded once for q/k/v
+    const v = mm(x, T, E, w(model, p + "attn_v.weight"), kd, buf(l, "v", T * kd), true);
     const q = buf(l, "q", T * qd), k = buf(l, "k", T * kd);
     if (c.qkNorm) {
-      rmsNorm(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
-      rmsNorm(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
+      rmsNormFwd(q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, q);
+      rmsNormFwd(k0, c.headDim, w(model, p + "attn_k_norm.weight"), c.eps, k);
     } else { q.set(q0); k.set(k0); }
-    rope(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
-    rope(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    ropeFwd(q, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
+    ropeFwd(k, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     if (opts.kvF16 ?? true) { roundF16Wasm(k); roundF16Wasm(v); }
-    const att = attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, buf(l, "att", T * qd)); // k, v already rounded
-    const o = matmul(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
+    const att = buf(l, "att", T * qd); // k, v already rounded; in place on the arena where it can
+    // the softmax probabilities too, for the backward pass, where they fit in the arena
+    let P: Float32Array | undefined = keepProbs ? buf(l, "P", c.nHead * Tp * Tp) : undefined;
+    if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att, P)) {
+      P = undefined;
+      if (!attentionFwdWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, att)) attentionWasm(q, k, v, T, c.nHead, c.nHeadKv, c.headDim, false, att);
+    }
+    const o = mm(att, T, qd, w(model, p + "attn_output.weight"), E, scratch("o", T * E));
     const h1 = addTo(buf(l, "h1", T * E), hIn, o);
-    const f = rmsNorm(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
+    const f = rmsNormFwd(h1, E, w(model, p + "ffn_norm.weight"), c.eps, buf(l, "f", T * E));
     const h2 = buf(l, "h2", T * E);
     if (c.nExpert > 0) {
       const m = moeForward(model, p, f, T);
@@ -325,22 +417,23 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
           h2[t * E + j] += s;
         }
       }
-      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, sg: m.sg, moe: { ids: m.ids, weights: m.weights, d: m.d } });
+      layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt: m.gt, up: m.up, a: m.a, sg: m.sg, P, moe: { ids: m.ids, weights: m.weights, d: m.d } });
       h = h2;
       continue;
     }
     // the FFN's T × nFf activations (most of the cache)
     const nf = T * c.nFf;
-    const gt = matmul(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
-    const up = matmul(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf), true); // f as for the gate
+    const gt = mm(f, T, E, w(model, p + "ffn_gate.weight"), c.nFf, buf(l, "gt", nf));
+    const up = mm(f, T, E, w(model, p + "ffn_up.weight"), c.nFf, buf(l, "up", nf), true); // f as for the gate
     const { a, sg } = swigluKeep(gt, up, buf(l, "a", nf), buf(l, "sg", nf));
-    const dn = matmul(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
+    const dn = mm(a, T, c.nFf, w(model, p + "ffn_down.weight"), E, scratch("dn", T * E));
     addTo(h2, h1, dn);
-    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg });
+    layers.push({ hIn, x, q0, k0, q, k, v, att, h1, f, gt, up, a, sg, P });
     h = h2;
   }
-  const xf = rmsNorm(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
-  const logits = matmul(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
+  const xf = rmsNormFwd(h, E, w(model, "output_norm.weight"), c.eps, scratch("xf", T * E));
+  const logits = mm(xf, T, E, w(model, headName(model)), c.vocab, scratch("logits", T * c.vocab));
+  checkArena();
   return { T, layers, hOut: h, xf, logits };
 }
 
@@ -348,7 +441,7 @@ export function forwardCached(model: ForwardModel, tokens: Int32Array, opts: For
 function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) {
   const c = model.config;
   const E = c.nEmbd, F = c.nFfExp, nE = c.nExpert, k = c.nExpertUsed;
-  const { ids, weights } = routeTokens(matmul(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
+  const { ids, weights } = routeTokens(mm(f, T, E, w(model, p + "ffn_gate_inp.weight"), nE), T, nE, k);
   const gate = w(model, p + "ffn_gate_exps.weight"), up = w(model, p + "ffn_up_exps.weight"), down = w(model, p + "ffn_down_exps.weight");
   // per layer (kept for the backward pass) and per expert (transient) scratch arrays, reused by the next chunk
   const gtAll = scratch(p + "gtAll", T * k * F), upAll = scratch(p + "upAll", T * k * F), aAll = scratch(p + "aAll", T * k * F);
@@ -358,10 +451,10 @@ function moeForward(model: ForwardModel, p: string, f: Float32Array, T: number) 
     if (n === 0) return;
     const x = scratch("m.x", n * E);
     for (let i = 0; i < n; i++) { const t = Math.floor(rows[i]! / k); x.set(f.subarray(t * E, (t + 1) * E), i * E); }
-    const g = matmul(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
-    const u = matmul(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F), true);
+    const g = mm(x, n, E, expertMatrix(gate, e, F, E), F, scratch("m.g", n * F));
+    const u = mm(x, n, E, expertMatrix(up, e, F, E), F, scratch("m.u", n * F), true);
     const { a, sg } = swigluKeep(g, u, scratch("m.a", n * F), scratch("m.sg", n * F));
-    const de = matmul(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
+    const de = mm(a, n, F, expertMatrix(down, e, E, F), E, scratch("m.de", n * E));
     for (let i = 0; i < n; i++) {
       const r = rows[i]!;
       gtAll.set(g.subarray(i * F, (i + 1) * F), r * F);
@@ -465,13 +558,13 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
       hook(p + "ffn_gate.weight", L.f, E, dgt, F);
       hook(p + "ffn_up.weight", L.f, E, dup, F);
       df = matmulBack(dgt, T, w(model, p + "ffn_gate.weight"), F, E, "df");
-      addTo(df, df, matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu"));
+      matmulBack(dup, T, w(model, p + "ffn_up.weight"), F, E, "dfu", df); // df += (the same sums as adding it afterwards)
     }
     const dh1 = rmsNormBack(L.h1, E, w(model, p + "ffn_norm.weight"), c.eps, df, scratch("dh1", T * E), dh);
     // attention
     hook(p + "attn_output.weight", L.att, qd, dh1, E);
     const datt = matmulBack(dh1, T, w(model, p + "attn_output.weight"), E, qd, "datt");
-    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim, { dq: scratch("dq", T * qd), dk: scratch("dk", T * kd), dv: scratch("dv", T * kd) });
+    const { dq, dk, dv } = attentionBackWasm(L.q, L.k, L.v, datt, T, c.nHead, c.nHeadKv, c.headDim, { dq: scratch("dq", T * qd), dk: scratch("dk", T * kd), dv: scratch("dv", T * kd) }, L.P);
     ropeBack(dq, T, c.nHead, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     ropeBack(dk, T, c.nHeadKv, c.headDim, c.ropeDim, c.ropeTheta, c.ropeMode);
     const dq0 = c.qkNorm ? rmsNormBack(L.q0, c.headDim, w(model, p + "attn_q_norm.weight"), c.eps, dq, scratch("dq0", T * qd)) : dq;
@@ -480,10 +573,10 @@ export function backward(model: ForwardModel, cache: ForwardCache, dLogits: Floa
     hook(p + "attn_k.weight", L.x, E, dk0, kd);
     hook(p + "attn_v.weight", L.x, E, dv, kd);
     const dx = matmulBack(dq0, T, w(model, p + "attn_q.weight"), qd, E, "dx");
-    const dxk = matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk");
-    const dxv = matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv");
-    addTo(dx, addTo(dx, dx, dxk), dxv);
+    matmulBack(dk0, T, w(model, p + "attn_k.weight"), kd, E, "dxk", dx); // dx + dxk, then + dxv
+    matmulBack(dv, T, w(model, p + "attn_v.weight"), kd, E, "dxv", dx);
     dh = rmsNormBack(L.hIn, E, w(model, p + "attn_norm.weight"), c.eps, dx, scratch("dh", T * E), dh1);
   }
+  checkArena();
   return { dEmbed: dh.slice() };
 }

@@ -17,7 +17,7 @@ import type { ForwardModel } from "../forward/model.js";
 import { chunkInput, type Chunking } from "../measure/chunks.js";
 import { Arena, kernels } from "../../quant/wasm.js";
 import { backward, forwardCached, headName } from "./backward.js";
-import { addSquaresWasm, fisherMarginalsWasm } from "./kernels.js";
+import { addSquaresWasm, arenaArray, fisherMarginalsWasm } from "./kernels.js";
 
 export interface CalibChunk {
   /** Weight name -> Σ x² per column (f64). */
@@ -82,13 +82,12 @@ export function addFisherMarginals(g: Float32Array, x: Float32Array, n: number, 
   c.set(new Float64Array(kernels().memory.buffer, pc, cols));
 }
 
-// the T × V probabilities and logit gradients, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
-let probs = new Float64Array(0), dlogits = new Float32Array(0);
+// the T × V probabilities, reused from chunk to chunk (fresh MB-sized arrays cost page faults)
+let probs = new Float64Array(0);
 
-/** ∂L/∂logits = p_t − e_ŷ for labels ŷ_t drawn from p_t (T × V), in an array the next call reuses. */
+/** ∂L/∂logits = p_t − e_ŷ for labels ŷ_t drawn from p_t (T × V), in an array the next call reuses (in the kernels' arena). */
 function sampledLogitGrad(p: Float64Array, T: number, V: number, random: () => number): Float32Array {
-  if (dlogits.length < T * V) dlogits = new Float32Array(T * V);
-  const d = dlogits.subarray(0, T * V);
+  const d = arenaArray("dlogits", T * V);
   for (let t = 0; t < T; t++) {
     const o = t * V;
     let u = random(), y = V - 1;
@@ -123,19 +122,64 @@ function addSquares(acc: Float64Array, data: Float32Array, T: number, n: number,
   }
 }
 
+/**
+ * Zeroed f64 arrays carved out of 512 KiB blocks: one chunk's ~170 statistic arrays (a few KiB each)
+ * cost one allocation per block instead of one each (each took tens of µs here).
+ */
+function f64Blocks(): (n: number) => Float64Array {
+  let block = new Float64Array(0), at = 0;
+  return (n) => {
+    if (at + n > block.length) { block = new Float64Array(Math.max(n, 65536)); at = 0; }
+    at += n;
+    return block.subarray(at - n, at);
+  };
+}
+
+const squareBufs = new Map<number, Float64Array>();
+/** A zeroed f64 array of n for one input's Σx² (reused: its sums are added to in_sum2 before the next input's). */
+function squares(n: number): Float64Array {
+  let b = squareBufs.get(n);
+  if (!b) squareBufs.set(n, (b = new Float64Array(n)));
+  return b.fill(0);
+}
+
+/** Expert e's n entries of a per-expert statistic (the array itself for a dense matrix). */
+function part(a: Float64Array, e: number, n: number): Float64Array {
+  return a.length === n ? a : a.subarray(e * n, (e + 1) * n);
+}
+
+/** acc[at + j] += v[j] (a loop of its own: inside the hook closure it ran slowly). */
+function addInto(acc: Float64Array, at: number, v: Float64Array): void {
+  for (let j = 0; j < v.length; j++) acc[at + j] += v[j]!;
+}
+
+let embRows = new Float64Array(0); // the per-token sums of one chunk (distinct tokens × E), reused from chunk to chunk
+
 /** token_embd's statistics from the gradient at the residual stream's input: its rows are looked up, dE_v = Σ_{t: id_t = v} g_t. */
 function addEmbeddingStats(dEmbed: Float32Array, input: Int32Array, E: number, samples: number, rowGrad2: Float64Array, colGrad2: Float64Array, er: Float64Array, ec: Float64Array): void {
-  const dE = new Map<number, Float64Array>();
+  // distinct tokens get slots in order of first appearance (the order their squares are added in)
+  const slotOf = new Map<number, number>(), tokens: number[] = [];
+  const slots = new Int32Array(input.length);
   for (let t = 0; t < input.length; t++) {
-    let s = 0;
-    const row = dE.get(input[t]!) ?? new Float64Array(E);
-    dE.set(input[t]!, row);
-    for (let j = 0; j < E; j++) { const g = dEmbed[t * E + j]!; s += g * g; row[j] += g; colGrad2[j] += (g * g) / samples; }
-    rowGrad2[input[t]!] += s / samples;
+    let s = slotOf.get(input[t]!);
+    if (s === undefined) { s = tokens.length; slotOf.set(input[t]!, s); tokens.push(input[t]!); }
+    slots[t] = s;
   }
-  for (const [v, row] of dE) {
-    for (let j = 0; j < E; j++) { const q = (row[j]! * row[j]!) / samples; er[v] += q; ec[j] += q; }
-  }
+  if (embRows.length < tokens.length * E) embRows = new Float64Array(input.length * E);
+  const dE = embRows.subarray(0, tokens.length * E).fill(0);
+  for (let t = 0; t < input.length; t++) rowGrad2[input[t]!] += embeddingRow(dEmbed, t * E, dE, slots[t]! * E, E, colGrad2, samples) / samples;
+  for (let s = 0; s < tokens.length; s++) embeddingSquares(dE, s * E, E, samples, er, tokens[s]!, ec);
+}
+
+/** Adds row t of g (at gt) into dE (at r) and (g²)/samples into colGrad2; returns Σ g² (typed loops of their own: they run optimized). */
+function embeddingRow(g: Float32Array, gt: number, dE: Float64Array, r: number, E: number, colGrad2: Float64Array, samples: number): number {
+  let s = 0;
+  for (let j = 0; j < E; j++) { const v = g[gt + j]!; s += v * v; dE[r + j] += v; colGrad2[j] += (v * v) / samples; }
+  return s;
+}
+
+function embeddingSquares(dE: Float64Array, r: number, E: number, samples: number, er: Float64Array, v: number, ec: Float64Array): void {
+  for (let j = 0; j < E; j++) { const q = (dE[r + j]! * dE[r + j]!) / samples; er[v] += q; ec[j] += q; }
 }
 
 /** The statistics of one token sequence (positions 0..T−1). */
@@ -155,26 +199,32 @@ export function calibrateSequence(model: ForwardModel, input: Int32Array, seed: 
   const expertCounts: Record<string, Float64Array> = {};
   const embRowGrad2 = new Float64Array(V), embColGrad2 = new Float64Array(E);
   const random = rng(seed);
+  const f64 = f64Blocks();
   for (let k = 0; k < samples; k++) {
     const d = sampledLogitGrad(p, T, V, random);
     // q/k/v and gate/up are hooked one after the other with the same input x: its Σx² is computed
-    // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to each
-    let lastX: Float32Array | undefined, lastSq = new Float64Array(0);
+    // once (from zero, as each matrix's sums start from zero, so the same f64 values) and added to
+    // each, and the Fisher kernel packs it once
+    let lastX: Float32Array | undefined, lastSq: Float64Array = new Float64Array(0);
     const { dEmbed } = backward(model, cache, d, (name, x, cols, g, rows, ex) => {
       const n = x.length / cols, nm = ex?.count ?? 1, e = ex?.index ?? 0;
+      const sameX = x === lastX; // the previous matrix read this input (the forward cache: unchanged)
+      const newX = k === 0 && (!sameX || lastSq.length !== cols);
+      if (newX) lastSq = squares(cols);
+      lastX = x;
+      const og = part((outGrad2[name] ??= f64(nm * rows)), e, rows);
+      const fr = part((fisherRows[name] ??= f64(nm * rows)), e, rows);
+      const fc = part((fisherCols[name] ??= f64(nm * cols)), e, cols);
+      // Σ g² and (for a new input) Σ x² in the Fisher kernel's pass over g and x where it runs
+      if (!fisherMarginalsWasm(g, x, n, rows, cols, fr, fc, 1 / samples, og, 1 / samples, newX ? lastSq : undefined, sameX)) {
+        if (newX) addSquares(lastSq, x, n, cols);
+        addSquares(og, g, n, rows, 1 / samples);
+        addFisherMarginals(g, x, n, rows, cols, fr, fc, 1 / samples);
+      }
       if (k === 0) {
-        if (x !== lastX || lastSq.length !== cols) {
-          lastSq = new Float64Array(cols);
-          addSquares(lastSq, x, n, cols);
-          lastX = x;
-        }
-        const acc = (inSum2[name] ??= new Float64Array(nm * cols));
-        for (let j = 0; j < cols; j++) acc[e * cols + j] += lastSq[j]!;
-        if (ex) (expertCounts[name] ??= new Float64Array(nm))[e] += n;
-      } else lastX = undefined;
-      addSquares((outGrad2[name] ??= new Float64Array(nm * rows)), g, n, rows, 1 / samples, e * rows);
-      const fr = (fisherRows[name] ??= new Float64Array(nm * rows)), fc = (fisherCols[name] ??= new Float64Array(nm * cols));
-      addFisherMarginals(g, x, n, rows, cols, fr.subarray(e * rows, (e + 1) * rows), fc.subarray(e * cols, (e + 1) * cols), 1 / samples);
+        addInto((inSum2[name] ??= f64(nm * cols)), e * cols, lastSq);
+        if (ex) (expertCounts[name] ??= f64(nm))[e] += n;
+      }
     });
     addEmbeddingStats(dEmbed, input, E, samples, embRowGrad2, embColGrad2, (fisherRows[EMBED] ??= new Float64Array(V)), (fisherCols[EMBED] ??= new Float64Array(E)));
   }

@@ -12,7 +12,7 @@ let model: ForwardModel | undefined;
 serveChunks((i) => {
   if (!model) {
     const src = openSource(init.model);
-    model = loadForwardModel(src);
+    model = loadForwardModel(src, Infinity); // calibratePaths checked the memory
     src.close();
   }
   return calibrateChunk(model, init.tokens, init.chunking, i, init.bos, init.opts);

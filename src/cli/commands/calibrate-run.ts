@@ -20,9 +20,15 @@ export async function runCalibrate(model: string, flags: CalibrateFlags): Promis
   if (!Number.isInteger(seed) || seed < 0) throw new QuantscopeError(`--seed must be a non-negative integer, got "${flags.seed}"`);
   const tty = flags.progress && process.stderr.isTTY;
   const t0 = performance.now();
+  if (tty) process.stderr.write(`calibrate: ${c.count} chunks of ${c.nCtx} tokens, loading the model…`);
   const st = await calibratePaths(model, tokens, c, tok.vocab.addBos ? tok.vocab.bos : undefined,
     { samples: parseCount("--samples", flags.samples, 1), seed }, parseCount("--jobs", flags.jobs, 2)!,
-    (d, n) => { if (tty) process.stderr.write(`\rcalibrate: chunk ${d}/${n}   `); });
+    (d, n) => {
+      if (!tty) return;
+      // rate and ETA from the start, model loading included (a slight underestimate of the rate early on)
+      const el = (performance.now() - t0) / 1000;
+      process.stderr.write(`\rcalibrate: chunk ${d}/${n}, ${((d * c.nCtx) / el).toFixed(0)} tokens/s, eta ${((el / d) * (n - d)).toFixed(0)} s   `);
+    });
   if (tty) process.stderr.write("\n");
   const out = flags.output ?? "calib.gguf";
   writeFileSync(out, encodeCalibGguf(st, { datasets: [basename(flags.file)] }));

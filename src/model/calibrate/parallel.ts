@@ -2,9 +2,8 @@
 // the file does not depend on the number of threads).
 import { totalmem } from "node:os";
 import { QuantscopeError } from "../../io/errors.js";
-import { openSource } from "../../io/source.js";
+import { openSource, type TensorSource } from "../../io/source.js";
 import { forwardConfig, loadForwardModel, type ForwardConfig } from "../forward/model.js";
-import type { TensorSource } from "../../io/source.js";
 import type { Chunking } from "../measure/chunks.js";
 import { runChunkPool } from "../measure/chunk-pool.js";
 import { CalibAccumulator, collectCalibration, type CalibChunk, type CalibrateOptions, type CalibStats } from "./collect.js";

@@ -333,21 +333,7 @@ export function add_squares(acc: usize, data: usize, T: i32, n: i32, scale: f64)
  * JS routine computes it.
  */
 export function rope_back(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i32, cos: usize, sin: usize, neox: i32): void {
-  const half = ropeDim >> 1;
-  const step: usize = neox ? 4 : 8, other: usize = neox ? <usize>half << 2 : 4;
-  for (let t = 0; t < T; t++) {
-    const ct = cos + ((<usize>t * <usize>half) << 3), st = sin + ((<usize>t * <usize>half) << 3);
-    for (let h = 0; h < nHead; h++) {
-      const o = x + ((<usize>(t * nHead + h) * <usize>headDim) << 2);
-      for (let i = 0; i < half; i++) {
-        const c = load<f64>(ct + (<usize>i << 3)), s = load<f64>(st + (<usize>i << 3));
-        const p0 = o + <usize>i * step, p1 = p0 + other;
-        const x0 = <f64>load<f32>(p0), x1 = <f64>load<f32>(p1);
-        store<f32>(p0, <f32>(x0 * c + x1 * s));
-        store<f32>(p1, <f32>(-x0 * s + x1 * c));
-      }
-    }
-  }
+  ropeRotate(x, T, nHead, headDim, ropeDim, cos, sin, neox, -1); // the inverse rotation is the one by −angle
 }
 
 // Fisher marginals of one weight gradient dW = gᵀx without materialising it (the same statistic as
@@ -641,6 +627,14 @@ export function add_f32(a: usize, b: usize, out: usize, n: i32): void {
 
 /** The forward RoPE rotation in place, as ops.rope computes it in JS: (x0·c − x1·s, x0·s + x1·c) in f64 (pairs and tables as rope_back). */
 export function rope_fwd(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i32, cos: usize, sin: usize, neox: i32): void {
+  ropeRotate(x, T, nHead, headDim, ropeDim, cos, sin, neox, 1);
+}
+
+/**
+ * (x0·c − x1·s', x0·s' + x1·c) with s' = sign·s: sign −1 gives rope_back's (x0·c + x1·s, −x0·s + x1·c)
+ * with the same bits (negating a product or a subtrahend is exact).
+ */
+function ropeRotate(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i32, cos: usize, sin: usize, neox: i32, sign: f64): void {
   const half = ropeDim >> 1;
   const step: usize = neox ? 4 : 8, other: usize = neox ? <usize>half << 2 : 4;
   for (let t = 0; t < T; t++) {
@@ -648,7 +642,7 @@ export function rope_fwd(x: usize, T: i32, nHead: i32, headDim: i32, ropeDim: i3
     for (let h = 0; h < nHead; h++) {
       const o = x + ((<usize>(t * nHead + h) * <usize>headDim) << 2);
       for (let i = 0; i < half; i++) {
-        const c = load<f64>(ct + (<usize>i << 3)), s = load<f64>(st + (<usize>i << 3));
+        const c = load<f64>(ct + (<usize>i << 3)), s = sign * load<f64>(st + (<usize>i << 3));
         const p0 = o + <usize>i * step, p1 = p0 + other;
         const x0 = <f64>load<f32>(p0), x1 = <f64>load<f32>(p1);
         store<f32>(p0, <f32>(x0 * c - x1 * s));

@@ -138,7 +138,15 @@ export function fisher_marginals_f32(g: usize, x: usize, T: i32, rows: i32, cols
       addTile(a30, o0 + 3, j0, R, C, scale); addTile(a31, o0 + 3, j0 + 4, R, C, scale);
     }
   }
-  // the rows and columns outside the tiles, one entry at a time
+  fisherEdges(g, gs, x, xs, T, rows, rows4, cols, cols8, R, C, scale); // the rows and columns outside the tiles
+}
+
+/**
+ * The Fisher marginals of the entries outside the 4 × 8 tiles (rows ≥ rows4 with every column, and
+ * columns ≥ cols8 of the tiled rows), one entry at a time: Σ_t g_to x_tj in f32, squared in f64.
+ * Shared by the plain-SIMD kernel above and the relaxed-SIMD one (assembly/calib_relaxed.ts).
+ */
+export function fisherEdges(g: usize, gs: usize, x: usize, xs: usize, T: i32, rows: i32, rows4: i32, cols: i32, cols8: i32, R: usize, C: usize, scale: f64): void {
   for (let o = 0; o < rows; o++) {
     for (let j = o < rows4 ? cols8 : 0; j < cols; j++) {
       let s: f32 = 0;

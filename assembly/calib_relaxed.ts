@@ -1,4 +1,5 @@
 import { dots1, dots4, exp4, madd, softmaxRow, values4, valuesRow } from "./forward_ops";
+import { fisherEdges } from "./calib_backward";
 
 // quantscope calibrate's kernels in the relaxed-SIMD module (exported from
 // assembly/forward_relaxed.ts -> build/forward-relaxed.wasm, where madd is one
@@ -492,16 +493,7 @@ export function fisher_marginals_fma(g: usize, x: usize, T: i32, rows: i32, cols
       for (let o0 = b0; o0 < b1; o0 += 4) fisherTile4(gp + <usize>(o0 >> 2) * gPanel, xb, T, o0, j0, R, C, sc);
     }
   }
-  // the rows and columns outside the tiles, one entry at a time
-  for (let o = 0; o < rows; o++) {
-    for (let j = o < rows4 ? cols8 : 0; j < cols; j++) {
-      let s: f32 = 0;
-      for (let t = 0; t < T; t++) s += load<f32>(g + <usize>t * gs + (<usize>o << 2)) * load<f32>(x + <usize>t * xs + (<usize>j << 2));
-      const q = <f64>s * <f64>s * scale;
-      store<f64>(R + (<usize>o << 3), load<f64>(R + (<usize>o << 3)) + q);
-      store<f64>(C + (<usize>j << 3), load<f64>(C + (<usize>j << 3)) + q);
-    }
-  }
+  fisherEdges(g, gs, x, xs, T, rows, rows4, cols, cols8, R, C, scale); // the rows and columns outside the tiles
 }
 
 /**
